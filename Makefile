@@ -1,0 +1,43 @@
+# imglish — see README.md. Two commands matter: `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+DEPS := .deps
+ORT_VERSION := 1.30.0
+ORT_LIB := $(DEPS)/ort/libonnxruntime.so.1
+ORT_SHA256 := ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
+BIN := bin/imglish
+export IMGLISH_ORT_LIB ?= $(abspath $(ORT_LIB))
+
+.PHONY: all setup build test vet run bench clean
+
+all: build
+
+## setup: fetch the ONNX Runtime shared library (npm onnxruntime-node) once, checked by sha256.
+setup: $(ORT_LIB)
+
+$(ORT_LIB):
+	@mkdir -p $(DEPS)/ort $(DEPS)/npm
+	cd $(DEPS)/npm && npm pack --silent onnxruntime-node@$(ORT_VERSION) >/dev/null
+	tar -xzf $(DEPS)/npm/onnxruntime-node-$(ORT_VERSION).tgz -C $(DEPS)/npm package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+	echo "$(ORT_SHA256)  $(DEPS)/npm/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" | sha256sum -c --quiet
+	mv $(DEPS)/npm/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $@.tmp && mv $@.tmp $@
+	rm -rf $(DEPS)/npm
+
+build: setup
+	$(GO) build -o $(BIN) ./cmd/imglish
+
+vet:
+	$(GO) vet ./...
+
+## test: set up, vet, and run every test with the race detector.
+test: setup vet
+	$(GO) test -race -timeout 20m ./...
+
+run: build
+	$(BIN) doctor
+
+bench: build
+	@echo "no benchmarks yet"
+
+clean:
+	rm -rf bin $(DEPS)

@@ -1,0 +1,90 @@
+// Command imglish is the imglish cross-modal search engine: one binary with
+// subcommands (convert, embed, tokenize, preprocess, index, search, serve, model,
+// backup, doctor). This package only wires flags to the library packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	data     string
+	model    string
+	ortLib   string
+	logLevel string
+	logger   *slog.Logger
+}
+
+// registry collects subcommands; each file of this package adds its own in init,
+// so that parallel work on separate commands never edits the same file.
+var registry []func(g *globals) *cobra.Command
+
+func register(f func(g *globals) *cobra.Command) { registry = append(registry, f) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "imglish:", err)
+		var ec exitCoder
+		if errors.As(err, &ec) {
+			os.Exit(ec.ExitCode())
+		}
+		os.Exit(1)
+	}
+}
+
+// exitCoder lets a command choose its process exit status.
+type exitCoder interface{ ExitCode() int }
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "imglish",
+		Short:         "Self-hosted image↔text search with BEiT-3",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+				return fmt.Errorf("parse --log-level: %w", err)
+			}
+			g.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (the store); env IMGLISH_DATA")
+	pf.StringVar(&g.model, "model", os.Getenv("IMGLISH_MODEL"), "model name or folder; env IMGLISH_MODEL")
+	pf.StringVar(&g.ortLib, "ort-lib", "", "ONNX Runtime shared library; env IMGLISH_ORT_LIB, else the `make setup` folder")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	for _, f := range registry {
+		root.AddCommand(f(g))
+	}
+	return root
+}
+
+// defaultDataDir is $IMGLISH_DATA, else $XDG_DATA_HOME/imglish, else ~/.local/share/imglish.
+func defaultDataDir() string {
+	if d := os.Getenv("IMGLISH_DATA"); d != "" {
+		return d
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "imglish")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "imglish")
+	}
+	return "imglish-data"
+}
