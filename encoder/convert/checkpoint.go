@@ -95,11 +95,11 @@ type opaqueObject struct{ class *opaqueClass }
 
 func (c *opaqueClass) Call(...interface{}) (interface{}, error)  { return &opaqueObject{c}, nil }
 func (c *opaqueClass) PyNew(...interface{}) (interface{}, error) { return &opaqueObject{c}, nil }
-func (o *opaqueObject) PySetState(interface{}) error              { return nil }
-func (o *opaqueObject) PyDictSet(_, _ interface{}) error          { return nil }
-func (o *opaqueObject) PySetAttr(string, interface{}) error       { return nil }
-func (o *opaqueObject) Set(_, _ interface{})                      {}
-func (o *opaqueObject) Append(interface{})                        {}
+func (o *opaqueObject) PySetState(interface{}) error             { return nil }
+func (o *opaqueObject) PyDictSet(_, _ interface{}) error         { return nil }
+func (o *opaqueObject) PySetAttr(string, interface{}) error      { return nil }
+func (o *opaqueObject) Set(_, _ interface{})                     {}
+func (o *opaqueObject) Append(interface{})                       {}
 
 // Checkpoint is an open torch.save zip archive whose state_dict tensors are
 // read lazily, one at a time, so that converting a model needs little more

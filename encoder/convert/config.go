@@ -69,14 +69,14 @@ func layerShapes(d, f int) map[string][]int {
 func (c Config) ExpectedShapes() map[string][]int {
 	d := c.Dim
 	m := map[string][]int{
-		keyTextEmbed:  {c.VocabRows, d},
-		keyCLS:        {1, 1, d},
-		keyPatchW:     {d, c.InChans, c.Patch, c.Patch},
-		keyPatchB:     {d},
-		keyPosA:       {c.Grid*c.Grid + 3, d},
-		keyPosB:       {c.TextPos, d},
-		keyVisHead:    {d, d},
-		keyLangHead:   {d, d},
+		keyTextEmbed:                        {c.VocabRows, d},
+		keyCLS:                              {1, 1, d},
+		keyPatchW:                           {d, c.InChans, c.Patch, c.Patch},
+		keyPatchB:                           {d},
+		keyPosA:                             {c.Grid*c.Grid + 3, d},
+		keyPosB:                             {c.TextPos, d},
+		keyVisHead:                          {d, d},
+		keyLangHead:                         {d, d},
 		"beit3.encoder.layer_norm.A.weight": {d},
 		"beit3.encoder.layer_norm.A.bias":   {d},
 		"beit3.encoder.layer_norm.B.weight": {d},
