@@ -1,0 +1,66 @@
+package indexer
+
+import (
+	"context"
+	"encoding/hex"
+	"time"
+)
+
+// Hash is a file's content hash (xxh3-128, big-endian hi then lo).
+type Hash [16]byte
+
+// String returns the hash in hex.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// FileRecord is what the store knows about one path in one model's space.
+type FileRecord struct {
+	Path    string
+	Size    int64
+	ModTime int64 // unix nanoseconds
+	Hash    Hash  // content; zero for an error record
+	Err     string
+}
+
+// Meta is what indexing learns about an image, stored with its item.
+type Meta struct {
+	Width, Height int    // displayed size (after EXIF orientation)
+	Format        string // "jpeg", "png", …
+	Orientation   int    // EXIF 1–8, 0 when absent
+	Taken         time.Time
+	HasTaken      bool // Taken came from EXIF DateTimeOriginal
+	TakenOffset   bool // Taken carries the EXIF offset (else it is a local time read as UTC)
+	Make, Model   string
+	Lens          string
+	HasGPS        bool
+	Lat, Lon, Alt float64
+	ModTime       int64 // file mtime, the fallback date
+	Size          int64
+}
+
+// newItem is a content hash's first vector in a space.
+type newItem struct {
+	Hash   Hash
+	Vector []float32
+	Meta   Meta
+}
+
+// batch is one atomic, durable commit.
+type batch struct {
+	Items   []newItem
+	Files   []FileRecord // set path → hash (or error), replacing its previous record
+	Deletes []string     // paths whose records go; an item goes with its last path
+}
+
+func (b *batch) empty() bool { return len(b.Items) == 0 && len(b.Files) == 0 && len(b.Deletes) == 0 }
+
+// catalog is what the indexer needs from the store, for one model's space.
+type catalog interface {
+	// lookup returns the record for path.
+	lookup(ctx context.Context, path string) (FileRecord, bool, error)
+	// rangeFiles calls fn for each record whose path is prefix or lies below it.
+	rangeFiles(ctx context.Context, prefix string, fn func(FileRecord) error) error
+	// hasContent reports whether a vector for hash exists.
+	hasContent(ctx context.Context, h Hash) (bool, error)
+	// commit applies b in one synced transaction.
+	commit(ctx context.Context, b *batch) error
+}

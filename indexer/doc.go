@@ -1,0 +1,61 @@
+// Package indexer keeps a store's image space in step with folders of photos:
+// it walks them, decodes and embeds new or changed images with an encoder, and
+// commits vectors, file paths and metadata to the store in durable batches.
+//
+// # Pipeline
+//
+// A walker lists regular files under each root (recursively, in lexical order)
+// and drops those whose (path, size, mtime) match the store's record: unchanged
+// files are never opened. The rest go through a bounded queue to Workers
+// goroutines that read each file, sniff its format by content, hash it
+// (xxh3-128) and, only when no vector for that content exists yet in the
+// model's space and no other worker is already embedding it, decode and
+// preprocess it into the encoder's input tensor. Concurrent decodes are capped by
+// Options.PixelBudget, a semaphore weighted by each image's pixel count taken
+// from its header, so a folder of 50-megapixel scans does not multiply memory by
+// the worker count. A batcher groups tensors (BatchSize, MaxWait), the encoder
+// embeds them, and a single committer writes each batch — vectors, item
+// metadata, path records and error records — in one synced store transaction.
+// Every queue is bounded, so memory does not grow with the collection size.
+//
+// After the walk, records under the roots whose files have gone (or are now
+// excluded by the rules) are deleted; an item's vector goes with its last path.
+//
+// # Deduplication
+//
+// Items are keyed by content hash within a model's space: a renamed, moved or
+// copied file costs no inference, its path is linked to the existing vector.
+//
+// # Crash safety
+//
+// A path record is written in the same transaction as the vector it points to,
+// and only synced batches are acknowledged. A process killed at any moment loses
+// at most the batches in flight; running again re-walks, skips everything
+// committed and embeds only the rest, so nothing acknowledged is lost and
+// nothing committed is embedded twice.
+//
+// # Rules of the walk
+//
+// Hidden entries (a name starting with "."), well-known system folders
+// (@eaDir, $RECYCLE.BIN, lost+found, System Volume Information, #recycle,
+// #snapshot, @Recycle, __MACOSX) and Options.Ignore globs are skipped below a
+// root; the root itself is always walked. Symbolic links are never followed,
+// neither to files nor to folders: this rules out loops, and it keeps an index
+// job inside the folder it was allowed to read (the server's allow-list).
+// A root given as a symlink is resolved once. Devices, sockets and FIFOs are
+// skipped. Images are recognised by content, never by extension; a file that is
+// not an image, or that is corrupt or too large, is recorded with its reason
+// (Errors lists them) and retried only when its size or mtime changes.
+//
+// # Model spaces
+//
+// Every record belongs to one model id (the encoder manifest's ID). Indexing
+// with another model fills a separate space; search uses one space at a time.
+//
+// # Concurrency
+//
+// An Indexer is safe for concurrent use, but runs over the same store are
+// serialised: Run and Watch hold a per-Indexer lock while they write. Progress
+// may be called at any time from any goroutine. The Indexer does not own the
+// store or the encoder; the caller closes them after the last Run returns.
+package indexer

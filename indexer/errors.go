@@ -1,0 +1,42 @@
+package indexer
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrOptions means Options failed validation in New.
+	ErrOptions = errors.New("indexer: invalid options")
+	// ErrRoot means a root folder does not exist or cannot be read.
+	ErrRoot = errors.New("indexer: bad root")
+	// ErrNotImage means a file's content is not an image format imglish decodes.
+	ErrNotImage = errors.New("indexer: not a supported image")
+	// ErrFileTooLarge means a file is larger than Options.MaxFileBytes.
+	ErrFileTooLarge = errors.New("indexer: file too large")
+	// ErrClosed means the Indexer was used after Close.
+	ErrClosed = errors.New("indexer: closed")
+)
+
+// FileError is one file that could not be indexed: its path, the operation that
+// failed and why. It unwraps to the underlying error (preprocess.ErrCorrupt,
+// ErrNotImage, fs.ErrPermission, …) while in memory; records read back from the
+// store carry only the message.
+type FileError struct {
+	Path    string
+	Op      string // "read", "decode", "hash"
+	Size    int64
+	ModTime int64 // unix nanoseconds
+	Reason  string
+	Err     error
+}
+
+func (e *FileError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s %s: %v", e.Op, e.Path, e.Err)
+	}
+	return fmt.Sprintf("%s %s: %s", e.Op, e.Path, e.Reason)
+}
+
+// Unwrap returns the underlying error, nil for records read back from the store.
+func (e *FileError) Unwrap() error { return e.Err }

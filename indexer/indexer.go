@@ -1,0 +1,142 @@
+package indexer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Embedder turns a batch of preprocessed images into unit vectors. The real
+// *encoder.Encoder satisfies it; tests wrap it to count calls.
+type Embedder interface {
+	// EmbedImages embeds n images laid out as n consecutive CHW float32 tensors
+	// of side ImageSize and returns n vectors.
+	EmbedImages(ctx context.Context, pixels []float32, n int) ([][]float32, error)
+	// ImageSize is the square input side the model expects.
+	ImageSize() int
+}
+
+// Options configure an Indexer. The zero value of every field but Store and
+// Encoder means its default.
+type Options struct {
+	// Encoder embeds images. Required.
+	Encoder Embedder
+	// Model is the id stamped on every vector and record (the encoder manifest's
+	// ID); each model has its own space. Required when the encoder cannot tell it.
+	Model string
+	// Workers is how many files are read, hashed and decoded at once
+	// (default: the number of CPUs).
+	Workers int
+	// BatchSize is the most images per encoder call (default 16).
+	BatchSize int
+	// MaxWait is how long a partial batch waits for more images before it is
+	// embedded anyway (default 250 ms).
+	MaxWait time.Duration
+	// PixelBudget caps the pixels being decoded at once, summed over workers
+	// (default 64 megapixels); one image larger than the budget decodes alone.
+	PixelBudget int64
+	// MaxFileBytes is the largest file read (default 256 MiB); bigger files are
+	// recorded as ErrFileTooLarge without being read.
+	MaxFileBytes int64
+	// Ignore lists path.Match globs to skip below each root; a glob without "/"
+	// matches any file or folder name, one with "/" the path relative to the root.
+	Ignore []string
+	// Debounce is how long Watch waits for a burst of events to settle
+	// (default 500 ms); Reconcile is the period of Watch's full rescan
+	// (default 10 minutes).
+	Debounce, Reconcile time.Duration
+	// Logger receives warnings and per-run summaries (default: discard).
+	Logger *slog.Logger
+	// Clock returns the current time (default time.Now); tests fake it.
+	Clock func() time.Time
+}
+
+// Indexer indexes folders into one model's space of a store. It is safe for
+// concurrent use; runs are serialised.
+type Indexer struct {
+	opts  Options
+	cat   catalog
+	codec imageCodec
+	rules rules
+
+	runMu sync.Mutex // serialises runs and watch syncs
+	prog  counters
+}
+
+// newIndexer validates opts and builds an Indexer over cat and codec.
+func newIndexer(opts Options, cat catalog, codec imageCodec) (*Indexer, error) {
+	if opts.Encoder == nil {
+		return nil, fmt.Errorf("%w: no encoder", ErrOptions)
+	}
+	if opts.Encoder.ImageSize() <= 0 {
+		return nil, fmt.Errorf("%w: encoder image size %d", ErrOptions, opts.Encoder.ImageSize())
+	}
+	if opts.Model == "" {
+		return nil, fmt.Errorf("%w: no model id", ErrOptions)
+	}
+	for _, n := range []int64{int64(opts.Workers), int64(opts.BatchSize), int64(opts.MaxWait),
+		opts.PixelBudget, opts.MaxFileBytes, int64(opts.Debounce), int64(opts.Reconcile)} {
+		if n < 0 {
+			return nil, fmt.Errorf("%w: negative value %d", ErrOptions, n)
+		}
+	}
+	if opts.Workers == 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	if opts.BatchSize == 0 {
+		opts.BatchSize = 16
+	}
+	if opts.MaxWait == 0 {
+		opts.MaxWait = 250 * time.Millisecond
+	}
+	if opts.PixelBudget == 0 {
+		opts.PixelBudget = 64 << 20
+	}
+	if opts.MaxFileBytes == 0 {
+		opts.MaxFileBytes = 256 << 20
+	}
+	if opts.Debounce == 0 {
+		opts.Debounce = 500 * time.Millisecond
+	}
+	if opts.Reconcile == 0 {
+		opts.Reconcile = 10 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	r, err := newRules(opts.Ignore)
+	if err != nil {
+		return nil, err
+	}
+	return &Indexer{opts: opts, cat: cat, codec: codec, rules: r}, nil
+}
+
+// Model returns the model id this Indexer writes.
+func (ix *Indexer) Model() string { return ix.opts.Model }
+
+// Progress returns a snapshot of the current or last run. Safe for concurrent use.
+func (ix *Indexer) Progress() Progress { return ix.prog.snapshot(ix.opts.Clock()) }
+
+// Errors lists the files recorded as not indexable in this model's space,
+// sorted by path.
+func (ix *Indexer) Errors(ctx context.Context) ([]FileError, error) {
+	var out []FileError
+	err := ix.cat.rangeFiles(ctx, "/", func(r FileRecord) error {
+		if r.Err != "" {
+			out = append(out, FileError{Path: r.Path, Op: "index", Size: r.Size, ModTime: r.ModTime, Reason: r.Err})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list errors: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}

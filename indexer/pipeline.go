@@ -1,0 +1,457 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/zeebo/xxh3"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+)
+
+// imageCodec turns file bytes into the encoder's input.
+type imageCodec interface {
+	// pixels reads the header only and returns the decoded pixel count (for the
+	// decode budget) or a typed error.
+	pixels(data []byte) (int64, error)
+	// decode returns the CHW tensor of side size and the image's metadata.
+	decode(ctx context.Context, data []byte, size int) ([]float32, Meta, error)
+}
+
+// scope is a part of a root to bring in step: the root itself (Run, reconcile)
+// or a path below it (a watch event).
+type scope struct{ root, path string }
+
+// pending is content being embedded: the first file that brought it and every
+// other path with the same hash found meanwhile.
+type pending struct {
+	hash   Hash
+	meta   Meta
+	tensor []float32
+	files  []FileRecord
+	sealed bool // the committer took files; later paths must be linked
+}
+
+// op is one unit sent from the workers to the batcher: an image to embed or a
+// bare file record (a link to existing content, or an error).
+type op struct {
+	item *pending
+	file FileRecord
+}
+
+// encodedBatch is what the batcher hands the committer.
+type encodedBatch struct {
+	items   []*pending
+	vectors [][]float32
+	files   []FileRecord
+}
+
+// maxFileOps flushes a batch of link/error records even without images.
+const maxFileOps = 1024
+
+// run is the state of one pass over some scopes.
+type run struct {
+	ix  *Indexer
+	sem *semaphore.Weighted
+	ops chan op
+
+	mu       sync.Mutex // guards inflight
+	inflight map[Hash]*pending
+}
+
+// Run indexes roots (folders or single files): new and changed images are
+// embedded, renamed and copied ones linked, vanished ones removed. It returns
+// when everything found has been committed, or ctx is done (then with
+// ctx.Err() and the partial summary; what was committed stays).
+func (ix *Indexer) Run(ctx context.Context, roots ...string) (Summary, error) {
+	if len(roots) == 0 {
+		return Summary{}, fmt.Errorf("%w: no roots", ErrRoot)
+	}
+	var resolved []string
+	for _, r := range roots {
+		p, _, err := resolveRoot(r)
+		if err != nil {
+			return Summary{}, err
+		}
+		resolved = append(resolved, p)
+	}
+	resolved = dedupeRoots(resolved)
+	scopes := make([]scope, len(resolved))
+	for i, r := range resolved {
+		scopes[i] = scope{root: r, path: r}
+	}
+	ix.runMu.Lock()
+	defer ix.runMu.Unlock()
+	ix.prog.reset(ix.opts.Clock(), "indexing")
+	err := ix.sync(ctx, scopes)
+	sum := Summary{Roots: resolved}
+	if err != nil {
+		ix.prog.setPhase("failed")
+	} else {
+		ix.prog.setPhase("done")
+	}
+	sum.Progress = ix.Progress()
+	sum.Batches = ix.prog.batches.Load()
+	sum.EncoderSeconds = time.Duration(ix.prog.encodeNanos.Load()).Seconds()
+	ix.opts.Logger.Info("index run", "roots", resolved, "files", sum.Files, "skipped", sum.Skipped,
+		"embedded", sum.Embedded, "linked", sum.Linked, "failed", sum.Failed, "deleted", sum.Deleted,
+		"elapsed_s", sum.Elapsed, "err", err)
+	return sum, err
+}
+
+// sync walks and indexes scopes, then prunes records of files gone from them.
+// The caller holds runMu.
+func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
+	r := &run{
+		ix:       ix,
+		sem:      semaphore.NewWeighted(ix.opts.PixelBudget),
+		ops:      make(chan op, ix.opts.BatchSize),
+		inflight: make(map[Hash]*pending),
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan encodedBatch, 1)
+	g.Go(func() error {
+		err := r.walkAll(gctx, scopes)
+		close(r.ops)
+		return err
+	})
+	g.Go(func() error {
+		defer close(batches)
+		return r.batch(gctx, batches)
+	})
+	g.Go(func() error { return r.commitAll(gctx, batches) })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	ix.prog.setPhase("pruning")
+	for _, s := range scopes {
+		if err := ix.prune(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkAll walks every scope and hands changed files to at most Workers
+// concurrent workers; it returns once all of them have finished.
+func (r *run) walkAll(ctx context.Context, scopes []scope) error {
+	ix := r.ix
+	work, wctx := errgroup.WithContext(ctx)
+	work.SetLimit(ix.opts.Workers)
+	var walkErr error
+	for _, s := range scopes {
+		err := ix.rules.walk(wctx, s.root, s.path, func(e fileEntry) error {
+			ix.prog.files.Add(1)
+			rec, ok, err := ix.cat.lookup(wctx, e.Path)
+			if err != nil {
+				return fmt.Errorf("look up %s: %w", e.Path, err)
+			}
+			if ok && rec.Size == e.Size && rec.ModTime == e.ModTime {
+				ix.prog.skipped.Add(1)
+				return nil
+			}
+			ix.prog.pending.Add(1)
+			work.Go(func() error { return r.process(wctx, e) }) // blocks while Workers are busy: backpressure
+			return nil
+		}, func(we walkError) {
+			ix.prog.walkErrs.Add(1)
+			ix.opts.Logger.Warn("skip unreadable folder", "path", we.Path, "err", we.Err)
+		})
+		if err != nil {
+			walkErr = err
+			break
+		}
+	}
+	ix.prog.walkDone.Store(walkErr == nil)
+	return errors.Join(walkErr, work.Wait())
+}
+
+// send hands o to the batcher, giving up when ctx is done.
+func (r *run) send(ctx context.Context, o op) error {
+	select {
+	case r.ops <- o:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fail records path as not indexable.
+func (r *run) fail(ctx context.Context, rec FileRecord, opName string, err error) error {
+	rec.Hash = Hash{}
+	rec.Err = (&FileError{Path: rec.Path, Op: opName, Err: err}).Error()
+	return r.send(ctx, op{file: rec})
+}
+
+// process reads, hashes and (when its content is new) decodes one file.
+func (r *run) process(ctx context.Context, e fileEntry) error {
+	ix := r.ix
+	rec := FileRecord{Path: e.Path, Size: e.Size, ModTime: e.ModTime}
+	data, err := r.read(&rec)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		ix.prog.pending.Add(-1) // gone since the walk; pruning removes any record
+		ix.prog.files.Add(-1)
+		return nil
+	case err != nil:
+		return r.fail(ctx, rec, "read", err)
+	}
+	rec.Hash = Hash(xxh3.Hash128(data).Bytes())
+
+	r.mu.Lock()
+	if p := r.inflight[rec.Hash]; p != nil {
+		if !p.sealed {
+			p.files = append(p.files, rec)
+			r.mu.Unlock()
+			return nil
+		}
+		r.mu.Unlock()
+		return r.send(ctx, op{file: rec})
+	}
+	// Checked under r.mu so that content committed by another worker is either
+	// still in inflight or already in the store, never neither.
+	known, err := ix.cat.hasContent(ctx, rec.Hash)
+	if err != nil {
+		r.mu.Unlock()
+		return fmt.Errorf("look up content of %s: %w", rec.Path, err)
+	}
+	if known {
+		r.mu.Unlock()
+		return r.send(ctx, op{file: rec})
+	}
+	p := &pending{hash: rec.Hash, files: []FileRecord{rec}}
+	r.inflight[rec.Hash] = p
+	r.mu.Unlock()
+
+	tensor, meta, err := r.decode(ctx, data)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.mu.Lock()
+		delete(r.inflight, rec.Hash)
+		files := p.files
+		r.mu.Unlock()
+		for _, f := range files {
+			if err := r.fail(ctx, f, "decode", err); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	meta.ModTime, meta.Size = rec.ModTime, rec.Size
+	p.tensor, p.meta = tensor, meta
+	return r.send(ctx, op{item: p})
+}
+
+// read returns the file's content after checking its size and signature; it
+// refreshes rec's size and mtime from the open file, so that a file changed
+// during the read is seen as changed again next time.
+func (r *run) read(rec *FileRecord) ([]byte, error) {
+	f, err := os.Open(rec.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	rec.Size, rec.ModTime = st.Size(), st.ModTime().UnixNano()
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: not a regular file", ErrNotImage)
+	}
+	if st.Size() > r.ix.opts.MaxFileBytes {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrFileTooLarge, st.Size(), r.ix.opts.MaxFileBytes)
+	}
+	data := make([]byte, st.Size())
+	n, err := io.ReadFull(f, data[:min(len(data), sniffLen)])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: empty file", ErrNotImage)
+		}
+		return nil, err
+	}
+	if !looksLikeImage(data[:n]) {
+		return nil, fmt.Errorf("%w: unknown signature", ErrNotImage)
+	}
+	m, err := io.ReadFull(f, data[n:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	data = data[:n+m] // shrunk since the stat: hash what was read
+	r.ix.prog.bytes.Add(int64(len(data)))
+	return data, nil
+}
+
+// decode preprocesses data within the pixel budget.
+func (r *run) decode(ctx context.Context, data []byte) ([]float32, Meta, error) {
+	px, err := r.ix.codec.pixels(data)
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	weight := max(1, min(px, r.ix.opts.PixelBudget))
+	if err := r.sem.Acquire(ctx, weight); err != nil {
+		return nil, Meta{}, err
+	}
+	defer r.sem.Release(weight)
+	return r.ix.codec.decode(ctx, data, r.ix.opts.Encoder.ImageSize())
+}
+
+// batch groups ops into encoder batches and embeds them, handing results to
+// the committer in order.
+func (r *run) batch(ctx context.Context, out chan<- encodedBatch) error {
+	ix := r.ix
+	size := ix.opts.Encoder.ImageSize()
+	per := 3 * size * size
+	var (
+		items []*pending
+		files []FileRecord
+		timer *time.Timer
+		wait  <-chan time.Time
+		buf   []float32
+	)
+	flush := func() error {
+		if timer != nil {
+			timer.Stop()
+			timer, wait = nil, nil
+		}
+		if len(items) == 0 && len(files) == 0 {
+			return nil
+		}
+		b := encodedBatch{items: items, files: files}
+		if len(items) > 0 {
+			need := len(items) * per
+			if cap(buf) < need {
+				buf = make([]float32, need)
+			}
+			buf = buf[:need]
+			for i, p := range items {
+				copy(buf[i*per:(i+1)*per], p.tensor)
+				p.tensor = nil
+			}
+			start := time.Now()
+			vecs, err := ix.opts.Encoder.EmbedImages(ctx, buf, len(items))
+			if err != nil {
+				return fmt.Errorf("embed %d images: %w", len(items), err)
+			}
+			if len(vecs) != len(items) {
+				return fmt.Errorf("embed %d images: got %d vectors", len(items), len(vecs))
+			}
+			ix.prog.encodeNanos.Add(int64(time.Since(start)))
+			ix.prog.batches.Add(1)
+			b.vectors = vecs
+		}
+		items, files = nil, nil
+		select {
+		case out <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for {
+		select {
+		case o, ok := <-r.ops:
+			if !ok {
+				return flush()
+			}
+			if o.item != nil {
+				if len(o.item.tensor) != per {
+					return fmt.Errorf("preprocess %s: tensor of %d values, want %d", o.item.files[0].Path, len(o.item.tensor), per)
+				}
+				items = append(items, o.item)
+			} else {
+				files = append(files, o.file)
+			}
+			if len(items) >= ix.opts.BatchSize || len(files) >= maxFileOps {
+				if err := flush(); err != nil {
+					return err
+				}
+			} else if timer == nil {
+				timer = time.NewTimer(ix.opts.MaxWait)
+				wait = timer.C
+			}
+		case <-wait:
+			timer, wait = nil, nil
+			if err := flush(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// commitAll writes each encoded batch in one synced transaction. A batch that
+// was embedded is committed even when ctx is cancelled meanwhile: that costs
+// milliseconds and saves the inference on the next run.
+func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
+	ix := r.ix
+	for eb := range in {
+		var b batch
+		var embedded, linked, failed int64
+		r.mu.Lock()
+		for i, p := range eb.items {
+			p.sealed = true
+			b.Items = append(b.Items, newItem{Hash: p.hash, Vector: eb.vectors[i], Meta: p.meta})
+			b.Files = append(b.Files, p.files...)
+			embedded++
+			linked += int64(len(p.files) - 1)
+		}
+		r.mu.Unlock()
+		for _, f := range eb.files {
+			if f.Err != "" {
+				failed++
+			} else {
+				linked++
+			}
+		}
+		b.Files = append(b.Files, eb.files...)
+		if err := ix.cat.commit(context.WithoutCancel(ctx), &b); err != nil {
+			return fmt.Errorf("commit batch: %w", err)
+		}
+		r.mu.Lock()
+		for _, p := range eb.items {
+			delete(r.inflight, p.hash)
+		}
+		r.mu.Unlock()
+		ix.prog.embedded.Add(embedded)
+		ix.prog.linked.Add(linked)
+		ix.prog.failed.Add(failed)
+		ix.prog.pending.Add(-(embedded + linked + failed))
+	}
+	return ctx.Err()
+}
+
+// prune deletes the records under s whose files the walker would no longer
+// visit (deleted, moved away, now excluded, replaced by a folder or symlink).
+func (ix *Indexer) prune(ctx context.Context, s scope) error {
+	var gone []string
+	err := ix.cat.rangeFiles(ctx, s.path, func(rec FileRecord) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !ix.rules.present(s.root, rec.Path) {
+			gone = append(gone, rec.Path)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("prune %s: %w", s.path, err)
+	}
+	for len(gone) > 0 {
+		n := min(len(gone), maxFileOps)
+		if err := ix.cat.commit(ctx, &batch{Deletes: gone[:n]}); err != nil {
+			return fmt.Errorf("prune %s: %w", s.path, err)
+		}
+		ix.prog.deleted.Add(int64(n))
+		gone = gone[n:]
+	}
+	return nil
+}
