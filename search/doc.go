@@ -1,0 +1,40 @@
+// Package search is imglish's in-memory vector index: an HNSW graph
+// (Malkov & Yashunin, "Efficient and robust approximate nearest neighbor
+// search using Hierarchical Navigable Small World graphs", 2016/2018),
+// written from the paper, over unit vectors scored by dot product (cosine).
+//
+// What it holds: per node a key (the caller's string id), a vector in
+// contiguous chunked memory (chunks of 1024 vectors, never copied when the
+// index grows), a level drawn with mL = 1/ln(M), and neighbour lists per
+// layer capped at M (layer ≥ 1) and 2·M (layer 0), chosen by the paper's
+// neighbour-selection heuristic (algorithm 4). Dense uint32 internal ids map
+// to keys; freed slots are reused.
+//
+// Writes: Add inserts (or, for an existing key with a different vector,
+// replaces) a node; Delete removes nodes and repairs in the same call every
+// link that pointed at them, so no tombstones accumulate. With
+// Options.TrackChanges the index records which nodes each write touched;
+// the store package persists exactly those (TakeChanges, Node,
+// AppendVector, GraphMeta) in the same Badger transaction as the data they
+// index, and rebuilds the index on open through Restore without re-running
+// any insertion.
+//
+// Search: Search(ctx, query, k, opts) returns hits sorted by score
+// descending, then key ascending — a total order, so a cursor (the last
+// hit) passed as SearchOptions.After pages stably, also while nodes are
+// added. Filters (IDSet, from Select or SelectKeys) and the cursor are
+// applied during the layer-0 walk: rejected nodes still route but never
+// enter the result set. When the filter keeps less than ExactFraction (2%)
+// of the nodes, or fewer than ExactBelow nodes, Search scans exactly
+// instead. RecallCheck measures recall@k of the graph against the scan.
+//
+// Concurrency: an Index is safe for concurrent use. Searches share a read
+// lock; writers are serialised, compute their changes without blocking
+// searches (only the writer mutates the graph) and take the write lock only
+// to install them. A search may observe a write that its caller has not yet
+// acknowledged (the store commits after installing).
+//
+// Caveats: Delete scans every node's links once per call (to find
+// in-links without keeping a reverse index), O(nodes·M); batch deletions.
+// Nothing here is durable; see package store.
+package search
