@@ -1,0 +1,362 @@
+package preprocess
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"os"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
+)
+
+// Defaults for the zero Options.
+const (
+	DefaultSize      = 384
+	DefaultMaxPixels = 100_000_000
+	DefaultMaxBytes  = 256 << 20
+)
+
+// Options configures decoding and the tensor. The zero value means the
+// defaults: 384×384, BEiT-3's mean and std of 0.5, a 100 MP pixel limit, a
+// 256 MiB file limit, EXIF orientation applied.
+type Options struct {
+	// Size is the square side of the tensor (DefaultSize when 0).
+	Size int
+	// MaxPixels refuses images whose header declares more pixels
+	// (DefaultMaxPixels when 0). It also sets the decoded-memory budget:
+	// an image whose decode is estimated to need more than 7 bytes per
+	// allowed pixel (an RGBA image plus our RGB copy) is refused too, so a
+	// 16-bit or progressive image gets a proportionally lower pixel limit.
+	MaxPixels int64
+	// MaxBytes refuses larger inputs (DefaultMaxBytes when 0).
+	MaxBytes int64
+	// IgnoreOrientation keeps the stored pixel order, as the official BEiT-3
+	// pipeline does, instead of applying the EXIF orientation.
+	IgnoreOrientation bool
+	// ScaleGray16 maps single-channel 16-bit gray by its high byte instead of
+	// Pillow's convert('RGB'), which clips values above 255 (turning most
+	// 16-bit gray images white).
+	ScaleGray16 bool
+	// Mean and Std normalise each channel: (p/255 − Mean)/Std. Zero means 0.5.
+	Mean, Std [3]float32
+}
+
+func (o Options) withDefaults() Options {
+	if o.Size <= 0 {
+		o.Size = DefaultSize
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = DefaultMaxPixels
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	o.Mean, o.Std = normParams(o.Mean, o.Std)
+	return o
+}
+
+// Info describes a decoded (or probed) image.
+type Info struct {
+	// Format is FormatJPEG, FormatPNG, FormatGIF, FormatWebP, FormatBMP or FormatTIFF.
+	Format string `json:"format"`
+	// Width and Height are the size of the pixels Decode returns: the
+	// display size after EXIF orientation, or the stored size when
+	// Options.IgnoreOrientation is set.
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	// StoredWidth and StoredHeight are the size in the file.
+	StoredWidth  int `json:"stored_width"`
+	StoredHeight int `json:"stored_height"`
+	// Orientation is the EXIF orientation normalised to 1..8 (1 when absent
+	// or invalid), whether or not it was applied.
+	Orientation int `json:"orientation"`
+	// EXIF is the parsed metadata, nil when the file has no EXIF block.
+	EXIF *Metadata `json:"exif,omitempty"`
+}
+
+// header is what is known about an input before its pixels are decoded.
+type header struct {
+	info        Info
+	cfg         image.Config
+	data        []byte
+	gray16      bool
+	progressive bool
+	planes      float64 // JPEG: sample planes per pixel (1.5 for 4:2:0)
+	interlaced  bool
+}
+
+// readAll reads r up to max bytes.
+func readAll(r io.Reader, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read image: %w", err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("read image: more than %d bytes: %w", max, ErrTooLarge)
+	}
+	return b, nil
+}
+
+// probe sniffs the format, reads the header and EXIF, and enforces the
+// limits; it does not decode pixels.
+func probe(b []byte, opts Options) (*header, error) {
+	name, ok := sniff(b)
+	if !ok {
+		if len(b) == 0 {
+			return nil, fmt.Errorf("empty input: %w", ErrUnsupported)
+		}
+		return nil, fmt.Errorf("format %s: %w", name, ErrUnsupported)
+	}
+	h := &header{data: b, planes: 0}
+	h.info.Format = name
+	var exif []byte
+	var cfg image.Config
+	var err error
+	r := bytes.NewReader(b)
+	switch name {
+	case FormatJPEG:
+		jh := scanJPEG(b)
+		exif, h.progressive, h.planes = jh.exif, jh.progressive, jh.planes
+		cfg, err = jpeg.DecodeConfig(r)
+	case FormatPNG:
+		ph := scanPNG(b)
+		exif, h.interlaced = ph.exif, ph.interlace
+		h.gray16 = ph.bitDepth == 16 && ph.colorType == 0
+		cfg, err = png.DecodeConfig(r)
+	case FormatGIF:
+		cfg, err = gif.DecodeConfig(r)
+	case FormatWebP:
+		wh := scanWebP(b)
+		if wh.animated {
+			return nil, fmt.Errorf("animated webp: %w", ErrUnsupported)
+		}
+		exif = wh.exif
+		cfg, err = webp.DecodeConfig(r)
+	case FormatBMP:
+		cfg, err = bmp.DecodeConfig(r)
+	case FormatTIFF:
+		exif = b
+		cfg, err = tiff.DecodeConfig(r)
+		h.gray16 = cfg.ColorModel == color.Gray16Model
+	default:
+		return nil, fmt.Errorf("format %s: %w", name, ErrUnsupported)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode %s config: %w", name, classify(err))
+	}
+	h.cfg = cfg
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("%s header: %dx%d: %w", name, cfg.Width, cfg.Height, ErrCorrupt)
+	}
+	px := int64(cfg.Width) * int64(cfg.Height)
+	if px > opts.MaxPixels {
+		return nil, fmt.Errorf("%s header: %dx%d is over %d pixels: %w", name, cfg.Width, cfg.Height, opts.MaxPixels, ErrTooLarge)
+	}
+	if need, budget := float64(px)*h.bytesPerPixel(), float64(opts.MaxPixels)*7; need > budget {
+		return nil, fmt.Errorf("%s header: %dx%d needs about %.0f MB to decode: %w", name, cfg.Width, cfg.Height, need/1e6, ErrTooLarge)
+	}
+	if exif != nil {
+		h.info.EXIF = parseEXIF(exif)
+	}
+	h.info.StoredWidth, h.info.StoredHeight = cfg.Width, cfg.Height
+	h.info.Orientation = 1
+	if h.info.EXIF != nil {
+		h.info.Orientation = normOrientation(h.info.EXIF.Orientation)
+	}
+	h.info.Width, h.info.Height = cfg.Width, cfg.Height
+	if !opts.IgnoreOrientation {
+		h.info.Width, h.info.Height = orientedSize(cfg.Width, cfg.Height, h.info.Orientation)
+	}
+	return h, nil
+}
+
+// bytesPerPixel estimates the decoder's allocation per pixel, plus 3 bytes
+// for our RGB copy.
+func (h *header) bytesPerPixel() float64 {
+	var bpp float64
+	switch h.cfg.ColorModel {
+	case color.GrayModel, color.AlphaModel:
+		bpp = 1
+	case color.Gray16Model:
+		bpp = 2
+	case color.YCbCrModel:
+		bpp = 3
+	case color.NYCbCrAModel, color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		bpp = 4
+	case color.RGBA64Model, color.NRGBA64Model:
+		bpp = 8
+	default: // paletted and others
+		bpp = 4
+	}
+	if h.info.Format == FormatJPEG && h.planes > 0 {
+		bpp = h.planes
+		if h.cfg.ColorModel == color.CMYKModel {
+			bpp += 4 // Go converts its planes into a separate CMYK image
+		}
+		if h.progressive {
+			bpp += 4 * h.planes // int32 coefficients kept for every block
+		}
+	}
+	if h.interlaced {
+		bpp *= 2 // Adam7 passes are decoded into images of their own
+	}
+	return bpp + 3
+}
+
+// classify maps a decoder error to ErrUnsupported or ErrCorrupt, keeping it
+// in the chain.
+func classify(err error) error {
+	var (
+		ju jpeg.UnsupportedError
+		pu png.UnsupportedError
+		tu tiff.UnsupportedError
+	)
+	switch {
+	case errors.Is(err, ErrUnsupported), errors.Is(err, ErrCorrupt), errors.Is(err, ErrTooLarge):
+		return err
+	case errors.As(err, &ju), errors.As(err, &pu), errors.As(err, &tu), errors.Is(err, bmp.ErrUnsupported):
+		return kindError(ErrUnsupported, err)
+	}
+	return kindError(ErrCorrupt, err)
+}
+
+// decodePixels runs the format's decoder on a probed input. Decoders are
+// run under recover as a last line of defence; the guard in probe is what
+// keeps allocations bounded.
+func decodePixels(h *header) (img image.Image, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			img, err = nil, fmt.Errorf("decode %s: decoder panic: %v: %w", h.info.Format, r, ErrCorrupt)
+		}
+	}()
+	r := bytes.NewReader(h.data)
+	switch h.info.Format {
+	case FormatJPEG:
+		img, err = jpeg.Decode(r)
+	case FormatPNG:
+		img, err = png.Decode(r)
+	case FormatGIF:
+		img, err = gif.Decode(r)
+	case FormatWebP:
+		img, err = webp.Decode(r)
+	case FormatBMP:
+		img, err = bmp.Decode(r)
+	case FormatTIFF:
+		img, err = tiff.Decode(r)
+	default:
+		return nil, fmt.Errorf("format %s: %w", h.info.Format, ErrUnsupported)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", h.info.Format, classify(err))
+	}
+	if b := img.Bounds(); h.info.Format != FormatGIF && (b.Dx() != h.cfg.Width || b.Dy() != h.cfg.Height) {
+		return nil, fmt.Errorf("decode %s: got %v, header said %dx%d: %w", h.info.Format, b, h.cfg.Width, h.cfg.Height, ErrCorrupt)
+	}
+	return img, nil
+}
+
+// decodeBytes is the whole decode path on an in-memory input.
+func decodeBytes(ctx context.Context, b []byte, opts Options) (*RGB, Info, error) {
+	h, err := probe(b, opts)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, h.info, err
+	}
+	img, err := decodePixels(h)
+	if err != nil {
+		return nil, h.info, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, h.info, err
+	}
+	var rgb *RGB
+	if h.info.Format == FormatGIF {
+		rgb, err = gifToRGB(b, img, h.cfg.Width, h.cfg.Height)
+	} else {
+		rgb, err = toRGB(img, convertOpts{gray16: h.gray16, scaleGray16: opts.ScaleGray16})
+	}
+	if err != nil {
+		return nil, h.info, err
+	}
+	img = nil //nolint:ineffassign // let the decoder's buffers go before orienting
+	if !opts.IgnoreOrientation {
+		rgb = orient(rgb, h.info.Orientation)
+	}
+	return rgb, h.info, nil
+}
+
+// Decode reads an image from r, decodes it by content (never by name),
+// converts it to RGB as Pillow's convert('RGB') does and applies the EXIF
+// orientation unless opts.IgnoreOrientation. Errors wrap ErrUnsupported,
+// ErrTooLarge or ErrCorrupt in an *Error. It is safe for concurrent use.
+func Decode(r io.Reader, opts Options) (*RGB, Info, error) {
+	return decodeCtx(context.Background(), r, "", opts)
+}
+
+func decodeCtx(ctx context.Context, r io.Reader, path string, opts Options) (*RGB, Info, error) {
+	opts = opts.withDefaults()
+	b, err := readAll(r, opts.MaxBytes)
+	if err != nil {
+		return nil, Info{}, &Error{Op: "read", Path: path, Err: err}
+	}
+	img, info, err := decodeBytes(ctx, b, opts)
+	if err != nil {
+		return nil, info, &Error{Op: "decode", Path: path, Err: err}
+	}
+	return img, info, nil
+}
+
+// Probe reads r and returns what Decode would report, without decoding the
+// pixels: format, sizes, orientation and EXIF. It applies the same limits,
+// so a GUARD file fails here with ErrTooLarge. It is safe for concurrent use.
+func Probe(r io.Reader, opts Options) (Info, error) {
+	opts = opts.withDefaults()
+	b, err := readAll(r, opts.MaxBytes)
+	if err != nil {
+		return Info{}, &Error{Op: "read", Err: err}
+	}
+	h, err := probe(b, opts)
+	if err != nil {
+		return Info{}, &Error{Op: "probe", Err: err}
+	}
+	return h.info, nil
+}
+
+// Reader decodes an image from r and returns its model input: a CHW float32
+// tensor of 3·Size·Size values (see Tensor). It is safe for concurrent use.
+func Reader(ctx context.Context, r io.Reader, opts Options) ([]float32, Info, error) {
+	return tensorCtx(ctx, r, "", opts)
+}
+
+// File is Reader on the named file; errors carry the path.
+func File(ctx context.Context, path string, opts Options) ([]float32, Info, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, Info{}, &Error{Op: "open", Path: path, Err: err}
+	}
+	defer f.Close()
+	return tensorCtx(ctx, f, path, opts)
+}
+
+func tensorCtx(ctx context.Context, r io.Reader, path string, opts Options) ([]float32, Info, error) {
+	opts = opts.withDefaults()
+	img, info, err := decodeCtx(ctx, r, path, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, info, &Error{Op: "resize", Path: path, Err: err}
+	}
+	return Tensor(img, opts.Size, opts.Mean, opts.Std, nil), info, nil
+}

@@ -1,0 +1,87 @@
+package preprocess
+
+// normOrientation maps an EXIF orientation tag to 1..8; anything else
+// (0, 9, 65535, absent) means 1, as browsers and Pillow's exif_transpose do.
+func normOrientation(v int) int {
+	if v < 1 || v > 8 {
+		return 1
+	}
+	return v
+}
+
+// orientedSize is the display size of a stored w×h image with orientation o.
+func orientedSize(w, h, o int) (int, int) {
+	if o >= 5 {
+		return h, w
+	}
+	return w, h
+}
+
+// orient returns img transformed for display per EXIF orientation o (1..8):
+// 2 mirror horizontally, 3 rotate 180°, 4 mirror vertically, 5 transpose,
+// 6 rotate 90° clockwise, 7 transverse, 8 rotate 90° counter-clockwise.
+// Orientation 1 returns img itself; 2–4 work in place.
+func orient(img *RGB, o int) *RGB {
+	w, h := img.Width, img.Height
+	p := img.Pix
+	switch o {
+	case 2:
+		for y := 0; y < h; y++ {
+			row := p[3*w*y : 3*w*(y+1)]
+			for i, j := 0, w-1; i < j; i, j = i+1, j-1 {
+				row[3*i], row[3*j] = row[3*j], row[3*i]
+				row[3*i+1], row[3*j+1] = row[3*j+1], row[3*i+1]
+				row[3*i+2], row[3*j+2] = row[3*j+2], row[3*i+2]
+			}
+		}
+		return img
+	case 3:
+		for i, j := 0, w*h-1; i < j; i, j = i+1, j-1 {
+			p[3*i], p[3*j] = p[3*j], p[3*i]
+			p[3*i+1], p[3*j+1] = p[3*j+1], p[3*i+1]
+			p[3*i+2], p[3*j+2] = p[3*j+2], p[3*i+2]
+		}
+		return img
+	case 4:
+		tmp := make([]uint8, 3*w)
+		for i, j := 0, h-1; i < j; i, j = i+1, j-1 {
+			a, b := p[3*w*i:3*w*(i+1)], p[3*w*j:3*w*(j+1)]
+			copy(tmp, a)
+			copy(a, b)
+			copy(b, tmp)
+		}
+		return img
+	case 5, 6, 7, 8:
+	default:
+		return img
+	}
+	// Transposing orientations: display pixel (dx, dy) of the h×w result
+	// comes from stored (sx, sy). Walk the output in tiles so that both
+	// sides stay in cache.
+	out := NewRGB(h, w)
+	dw, dh := h, w
+	const tile = 32
+	for ty := 0; ty < dh; ty += tile {
+		for tx := 0; tx < dw; tx += tile {
+			for dy := ty; dy < min(ty+tile, dh); dy++ {
+				for dx := tx; dx < min(tx+tile, dw); dx++ {
+					var sx, sy int
+					switch o {
+					case 5: // transpose
+						sx, sy = dy, dx
+					case 6: // rotate 90 CW
+						sx, sy = dy, h-1-dx
+					case 7: // transverse
+						sx, sy = w-1-dy, h-1-dx
+					case 8: // rotate 90 CCW
+						sx, sy = w-1-dy, dx
+					}
+					s := 3 * (sy*w + sx)
+					d := 3 * (dy*dw + dx)
+					out.Pix[d], out.Pix[d+1], out.Pix[d+2] = p[s], p[s+1], p[s+2]
+				}
+			}
+		}
+	}
+	return out
+}

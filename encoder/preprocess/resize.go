@@ -1,0 +1,182 @@
+package preprocess
+
+import "math"
+
+// Pillow's BICUBIC resample (Resample.c in Pillow 9.4), reproduced to the
+// bit: coefficients are computed in float64 with Pillow's operation order,
+// normalised, converted to 22-bit fixed point, and each separable pass
+// rounds and clips to uint8. See ../shared/spec/beit3.md §4.
+
+const precisionBits = 32 - 8 - 2
+
+// coeffs are one axis's fixed-point filter taps: output i reads
+// n = bounds[2i+1] input samples from bounds[2i], weighted by
+// k[i*ksize : i*ksize+n].
+type coeffs struct {
+	bounds []int
+	k      []int32
+	ksize  int
+}
+
+// bicubic is Pillow's bicubic_filter with a = −0.5, in its exact
+// expression form (float64 products are kept unfused on purpose).
+func bicubic(x float64) float64 {
+	const a = -0.5
+	if x < 0 {
+		x = -x
+	}
+	if x < 1 {
+		return float64(float64(float64(float64(a+2)*x)-(a+3))*x)*x + 1
+	}
+	if x < 2 {
+		return float64(float64(float64(float64(x-5)*x)+8)*x-4) * a
+	}
+	return 0
+}
+
+// precompute is Pillow's precompute_coeffs + normalize_coeffs_8bpc for the
+// box [0, in) resampled to out samples.
+func precompute(in, out int) coeffs {
+	scale := float64(in) / float64(out)
+	filterscale := max(scale, 1.0)
+	const filterSupport = 2.0
+	support := filterSupport * filterscale
+	ksize := int(math.Ceil(support))*2 + 1
+	c := coeffs{bounds: make([]int, 2*out), k: make([]int32, out*ksize), ksize: ksize}
+	kk := make([]float64, ksize)
+	for xx := 0; xx < out; xx++ {
+		center := (float64(xx) + 0.5) * scale
+		ww := 0.0
+		ss := 1.0 / filterscale
+		xmin := int(center - support + 0.5)
+		if xmin < 0 {
+			xmin = 0
+		}
+		xmax := int(center + support + 0.5)
+		if xmax > in {
+			xmax = in
+		}
+		xmax -= xmin
+		for x := 0; x < xmax; x++ {
+			w := bicubic(float64(float64(x+xmin)-center+0.5) * ss)
+			kk[x] = w
+			ww += w
+		}
+		for x := 0; x < xmax; x++ {
+			if ww != 0 {
+				kk[x] /= ww
+			}
+		}
+		for x := 0; x < xmax; x++ {
+			v := kk[x] * (1 << precisionBits)
+			if v < 0 {
+				c.k[xx*ksize+x] = int32(-0.5 + v)
+			} else {
+				c.k[xx*ksize+x] = int32(0.5 + v)
+			}
+		}
+		c.bounds[2*xx], c.bounds[2*xx+1] = xmin, xmax
+	}
+	return c
+}
+
+func clip8(v int32) uint8 {
+	v >>= precisionBits
+	if uint32(v) > 255 {
+		if v < 0 {
+			return 0
+		}
+		return 255
+	}
+	return uint8(v)
+}
+
+// Resize returns img resized to w×h with Pillow's BICUBIC filter
+// (antialiased when shrinking), bit-exact with Pillow 9.4's
+// Image.resize((w, h), Image.BICUBIC) on an RGB image. It is safe for
+// concurrent use; img is not modified.
+func Resize(img *RGB, w, h int) *RGB {
+	if w <= 0 || h <= 0 || img.Width <= 0 || img.Height <= 0 {
+		return NewRGB(max(w, 0), max(h, 0))
+	}
+	needH, needV := img.Width != w, img.Height != h
+	if !needH && !needV {
+		out := NewRGB(w, h)
+		copy(out.Pix, img.Pix)
+		return out
+	}
+	src := img
+	var vc coeffs
+	y0 := 0
+	if needV {
+		vc = precompute(img.Height, h)
+	}
+	if needH {
+		// Like Pillow, the horizontal pass only produces the rows the
+		// vertical pass will read.
+		y1 := img.Height
+		if needV {
+			y0 = vc.bounds[0]
+			y1 = vc.bounds[2*(h-1)] + vc.bounds[2*(h-1)+1]
+		}
+		src = resampleH(img, w, y0, y1)
+	}
+	if !needV {
+		return src
+	}
+	return resampleV(src, h, vc, y0)
+}
+
+// resampleH resamples rows [y0, y1) of img to width w.
+func resampleH(img *RGB, w, y0, y1 int) *RGB {
+	c := precompute(img.Width, w)
+	out := NewRGB(w, y1-y0)
+	inStride := 3 * img.Width
+	for y := y0; y < y1; y++ {
+		row := img.Pix[y*inStride : (y+1)*inStride]
+		dst := out.Pix[(y-y0)*3*w : (y-y0+1)*3*w]
+		for xx := 0; xx < w; xx++ {
+			xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]
+			k := c.k[xx*c.ksize : xx*c.ksize+n]
+			p := row[3*xmin : 3*(xmin+n)]
+			s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
+			for j, kv := range k {
+				q := p[3*j : 3*j+3 : 3*j+3]
+				s0 += int32(q[0]) * kv
+				s1 += int32(q[1]) * kv
+				s2 += int32(q[2]) * kv
+			}
+			dst[3*xx], dst[3*xx+1], dst[3*xx+2] = clip8(s0), clip8(s1), clip8(s2)
+		}
+	}
+	return out
+}
+
+// resampleV resamples src (whose row 0 is input row y0) to height h.
+func resampleV(src *RGB, h int, c coeffs, y0 int) *RGB {
+	w := src.Width
+	stride := 3 * w
+	out := NewRGB(w, h)
+	acc := make([]int32, stride)
+	for yy := 0; yy < h; yy++ {
+		ymin, n := c.bounds[2*yy]-y0, c.bounds[2*yy+1]
+		k := c.k[yy*c.ksize : yy*c.ksize+n]
+		for i := range acc {
+			acc[i] = 1 << (precisionBits - 1)
+		}
+		// Row-major accumulation: integer sums are exact, so the order
+		// differs from Pillow's column loop without changing the result.
+		for j, kv := range k {
+			row := src.Pix[(ymin+j)*stride : (ymin+j+1)*stride]
+			a := acc[:len(row)]
+			for i, v := range row {
+				a[i] += int32(v) * kv
+			}
+		}
+		dst := out.Pix[yy*stride : (yy+1)*stride]
+		for i, v := range acc {
+			dst[i] = clip8(v)
+		}
+	}
+	return out
+}
