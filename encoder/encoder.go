@@ -218,6 +218,11 @@ func (e *Encoder) EmbedImages(ctx context.Context, pixels []float32, n int) ([][
 	if n < 1 || len(pixels) != n*per {
 		return nil, fmt.Errorf("%w: %d values for %d images of 3×%d×%d", ErrInput, len(pixels), n, s, s)
 	}
+	unlock, err := e.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	out := make([][]float32, 0, n)
 	for i := 0; i < n; i += maxImageBatch {
 		k := min(maxImageBatch, n-i)
@@ -250,6 +255,11 @@ func (e *Encoder) EmbedTexts(ctx context.Context, ids [][]int64) ([][]float32, e
 			}
 		}
 	}
+	unlock, err := e.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	order := make([]int, len(ids))
 	for i := range order {
 		order[i] = i
@@ -271,6 +281,16 @@ func (e *Encoder) EmbedTexts(ctx context.Context, ids [][]int64) ([][]float32, e
 		}
 	}
 	return out, nil
+}
+
+// enter read-locks the encoder for one Embed call, so that Close waits for it.
+func (e *Encoder) enter() (func(), error) {
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	return e.mu.RUnlock, nil
 }
 
 // runVision runs one batch through the vision graph.
@@ -299,6 +319,11 @@ func (e *Encoder) runText(ctx context.Context, batch [][]int64) (_ [][]float32, 
 			ids[i*t+j], mask[i*t+j] = e.man.Text.Pad, 1
 		}
 	}
+	return e.runTextMasked(ctx, ids, mask, n, t)
+}
+
+// runTextMasked runs n rows of t ids with their padding mask (1 = pad).
+func (e *Encoder) runTextMasked(ctx context.Context, ids, mask []int64, n, t int) (_ [][]float32, err error) {
 	idT, err := ort.NewTensor(ort.NewShape(int64(n), int64(t)), ids)
 	if err != nil {
 		return nil, fmt.Errorf("create input tensor: %w", err)
@@ -312,16 +337,11 @@ func (e *Encoder) runText(ctx context.Context, batch [][]int64) (_ [][]float32, 
 	return e.run(ctx, e.text, []ort.Value{idT, maskT}, n)
 }
 
-// run executes a session under the read lock, cancelling ORT when ctx ends,
+// run executes a session (the caller holds the read lock), cancelling ORT when ctx ends,
 // and copies the [n, D] output into fresh slices.
 func (e *Encoder) run(ctx context.Context, s *ort.DynamicAdvancedSession, inputs []ort.Value, n int) (_ [][]float32, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
-	}
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.closed {
-		return nil, ErrClosed
 	}
 	d := e.man.Architecture.Dim
 	out, err := ort.NewEmptyTensor[float32](ort.NewShape(int64(n), int64(d)))

@@ -25,6 +25,7 @@ const (
 	fieldTensorRawData   = 9 // TensorProto.raw_data
 	externalAlign        = 4096
 	defaultExternalLimit = 1800 << 20 // protobuf's hard limit is 2 GiB; keep a margin for the graph itself
+	minExternalBytes     = 1024       // smaller tensors stay inline even in external-data mode
 )
 
 // writtenFile is a file the writer produced, with its sha256.
@@ -58,10 +59,13 @@ func writeModel(ctx context.Context, dir, name string, model *onnxpb.ModelProto,
 	}
 
 	// Tensor headers (everything but raw_data), and where external data goes.
+	// Small tensors (shapes, scalars) stay inline: ORT's shape inference reads
+	// Reshape/Slice shape inputs only from inline data.
+	isExt := func(in *initializer) bool { return external && in.dtype != tInt64 && in.size() >= minExternalBytes }
 	headers := make([][]byte, len(g.inits))
 	for i, in := range g.inits {
 		tp := &onnxpb.TensorProto{Name: proto.String(in.name), Dims: in.dims, DataType: proto.Int32(int32(in.dtype))}
-		if external {
+		if isExt(in) {
 			if pad := dataOff % externalAlign; pad != 0 {
 				dataOff += externalAlign - pad
 			}
@@ -80,7 +84,7 @@ func writeModel(ctx context.Context, dir, name string, model *onnxpb.ModelProto,
 	}
 	tensorLen := func(i int) int64 {
 		n := int64(len(headers[i]))
-		if !external {
+		if !isExt(g.inits[i]) {
 			sz := g.inits[i].size()
 			n += tagLen(fieldTensorRawData) + varintLen(uint64(sz)) + sz
 		}
@@ -138,7 +142,7 @@ func writeModel(ctx context.Context, dir, name string, model *onnxpb.ModelProto,
 			err = fmt.Errorf("tensor %s: produced %d bytes, want %d", in.name, len(raw), in.size())
 			break
 		}
-		if external {
+		if isExt(in) {
 			if pad := dataPos % externalAlign; pad != 0 {
 				if _, err = data.w.Write(make([]byte, externalAlign-pad)); err != nil {
 					break
