@@ -400,8 +400,11 @@ def interpolate_pos_embed(state_dict: Dict[str, torch.Tensor], new_img_size: int
 
 def load_official(path: str, heads: Optional[int] = None, img_size: Optional[int] = None,
                   dtype: torch.dtype = torch.float32, cfg: Optional[BEiT3Config] = None,
-                  strict: bool = True) -> Tuple[BEiT3ForRetrieval, BEiT3Config]:
+                  strict: bool = False) -> Tuple[BEiT3ForRetrieval, BEiT3Config]:
     """torch.load a checkpoint, pick 'model'/'module'/bare, build the model, load it.
+
+    Like the official loader, unexpected keys are ignored (an error when
+    strict); missing or mis-shaped keys always raise RuntimeError.
 
     img_size resizes the vision position table when it differs (spec 3.3).
     Returns (model in eval mode with the given dtype, config).
@@ -414,8 +417,12 @@ def load_official(path: str, heads: Optional[int] = None, img_size: Optional[int
         interpolate_pos_embed(sd, img_size, cfg.patch_size, keep_dtype=False)
         cfg = dataclasses.replace(cfg, img_size=img_size)
     model = BEiT3ForRetrieval(cfg)
-    sd = {k: v.to(dtype) if torch.is_tensor(v) else v for k, v in sd.items()}
+    wanted = model.state_dict()
+    unexpected = [k for k in sd if k not in wanted]
+    if strict and unexpected:
+        raise KeyError(f"unexpected keys: {unexpected}")
+    sd = {k: v.detach().to(dtype) for k, v in sd.items() if k in wanted}
     model = model.to(dtype)
-    model.load_state_dict(sd, strict=strict)
+    model.load_state_dict(sd, strict=True)  # missing or mis-shaped keys raise
     model.eval()
     return model, cfg
