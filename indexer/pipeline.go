@@ -115,6 +115,7 @@ func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan encodedBatch, 1)
+	committerDone := make(chan struct{})
 	g.Go(func() error {
 		err := r.walkAll(gctx, scopes)
 		close(r.ops)
@@ -122,9 +123,12 @@ func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
 	})
 	g.Go(func() error {
 		defer close(batches)
-		return r.batch(gctx, batches)
+		return r.batch(gctx, batches, committerDone)
 	})
-	g.Go(func() error { return r.commitAll(gctx, batches) })
+	g.Go(func() error {
+		defer close(committerDone)
+		return r.commitAll(gctx, batches)
+	})
 	if err := g.Wait(); err != nil {
 		return err
 	}
@@ -305,7 +309,11 @@ func (r *run) decode(ctx context.Context, data []byte) ([]float32, Meta, error) 
 
 // batch groups ops into encoder batches and embeds them, handing results to
 // the committer in order.
-func (r *run) batch(ctx context.Context, out chan<- encodedBatch) error {
+//
+// A batch that the encoder has embedded is always handed over, even when ctx
+// is done meanwhile (unless the committer has stopped): committing it costs
+// milliseconds and saves the inference on the next run.
+func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone <-chan struct{}) error {
 	ix := r.ix
 	size := ix.opts.Encoder.ImageSize()
 	per := 3 * size * size
@@ -350,8 +358,8 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch) error {
 		items, files = nil, nil
 		select {
 		case out <- b:
-			return nil
-		case <-ctx.Done():
+			return ctx.Err()
+		case <-committerDone:
 			return ctx.Err()
 		}
 	}
@@ -388,9 +396,8 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch) error {
 	}
 }
 
-// commitAll writes each encoded batch in one synced transaction. A batch that
-// was embedded is committed even when ctx is cancelled meanwhile: that costs
-// milliseconds and saves the inference on the next run.
+// commitAll writes each encoded batch in one synced transaction, even when
+// ctx is cancelled meanwhile (see batch).
 func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
 	ix := r.ix
 	for eb := range in {

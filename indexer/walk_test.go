@@ -47,7 +47,7 @@ func TestNewRulesBadGlob(t *testing.T) {
 }
 
 // write creates path (and its folders) with content.
-func write(t *testing.T, path, content string) {
+func write(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
