@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"imglish/search/internal/synth"
+	"imglish/search/synth"
 )
 
 // Test sizes: big enough that the graph (not the exact fallback) answers and

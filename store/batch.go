@@ -1,0 +1,503 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Batch collects writes applied atomically by DB.Apply: one Badger
+// transaction, one sync. A Batch is not safe for concurrent use; it may be
+// reused after Reset.
+//
+// Order: item puts and deletes apply first in call order; then, per space,
+// vector removals (including those of deleted items and of keys being
+// replaced) and then vector insertions in call order. For the same (space,
+// key) the last call wins.
+type Batch struct {
+	items   []itemOp
+	vecs    []vecOp
+	values  []valueOp
+	invalid error
+}
+
+type itemOp struct {
+	id  string
+	it  *Item // nil = delete
+	del bool
+}
+
+type vecOp struct {
+	space, id string
+	vec       []float32 // nil = delete
+	text      string
+	isText    bool
+}
+
+type valueOp struct {
+	key string
+	val []byte // nil = delete
+}
+
+// TextEntry is one entry of a text collection.
+type TextEntry struct {
+	ID     string    `json:"id"`
+	Text   string    `json:"text"`
+	Vector []float32 `json:"-"`
+}
+
+// Len returns the number of operations in the batch.
+func (b *Batch) Len() int { return len(b.items) + len(b.vecs) + len(b.values) }
+
+// Reset empties the batch.
+func (b *Batch) Reset() { *b = Batch{} }
+
+func (b *Batch) fail(err error) {
+	if b.invalid == nil {
+		b.invalid = err
+	}
+}
+
+// PutItem inserts or replaces an item's metadata (a copy is taken).
+func (b *Batch) PutItem(it Item) {
+	if err := it.validate(); err != nil {
+		b.fail(err)
+		return
+	}
+	c := it.clone()
+	b.items = append(b.items, itemOp{id: it.ID, it: &c})
+}
+
+// DeleteItem removes an item and its vectors in every image space.
+func (b *Batch) DeleteItem(id string) {
+	if err := validID(id); err != nil {
+		b.fail(err)
+		return
+	}
+	b.items = append(b.items, itemOp{id: id, del: true})
+}
+
+// PutVector sets item id's vector in an image space (the item must exist
+// after the batch's item operations). The vector is normalised; a copy is
+// taken.
+func (b *Batch) PutVector(space, id string, vec []float32) {
+	if err := validID(id); err != nil {
+		b.fail(err)
+		return
+	}
+	if err := checkVector(vec); err != nil {
+		b.fail(fmt.Errorf("vector %s/%s: %w", space, id, err))
+		return
+	}
+	b.vecs = append(b.vecs, vecOp{space: space, id: id, vec: slices.Clone(vec)})
+}
+
+// DeleteVector removes id's vector from a space (absent: no-op).
+func (b *Batch) DeleteVector(space, id string) {
+	b.vecs = append(b.vecs, vecOp{space: space, id: id})
+}
+
+// PutText adds or replaces an entry of a text collection (a KindTexts
+// space).
+func (b *Batch) PutText(collection string, e TextEntry) {
+	if err := validID(e.ID); err != nil {
+		b.fail(err)
+		return
+	}
+	if len(e.Text) > maxStrLen {
+		b.fail(fmt.Errorf("text %s: %d bytes: %w", e.ID, len(e.Text), ErrInvalid))
+		return
+	}
+	if err := checkVector(e.Vector); err != nil {
+		b.fail(fmt.Errorf("text %s/%s: %w", collection, e.ID, err))
+		return
+	}
+	b.vecs = append(b.vecs, vecOp{space: collection, id: e.ID, vec: slices.Clone(e.Vector), text: e.Text, isText: true})
+}
+
+// DeleteText removes an entry of a text collection.
+func (b *Batch) DeleteText(collection, id string) {
+	b.vecs = append(b.vecs, vecOp{space: collection, id: id, isText: true})
+}
+
+// SetValue stores an application value under key (for other packages'
+// small state: index errors, job records, label sets). nil deletes.
+func (b *Batch) SetValue(key string, val []byte) {
+	if key == "" || len(key) > MaxIDLen || len(val) > 1<<20 {
+		b.fail(fmt.Errorf("value key %.40q: %w", key, ErrInvalid))
+		return
+	}
+	if val != nil {
+		val = slices.Clone(val)
+	}
+	b.values = append(b.values, valueOp{key: key, val: val})
+}
+
+func checkVector(v []float32) error {
+	if len(v) == 0 {
+		return fmt.Errorf("empty vector: %w", ErrInvalid)
+	}
+	var ss float64
+	for _, f := range v {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return fmt.Errorf("non-finite component: %w", ErrInvalid)
+		}
+		ss += float64(f) * float64(f)
+	}
+	if ss == 0 {
+		return fmt.Errorf("zero vector: %w", ErrInvalid)
+	}
+	return nil
+}
+
+// Apply writes the batch atomically and returns after Badger has synced
+// it: once Apply returns nil, every write in it survives a crash. On error
+// nothing of the batch is visible after a reopen; the in-memory state is
+// reloaded from disk (if that fails too, the DB turns broken and every call
+// returns ErrClosed).
+func (db *DB) Apply(ctx context.Context, b *Batch) error {
+	if b.invalid != nil {
+		return fmt.Errorf("apply batch: %w", b.invalid)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	db.mu.RLock()
+	err := db.usable()
+	db.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	plan, err := db.plan(b)
+	if err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	if err := db.commit(ctx, plan); err != nil {
+		if rerr := db.load(context.WithoutCancel(ctx)); rerr != nil {
+			db.mu.Lock()
+			db.broken = rerr
+			db.mu.Unlock()
+			db.log.Error("store: reload after failed commit", "err", rerr)
+			return fmt.Errorf("apply batch: %w", errors.Join(err, rerr))
+		}
+		return fmt.Errorf("apply batch: %w", err)
+	}
+	return nil
+}
+
+// batchPlan is a validated batch, resolved against the current state.
+type batchPlan struct {
+	items   map[string]*Item // final item state per touched id (nil = deleted)
+	order   []string         // touched item ids in first-touch order
+	spaces  map[string]*spacePlan
+	sOrder  []string
+	values  []valueOp
+	deleted map[string]bool
+}
+
+type spacePlan struct {
+	sp   *space
+	dels []string
+	puts []vecOp
+}
+
+// plan validates b against the current state without changing anything.
+// Caller holds wmu.
+func (db *DB) plan(b *Batch) (*batchPlan, error) {
+	p := &batchPlan{items: map[string]*Item{}, spaces: map[string]*spacePlan{}, values: b.values, deleted: map[string]bool{}}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	exists := func(id string) bool {
+		if it, ok := p.items[id]; ok {
+			return it != nil
+		}
+		_, ok := db.items[id]
+		return ok
+	}
+	for _, op := range b.items {
+		if _, seen := p.items[op.id]; !seen {
+			p.order = append(p.order, op.id)
+		}
+		if op.del {
+			p.items[op.id] = nil
+			p.deleted[op.id] = true
+		} else {
+			p.items[op.id] = op.it
+		}
+	}
+	spacePlanFor := func(name string) (*spacePlan, error) {
+		if sp, ok := p.spaces[name]; ok {
+			return sp, nil
+		}
+		sp, ok := db.spaces[name]
+		if !ok {
+			return nil, fmt.Errorf("space %s: %w", name, ErrNotFound)
+		}
+		p.spaces[name] = &spacePlan{sp: sp}
+		p.sOrder = append(p.sOrder, name)
+		return p.spaces[name], nil
+	}
+	// Deleted items lose their vectors in every image space.
+	for id, del := range p.deleted {
+		if !del || p.items[id] != nil {
+			continue
+		}
+		for name, sp := range db.spaces {
+			if sp.cfg.Kind == KindImages && sp.idx.Contains(id) {
+				spp, _ := spacePlanFor(name)
+				spp.dels = append(spp.dels, id)
+			}
+		}
+	}
+	// Last op per (space, id) wins.
+	last := map[[2]string]int{}
+	for i, op := range b.vecs {
+		last[[2]string{op.space, op.id}] = i
+	}
+	for i, op := range b.vecs {
+		if last[[2]string{op.space, op.id}] != i {
+			continue
+		}
+		spp, err := spacePlanFor(op.space)
+		if err != nil {
+			return nil, err
+		}
+		kind := spp.sp.cfg.Kind
+		if op.isText != (kind == KindTexts) {
+			return nil, fmt.Errorf("%s operation on %s space %s: %w", map[bool]string{true: "text", false: "vector"}[op.isText], kind, op.space, ErrInvalid)
+		}
+		if op.vec == nil {
+			if spp.sp.idx.Contains(op.id) {
+				spp.dels = append(spp.dels, op.id)
+			}
+			continue
+		}
+		if len(op.vec) != spp.sp.cfg.Dim {
+			return nil, fmt.Errorf("vector %s/%s has %d dims, space has %d: %w", op.space, op.id, len(op.vec), spp.sp.cfg.Dim, ErrInvalid)
+		}
+		if kind == KindImages && !exists(op.id) {
+			return nil, fmt.Errorf("vector %s/%s for a missing item: %w", op.space, op.id, ErrNotFound)
+		}
+		if spp.sp.idx.Contains(op.id) {
+			spp.dels = append(spp.dels, op.id)
+		}
+		spp.puts = append(spp.puts, op)
+	}
+	return p, nil
+}
+
+// commit installs a plan in memory and writes it in one transaction.
+// Caller holds wmu. On error the caller reloads.
+func (db *DB) commit(ctx context.Context, p *batchPlan) error {
+	txn := db.bdb.NewTransaction(true)
+	defer txn.Discard()
+	set := func(k, v []byte) error {
+		if err := txn.Set(k, v); err != nil {
+			return txnErr(err)
+		}
+		return nil
+	}
+	del := func(k []byte) error {
+		if err := txn.Delete(k); err != nil {
+			return txnErr(err)
+		}
+		return nil
+	}
+	// Items.
+	db.mu.Lock()
+	for _, id := range p.order {
+		it := p.items[id]
+		if old, ok := db.items[id]; ok {
+			for _, f := range old.Files {
+				if db.byPath[f.Path] == id {
+					delete(db.byPath, f.Path)
+				}
+			}
+			if old.Hash != "" && db.byHash[old.Hash] == id {
+				delete(db.byHash, old.Hash)
+			}
+		}
+		if it == nil {
+			delete(db.items, id)
+			continue
+		}
+		db.items[id] = it
+		for _, f := range it.Files {
+			db.byPath[f.Path] = id
+		}
+		if it.Hash != "" {
+			db.byHash[it.Hash] = id
+		}
+	}
+	db.mu.Unlock()
+	for _, id := range p.order {
+		k := []byte(prefixItem + id)
+		var err error
+		if it := p.items[id]; it == nil {
+			err = del(k)
+		} else {
+			err = set(k, encodeItem(it))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, v := range p.values {
+		k := []byte(prefixValue + v.key)
+		var err error
+		if v.val == nil {
+			err = del(k)
+		} else {
+			err = set(k, seal(v.val))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// Vectors and graphs.
+	for _, name := range p.sOrder {
+		spp := p.spaces[name]
+		idx := spp.sp.idx
+		if len(spp.dels) > 0 {
+			idx.Delete(spp.dels...)
+		}
+		for i, op := range spp.puts {
+			if i&63 == 63 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if err := idx.Add(op.id, op.vec); err != nil {
+				return fmt.Errorf("index %s/%s: %w", name, op.id, err)
+			}
+		}
+		if spp.sp.cfg.Kind == KindTexts {
+			db.mu.Lock()
+			for _, id := range spp.dels {
+				delete(spp.sp.texts, id)
+			}
+			for _, op := range spp.puts {
+				spp.sp.texts[op.id] = op.text
+			}
+			db.mu.Unlock()
+			for _, id := range spp.dels {
+				if err := del(textKey(name, id)); err != nil {
+					return err
+				}
+			}
+			for _, op := range spp.puts {
+				if err := set(textKey(name, op.id), seal([]byte(op.text))); err != nil {
+					return err
+				}
+			}
+		}
+		if err := db.writeChanges(txn, spp.sp, set, del); err != nil {
+			return err
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", txnErr(err))
+	}
+	return nil
+}
+
+// writeChanges persists the nodes the index touched since the last call.
+func (db *DB) writeChanges(txn *badger.Txn, sp *space, set func(k, v []byte) error, del func(k []byte) error) error {
+	name := sp.cfg.Name
+	ch := sp.idx.TakeChanges()
+	for _, n := range ch.Nodes {
+		nd, ok := sp.idx.Node(n)
+		if !ok {
+			if err := del(nodeKey(prefixNode, name, n)); err != nil {
+				return err
+			}
+			if err := del(nodeKey(prefixVec, name, n)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := set(nodeKey(prefixNode, name, n), encodeNode(nd)); err != nil {
+			return err
+		}
+	}
+	for _, n := range ch.Vectors {
+		// A fresh buffer each time: Badger keeps the slice until commit.
+		b, ok := sp.idx.AppendVector(make([]byte, 0, 4*sp.cfg.Dim+4), n)
+		if !ok {
+			continue
+		}
+		if err := set(nodeKey(prefixVec, name, n), seal(b)); err != nil {
+			return err
+		}
+	}
+	if ch.Meta {
+		m := sp.idx.GraphMeta()
+		rec, err := json.Marshal(spaceRecord{Space: sp.cfg, Entry: m.Entry, Top: m.Top})
+		if err != nil {
+			return fmt.Errorf("encode space: %w", err)
+		}
+		if err := set(spaceKey(name), seal(rec)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func txnErr(err error) error {
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%w: %w", ErrBatchTooLarge, err)
+	}
+	return err
+}
+
+// Value returns the application value stored under key.
+func (db *DB) Value(key string) ([]byte, error) {
+	var out []byte
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it, err := txn.Get([]byte(prefixValue + key))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("value %.40q: %w", key, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			body, ok := unseal(v)
+			if !ok {
+				return corrupt(it.Key(), "checksum")
+			}
+			out = slices.Clone(body)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// ScanValues calls fn for every application value whose key starts with
+// prefix, in key order, until fn returns false.
+func (db *DB) ScanValues(ctx context.Context, prefix string, fn func(key string, val []byte) bool) error {
+	stop := errors.New("stop")
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		return scan(ctx, txn, prefixValue+prefix, func(k, v []byte) error {
+			body, ok := unseal(v)
+			if !ok {
+				return corrupt(k, "checksum")
+			}
+			if !fn(string(k[len(prefixValue):]), slices.Clone(body)) {
+				return stop
+			}
+			return nil
+		})
+	})
+	if errors.Is(err, stop) {
+		return nil
+	}
+	return err
+}

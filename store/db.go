@@ -1,0 +1,675 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"golang.org/x/sync/errgroup"
+
+	"imglish/search"
+)
+
+// SchemaVersion is the layout version this build writes. Opening a store
+// with a higher version fails with ErrSchemaVersion.
+const SchemaVersion = 1
+
+// Key layout. Node and vector keys end in the big-endian internal id, so a
+// prefix scan restores a space in id order.
+const (
+	keySchema    = "meta/schema"
+	prefixItem   = "item/"
+	prefixSpace  = "space/"
+	prefixNode   = "node/" // node/<space>\x00<id BE32> → key, level, links
+	prefixVec    = "vec/"  // vec/<space>\x00<id BE32>  → float32 LE
+	prefixText   = "text/" // text/<space>\x00<text id> → text
+	prefixValue  = "kv/"
+	maxSpaceName = 200
+)
+
+// Options configure Open. The zero value is the default: synced writes,
+// no compression, logs discarded.
+type Options struct {
+	// Logger receives store and Badger messages (Badger's info is logged at
+	// debug level). nil discards them.
+	Logger *slog.Logger
+	// NoSync skips the fsync on commit: writes are then acknowledged before
+	// they are durable. Only for tests and benchmarks that rebuild anyway.
+	NoSync bool
+	// ReadOnly opens without writing (no schema key is created).
+	ReadOnly bool
+	// MemTableSize is Badger's memtable size in bytes; 0 = Badger's default
+	// (64 MiB). Smaller values suit small test stores.
+	MemTableSize int64
+}
+
+// DB is an imglish store: one Badger directory holding items, vectors per
+// space, text collections and each space's HNSW graph, with the graphs and
+// item metadata mirrored in memory for search. It is safe for concurrent
+// use: searches and reads run alongside one writer at a time.
+type DB struct {
+	opts Options
+	log  *slog.Logger
+	bdb  *badger.DB
+
+	wmu sync.Mutex // serialises Apply and space changes
+
+	mu     sync.RWMutex // guards the maps below and closed
+	items  map[string]*Item
+	byPath map[string]string
+	byHash map[string]string
+	spaces map[string]*space
+	closed bool
+	broken error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// SpaceKind says what a space indexes.
+type SpaceKind string
+
+// Space kinds.
+const (
+	// KindImages spaces hold one vector per item (key = item id).
+	KindImages SpaceKind = "images"
+	// KindTexts spaces are text collections: entries with a text and a
+	// vector, searched with an image vector (image→text).
+	KindTexts SpaceKind = "texts"
+)
+
+// Space describes one vector space: a kind, the model that made its
+// vectors, the dimension and the HNSW parameters. One model per space, so
+// search never mixes models.
+type Space struct {
+	Name           string    `json:"name"`
+	Kind           SpaceKind `json:"kind"`
+	Model          string    `json:"model"`
+	Dim            int       `json:"dim"`
+	M              int       `json:"m,omitempty"`
+	EfConstruction int       `json:"ef_construction,omitempty"`
+	// Count is the number of vectors (filled in by Spaces; ignored on create).
+	Count int `json:"count,omitempty"`
+}
+
+// spaceRecord is the persisted form of a space.
+type spaceRecord struct {
+	Space
+	Entry uint32 `json:"entry"`
+	Top   int    `json:"top"`
+}
+
+type space struct {
+	cfg   Space
+	idx   *search.Index
+	texts map[string]string // KindTexts: id → text; guarded by DB.mu
+}
+
+// ImageSpace is the conventional name of the image space of a model.
+func ImageSpace(model string) string { return "images:" + model }
+
+func validSpaceName(name string) error {
+	if name == "" || len(name) > maxSpaceName || strings.ContainsRune(name, 0) {
+		return fmt.Errorf("space name %.40q: %w", name, ErrInvalid)
+	}
+	return nil
+}
+
+func spaceKey(name string) []byte { return []byte(prefixSpace + name) }
+
+func nodeKey(prefix, name string, n uint32) []byte {
+	k := make([]byte, 0, len(prefix)+len(name)+5)
+	k = append(k, prefix...)
+	k = append(k, name...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint32(k, n)
+}
+
+func textKey(name, id string) []byte { return []byte(prefixText + name + "\x00" + id) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// badgerLogger adapts slog to Badger's logger.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Infof(f string, a ...any) {
+	b.l.Debug(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+}
+func (b badgerLogger) Debugf(string, ...any) {}
+
+func badgerOptions(dir string, opts Options, log *slog.Logger) badger.Options {
+	bo := badger.DefaultOptions(dir).
+		WithSyncWrites(!opts.NoSync).
+		WithCompression(options.None).
+		WithLogger(badgerLogger{log}).
+		WithReadOnly(opts.ReadOnly).
+		WithDetectConflicts(false)
+	if opts.MemTableSize > 0 {
+		// Badger refuses a value threshold above its max batch size (15% of
+		// the memtable); keep values inline (in the LSM tree, read
+		// sequentially on open) up to half of that.
+		bo = bo.WithMemTableSize(opts.MemTableSize).
+			WithValueThreshold(min(int64(1<<20), opts.MemTableSize*15/100/2))
+	}
+	return bo
+}
+
+// Open opens (creating if needed) the store in dir and loads every space's
+// graph, the item metadata and the text collections into memory; nothing
+// is rebuilt. A store written by a newer schema fails with
+// ErrSchemaVersion; a record that fails its checksum with ErrCorrupt.
+func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
+	log := opts.Logger
+	if log == nil {
+		log = discardLogger()
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil && !opts.ReadOnly {
+		return nil, fmt.Errorf("create store dir: %w", err)
+	}
+	bdb, err := badger.Open(badgerOptions(dir, opts, log))
+	if err != nil {
+		return nil, fmt.Errorf("open badger %s: %w", dir, err)
+	}
+	db := &DB{opts: opts, log: log, bdb: bdb}
+	if err := db.checkSchema(); err != nil {
+		return nil, errors.Join(err, bdb.Close())
+	}
+	if err := db.load(ctx); err != nil {
+		return nil, errors.Join(err, bdb.Close())
+	}
+	return db, nil
+}
+
+func (db *DB) checkSchema() error {
+	var ver uint32
+	var found, empty bool
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		it, err := txn.Get([]byte(keySchema))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			iter := txn.NewIterator(badger.IteratorOptions{})
+			defer iter.Close()
+			iter.Rewind()
+			empty = !iter.Valid()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return it.Value(func(v []byte) error {
+			if len(v) != 4 {
+				return corrupt([]byte(keySchema), "schema value of %d bytes", len(v))
+			}
+			ver = binary.BigEndian.Uint32(v)
+			return nil
+		})
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("read schema: %w", err)
+	case found && ver > SchemaVersion:
+		return fmt.Errorf("store schema %d, this build reads ≤ %d: %w", ver, SchemaVersion, ErrSchemaVersion)
+	case found && ver == 0:
+		return corrupt([]byte(keySchema), "schema version 0")
+	case found:
+		return nil
+	case !empty:
+		return fmt.Errorf("store holds data but no schema version: %w", ErrCorrupt)
+	case db.opts.ReadOnly:
+		return nil
+	}
+	err = db.bdb.Update(func(txn *badger.Txn) error {
+		return txn.Set([]byte(keySchema), binary.BigEndian.AppendUint32(nil, SchemaVersion))
+	})
+	if err != nil {
+		return fmt.Errorf("write schema: %w", err)
+	}
+	return nil
+}
+
+// load reads everything into fresh maps and then publishes them.
+func (db *DB) load(ctx context.Context) error {
+	items := make(map[string]*Item)
+	byPath := make(map[string]string)
+	byHash := make(map[string]string)
+	spaces := make(map[string]*space)
+	var recs []spaceRecord
+	err := db.bdb.View(func(txn *badger.Txn) error {
+		return scan(ctx, txn, prefixSpace, func(k, v []byte) error {
+			body, ok := unseal(v)
+			if !ok {
+				return corrupt(k, "checksum")
+			}
+			var r spaceRecord
+			if err := json.Unmarshal(body, &r); err != nil {
+				return corrupt(k, "space record: %v", err)
+			}
+			if r.Name != string(k[len(prefixSpace):]) {
+				return corrupt(k, "space name %q", r.Name)
+			}
+			recs = append(recs, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("load spaces: %w", err)
+	}
+	for _, r := range recs {
+		idx, err := newIndex(r.Space)
+		if err != nil {
+			return corrupt(spaceKey(r.Name), "space config: %v", err)
+		}
+		spaces[r.Name] = &space{cfg: r.Space, idx: idx}
+	}
+	var g errgroup.Group
+	g.Go(func() error {
+		return db.bdb.View(func(txn *badger.Txn) error {
+			return scan(ctx, txn, prefixItem, func(k, v []byte) error {
+				it, err := decodeItem(k, v)
+				if err != nil {
+					return err
+				}
+				items[it.ID] = &it
+				for _, f := range it.Files {
+					byPath[f.Path] = it.ID
+				}
+				if it.Hash != "" {
+					byHash[it.Hash] = it.ID
+				}
+				return nil
+			})
+		})
+	})
+	for _, r := range recs {
+		sp := spaces[r.Name]
+		g.Go(func() error { return db.loadSpace(ctx, sp, r) })
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("load store: %w", err)
+	}
+	db.mu.Lock()
+	db.items, db.byPath, db.byHash, db.spaces = items, byPath, byHash, spaces
+	db.mu.Unlock()
+	return nil
+}
+
+func newIndex(s Space) (*search.Index, error) {
+	return search.New(search.Options{Dim: s.Dim, M: s.M, EfConstruction: s.EfConstruction, TrackChanges: true})
+}
+
+// loadSpace restores one space's graph, vectors and texts.
+func (db *DB) loadSpace(ctx context.Context, sp *space, rec spaceRecord) error {
+	r, err := sp.idx.Restore()
+	if err != nil {
+		return err
+	}
+	name := rec.Name
+	err = db.bdb.View(func(txn *badger.Txn) error {
+		np := prefixNode + name + "\x00"
+		if err := scan(ctx, txn, np, func(k, v []byte) error {
+			n, err := idFromKey(k, len(np))
+			if err != nil {
+				return err
+			}
+			nd, err := decodeNode(k, v)
+			if err != nil {
+				return err
+			}
+			if err := r.SetNode(n, nd); err != nil {
+				return &RecordError{Key: fmt.Sprintf("%q", k), Err: errors.Join(ErrCorrupt, err)}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		vp := prefixVec + name + "\x00"
+		if err := scan(ctx, txn, vp, func(k, v []byte) error {
+			n, err := idFromKey(k, len(vp))
+			if err != nil {
+				return err
+			}
+			body, ok := unseal(v)
+			if !ok {
+				return corrupt(k, "checksum")
+			}
+			if err := r.SetVector(n, body); err != nil {
+				return &RecordError{Key: fmt.Sprintf("%q", k), Err: errors.Join(ErrCorrupt, err)}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if rec.Kind != KindTexts {
+			return nil
+		}
+		sp.texts = make(map[string]string)
+		tp := prefixText + name + "\x00"
+		return scan(ctx, txn, tp, func(k, v []byte) error {
+			body, ok := unseal(v)
+			if !ok {
+				return corrupt(k, "checksum")
+			}
+			sp.texts[string(k[len(tp):])] = string(body)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("load space %s: %w", name, err)
+	}
+	if err := r.Finish(search.Meta{Entry: rec.Entry, Top: rec.Top}); err != nil {
+		return fmt.Errorf("load space %s: %w", name, errors.Join(ErrCorrupt, err))
+	}
+	if rec.Kind == KindTexts {
+		for _, id := range sp.idx.Keys() {
+			if _, ok := sp.texts[id]; !ok {
+				return fmt.Errorf("load space %s: text %q missing: %w", name, id, ErrCorrupt)
+			}
+		}
+	}
+	return nil
+}
+
+func idFromKey(k []byte, plen int) (uint32, error) {
+	if len(k) != plen+4 {
+		return 0, corrupt(k, "node key length")
+	}
+	return binary.BigEndian.Uint32(k[plen:]), nil
+}
+
+// scan calls fn for every key with prefix, without copying values (they
+// are valid only during fn).
+func scan(ctx context.Context, txn *badger.Txn, prefix string, fn func(k, v []byte) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+	defer it.Close()
+	i := 0
+	for it.Rewind(); it.Valid(); it.Next() {
+		if i++; i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		item := it.Item()
+		k := item.Key()
+		if err := item.Value(func(v []byte) error { return fn(k, v) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func encodeNode(nd search.Node) []byte {
+	b := make([]byte, 0, 16+len(nd.Key)+4*33)
+	b = append(b, 1)
+	b = appendString(b, nd.Key)
+	b = append(b, byte(nd.Level))
+	for _, l := range nd.Links {
+		b = appendUvarint(b, uint64(len(l)))
+		for _, e := range l {
+			b = binary.LittleEndian.AppendUint32(b, e)
+		}
+	}
+	return seal(b)
+}
+
+func decodeNode(k, v []byte) (search.Node, error) {
+	body, ok := unseal(v)
+	if !ok {
+		return search.Node{}, corrupt(k, "checksum")
+	}
+	r := &reader{b: body}
+	if r.byte() != 1 {
+		return search.Node{}, corrupt(k, "node version")
+	}
+	nd := search.Node{Key: r.string(MaxIDLen), Level: int(r.byte())}
+	if nd.Level > search.MaxLevel {
+		return search.Node{}, corrupt(k, "node level %d", nd.Level)
+	}
+	nd.Links = make([][]uint32, nd.Level+1)
+	for l := range nd.Links {
+		n := r.uvarint(1024)
+		if r.bad || uint64(len(r.b)) < 4*n {
+			return search.Node{}, corrupt(k, "node links")
+		}
+		nd.Links[l] = make([]uint32, n)
+		for i := range nd.Links[l] {
+			nd.Links[l][i] = r.uint32()
+		}
+	}
+	if r.bad || len(r.b) != 0 {
+		return search.Node{}, corrupt(k, "node encoding")
+	}
+	return nd, nil
+}
+
+// Close flushes and closes the store. It is idempotent; later calls return
+// the first call's result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.wmu.Lock()
+		defer db.wmu.Unlock()
+		db.mu.Lock()
+		db.closed = true
+		db.mu.Unlock()
+		if err := db.bdb.Close(); err != nil {
+			db.closeErr = fmt.Errorf("close badger: %w", err)
+		}
+	})
+	return db.closeErr
+}
+
+// usable returns ErrClosed (or the breaking error) once the DB cannot
+// serve. Caller holds mu (read or write).
+func (db *DB) usable() error {
+	if db.closed {
+		return ErrClosed
+	}
+	if db.broken != nil {
+		return fmt.Errorf("%w: %w", ErrClosed, db.broken)
+	}
+	return nil
+}
+
+// CreateSpace creates a space, or succeeds when one of the same name and
+// configuration exists (ErrExists when the configuration differs). Dim is
+// required; M and EfConstruction default to 16 and 128.
+func (db *DB) CreateSpace(ctx context.Context, s Space) error {
+	if err := validSpaceName(s.Name); err != nil {
+		return err
+	}
+	switch s.Kind {
+	case KindImages, KindTexts:
+	default:
+		return fmt.Errorf("space kind %q: %w", s.Kind, ErrInvalid)
+	}
+	if s.M == 0 {
+		s.M = 16
+	}
+	if s.EfConstruction == 0 {
+		s.EfConstruction = 128
+	}
+	s.Count = 0
+	idx, err := newIndex(s)
+	if err != nil {
+		return fmt.Errorf("create space %s: %w: %w", s.Name, ErrInvalid, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	db.mu.RLock()
+	err = db.usable()
+	old, exists := db.spaces[s.Name]
+	db.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if exists {
+		if old.cfg != s {
+			return fmt.Errorf("space %s: %w with %+v", s.Name, ErrExists, old.cfg)
+		}
+		return nil
+	}
+	rec, err := json.Marshal(spaceRecord{Space: s, Entry: ^uint32(0), Top: -1})
+	if err != nil {
+		return fmt.Errorf("encode space: %w", err)
+	}
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(spaceKey(s.Name), seal(rec)) }); err != nil {
+		return fmt.Errorf("create space %s: %w", s.Name, err)
+	}
+	sp := &space{cfg: s, idx: idx}
+	if s.Kind == KindTexts {
+		sp.texts = make(map[string]string)
+	}
+	db.mu.Lock()
+	db.spaces[s.Name] = sp
+	db.mu.Unlock()
+	return nil
+}
+
+// DropSpace deletes a space with its vectors, graph and texts.
+func (db *DB) DropSpace(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	db.mu.RLock()
+	err := db.usable()
+	_, ok := db.spaces[name]
+	db.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("space %s: %w", name, ErrNotFound)
+	}
+	// The space record goes first (one synced write), so a crash part-way
+	// leaves only unreferenced keys, which the prefix drop below removes.
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Delete(spaceKey(name)) }); err != nil {
+		return fmt.Errorf("drop space %s: %w", name, err)
+	}
+	db.mu.Lock()
+	delete(db.spaces, name)
+	db.mu.Unlock()
+	if err := db.bdb.DropPrefix([]byte(prefixNode+name+"\x00"), []byte(prefixVec+name+"\x00"), []byte(prefixText+name+"\x00")); err != nil {
+		return fmt.Errorf("drop space %s data: %w", name, err)
+	}
+	return nil
+}
+
+// Spaces lists the spaces, by name, with their vector counts.
+func (db *DB) Spaces() []Space {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	out := make([]Space, 0, len(db.spaces))
+	for _, sp := range db.spaces {
+		s := sp.cfg
+		s.Count = sp.idx.Len()
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (db *DB) space(name string) (*space, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if err := db.usable(); err != nil {
+		return nil, err
+	}
+	sp, ok := db.spaces[name]
+	if !ok {
+		return nil, fmt.Errorf("space %s: %w", name, ErrNotFound)
+	}
+	return sp, nil
+}
+
+// Item returns a copy of the item with id.
+func (db *DB) Item(id string) (Item, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if err := db.usable(); err != nil {
+		return Item{}, err
+	}
+	it, ok := db.items[id]
+	if !ok {
+		return Item{}, fmt.Errorf("item %.40q: %w", id, ErrNotFound)
+	}
+	return it.clone(), nil
+}
+
+// ItemByPath returns the item one of whose files is path.
+func (db *DB) ItemByPath(path string) (Item, error) {
+	db.mu.RLock()
+	id, ok := db.byPath[path]
+	db.mu.RUnlock()
+	if !ok {
+		return Item{}, fmt.Errorf("path %.80q: %w", path, ErrNotFound)
+	}
+	return db.Item(id)
+}
+
+// ItemByHash returns the item with content hash h.
+func (db *DB) ItemByHash(h string) (Item, error) {
+	db.mu.RLock()
+	id, ok := db.byHash[h]
+	db.mu.RUnlock()
+	if !ok {
+		return Item{}, fmt.Errorf("hash %.80q: %w", h, ErrNotFound)
+	}
+	return db.Item(id)
+}
+
+// ItemCount returns the number of items.
+func (db *DB) ItemCount() int {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return len(db.items)
+}
+
+// Items calls fn with a copy of every item matching f (nil = all), in id
+// order, until fn returns false. The set is a snapshot taken at the call.
+func (db *DB) Items(ctx context.Context, f *Filter, fn func(Item) bool) error {
+	db.mu.RLock()
+	if err := db.usable(); err != nil {
+		db.mu.RUnlock()
+		return err
+	}
+	list := make([]Item, 0, len(db.items))
+	for _, it := range db.items {
+		if f.Match(it) {
+			list = append(list, it.clone())
+		}
+	}
+	db.mu.RUnlock()
+	slices.SortFunc(list, func(a, b Item) int { return strings.Compare(a.ID, b.ID) })
+	for i := range list {
+		if i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if !fn(list[i]) {
+			break
+		}
+	}
+	return nil
+}

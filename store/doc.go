@@ -1,0 +1,41 @@
+// Package store is imglish's durable state: one Badger (v4.9.6) directory
+// holding the items (one per content hash, with every path), their vectors
+// per space (one space per kind and model, so searches never mix models),
+// text collections for image→text search, small application values, and
+// each space's HNSW graph.
+//
+// Badger is the truth; package search's Index is its in-memory mirror.
+// Apply installs a Batch in the Index (which records the nodes it touched)
+// and then writes the items, the new vectors and every touched node's links
+// (and the entry point) in ONE Badger transaction, synced before Apply
+// returns. So an acknowledged write is durable, a crash cannot leave a
+// graph out of step with its vectors, and Open restores each graph as
+// stored (a prefix scan) instead of rebuilding it. If a commit fails, the
+// in-memory state is reloaded from disk.
+//
+// Key layout (schema version 1, key "meta/schema"):
+//
+//	item/<id>                  item metadata (binary, CRC-32C)
+//	space/<name>               space config, entry point, top level (JSON, CRC)
+//	node/<space>\x00<id BE32>  key, level, neighbour lists (CRC)
+//	vec/<space>\x00<id BE32>   float32 little-endian (CRC)
+//	text/<space>\x00<text id>  text of a collection entry (CRC)
+//	kv/<key>                   application values (CRC)
+//
+// Every value carries a checksum; a mismatch, a malformed record, or a
+// restored graph that breaks an invariant fails Open with ErrCorrupt. A
+// store with a newer schema fails with ErrSchemaVersion. Compression is
+// off (float data does not compress).
+//
+// Item metadata and texts are also held in memory (filters and hit
+// decoration need them on every query). Filters are evaluated against that
+// metadata into a node set, then applied during the graph walk; sets under
+// 2% of a space are answered by exact scan (see package search).
+//
+// Concurrency: a DB is safe for concurrent use; writers (Apply, space
+// changes) are serialised, reads and searches run alongside. A search may
+// see a batch shortly before Apply acknowledges it.
+//
+// Ownership: Open returns a DB the caller must Close (idempotent). Backup
+// streams a consistent snapshot; Restore loads one into an empty directory.
+package store

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"imglish/search"
+)
+
+// Hit is a search result: an item (or text) id and its cosine similarity.
+// Results are ordered by score descending, then id ascending.
+type Hit = search.Hit
+
+// SearchOptions tune DB.Search. The zero value: default ef, no filter, no
+// cursor, graph search where it pays.
+type SearchOptions struct {
+	// Ef is the HNSW candidate list size (raised to k); 0 = 64.
+	Ef int
+	// Filter restricts results (nil or zero = all items).
+	Filter *Filter
+	// After is a cursor: only hits sorting strictly after it are returned.
+	// For stable pages while items are added, pass the last hit of the
+	// previous page; each page is then the k best items after the cursor.
+	After *Hit
+	// Exact scans instead of walking the graph (the reference answer).
+	Exact bool
+}
+
+// Search returns the k items of an image space (or entries of a text
+// collection) most similar to query. Filters apply during the graph walk;
+// a filter matching under 2% of the space is answered by an exact scan.
+// Safe for concurrent use.
+func (db *DB) Search(ctx context.Context, spaceName string, query []float32, k int, opts SearchOptions) ([]Hit, error) {
+	sp, err := db.space(spaceName)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	so := search.SearchOptions{Ef: opts.Ef, After: opts.After, Exact: opts.Exact}
+	if !opts.Filter.empty() {
+		if sp.cfg.Kind == KindTexts {
+			if opts.Filter.IDs == nil || len(opts.Filter.PathPrefixes)+len(opts.Filter.MediaTypes)+len(opts.Filter.Tags) > 0 ||
+				opts.Filter.Camera != "" || !opts.Filter.From.IsZero() || !opts.Filter.To.IsZero() {
+				return nil, fmt.Errorf("search %s: only ids filter text collections: %w", spaceName, ErrInvalid)
+			}
+			so.Filter = sp.idx.SelectKeys(opts.Filter.IDs)
+		} else {
+			so.Filter = sp.idx.SelectKeys(db.matching(opts.Filter))
+		}
+	}
+	hits, err := sp.idx.Search(ctx, query, k, so)
+	if err != nil {
+		return nil, fmt.Errorf("search %s: %w", spaceName, err)
+	}
+	if sp.cfg.Kind == KindImages {
+		// A slot freed and reused between building the filter and the walk
+		// could let a non-matching item through; re-check the few hits.
+		db.mu.RLock()
+		hits = slices.DeleteFunc(hits, func(h Hit) bool {
+			it, ok := db.items[h.ID]
+			return !ok || (so.Filter != nil && !opts.Filter.Match(it))
+		})
+		db.mu.RUnlock()
+	}
+	return hits, nil
+}
+
+// matching returns the ids of items matching f, taken under the read lock
+// (the index's Select would nest locks).
+func (db *DB) matching(f *Filter) []string {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if f.IDs != nil {
+		out := make([]string, 0, len(f.IDs))
+		for _, id := range f.IDs {
+			if it, ok := db.items[id]; ok && f.matchMeta(it) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	var out []string
+	for id, it := range db.items {
+		if f.matchMeta(it) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// TextHit is a hit in a text collection, with its text.
+type TextHit struct {
+	Hit
+	Text string `json:"text"`
+}
+
+// SearchTexts searches a text collection (image→text) and returns the hits
+// with their texts. Safe for concurrent use.
+func (db *DB) SearchTexts(ctx context.Context, collection string, query []float32, k int, opts SearchOptions) ([]TextHit, error) {
+	hits, err := db.Search(ctx, collection, query, k, opts)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := db.space(collection)
+	if err != nil {
+		return nil, err
+	}
+	if sp.cfg.Kind != KindTexts {
+		return nil, fmt.Errorf("search texts: %s is not a text collection: %w", collection, ErrInvalid)
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	out := make([]TextHit, 0, len(hits))
+	for _, h := range hits {
+		if t, ok := sp.texts[h.ID]; ok {
+			out = append(out, TextHit{Hit: h, Text: t})
+		}
+	}
+	return out, nil
+}
+
+// Texts returns every entry of a text collection (without vectors), by id.
+func (db *DB) Texts(collection string) ([]TextEntry, error) {
+	sp, err := db.space(collection)
+	if err != nil {
+		return nil, err
+	}
+	if sp.cfg.Kind != KindTexts {
+		return nil, fmt.Errorf("texts: %s is not a text collection: %w", collection, ErrInvalid)
+	}
+	db.mu.RLock()
+	out := make([]TextEntry, 0, len(sp.texts))
+	for id, t := range sp.texts {
+		out = append(out, TextEntry{ID: id, Text: t})
+	}
+	db.mu.RUnlock()
+	slices.SortFunc(out, func(a, b TextEntry) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+// Vector returns a copy of id's (normalised) vector in a space.
+func (db *DB) Vector(spaceName, id string) ([]float32, error) {
+	sp, err := db.space(spaceName)
+	if err != nil {
+		return nil, err
+	}
+	v, err := sp.idx.Vector(id)
+	if err != nil {
+		return nil, fmt.Errorf("vector %s/%.40q: %w", spaceName, id, ErrNotFound)
+	}
+	return v, nil
+}
+
+// RecallCheck measures recall@k of a space's graph against exact search on
+// sample random vectors (see search.Index.RecallCheck).
+func (db *DB) RecallCheck(ctx context.Context, spaceName string, sample, k, ef int) (float64, error) {
+	sp, err := db.space(spaceName)
+	if err != nil {
+		return 0, err
+	}
+	return sp.idx.RecallCheck(ctx, sample, k, ef)
+}
+
+// Check verifies the in-memory state: every graph's invariants (links to
+// live nodes only, a valid entry point) and that every vector of an image
+// space belongs to an existing item. It waits for the current writer. Safe
+// for concurrent use.
+func (db *DB) Check(ctx context.Context) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	db.mu.RLock()
+	if err := db.usable(); err != nil {
+		db.mu.RUnlock()
+		return err
+	}
+	spaces := make([]*space, 0, len(db.spaces))
+	for _, sp := range db.spaces {
+		spaces = append(spaces, sp)
+	}
+	db.mu.RUnlock()
+	for _, sp := range spaces {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := sp.idx.Check(); err != nil {
+			return fmt.Errorf("check space %s: %w: %w", sp.cfg.Name, ErrCorrupt, err)
+		}
+		if sp.cfg.Kind != KindImages {
+			continue
+		}
+		keys := sp.idx.Keys()
+		db.mu.RLock()
+		for _, k := range keys {
+			if _, ok := db.items[k]; !ok {
+				db.mu.RUnlock()
+				return fmt.Errorf("check space %s: vector %q without item: %w", sp.cfg.Name, k, ErrCorrupt)
+			}
+		}
+		db.mu.RUnlock()
+	}
+	return nil
+}
