@@ -12,13 +12,14 @@ type Hash [16]byte
 // String returns the hash in hex.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
-// FileRecord is what the store knows about one path in one model's space.
-type FileRecord struct {
+// fileRecord is what the store knows about one path in one model's space.
+type fileRecord struct {
 	Path    string
 	Size    int64
 	ModTime int64 // unix nanoseconds
 	Hash    Hash  // content; zero for an error record
 	Err     string
+	hadErr  bool // an error record exists for Path (to be cleared when it indexes)
 }
 
 // Meta is what indexing learns about an image, stored with its item.
@@ -47,7 +48,7 @@ type newItem struct {
 // batch is one atomic, durable commit.
 type batch struct {
 	Items   []newItem
-	Files   []FileRecord // set path → hash (or error), replacing its previous record
+	Files   []fileRecord // set path → hash (or error), replacing its previous record
 	Deletes []string     // paths whose records go; an item goes with its last path
 }
 
@@ -56,11 +57,13 @@ func (b *batch) empty() bool { return len(b.Items) == 0 && len(b.Files) == 0 && 
 // catalog is what the indexer needs from the store, for one model's space.
 type catalog interface {
 	// lookup returns the record for path.
-	lookup(ctx context.Context, path string) (FileRecord, bool, error)
+	lookup(ctx context.Context, path string) (fileRecord, bool, error)
 	// rangeFiles calls fn for each record whose path is prefix or lies below it.
-	rangeFiles(ctx context.Context, prefix string, fn func(FileRecord) error) error
+	rangeFiles(ctx context.Context, prefix string, fn func(fileRecord) error) error
 	// hasContent reports whether a vector for hash exists.
 	hasContent(ctx context.Context, h Hash) (bool, error)
 	// commit applies b in one synced transaction.
 	commit(ctx context.Context, b *batch) error
+	// ensureSpace creates the model's vector space if needed.
+	ensureSpace(ctx context.Context, dim int) error
 }

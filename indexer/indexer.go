@@ -8,6 +8,10 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"imglish/encoder/modelfile"
+	"imglish/encoder/preprocess"
+	"imglish/store"
 )
 
 // Embedder turns a batch of preprocessed images into unit vectors. The real
@@ -18,16 +22,28 @@ type Embedder interface {
 	EmbedImages(ctx context.Context, pixels []float32, n int) ([][]float32, error)
 	// ImageSize is the square input side the model expects.
 	ImageSize() int
+	// Dim is the vector dimension.
+	Dim() int
 }
+
+// manifester is implemented by *encoder.Encoder: the model's id and input
+// normalisation come from its manifest.
+type manifester interface{ Manifest() *modelfile.Manifest }
 
 // Options configure an Indexer. The zero value of every field but Store and
 // Encoder means its default.
 type Options struct {
+	// Store receives items, vectors and error records. Required; the caller
+	// opens and closes it.
+	Store *store.DB
 	// Encoder embeds images. Required.
 	Encoder Embedder
-	// Model is the id stamped on every vector and record (the encoder manifest's
-	// ID); each model has its own space. Required when the encoder cannot tell it.
+	// Model is the id stamped on every vector (the vectors live in the store
+	// space store.ImageSpace(Model)); default: the encoder manifest's ID.
 	Model string
+	// Preprocess configures decoding (pixel and byte limits, orientation).
+	// Size, Mean and Std are taken from the encoder's manifest.
+	Preprocess preprocess.Options
 	// Workers is how many files are read, hashed and decoded at once
 	// (default: the number of CPUs).
 	Workers int
@@ -67,13 +83,39 @@ type Indexer struct {
 	prog  counters
 }
 
+// New validates opts and returns an Indexer writing into opts.Store with
+// opts.Encoder. The model's image space is created on the first run.
+func New(opts Options) (*Indexer, error) {
+	if opts.Store == nil {
+		return nil, fmt.Errorf("%w: no store", ErrOptions)
+	}
+	if opts.Encoder == nil {
+		return nil, fmt.Errorf("%w: no encoder", ErrOptions)
+	}
+	pre := opts.Preprocess
+	if m, ok := opts.Encoder.(manifester); ok && m.Manifest() != nil {
+		man := m.Manifest()
+		if opts.Model == "" {
+			opts.Model = man.ID
+		}
+		pre.Mean, pre.Std = man.Image.Mean, man.Image.Std
+	}
+	pre.Size = opts.Encoder.ImageSize()
+	clock := opts.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	cat := &storeCatalog{db: opts.Store, model: opts.Model, space: store.ImageSpace(opts.Model), clock: clock}
+	return newIndexer(opts, cat, pixelCodec{opts: pre})
+}
+
 // newIndexer validates opts and builds an Indexer over cat and codec.
 func newIndexer(opts Options, cat catalog, codec imageCodec) (*Indexer, error) {
 	if opts.Encoder == nil {
 		return nil, fmt.Errorf("%w: no encoder", ErrOptions)
 	}
-	if opts.Encoder.ImageSize() <= 0 {
-		return nil, fmt.Errorf("%w: encoder image size %d", ErrOptions, opts.Encoder.ImageSize())
+	if opts.Encoder.ImageSize() <= 0 || opts.Encoder.Dim() <= 0 {
+		return nil, fmt.Errorf("%w: encoder image size %d, dim %d", ErrOptions, opts.Encoder.ImageSize(), opts.Encoder.Dim())
 	}
 	if opts.Model == "" {
 		return nil, fmt.Errorf("%w: no model id", ErrOptions)
@@ -121,6 +163,9 @@ func newIndexer(opts Options, cat catalog, codec imageCodec) (*Indexer, error) {
 // Model returns the model id this Indexer writes.
 func (ix *Indexer) Model() string { return ix.opts.Model }
 
+// Space returns the store space holding this Indexer's vectors.
+func (ix *Indexer) Space() string { return store.ImageSpace(ix.opts.Model) }
+
 // Progress returns a snapshot of the current or last run. Safe for concurrent use.
 func (ix *Indexer) Progress() Progress { return ix.prog.snapshot(ix.opts.Clock()) }
 
@@ -128,7 +173,7 @@ func (ix *Indexer) Progress() Progress { return ix.prog.snapshot(ix.opts.Clock()
 // sorted by path.
 func (ix *Indexer) Errors(ctx context.Context) ([]FileError, error) {
 	var out []FileError
-	err := ix.cat.rangeFiles(ctx, "/", func(r FileRecord) error {
+	err := ix.cat.rangeFiles(ctx, "/", func(r fileRecord) error {
 		if r.Err != "" {
 			out = append(out, FileError{Path: r.Path, Op: "index", Size: r.Size, ModTime: r.ModTime, Reason: r.Err})
 		}

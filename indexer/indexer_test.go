@@ -100,7 +100,7 @@ func (e *env) checkConsistent(root string, wantErrors map[string]bool) {
 			want[r.Hash] = true
 		}
 	}
-	items, err := e.cat.items()
+	items, err := e.items()
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -348,14 +348,15 @@ func TestCancel(t *testing.T) {
 	e.checkConsistent(root, nil)
 }
 
-// TestSecondModel indexes the same folder with a second model: it gets its own
-// space (every image embedded again), and the first model's records stay.
+// TestSecondModel indexes the same folder with a second model into the same
+// store: it fills its own space (every image embedded again, paths shared),
+// the first model's space is untouched, re-runs of either embed nothing, and a
+// deleted file's vectors go from both spaces.
 func TestSecondModel(t *testing.T) {
 	e := newEnv(t, Options{})
 	root := t.TempDir()
-	collection(t, root, 8, 4)
+	paths := collection(t, root, 8, 4)
 	e.run(root)
-	firstRecs := e.records()
 	// Same weights at another input size: another model id.
 	dir := filepath.Join(t.TempDir(), "tiny48")
 	if _, err := convertModel(t.Context(), dir, 48); err != nil {
@@ -365,11 +366,7 @@ func TestSecondModel(t *testing.T) {
 	if enc2.Manifest().ID == e.model {
 		t.Fatalf("second model has the same id %s", e.model)
 	}
-	cat2 := &badgerCatalog{db: e.cat.db, model: enc2.Manifest().ID} // one store, two spaces
-	ix2, err := newIndexer(Options{Encoder: enc2, Model: enc2.Manifest().ID, Workers: 2}, cat2, pixelCodec{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ix2 := e.indexer(enc2, Options{})
 	sum, err := ix2.Run(t.Context(), root)
 	if err != nil {
 		t.Fatal(err)
@@ -377,13 +374,29 @@ func TestSecondModel(t *testing.T) {
 	if sum.Embedded != 8 || enc2.images.Load() != 8 {
 		t.Errorf("second model run: %+v", sum.Progress)
 	}
-	if got := e.records(); len(got) != len(firstRecs) {
-		t.Errorf("first model has %d records, had %d", len(got), len(firstRecs))
-	}
-	items, _ := cat2.items()
-	for _, it := range items {
-		if len(it.Vector) == 0 {
-			t.Error("empty vector")
+	count := func(space string) int {
+		for _, s := range e.db.Spaces() {
+			if s.Name == space {
+				return s.Count
+			}
 		}
+		return -1
 	}
+	if a, b := count(e.ix.Space()), count(ix2.Space()); a != 8 || b != 8 || e.ix.Space() == ix2.Space() {
+		t.Errorf("spaces %s: %d, %s: %d; want 8 each", e.ix.Space(), a, ix2.Space(), b)
+	}
+	if sum := e.run(root); sum.Skipped != 8 {
+		t.Errorf("first model re-run: %+v", sum.Progress)
+	}
+	if sum, _ := ix2.Run(t.Context(), root); sum.Skipped != 8 || e.enc.images.Load() != 8 || enc2.images.Load() != 8 {
+		t.Errorf("second model re-run: %+v", sum.Progress)
+	}
+	if err := os.Remove(paths[0]); err != nil {
+		t.Fatal(err)
+	}
+	e.run(root)
+	if a, b := count(e.ix.Space()), count(ix2.Space()); a != 7 || b != 7 {
+		t.Errorf("after a delete: %d and %d vectors, want 7 each", a, b)
+	}
+	e.checkConsistent(root, nil)
 }

@@ -20,6 +20,7 @@ import (
 	"imglish/encoder/convert"
 	"imglish/encoder/modelfile"
 	"imglish/encoder/preprocess"
+	"imglish/store"
 )
 
 // childEnv marks a child process of the kill-and-resume test.
@@ -102,11 +103,11 @@ func openEncoderAt(t testing.TB, dir string) *countingEncoder {
 	return &countingEncoder{Encoder: enc}
 }
 
-// env is an indexer over a real Badger directory and the real tiny model.
+// env is an indexer over a real store on disk and the real tiny model.
 type env struct {
 	t     testing.TB
 	dir   string // the store
-	cat   *badgerCatalog
+	db    *store.DB
 	enc   *countingEncoder
 	ix    *Indexer
 	model string
@@ -117,37 +118,44 @@ func newEnv(t testing.TB, opts Options) *env {
 	e := &env{t: t, dir: t.TempDir(), enc: openEncoder(t)}
 	e.model = e.enc.Manifest().ID
 	e.open(opts)
-	t.Cleanup(func() { _ = e.cat.Close() })
 	return e
 }
 
+// open opens the store (closed at cleanup) and an indexer on it.
 func (e *env) open(opts Options) {
 	e.t.Helper()
-	cat, err := openBadgerCatalog(e.dir, e.model)
+	db, err := store.Open(context.Background(), e.dir, store.Options{MemTableSize: 8 << 20})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.cat = cat
-	opts.Encoder = e.enc
-	opts.Model = e.model
+	e.t.Cleanup(func() { _ = db.Close() })
+	e.db = db
+	e.ix = e.indexer(e.enc, opts)
+}
+
+// indexer returns an indexer on e's store with enc.
+func (e *env) indexer(enc *countingEncoder, opts Options) *Indexer {
+	e.t.Helper()
+	opts.Store = e.db
+	opts.Encoder = enc
 	if opts.Workers == 0 {
 		opts.Workers = 2
 	}
 	if opts.MaxWait == 0 {
 		opts.MaxWait = 20 * time.Millisecond
 	}
-	ix, err := newIndexer(opts, cat, pixelCodec{})
+	ix, err := New(opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.ix = ix
+	return ix
 }
 
 // records returns path → record for everything in the store.
-func (e *env) records() map[string]FileRecord {
+func (e *env) records() map[string]fileRecord {
 	e.t.Helper()
-	out := map[string]FileRecord{}
-	if err := e.cat.rangeFiles(context.Background(), "/", func(r FileRecord) error {
+	out := map[string]fileRecord{}
+	if err := e.ix.cat.rangeFiles(context.Background(), "/", func(r fileRecord) error {
 		out[r.Path] = r
 		return nil
 	}); err != nil {

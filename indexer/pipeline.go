@@ -33,7 +33,7 @@ type pending struct {
 	hash   Hash
 	meta   Meta
 	tensor []float32
-	files  []FileRecord
+	files  []fileRecord
 	sealed bool // the committer took files; later paths must be linked
 }
 
@@ -41,14 +41,14 @@ type pending struct {
 // bare file record (a link to existing content, or an error).
 type op struct {
 	item *pending
-	file FileRecord
+	file fileRecord
 }
 
 // encodedBatch is what the batcher hands the committer.
 type encodedBatch struct {
 	items   []*pending
 	vectors [][]float32
-	files   []FileRecord
+	files   []fileRecord
 }
 
 // maxFileOps flushes a batch of link/error records even without images.
@@ -107,6 +107,9 @@ func (ix *Indexer) Run(ctx context.Context, roots ...string) (Summary, error) {
 // sync walks and indexes scopes, then prunes records of files gone from them.
 // The caller holds runMu.
 func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
+	if err := ix.cat.ensureSpace(ctx, ix.opts.Encoder.Dim()); err != nil {
+		return err
+	}
 	r := &run{
 		ix:       ix,
 		sem:      semaphore.NewWeighted(ix.opts.PixelBudget),
@@ -160,7 +163,8 @@ func (r *run) walkAll(ctx context.Context, scopes []scope) error {
 				return nil
 			}
 			ix.prog.pending.Add(1)
-			work.Go(func() error { return r.process(wctx, e) }) // blocks while Workers are busy: backpressure
+			hadErr := ok && rec.Err != ""
+			work.Go(func() error { return r.process(wctx, e, hadErr) }) // blocks while Workers are busy: backpressure
 			return nil
 		}, func(we walkError) {
 			ix.prog.walkErrs.Add(1)
@@ -186,16 +190,16 @@ func (r *run) send(ctx context.Context, o op) error {
 }
 
 // fail records path as not indexable.
-func (r *run) fail(ctx context.Context, rec FileRecord, opName string, err error) error {
+func (r *run) fail(ctx context.Context, rec fileRecord, err error) error {
 	rec.Hash = Hash{}
-	rec.Err = (&FileError{Path: rec.Path, Op: opName, Err: err}).Error()
+	rec.Err = err.Error()
 	return r.send(ctx, op{file: rec})
 }
 
 // process reads, hashes and (when its content is new) decodes one file.
-func (r *run) process(ctx context.Context, e fileEntry) error {
+func (r *run) process(ctx context.Context, e fileEntry, hadErr bool) error {
 	ix := r.ix
-	rec := FileRecord{Path: e.Path, Size: e.Size, ModTime: e.ModTime}
+	rec := fileRecord{Path: e.Path, Size: e.Size, ModTime: e.ModTime, hadErr: hadErr}
 	data, err := r.read(&rec)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -203,7 +207,7 @@ func (r *run) process(ctx context.Context, e fileEntry) error {
 		ix.prog.files.Add(-1)
 		return nil
 	case err != nil:
-		return r.fail(ctx, rec, "read", err)
+		return r.fail(ctx, rec, fmt.Errorf("read %s: %w", rec.Path, err))
 	}
 	rec.Hash = Hash(xxh3.Hash128(data).Bytes())
 
@@ -228,7 +232,7 @@ func (r *run) process(ctx context.Context, e fileEntry) error {
 		r.mu.Unlock()
 		return r.send(ctx, op{file: rec})
 	}
-	p := &pending{hash: rec.Hash, files: []FileRecord{rec}}
+	p := &pending{hash: rec.Hash, files: []fileRecord{rec}}
 	r.inflight[rec.Hash] = p
 	r.mu.Unlock()
 
@@ -242,7 +246,7 @@ func (r *run) process(ctx context.Context, e fileEntry) error {
 		files := p.files
 		r.mu.Unlock()
 		for _, f := range files {
-			if err := r.fail(ctx, f, "decode", err); err != nil {
+			if err := r.fail(ctx, f, err); err != nil {
 				return err
 			}
 		}
@@ -256,7 +260,7 @@ func (r *run) process(ctx context.Context, e fileEntry) error {
 // read returns the file's content after checking its size and signature; it
 // refreshes rec's size and mtime from the open file, so that a file changed
 // during the read is seen as changed again next time.
-func (r *run) read(rec *FileRecord) ([]byte, error) {
+func (r *run) read(rec *fileRecord) ([]byte, error) {
 	f, err := os.Open(rec.Path)
 	if err != nil {
 		return nil, err
@@ -319,7 +323,7 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone 
 	per := 3 * size * size
 	var (
 		items []*pending
-		files []FileRecord
+		files []fileRecord
 		timer *time.Timer
 		wait  <-chan time.Time
 		buf   []float32
@@ -440,7 +444,7 @@ func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
 // visit (deleted, moved away, now excluded, replaced by a folder or symlink).
 func (ix *Indexer) prune(ctx context.Context, s scope) error {
 	var gone []string
-	err := ix.cat.rangeFiles(ctx, s.path, func(rec FileRecord) error {
+	err := ix.cat.rangeFiles(ctx, s.path, func(rec fileRecord) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -33,16 +33,9 @@ func TestKillResumeChild(t *testing.T) {
 	// Log every embedded image before the pipeline can commit it, so that the
 	// parent knows what a killed child embedded.
 	enc.onEmbed = func(tensor []float32) { fmt.Fprintln(log, tensorKey(tensor)) }
-	cat, err := openBadgerCatalog(storeDir, enc.Manifest().ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	ix, err := newIndexer(Options{Encoder: enc, Model: enc.Manifest().ID, Workers: 2, BatchSize: 2,
-		MaxWait: 5 * time.Millisecond}, cat, pixelCodec{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := &env{t: t, dir: storeDir, enc: enc, model: enc.Manifest().ID}
+	e.open(Options{Workers: 2, BatchSize: 2, MaxWait: 5 * time.Millisecond})
+	ix := e.ix
 	fmt.Println("READY")
 	if _, err := ix.Run(context.Background(), root); err != nil {
 		t.Fatal(err)
@@ -82,15 +75,16 @@ func TestKillResume(t *testing.T) {
 	var kills, completed, embeds int
 	for trial := range trials {
 		// Committed content before this trial.
-		cat, err := openBadgerCatalog(storeDir, model)
+		pe := &env{t: t, dir: storeDir, enc: enc, model: model}
+		pe.open(Options{})
+		before, err := pe.items()
 		if err != nil {
 			t.Fatal(err)
 		}
-		before, err := cat.items()
-		cat.Close()
-		if err != nil {
-			t.Fatal(err)
+		if err := pe.db.Check(t.Context()); err != nil {
+			t.Fatalf("store check before trial %d: %v", trial, err)
 		}
+		pe.db.Close()
 		logPath := filepath.Join(logDir, fmt.Sprintf("trial%d.log", trial))
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillResumeChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), childEnv+"=1", "STORE="+storeDir, "ROOT="+root,
@@ -150,10 +144,9 @@ func TestKillResume(t *testing.T) {
 	// Finish in this process and check the end state.
 	e := &env{t: t, dir: storeDir, enc: enc, model: model}
 	e.open(Options{})
-	t.Cleanup(func() { _ = e.cat.Close() })
 	e.run(root)
 	e.checkConsistent(root, nil)
-	items, err := e.cat.items()
+	items, err := e.items()
 	if err != nil {
 		t.Fatal(err)
 	}
