@@ -1,7 +1,6 @@
 package preprocess
 
 import (
-	"encoding/binary"
 	"fmt"
 	"image"
 )
@@ -85,7 +84,6 @@ func gifFirstPalette(b []byte) (pal []byte, trans int) {
 			if i+10 > len(b) {
 				return nil, -1
 			}
-			_ = binary.LittleEndian.Uint16(b[i+1:])
 			if f := b[i+9]; f&0x80 != 0 {
 				n := 3 << (f&7 + 1)
 				if i+10+n > len(b) {

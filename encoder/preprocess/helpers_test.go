@@ -53,6 +53,7 @@ type goldenManifest struct {
 		Orientation  int
 	}
 	Cases []struct{ File, Want string }
+	JPEG  []struct{ File, Golden string }
 }
 
 func loadManifest(t testing.TB) goldenManifest {

@@ -155,3 +155,25 @@ func TestResizeIdentityAndDegenerate(t *testing.T) {
 		}
 	}
 }
+
+// TestJPEGNearPillow: for each chroma subsampling at an odd size, Go's JPEG
+// path is within IDCT rounding of Pillow's decode (libjpeg-turbo). Go's
+// YCbCr.At (nearest chroma) would miss by tens of levels at the edges.
+func TestJPEGNearPillow(t *testing.T) {
+	m := loadManifest(t)
+	if len(m.JPEG) != 3 {
+		t.Fatalf("manifest has %d JPEG cases, want 3", len(m.JPEG))
+	}
+	for _, c := range m.JPEG {
+		got, _, err := decodeFile(t, fixture(t, c.File), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := readPNGRGB(t, fixture(t, c.Golden))
+		maxd, mean := diffStats(got, want)
+		t.Logf("%s: max %d mean %.4f", c.File, maxd, mean)
+		if maxd > 4 || mean > 0.3 {
+			t.Errorf("%s: max %d mean %.4f from Pillow", c.File, maxd, mean)
+		}
+	}
+}

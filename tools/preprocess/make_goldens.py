@@ -166,6 +166,13 @@ upright(f"{out}/exif_rot6.jpg").save(f"{out}/gold_exif_rot6_upright.png")
 chk = Image.open(f"{out}/exif_rot6.jpg").getexif()
 assert chk[0x0112] == 6 and chk.get_ifd(0x8769)[0x9003] == "2021:07:04 12:34:56", chk
 
+# JPEGs in each chroma subsampling at odd sizes: Go decodes them with
+# libjpeg's fancy upsampling and colour tables, so only the IDCT differs.
+for sub, tag in ((0, "444"), (1, "422"), (2, "420")):
+    Image.fromarray(structured(173, 97, 15), "RGB").save(f"{out}/jpeg_{tag}.jpg", quality=92, subsampling=sub)
+    Image.open(f"{out}/jpeg_{tag}.jpg").convert("RGB").save(f"{out}/gold_jpeg_{tag}.png")
+    manifest.setdefault("jpeg", []).append({"file": f"jpeg_{tag}.jpg", "golden": f"gold_jpeg_{tag}.png"})
+
 # Hostile and broken inputs.
 full = open(f"{out}/fix_rgb.png", "rb").read()
 open(f"{out}/bad_truncated.png", "wb").write(full[: len(full) // 2])

@@ -1,0 +1,111 @@
+package preprocess
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchJPEG makes a structured w×h JPEG (gradients, edges, noise) at
+// quality 90, 4:2:0, as a phone would write.
+func benchJPEG(b *testing.B, w, h int) []byte {
+	b.Helper()
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			v := (x*255/w + y*255/h) / 2
+			if (x/97+y/61)%2 == 0 {
+				v = 255 - v
+			}
+			img.Y[y*img.YStride+x] = uint8(v + rng.IntN(24))
+		}
+	}
+	for y := 0; y < (h+1)/2; y++ {
+		for x := 0; x < (w+1)/2; x++ {
+			img.Cb[y*img.CStride+x] = uint8(x * 255 / w)
+			img.Cr[y*img.CStride+x] = uint8(y * 255 / h)
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkJPEGTensor: a JPEG to a 384×384 tensor, the indexer's per-image
+// cost (single goroutine). Run with -cpu 1 for the one-core figure.
+func BenchmarkJPEGTensor(b *testing.B) {
+	for _, s := range []struct {
+		name string
+		w, h int
+	}{{"12MP", 4000, 3000}, {"2MP", 1600, 1200}} {
+		b.Run(s.name, func(b *testing.B) {
+			data := benchJPEG(b, s.w, s.h)
+			dst := make([]float32, 3*384*384)
+			b.ReportAllocs()
+			b.SetBytes(int64(s.w * s.h)) // "MB/s" reads as megapixels per second
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				img, _, err := decodeBytes(context.Background(), data, Options{}.withDefaults())
+				if err != nil {
+					b.Fatal(err)
+				}
+				dst = Tensor(img, 384, [3]float32{}, [3]float32{}, dst)
+			}
+		})
+	}
+}
+
+// BenchmarkStages splits the 12 MP case into its stages.
+func BenchmarkStages(b *testing.B) {
+	data := benchJPEG(b, 4000, 3000)
+	opts := Options{}.withDefaults()
+	h, err := probe(data, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec, err := decodePixels(h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rgb, _ := toRGB(dec, convertOpts{})
+	small := Resize(rgb, 384, 384)
+	b.Run("jpeg-decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := decodePixels(h); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ycbcr-to-rgb", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			_, _ = toRGB(dec, convertOpts{})
+		}
+	})
+	b.Run("orient-6", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			orient(rgb, 6)
+		}
+	})
+	b.Run("resize-384", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			Resize(rgb, 384, 384)
+		}
+	})
+	b.Run("normalize", func(b *testing.B) {
+		dst := make([]float32, 3*384*384)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			Normalize(small, [3]float32{}, [3]float32{}, dst)
+		}
+	})
+}
