@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"imglish/store"
+)
+
+func init() {
+	register(newBackupCmd)
+	register(newRestoreCmd)
+}
+
+// newBackupCmd is `imglish backup --out FILE`: a full, consistent backup of
+// the store in --data (Badger's stream backup format). Badger locks the
+// directory, so run it while no server uses the store.
+func newBackupCmd(g *globals) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "backup --out FILE",
+		Short: "Write a full backup of the store to FILE",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return errors.New("backup: --out is required")
+			}
+			db, err := store.Open(cmd.Context(), g.data, store.Options{Logger: g.logger})
+			if err != nil {
+				return err
+			}
+			werr := writeFileAtomic(out, func(w *bufio.Writer) error {
+				_, err := db.Backup(cmd.Context(), w)
+				return err
+			})
+			if err := errors.Join(werr, db.Close()); err != nil {
+				return fmt.Errorf("backup %s: %w", out, err)
+			}
+			g.logger.Info("backup written", "file", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "backup file to write (replaced atomically)")
+	return cmd
+}
+
+// newRestoreCmd is `imglish restore FILE`: loads a backup into --data,
+// which must not hold a store yet.
+func newRestoreCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Restore a backup into the (empty) --data directory",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			defer f.Close()
+			if err := store.Restore(cmd.Context(), g.data, bufio.NewReaderSize(f, 1<<20), store.Options{Logger: g.logger}); err != nil {
+				return err
+			}
+			g.logger.Info("restored", "dir", g.data)
+			return nil
+		},
+	}
+}
+
+// writeFileAtomic writes path via a temp file in the same folder: write,
+// fsync, close, rename, fsync the folder; the temp file is removed on error.
+func writeFileAtomic(path string, write func(w *bufio.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	if err = write(w); err != nil {
+		return err
+	}
+	if err = w.Flush(); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
