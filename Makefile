@@ -8,7 +8,7 @@ ORT_SHA256 := ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 BIN := bin/imglish
 export IMGLISH_ORT_LIB ?= $(abspath $(ORT_LIB))
 
-.PHONY: all setup build test vet run bench clean
+.PHONY: all setup build test vet run bench bench-ann bench-store clean
 
 all: build
 
@@ -38,6 +38,14 @@ run: build
 
 bench: build
 	@echo "no benchmarks yet"
+
+## bench-ann: imglish HNSW vs hnswlib, faiss, coder/hnsw and exact scan, 100k×768 (≈20 min; search/README.md).
+bench-ann:
+	nice $(GO) run ./search/annbench -out bench/out/ann -faiss-n 30000 -coder-n 50000
+
+## bench-store: open time of a 1M×768 store (writes ~3.5 GB to a temp dir) and the crash soak.
+bench-store:
+	nice $(GO) test -tags bench -run 'TestOpenLarge|TestCrashSoak' -v -timeout 60m ./store/
 
 clean:
 	rm -rf bin $(DEPS)
