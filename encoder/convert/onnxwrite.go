@@ -223,6 +223,10 @@ func (a *atomicFile) commit() (writtenFile, error) {
 	if err := a.w.Flush(); err != nil {
 		return writtenFile{}, fmt.Errorf("write %s: %w", a.path, err)
 	}
+	// CreateTemp makes 0600 files; model files are world-readable like any other.
+	if err := a.f.Chmod(0o644); err != nil {
+		return writtenFile{}, fmt.Errorf("chmod %s: %w", a.path, err)
+	}
 	if err := a.f.Sync(); err != nil {
 		return writtenFile{}, fmt.Errorf("sync %s: %w", a.path, err)
 	}
