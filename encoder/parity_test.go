@@ -190,5 +190,5 @@ func TestParityFP16(t *testing.T) {
 		t.Fatalf("precision %q", p)
 	}
 	w := embedGoldens(t, e, "base_shaped", 384, 0.999, 1)
-	t.Logf("fp16 base_shaped: min cosine %.6f, max |Δ| %.3g", w.cos, w.abs)
+	t.Logf("fp16 base_shaped: min cosine %.9f, max |Δ| %.3g", w.cos, w.abs)
 }
