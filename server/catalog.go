@@ -1,0 +1,248 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/zeebo/xxh3"
+
+	"imglish/indexer"
+	"imglish/search"
+	"imglish/store"
+)
+
+func init() {
+	depRules = append(depRules,
+		statusRule{store.ErrNotFound, http.StatusNotFound, "not_found"},
+		statusRule{store.ErrInvalid, http.StatusBadRequest, "bad_request"},
+		statusRule{store.ErrBatchTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+		statusRule{store.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
+		statusRule{search.ErrDimension, http.StatusBadRequest, "bad_request"},
+		statusRule{indexer.ErrRoot, http.StatusBadRequest, "bad_request"},
+		statusRule{indexer.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
+	)
+}
+
+// storeCatalog adapts a store.DB (one model's image space and its text
+// collections) and the indexer that fills it to Catalog.
+type storeCatalog struct {
+	db    *store.DB
+	ix    Indexer
+	model string
+	dim   int
+	space string
+}
+
+// NewCatalog serves model's image space of db; ix indexes uploaded files (it
+// must write the same model's space). The caller owns db and ix.
+func NewCatalog(db *store.DB, ix Indexer, model string, dim int) (Catalog, error) {
+	if db == nil || model == "" || dim <= 0 {
+		return nil, fmt.Errorf("%w: catalog needs a store, a model id and a dimension", ErrConfig)
+	}
+	return &storeCatalog{db: db, ix: ix, model: model, dim: dim, space: store.ImageSpace(model)}, nil
+}
+
+// textSpace names a collection's space; collections are per model so an
+// image vector is only ever compared with texts of its own model.
+func (c *storeCatalog) textSpace(collection string) string {
+	return "texts:" + c.model + ":" + collection
+}
+
+func itemView(it store.Item) Item {
+	v := Item{
+		ID: it.ID, Hash: it.Hash, Size: it.Size, Width: it.Width, Height: it.Height,
+		Taken: it.Taken, Tags: slices.Clone(it.Tags), Model: it.Model,
+		Camera: strings.TrimSpace(it.CameraMake + " " + it.CameraModel),
+	}
+	for i, f := range it.Files {
+		if i == 0 {
+			v.Path = f.Path
+		}
+		v.Paths = append(v.Paths, f.Path)
+		if v.ModTime.IsZero() || f.ModTime.Before(v.ModTime) {
+			v.ModTime = f.ModTime
+		}
+	}
+	return v
+}
+
+func storeFilter(f Filter) *store.Filter {
+	sf := &store.Filter{From: f.After, To: f.Before, Camera: f.Camera, Tags: f.Tags, IDs: f.IDs}
+	if f.PathPrefix != "" {
+		sf.PathPrefixes = []string{f.PathPrefix}
+	}
+	return sf
+}
+
+func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f Filter, after *Hit) ([]Hit, error) {
+	opts := store.SearchOptions{Filter: storeFilter(f), Ef: max(64, k)}
+	if after != nil {
+		opts.After = &search.Hit{ID: after.ID, Score: after.Score}
+	}
+	hits, err := c.db.Search(ctx, c.space, q, k, opts)
+	if errors.Is(err, store.ErrNotFound) && !c.hasSpace(c.space) {
+		return nil, nil // nothing indexed with this model yet
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Hit, 0, len(hits))
+	for _, h := range hits {
+		it, err := c.db.Item(h.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the search
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Hit{ID: h.ID, Score: h.Score, Item: itemView(it)})
+	}
+	return out, nil
+}
+
+func (c *storeCatalog) hasSpace(name string) bool {
+	for _, sp := range c.db.Spaces() {
+		if sp.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *storeCatalog) Item(_ context.Context, id string) (Item, error) {
+	it, err := c.db.Item(id)
+	if err != nil {
+		return Item{}, err
+	}
+	return itemView(it), nil
+}
+
+// ContentID is the indexer's item id: hex xxh3-128 of the content.
+func (c *storeCatalog) ContentID(data []byte) string {
+	return indexer.Hash(xxh3.Hash128(data).Bytes()).String()
+}
+
+func (c *storeCatalog) Vector(_ context.Context, id string) ([]float32, error) {
+	return c.db.Vector(c.space, id)
+}
+
+// IndexFile runs the indexer over one file, so uploads get the same ids,
+// metadata and dedup as indexed folders.
+func (c *storeCatalog) IndexFile(ctx context.Context, path string) (Item, error) {
+	if c.ix == nil {
+		return Item{}, fmt.Errorf("%w: no indexer", ErrUnavailable)
+	}
+	if _, err := c.ix.Run(ctx, path); err != nil {
+		return Item{}, fmt.Errorf("index %s: %w", path, err)
+	}
+	it, err := c.db.ItemByPath(path)
+	if err != nil {
+		return Item{}, fmt.Errorf("%w: %s was not indexed: %w", ErrInternal, filepath.Base(path), err)
+	}
+	return itemView(it), nil
+}
+
+func (c *storeCatalog) DeleteItem(ctx context.Context, id string) error {
+	var b store.Batch
+	b.DeleteItem(id)
+	return c.db.Apply(ctx, &b)
+}
+
+func (c *storeCatalog) Count(context.Context) (int, error) {
+	for _, sp := range c.db.Spaces() {
+		if sp.Name == c.space {
+			return sp.Count, nil
+		}
+	}
+	return 0, nil
+}
+
+func (c *storeCatalog) RecallCheck(ctx context.Context, sample int) (float64, error) {
+	if !c.hasSpace(c.space) {
+		return 1, nil
+	}
+	return c.db.RecallCheck(ctx, c.space, sample, 10, 0)
+}
+
+// textID makes re-adding the same text idempotent.
+func textID(text string) string {
+	sum := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(sum[:12])
+}
+
+func (c *storeCatalog) AddTexts(ctx context.Context, collection string, texts []string, vecs [][]float32) ([]TextEntry, error) {
+	space := c.textSpace(collection)
+	if err := c.db.CreateSpace(ctx, store.Space{Name: space, Kind: store.KindTexts, Model: c.model, Dim: c.dim}); err != nil {
+		return nil, fmt.Errorf("create collection %s: %w", collection, err)
+	}
+	out := make([]TextEntry, 0, len(texts))
+	var b store.Batch
+	for i, t := range texts {
+		e := TextEntry{ID: textID(t), Text: t}
+		b.PutText(space, store.TextEntry{ID: e.ID, Text: t, Vector: vecs[i]})
+		out = append(out, e)
+		// Keep each transaction well inside Badger's limits.
+		if b.Len() >= 512 {
+			if err := c.db.Apply(ctx, &b); err != nil {
+				return nil, err
+			}
+			b.Reset()
+		}
+	}
+	if b.Len() > 0 {
+		if err := c.db.Apply(ctx, &b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *storeCatalog) Texts(_ context.Context, collection string) ([]TextEntry, error) {
+	entries, err := c.db.Texts(c.textSpace(collection))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TextEntry, len(entries))
+	for i, e := range entries {
+		out[i] = TextEntry{ID: e.ID, Text: e.Text}
+	}
+	return out, nil
+}
+
+func (c *storeCatalog) DeleteTexts(ctx context.Context, collection string) error {
+	return c.db.DropSpace(ctx, c.textSpace(collection))
+}
+
+func (c *storeCatalog) SearchTexts(ctx context.Context, collection string, q []float32, k int, after *Hit) ([]TextHit, error) {
+	opts := store.SearchOptions{Ef: max(64, k)}
+	if after != nil {
+		opts.After = &search.Hit{ID: after.ID, Score: after.Score}
+	}
+	hits, err := c.db.SearchTexts(ctx, c.textSpace(collection), q, k, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TextHit, len(hits))
+	for i, h := range hits {
+		out[i] = TextHit{TextEntry: TextEntry{ID: h.ID, Text: h.Text}, Score: h.Score}
+	}
+	return out, nil
+}
+
+// removeUpload deletes an uploaded copy when its item is deleted.
+func removeUpload(uploadDir string, it Item) {
+	for _, p := range append([]string{it.Path}, it.Paths...) {
+		if p != "" && filepath.Dir(p) == filepath.Clean(uploadDir) {
+			_ = os.Remove(p)
+		}
+	}
+}
+

@@ -1,0 +1,332 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"imglish/encoder/modelfile"
+)
+
+// Zero-shot limits.
+const (
+	maxLabels    = 1000
+	maxTemplates = 32
+	embedChunk   = 32 // texts per encoder call for bulk requests
+)
+
+// defaultTemplates is the prompt used when a request names none.
+var defaultTemplates = []string{"{}"}
+
+// classifyRequest is the body of POST /v1/classify.
+type classifyRequest struct {
+	Image     string   `json:"image,omitempty"`
+	ImageID   string   `json:"image_id,omitempty"`
+	Labels    []string `json:"labels,omitempty"`
+	Templates []string `json:"templates,omitempty"`
+	LabelSet  string   `json:"label_set,omitempty"`
+
+	imageBytes []byte
+}
+
+// LabelSet is a named list of labels and prompt templates, stored for reuse.
+type LabelSet struct {
+	Labels    []string `json:"labels"`
+	Templates []string `json:"templates,omitempty"`
+}
+
+type labelScore struct {
+	Label       string  `json:"label"`
+	Probability float64 `json:"probability"`
+	Cosine      float64 `json:"cosine"`
+}
+
+type classifyResponse struct {
+	Labels     []labelScore `json:"labels"`
+	Model      string       `json:"model"`
+	LogitScale float64      `json:"logit_scale"`
+}
+
+func (s *Server) handleClassify(c *gin.Context) {
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var req classifyRequest
+	kind, err := bodyKind(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	switch kind {
+	case "json":
+		err = decodeJSON(c.Request.Body, &req)
+	case "multipart":
+		var files [][]byte
+		if files, err = s.multipartFiles(c, "image"); err == nil {
+			if len(files) > 0 {
+				req.imageBytes = files[0]
+			}
+			req.ImageID = formValue(c, "image_id")
+			req.LabelSet = formValue(c, "label_set")
+			req.Labels = splitList(c.Request.MultipartForm.Value["labels"])
+			req.Templates = c.Request.MultipartForm.Value["templates"]
+		}
+	default:
+		err = fmt.Errorf("%w: classify takes application/json or multipart/form-data", ErrUnsupportedType)
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	resp, err := s.classify(c.Request.Context(), req)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
+// splitList accepts repeated fields and comma-separated values.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (s *Server) classify(ctx context.Context, req classifyRequest) (classifyResponse, error) {
+	info := s.deps.Encoder.Info()
+	resp := classifyResponse{Model: info.ID, LogitScale: info.LogitScale}
+	if req.LabelSet != "" {
+		ls, err := s.loadLabelSet(req.LabelSet)
+		if err != nil {
+			return resp, err
+		}
+		req.Labels = append(req.Labels, ls.Labels...)
+		if len(req.Templates) == 0 {
+			req.Templates = ls.Templates
+		}
+	}
+	if err := validateLabels(req.Labels, req.Templates); err != nil {
+		return resp, err
+	}
+	var img []float32
+	var err error
+	switch n := btoi(req.Image != "") + btoi(req.ImageID != "") + btoi(req.imageBytes != nil); {
+	case n != 1:
+		return resp, fmt.Errorf("%w: give exactly one of image, image_id or an uploaded image", ErrBadRequest)
+	case req.ImageID != "":
+		if err := validName("image_id", req.ImageID); err != nil {
+			return resp, err
+		}
+		img, err = s.deps.Catalog.Vector(ctx, req.ImageID)
+	case req.Image != "":
+		var b []byte
+		if b, err = decodeBase64(req.Image); err == nil {
+			img, err = s.embedImage(ctx, b)
+		}
+	default:
+		img, err = s.embedImage(ctx, req.imageBytes)
+	}
+	if err != nil {
+		return resp, err
+	}
+	labelVecs, err := s.labelVectors(ctx, req.Labels, req.Templates)
+	if err != nil {
+		return resp, err
+	}
+	resp.Labels = zeroShot(img, req.Labels, labelVecs, info.LogitScale)
+	return resp, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func validateLabels(labels, templates []string) error {
+	switch {
+	case len(labels) == 0:
+		return fmt.Errorf("%w: no labels", ErrBadRequest)
+	case len(labels) > maxLabels:
+		return fmt.Errorf("%w: at most %d labels", ErrBadRequest, maxLabels)
+	case len(templates) > maxTemplates:
+		return fmt.Errorf("%w: at most %d templates", ErrBadRequest, maxTemplates)
+	}
+	seen := map[string]bool{}
+	for _, l := range labels {
+		if strings.TrimSpace(l) == "" || len(l) > 200 {
+			return fmt.Errorf("%w: labels must be 1..200 bytes", ErrBadRequest)
+		}
+		if seen[l] {
+			return fmt.Errorf("%w: label %q given twice", ErrBadRequest, l)
+		}
+		seen[l] = true
+	}
+	for _, t := range templates {
+		if !strings.Contains(t, "{}") || len(t) > 300 {
+			return fmt.Errorf("%w: template %q must contain {} and be at most 300 bytes", ErrBadRequest, t)
+		}
+	}
+	return nil
+}
+
+// labelVectors embeds every label under every template and averages the
+// template vectors per label (a prompt ensemble), then renormalises.
+func (s *Server) labelVectors(ctx context.Context, labels, templates []string) ([][]float32, error) {
+	if len(templates) == 0 {
+		templates = defaultTemplates
+	}
+	prompts := make([]string, 0, len(labels)*len(templates))
+	for _, l := range labels {
+		for _, t := range templates {
+			prompts = append(prompts, strings.ReplaceAll(t, "{}", l))
+		}
+	}
+	vecs, err := s.embedTexts(ctx, prompts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float32, len(labels))
+	for i := range labels {
+		sum := make([]float64, len(vecs[0]))
+		for j := range templates {
+			for d, x := range vecs[i*len(templates)+j] {
+				sum[d] += float64(x)
+			}
+		}
+		if out[i], err = normalize(sum); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// embedTexts embeds many texts in encoder-sized chunks (one request's bulk work
+// is already a batch, so it bypasses the coalescer).
+func (s *Server) embedTexts(ctx context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, 0, len(texts))
+	for i := 0; i < len(texts); i += embedChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		vecs, err := s.deps.Encoder.EmbedTexts(ctx, texts[i:min(len(texts), i+embedChunk)])
+		if err != nil {
+			return nil, fmt.Errorf("embed texts: %w", err)
+		}
+		out = append(out, vecs...)
+	}
+	return out, nil
+}
+
+// zeroShot is BEiT-3/CLIP zero-shot classification: softmax over
+// exp(logit_scale)·cosine, ranked by probability.
+func zeroShot(img []float32, labels []string, vecs [][]float32, logitScale float64) []labelScore {
+	scale := math.Exp(logitScale)
+	out := make([]labelScore, len(labels))
+	maxLogit := math.Inf(-1)
+	for i, v := range vecs {
+		var dot float64
+		for d := range v {
+			dot += float64(v[d]) * float64(img[d])
+		}
+		out[i] = labelScore{Label: labels[i], Cosine: dot}
+		maxLogit = math.Max(maxLogit, scale*dot)
+	}
+	var z float64
+	for i := range out {
+		out[i].Probability = math.Exp(scale*out[i].Cosine - maxLogit)
+		z += out[i].Probability
+	}
+	for i := range out {
+		out[i].Probability /= z
+	}
+	slices.SortStableFunc(out, func(a, b labelScore) int {
+		switch {
+		case a.Probability > b.Probability:
+			return -1
+		case a.Probability < b.Probability:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Label sets live as JSON files under <data>/labelsets, written atomically.
+func (s *Server) labelSetPath(name string) string {
+	return filepath.Join(s.deps.DataDir, "labelsets", name+".json")
+}
+
+func (s *Server) loadLabelSet(name string) (LabelSet, error) {
+	var ls LabelSet
+	if err := validName("label set", name); err != nil {
+		return ls, err
+	}
+	b, err := os.ReadFile(s.labelSetPath(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ls, fmt.Errorf("%w: label set %q", ErrNotFound, name)
+	}
+	if err != nil {
+		return ls, fmt.Errorf("read label set: %w", err)
+	}
+	if err := json.Unmarshal(b, &ls); err != nil {
+		return ls, fmt.Errorf("parse label set %s: %w", name, err)
+	}
+	return ls, nil
+}
+
+func (s *Server) handleGetLabelSet(c *gin.Context) {
+	ls, err := s.loadLabelSet(c.Param("name"))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ls)
+}
+
+func (s *Server) handlePutLabelSet(c *gin.Context) {
+	name := c.Param("name")
+	if err := validName("label set", name); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var ls LabelSet
+	if err := readJSON(c, &ls); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := validateLabels(ls.Labels, ls.Templates); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	b, err := json.MarshalIndent(ls, "", "  ")
+	if err == nil {
+		if err = os.MkdirAll(filepath.Dir(s.labelSetPath(name)), 0o755); err == nil {
+			err = modelfile.WriteFileAtomic(s.labelSetPath(name), b)
+		}
+	}
+	if err != nil {
+		s.writeError(c, fmt.Errorf("store label set: %w", err))
+		return
+	}
+	c.JSON(http.StatusOK, ls)
+}

@@ -1,0 +1,180 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"imglish/indexer"
+)
+
+// Deps are the parts the server builds on. The server never opens or closes
+// them; `imglish serve` (or a test) opens them, passes them in and closes them
+// after Run returns. Encoder and Catalog are required for the /v1 search routes
+// (readyz reports 503 until both are set); Indexer is optional.
+type Deps struct {
+	// DataDir is the store's folder; uploads and thumbnails default to sub-folders.
+	DataDir string
+	Encoder Encoder
+	Catalog Catalog
+	Indexer Indexer
+}
+
+// ModelInfo describes the loaded model.
+type ModelInfo struct {
+	ID         string  `json:"id"`
+	Dim        int     `json:"dim"`
+	LogitScale float64 `json:"logit_scale"`
+	ImageSize  int     `json:"image_size"`
+}
+
+// Encoder embeds texts and images. Implementations must be safe for concurrent
+// use; the server coalesces concurrent requests into EmbedTexts/EmbedImages batches.
+type Encoder interface {
+	// PrepareImage decodes and preprocesses one image into the vision tower's
+	// input, refusing more than maxPixels before decoding pixels.
+	PrepareImage(ctx context.Context, data []byte, maxPixels int64) ([]float32, error)
+	EmbedImages(ctx context.Context, imgs [][]float32) ([][]float32, error)
+	EmbedTexts(ctx context.Context, texts []string) ([][]float32, error)
+	Info() ModelInfo
+}
+
+// Item is an indexed image as the API shows it.
+type Item struct {
+	ID      string    `json:"id"`
+	Path    string    `json:"path"`
+	Paths   []string  `json:"paths,omitempty"`
+	Hash    string    `json:"hash,omitempty"`
+	Size    int64     `json:"size,omitempty"`
+	Width   int       `json:"width,omitempty"`
+	Height  int       `json:"height,omitempty"`
+	Taken   time.Time `json:"taken,omitzero"`
+	ModTime time.Time `json:"mtime,omitzero"`
+	Camera  string    `json:"camera,omitempty"`
+	Tags    []string  `json:"tags,omitempty"`
+	Model   string    `json:"model,omitempty"`
+}
+
+// Date is the item's date for sorting and filters: EXIF time, else mtime.
+func (it Item) Date() time.Time {
+	if !it.Taken.IsZero() {
+		return it.Taken
+	}
+	return it.ModTime
+}
+
+// Filter restricts a search; the zero value matches everything.
+type Filter struct {
+	PathPrefix string    `json:"path_prefix,omitempty"`
+	After      time.Time `json:"after,omitzero"`
+	Before     time.Time `json:"before,omitzero"`
+	Camera     string    `json:"camera,omitempty"`
+	Tags       []string  `json:"tags,omitempty"`
+	IDs        []string  `json:"ids,omitempty"`
+}
+
+// Hit is one search result from the catalog.
+type Hit struct {
+	ID    string
+	Score float32
+	Item  Item
+}
+
+// TextEntry is one caption or label of a text collection.
+type TextEntry struct {
+	ID   string `json:"id"`
+	Text string `json:"text"`
+}
+
+// TextHit is one image→text result.
+type TextHit struct {
+	TextEntry
+	Score float32 `json:"score"`
+}
+
+// Catalog is the store and index: items, vectors, text collections and search.
+// Implementations must be safe for concurrent use and return errors wrapping
+// ErrNotFound (or a sentinel registered in depRules) for missing ids.
+// NewCatalog adapts a store.DB and an indexer.Indexer.
+type Catalog interface {
+	// Search returns up to k hits in the image space, best first (ties by id),
+	// each sorting strictly after the cursor when after is not nil.
+	Search(ctx context.Context, q []float32, k int, f Filter, after *Hit) ([]Hit, error)
+	Item(ctx context.Context, id string) (Item, error)
+	// ContentID is the id an image with these bytes has (or would have).
+	ContentID(data []byte) string
+	Vector(ctx context.Context, id string) ([]float32, error)
+	// IndexFile embeds and indexes one file (dedup by content).
+	IndexFile(ctx context.Context, path string) (Item, error)
+	DeleteItem(ctx context.Context, id string) error
+	Count(ctx context.Context) (int, error)
+	RecallCheck(ctx context.Context, sample int) (float64, error)
+
+	AddTexts(ctx context.Context, collection string, texts []string, vecs [][]float32) ([]TextEntry, error)
+	Texts(ctx context.Context, collection string) ([]TextEntry, error)
+	DeleteTexts(ctx context.Context, collection string) error
+	SearchTexts(ctx context.Context, collection string, q []float32, k int, after *Hit) ([]TextHit, error)
+}
+
+// Indexer runs folder indexing for index jobs, uploads and watched folders.
+// *indexer.Indexer implements it; its runs are serialised.
+type Indexer interface {
+	Run(ctx context.Context, roots ...string) (indexer.Summary, error)
+	Watch(ctx context.Context, roots ...string) error
+	Progress() indexer.Progress
+}
+
+// depRules maps the sentinels of the packages the server builds on to statuses;
+// statusOf consults it after the server's own sentinels.
+var depRules []statusRule
+
+// initDeps checks deps and starts the coalescers.
+func (s *Server) initDeps() error {
+	if s.deps.Encoder == nil {
+		return nil
+	}
+	enc := s.deps.Encoder
+	s.texts = NewCoalescer(func(ctx context.Context, in []string) ([][]float32, error) {
+		return enc.EmbedTexts(ctx, in)
+	}, s.batchOpts("text"))
+	s.images = NewCoalescer(func(ctx context.Context, in [][]float32) ([][]float32, error) {
+		return enc.EmbedImages(ctx, in)
+	}, s.batchOpts("image"))
+	return nil
+}
+
+func (s *Server) batchOpts(tower string) CoalescerOptions {
+	o := s.opts.Batch
+	size, secs, depth := s.m.batchSize.WithLabelValues(tower), s.m.batchSecs.WithLabelValues(tower), s.m.queueDepth.WithLabelValues(tower)
+	o.Observe = func(n int, d time.Duration, _ error) {
+		size.Observe(float64(n))
+		secs.Observe(d.Seconds())
+	}
+	o.Queue = func(n int) { depth.Set(float64(n)) }
+	return o
+}
+
+// ready reports whether the model and store are there and the server takes work.
+func (s *Server) ready() error {
+	switch {
+	case s.draining.Load():
+		return ErrShuttingDown
+	case s.deps.Encoder == nil:
+		return ErrUnavailable
+	case s.deps.Catalog == nil:
+		return ErrUnavailable
+	}
+	return nil
+}
+
+// refreshGauges updates the index size and recall self-check before a scrape.
+func (s *Server) refreshGauges() {
+	if s.deps.Catalog == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n, err := s.deps.Catalog.Count(ctx); err == nil {
+		s.m.indexSize.WithLabelValues("images").Set(float64(n))
+	}
+	s.m.jobs.Set(float64(s.jobs.running()))
+}

@@ -1,0 +1,252 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+	"testing"
+
+	"imglish/demo/scene"
+	"imglish/encoder"
+	"imglish/encoder/convert"
+	"imglish/indexer"
+	"imglish/store"
+)
+
+// Test keys (16+ characters, as Options requires).
+const (
+	readKey  = "read-key-0123456789abcdef"
+	writeKey = "write-key-0123456789abcdef"
+)
+
+// repoRoot finds the module root from the test's working directory.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// testModel converts the model the tests run: the trained demo model when its
+// checkpoint is in testdata/models/demo, else the tiny reference fixture (random
+// weights, so only vector-level assertions hold) with the demo tokenizer.
+// trained reports which.
+func testModel(t testing.TB) (dir string, trained bool) {
+	t.Helper()
+	root := repoRoot(t)
+	demoDir := filepath.Join(root, "testdata", "models", "demo")
+	ckpt, size := filepath.Join(root, "testdata", "reference", "tiny.pth"), 32
+	if m, _ := filepath.Glob(filepath.Join(demoDir, "*.pth")); len(m) == 1 {
+		ckpt, size, trained = m[0], 0, true
+	}
+	dir = filepath.Join(t.TempDir(), "model")
+	_, err := convert.Convert(context.Background(), convert.Options{
+		Checkpoint: ckpt, OutDir: dir, ImageSize: size, Tokenizer: filepath.Join(demoDir, "demo.model"),
+	})
+	if err != nil {
+		t.Fatalf("convert %s: %v", ckpt, err)
+	}
+	return dir, trained
+}
+
+// env is a running server on a real store on disk, a real ORT model and a
+// demo collection indexed by the real indexer.
+type env struct {
+	t       testing.TB
+	srv     *Server
+	ts      *httptest.Server
+	db      *store.DB
+	model   *Model
+	ix      *indexer.Indexer
+	cat     Catalog
+	data    string
+	photos  string
+	trained bool
+	scenes  []scene.Scene
+}
+
+type envConfig struct {
+	scenes int
+	opts   Options
+}
+
+func newEnv(t testing.TB, cfg envConfig) *env {
+	t.Helper()
+	ctx := context.Background()
+	mdir, trained := testModel(t)
+	e := &env{t: t, data: filepath.Join(t.TempDir(), "data"), photos: filepath.Join(t.TempDir(), "photos"), trained: trained}
+	var err error
+	e.db, err = store.Open(ctx, filepath.Join(e.data, "store"), store.Options{MemTableSize: 4 << 20})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	enc, err := encoder.Open(ctx, mdir, encoder.Options{Threads: 1})
+	if err != nil {
+		t.Fatalf("open encoder: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.db.Check(context.Background()); err != nil {
+			t.Errorf("store check: %v", err)
+		}
+		if err := enc.Close(); err != nil {
+			t.Errorf("close encoder: %v", err)
+		}
+		if err := e.db.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	if e.model, err = NewModel(enc, mdir); err != nil {
+		t.Fatal(err)
+	}
+	if e.ix, err = indexer.New(indexer.Options{Store: e.db, Encoder: enc, Workers: 2, MaxWait: 20e6}); err != nil {
+		t.Fatal(err)
+	}
+	info := e.model.Info()
+	if e.cat, err = NewCatalog(e.db, e.ix, info.ID, info.Dim); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.scenes > 0 {
+		gen, err := scene.New(scene.Options{Seed: 7, Split: scene.Test})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := scene.WriteDataset(ctx, e.photos, gen, scene.DatasetOptions{N: cfg.scenes, Size: 96}); err != nil {
+			t.Fatalf("write scenes: %v", err)
+		}
+		for i := range cfg.scenes {
+			e.scenes = append(e.scenes, gen.Scene(i))
+			// Distinct dates (scene i is i hours after the base) for date sorting and filters.
+			mt := sceneTime(i)
+			if err := os.Chtimes(e.scenePath(i), mt, mt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.ix.Run(ctx, e.photos); err != nil {
+			t.Fatalf("index scenes: %v", err)
+		}
+	}
+	opts := cfg.opts
+	if opts.Keys == nil && !opts.NoAuth {
+		opts.Keys = []APIKey{{Name: "reader", Key: readKey, Scope: ScopeRead}, {Name: "writer", Key: writeKey, Scope: ScopeWrite}}
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = -1
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.IndexRoots == nil {
+		opts.IndexRoots = []string{e.photos}
+	}
+	e.srv, err = New(Deps{DataDir: e.data, Encoder: e.model, Catalog: e.cat, Indexer: e.ix}, opts)
+	if err != nil {
+		t.Fatalf("new server: %v", err)
+	}
+	e.ts = httptest.NewServer(e.srv.Handler())
+	t.Cleanup(func() {
+		e.ts.Close()
+		e.srv.Close()
+	})
+	return e
+}
+
+// call sends a request with an optional key and JSON body (or raw bytes with
+// contentType) and decodes a JSON answer into out when out is not nil.
+func (e *env) call(method, path, key string, body any, out any) (int, http.Header) {
+	e.t.Helper()
+	var r io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case rawBody:
+		r, ct = bytes.NewReader(b.data), b.contentType
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		r, ct = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequest(method, e.ts.URL+path, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := e.ts.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			e.t.Fatalf("%s %s: decode %q: %v", method, path, truncate(data), err)
+		}
+	}
+	if resp.StatusCode >= 400 {
+		var eb errorBody
+		if err := json.Unmarshal(data, &eb); err != nil || eb.Error.Code == "" {
+			e.t.Errorf("%s %s: status %d without a JSON error body: %q", method, path, resp.StatusCode, truncate(data))
+		}
+	}
+	return resp.StatusCode, resp.Header
+}
+
+type rawBody struct {
+	data        []byte
+	contentType string
+}
+
+func truncate(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}
+
+// scenePath is the file of demo scene i.
+func (e *env) scenePath(i int) string {
+	return filepath.Join(e.photos, fmt.Sprintf("test-%06d.png", i))
+}
+
+// sceneTime is the modification time given to scene i.
+func sceneTime(i int) time.Time {
+	return time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
+}
+
+// itemID is the id of scene i's item.
+func (e *env) itemID(i int) string {
+	e.t.Helper()
+	it, err := e.db.ItemByPath(e.scenePath(i))
+	if err != nil {
+		e.t.Fatalf("scene %d not indexed: %v", i, err)
+	}
+	return it.ID
+}

@@ -1,0 +1,287 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/image/draw"
+
+	"imglish/encoder/modelfile"
+)
+
+func (s *Server) item(c *gin.Context) (Item, bool) {
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
+		return Item{}, false
+	}
+	id := c.Param("id")
+	if err := validName("item id", id); err != nil {
+		s.writeError(c, err)
+		return Item{}, false
+	}
+	it, err := s.deps.Catalog.Item(c.Request.Context(), id)
+	if err != nil {
+		s.writeError(c, err)
+		return Item{}, false
+	}
+	return it, true
+}
+
+func (s *Server) handleGetItem(c *gin.Context) {
+	if it, ok := s.item(c); ok {
+		c.JSON(http.StatusOK, it)
+	}
+}
+
+func (s *Server) handleDeleteItem(c *gin.Context) {
+	it, ok := s.item(c)
+	if !ok {
+		return
+	}
+	if err := s.deps.Catalog.DeleteItem(c.Request.Context(), it.ID); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	_ = os.Remove(s.thumbPath(it))
+	removeUpload(s.opts.UploadDir, it)
+	c.JSON(http.StatusOK, gin.H{"deleted": it.ID})
+}
+
+// openOriginal opens an item's file. The path comes from the catalog, never
+// from the request, and must still be a regular file; every recorded path is
+// tried in turn (a moved copy may still exist).
+func (s *Server) openOriginal(it Item) (*os.File, fs.FileInfo, error) {
+	paths := append([]string{it.Path}, it.Paths...)
+	for _, p := range paths {
+		if p == "" || !filepath.IsAbs(p) {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		st, err := f.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			_ = f.Close()
+			continue
+		}
+		return f, st, nil
+	}
+	return nil, nil, fmt.Errorf("%w: the file of item %s is gone", ErrNotFound, it.ID)
+}
+
+func (s *Server) handleOriginal(c *gin.Context) {
+	it, ok := s.item(c)
+	if !ok {
+		return
+	}
+	f, st, err := s.openOriginal(it)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		s.writeError(c, fmt.Errorf("seek original: %w", err))
+		return
+	}
+	c.Header("Content-Type", http.DetectContentType(head[:n]))
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("Content-Security-Policy", "default-src 'none'")
+	http.ServeContent(c.Writer, c.Request, "", st.ModTime(), f)
+}
+
+// thumbPath is the cache file of an item's thumbnail, keyed by content hash
+// (or id) and size, so a re-embedded or changed file gets a new thumbnail.
+func (s *Server) thumbPath(it Item) string {
+	key := it.Hash
+	if key == "" || validName("hash", key) != nil {
+		key = "id-" + it.ID
+	}
+	return filepath.Join(s.opts.ThumbDir, key+"-"+strconv.Itoa(s.opts.ThumbSize)+".jpg")
+}
+
+func (s *Server) handleThumbnail(c *gin.Context) {
+	it, ok := s.item(c)
+	if !ok {
+		return
+	}
+	path := s.thumbPath(it)
+	etag := `"` + filepath.Base(path) + `"`
+	c.Header("ETag", etag)
+	c.Header("Cache-Control", "private, max-age=86400")
+	if match := c.GetHeader("If-None-Match"); match != "" && match == etag {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = s.makeThumbnail(it, path)
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "image/jpeg", b)
+}
+
+// makeThumbnail decodes the original once, scales it to ThumbSize on its long
+// side and caches the JPEG atomically. One thumbnail is made at a time, which
+// bounds the memory large originals take.
+func (s *Server) makeThumbnail(it Item, path string) ([]byte, error) {
+	s.thumbMu.Lock()
+	defer s.thumbMu.Unlock()
+	if b, err := os.ReadFile(path); err == nil {
+		return b, nil
+	}
+	f, _, err := s.openOriginal(it)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 512<<20))
+	_ = f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read original: %w", err)
+	}
+	src, err := decodeImage(data, s.opts.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	side := s.opts.ThumbSize
+	if w > side || h > side {
+		if w >= h {
+			w, h = side, max(1, h*side/w)
+		} else {
+			w, h = max(1, w*side/h), side
+		}
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.CatmullRom.Scale(dst, dst.Bounds(), src, b, draw.Src, nil)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, dst, &jpeg.Options{Quality: 85}); err != nil {
+		return nil, fmt.Errorf("encode thumbnail: %w", err)
+	}
+	if err := os.MkdirAll(s.opts.ThumbDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create thumbnail dir: %w", err)
+	}
+	if err := modelfile.WriteFileAtomic(path, buf.Bytes()); err != nil {
+		s.log.Warn("cache thumbnail", "item", it.ID, "err", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// uploadResponse answers POST /v1/images.
+type uploadResponse struct {
+	Item    Item `json:"item"`
+	Created bool `json:"created"`
+}
+
+// handleUploadImage stores an uploaded image under UploadDir (named by content
+// hash), embeds and indexes it; an upload whose content is already indexed
+// returns the existing item (200) without inference.
+func (s *Server) handleUploadImage(c *gin.Context) {
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	kind, err := bodyKind(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var data []byte
+	switch kind {
+	case "multipart":
+		files, ferr := s.multipartFiles(c, "image")
+		if ferr == nil && len(files) != 1 {
+			ferr = fmt.Errorf("%w: send exactly one file in the \"image\" field", ErrBadRequest)
+		}
+		if ferr != nil {
+			s.writeError(c, ferr)
+			return
+		}
+		data = files[0]
+	case "raw":
+		if data, err = io.ReadAll(c.Request.Body); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	default:
+		s.writeError(c, fmt.Errorf("%w: upload an image as multipart/form-data or image/*", ErrUnsupportedType))
+		return
+	}
+	if len(data) == 0 {
+		s.writeError(c, fmt.Errorf("%w: empty upload", ErrBadRequest))
+		return
+	}
+	ctx := c.Request.Context()
+	if it, err := s.deps.Catalog.Item(ctx, s.deps.Catalog.ContentID(data)); err == nil {
+		c.JSON(http.StatusOK, uploadResponse{Item: it})
+		return
+	} else if !isNotFound(err) {
+		s.writeError(c, err)
+		return
+	}
+	// Refuse what the model cannot read before anything is written, with the
+	// decoder's typed error (415 format, 422 pixels, 400 corrupt).
+	if _, err := s.deps.Encoder.PrepareImage(ctx, data, s.opts.MaxPixels); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := os.MkdirAll(s.opts.UploadDir, 0o755); err != nil {
+		s.writeError(c, fmt.Errorf("create upload dir: %w", err))
+		return
+	}
+	sum := sha256.Sum256(data)
+	path := filepath.Join(s.opts.UploadDir, hex.EncodeToString(sum[:16])+extFor(data))
+	if err := modelfile.WriteFileAtomic(path, data); err != nil {
+		s.writeError(c, fmt.Errorf("store upload: %w", err))
+		return
+	}
+	it, err := s.deps.Catalog.IndexFile(ctx, path)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, uploadResponse{Item: it, Created: true})
+}
+
+func extFor(data []byte) string {
+	switch http.DetectContentType(data) {
+	case "image/jpeg":
+		return ".jpg"
+	case "image/png":
+		return ".png"
+	case "image/gif":
+		return ".gif"
+	case "image/webp":
+		return ".webp"
+	case "image/bmp":
+		return ".bmp"
+	default:
+		return ".img"
+	}
+}
+
+// isNotFound reports whether err is any not-found sentinel the server maps to 404.
+func isNotFound(err error) bool {
+	st, _ := statusOf(err)
+	return st == http.StatusNotFound
+}
+

@@ -1,0 +1,230 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+)
+
+// ctxKey is the gin context key holding the authenticated key's name.
+const ctxKeyName = "imglish.key"
+
+// recoverJSON turns a handler panic into a logged 500 JSON error, so bad input
+// can never take the process down.
+func (s *Server) recoverJSON() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.writeError(c, fmt.Errorf("%w: panic: %v", ErrInternal, r))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// observe records per-route latency; the route label is the pattern, never the
+// raw path, so ids do not explode the label space.
+func (s *Server) observe() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		s.m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).
+			Observe(time.Since(start).Seconds())
+	}
+}
+
+// limits bounds every request's body and duration.
+func (s *Server) limits() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.Body != nil {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxUpload)
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Duration(s.opts.RequestTimeout))
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
+// cors answers preflights and sets Access-Control-Allow-Origin for allowed origins.
+func (s *Server) cors() gin.HandlerFunc {
+	any := slices.Contains(s.opts.CORSOrigins, "*")
+	return func(c *gin.Context) {
+		origin := c.GetHeader("Origin")
+		if origin == "" || len(s.opts.CORSOrigins) == 0 {
+			c.Next()
+			return
+		}
+		if !any && !slices.Contains(s.opts.CORSOrigins, origin) {
+			c.Next()
+			return
+		}
+		h := c.Writer.Header()
+		if any {
+			h.Set("Access-Control-Allow-Origin", "*")
+		} else {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+		}
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+		h.Set("Access-Control-Expose-Headers", "ETag, Retry-After")
+		h.Set("Access-Control-Max-Age", "600")
+		if c.Request.Method == http.MethodOptions {
+			c.AbortWithStatus(http.StatusNoContent)
+			return
+		}
+		c.Next()
+	}
+}
+
+// keyring checks presented keys in constant time: every configured key is
+// compared (by sha256, so lengths never leak) whatever matches first.
+type keyring struct {
+	keys []hashedKey
+}
+
+type hashedKey struct {
+	name  string
+	sum   [32]byte
+	scope Scope
+}
+
+func newKeyring(keys []APIKey) keyring {
+	var k keyring
+	for i, key := range keys {
+		name := key.Name
+		if name == "" {
+			name = "key-" + strconv.Itoa(i+1)
+		}
+		k.keys = append(k.keys, hashedKey{name: name, sum: sha256.Sum256([]byte(key.Key)), scope: key.Scope})
+	}
+	return k
+}
+
+// lookup returns the key's name and scope, or ok false.
+func (k keyring) lookup(presented string) (name string, scope Scope, ok bool) {
+	sum := sha256.Sum256([]byte(presented))
+	for _, hk := range k.keys {
+		if subtle.ConstantTimeCompare(sum[:], hk.sum[:]) == 1 {
+			name, scope, ok = hk.name, hk.scope, true
+		}
+	}
+	return name, scope, ok
+}
+
+// presentedKey reads "Authorization: Bearer KEY" or "X-API-Key: KEY".
+func presentedKey(c *gin.Context) string {
+	if v := c.GetHeader("X-API-Key"); v != "" {
+		return v
+	}
+	if v, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(v)
+	}
+	return ""
+}
+
+// require enforces a scope. Write routes need a write key unless NoAuth (only
+// possible on loopback); read routes need a key only when keys are configured.
+func (s *Server) require(scope Scope) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.opts.NoAuth {
+			c.Next()
+			return
+		}
+		key := presentedKey(c)
+		if key == "" {
+			if scope == ScopeRead && len(s.keys.keys) == 0 {
+				c.Next()
+				return
+			}
+			s.writeError(c, fmt.Errorf("%w: send Authorization: Bearer <key> or X-API-Key", ErrUnauthorized))
+			return
+		}
+		name, have, ok := s.keys.lookup(key)
+		if !ok {
+			s.writeError(c, ErrUnauthorized)
+			return
+		}
+		if scope == ScopeWrite && have != ScopeWrite {
+			s.writeError(c, fmt.Errorf("%w: key %q has scope %s, route needs write", ErrForbidden, name, have))
+			return
+		}
+		c.Set(ctxKeyName, name)
+		c.Next()
+	}
+}
+
+// rateLimiter keeps one token bucket per key (or client address without one).
+type rateLimiter struct {
+	limit rate.Limit
+	burst int
+	mu    sync.Mutex
+	byKey map[string]*limiterEntry
+	sweep time.Time
+}
+
+type limiterEntry struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func (r *rateLimiter) allow(who string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byKey == nil {
+		r.byKey = map[string]*limiterEntry{}
+	}
+	// Forget idle clients now and then so the map stays bounded.
+	if now.Sub(r.sweep) > time.Minute {
+		for k, e := range r.byKey {
+			if now.Sub(e.seen) > 10*time.Minute {
+				delete(r.byKey, k)
+			}
+		}
+		r.sweep = now
+	}
+	e, ok := r.byKey[who]
+	if !ok {
+		e = &limiterEntry{lim: rate.NewLimiter(r.limit, r.burst)}
+		r.byKey[who] = e
+	}
+	e.seen = now
+	return e.lim.AllowN(now, 1)
+}
+
+// rateLimit answers 429 once a key (or address) exceeds its budget.
+func (s *Server) rateLimit() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.rl == nil {
+			c.Next()
+			return
+		}
+		who := "ip:" + c.ClientIP()
+		if name := c.GetString(ctxKeyName); name != "" {
+			who = "key:" + name
+		}
+		if !s.rl.allow(who, time.Now()) {
+			s.writeError(c, ErrRateLimited)
+			return
+		}
+		c.Next()
+	}
+}

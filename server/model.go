@@ -1,0 +1,97 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+
+	"imglish/encoder"
+	"imglish/encoder/modelfile"
+	"imglish/encoder/preprocess"
+	"imglish/encoder/tokenizer"
+)
+
+func init() {
+	depRules = append(depRules,
+		statusRule{preprocess.ErrTooLarge, http.StatusUnprocessableEntity, "too_many_pixels"},
+		statusRule{preprocess.ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+		statusRule{preprocess.ErrCorrupt, http.StatusBadRequest, "corrupt_image"},
+		statusRule{tokenizer.ErrEmpty, http.StatusBadRequest, "bad_request"},
+		statusRule{encoder.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
+	)
+}
+
+// Model adapts an opened encoder.Encoder and its tokenizer to Encoder: texts
+// are tokenised with the model's SentencePiece model (BEiT-3 framing), images
+// decoded and preprocessed per model.json. It is safe for concurrent use.
+type Model struct {
+	enc *encoder.Encoder
+	tok *tokenizer.Tokenizer
+	man *modelfile.Manifest
+}
+
+// NewModel wraps enc, loading the tokenizer named by the manifest from dir.
+// The caller keeps ownership of enc and closes it.
+func NewModel(enc *encoder.Encoder, dir string) (*Model, error) {
+	man := enc.Manifest()
+	if man.Text.Tokenizer == "" {
+		return nil, fmt.Errorf("open model %s: %w: model.json names no tokenizer", dir, ErrConfig)
+	}
+	tok, err := tokenizer.Load(filepath.Join(dir, man.Text.Tokenizer))
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	return &Model{enc: enc, tok: tok, man: man}, nil
+}
+
+// Info describes the model.
+func (m *Model) Info() ModelInfo {
+	return ModelInfo{ID: m.man.ID, Dim: m.enc.Dim(), LogitScale: m.man.LogitScale, ImageSize: m.enc.ImageSize()}
+}
+
+// PrepareImage decodes data (by content) and returns the vision tower's input.
+func (m *Model) PrepareImage(ctx context.Context, data []byte, maxPixels int64) ([]float32, error) {
+	px, _, err := preprocess.Reader(ctx, bytes.NewReader(data), preprocess.Options{
+		Size: m.enc.ImageSize(), MaxPixels: maxPixels, MaxBytes: int64(len(data)) + 1,
+		Mean: m.man.Image.Mean, Std: m.man.Image.Std,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return px, nil
+}
+
+// EmbedImages embeds preprocessed images as one encoder batch.
+func (m *Model) EmbedImages(ctx context.Context, imgs [][]float32) ([][]float32, error) {
+	if len(imgs) == 0 {
+		return nil, nil
+	}
+	flat := make([]float32, 0, len(imgs)*len(imgs[0]))
+	for _, px := range imgs {
+		if len(px) != len(imgs[0]) {
+			return nil, fmt.Errorf("%w: images of different sizes in one batch", ErrInternal)
+		}
+		flat = append(flat, px...)
+	}
+	return m.enc.EmbedImages(ctx, flat, len(imgs))
+}
+
+// EmbedTexts tokenises and embeds texts as one encoder batch. Texts longer
+// than the model's MaxTokens are truncated by the tokenizer.
+func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([][]float32, error) {
+	ids := make([][]int64, len(texts))
+	for i, t := range texts {
+		v, err := m.tok.BEiT3Input(t, m.enc.MaxTokens())
+		if err != nil {
+			if errors.Is(err, tokenizer.ErrEmpty) {
+				return nil, fmt.Errorf("%w: text %d is empty after normalisation", ErrBadRequest, i+1)
+			}
+			return nil, fmt.Errorf("tokenize: %w", err)
+		}
+		ids[i] = v
+	}
+	return m.enc.EmbedTexts(ctx, ids)
+}

@@ -1,0 +1,226 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Scope is what an API key may do.
+type Scope string
+
+// Scopes. Write implies read.
+const (
+	ScopeRead  Scope = "read"
+	ScopeWrite Scope = "write"
+)
+
+// APIKey is one accepted key and its scope.
+type APIKey struct {
+	Name  string `json:"name"`
+	Key   string `json:"key"`
+	Scope Scope  `json:"scope"`
+}
+
+// Options configures a Server. The zero value of every field means its default.
+type Options struct {
+	// Addr is where Run listens; default 127.0.0.1:8080.
+	Addr string `json:"addr"`
+	// Keys are the accepted API keys. With none, read routes are open and write
+	// routes are refused unless NoAuth is set.
+	Keys []APIKey `json:"keys"`
+	// NoAuth opens every route without a key. New refuses it unless Addr is a
+	// loopback address (the `make run` demo).
+	NoAuth bool `json:"no_auth"`
+	// MaxUpload caps request bodies in bytes; default 32 MiB (→ 413).
+	MaxUpload int64 `json:"max_upload"`
+	// MaxPixels caps decoded image size; default 50 megapixels (→ 422).
+	MaxPixels int64 `json:"max_pixels"`
+	// RequestTimeout bounds each request; default 60 s.
+	RequestTimeout Duration `json:"request_timeout"`
+	// RateLimit is requests per second per key (or per client address without
+	// one); default 50, negative disables. RateBurst defaults to 2×RateLimit.
+	RateLimit float64 `json:"rate_limit"`
+	RateBurst int     `json:"rate_burst"`
+	// CORSOrigins lists the origins allowed to call the API from a browser; "*" allows any.
+	CORSOrigins []string `json:"cors_origins"`
+	// IndexRoots is the allow-list of folders index jobs may read; /v1/index/jobs
+	// refuses others with 403. Empty means no index jobs over HTTP.
+	IndexRoots []string `json:"index_roots"`
+	// WatchFolders are indexed on start and watched while the server runs.
+	WatchFolders []string `json:"watch_folders"`
+	// UploadDir is where POST /v1/images stores uploads; default <data>/uploads.
+	UploadDir string `json:"upload_dir"`
+	// ThumbDir caches generated thumbnails; default <data>/thumbs.
+	ThumbDir string `json:"thumb_dir"`
+	// ThumbSize is the longest side of a thumbnail in pixels; default 256.
+	ThumbSize int `json:"thumb_size"`
+	// Batch tunes request coalescing for the encoder; MaxBatch 1 turns it off.
+	Batch CoalescerOptions `json:"-"`
+	// MaxBatch and MaxWait set Batch from a config file.
+	MaxBatch int      `json:"max_batch"`
+	MaxWait  Duration `json:"max_wait"`
+	// Logger receives request and lifecycle logs; default slog.Default().
+	Logger *slog.Logger `json:"-"`
+}
+
+// Duration is a time.Duration that reads "250ms" or "5s" from JSON.
+type Duration time.Duration
+
+// UnmarshalJSON accepts a Go duration string or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("parse duration %q: %w", s, errors.Join(ErrConfig, err))
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return fmt.Errorf("parse duration %s: %w", b, errors.Join(ErrConfig, err))
+	}
+	*d = Duration(secs * float64(time.Second))
+	return nil
+}
+
+// MarshalJSON writes the duration as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// KeysEnv names the environment variable holding API keys as
+// "key:scope,key:scope" (scope read or write).
+const KeysEnv = "IMGLISH_API_KEYS"
+
+// LoadConfig reads a JSON config file into Options (path "" gives the zero
+// Options) and appends keys from $IMGLISH_API_KEYS.
+func LoadConfig(path string) (Options, error) {
+	var o Options
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return o, fmt.Errorf("read config: %w", err)
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&o); err != nil {
+			return o, fmt.Errorf("parse config %s: %w", path, errors.Join(ErrConfig, err))
+		}
+	}
+	keys, err := ParseKeys(os.Getenv(KeysEnv))
+	if err != nil {
+		return o, err
+	}
+	o.Keys = append(o.Keys, keys...)
+	return o, nil
+}
+
+// ParseKeys parses "key:scope,key:scope"; a key without a scope is read-only.
+func ParseKeys(s string) ([]APIKey, error) {
+	var out []APIKey
+	for i, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		key, scope, _ := strings.Cut(part, ":")
+		if scope == "" {
+			scope = string(ScopeRead)
+		}
+		out = append(out, APIKey{Name: fmt.Sprintf("env-%d", i+1), Key: key, Scope: Scope(scope)})
+	}
+	return out, nil
+}
+
+// withDefaults fills defaults and validates.
+func (o Options) withDefaults(dataDir string) (Options, error) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:8080"
+	}
+	if o.MaxUpload <= 0 {
+		o.MaxUpload = 32 << 20
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = 50_000_000
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = Duration(60 * time.Second)
+	}
+	if o.RateLimit == 0 {
+		o.RateLimit = 50
+	}
+	if o.RateBurst <= 0 {
+		o.RateBurst = max(1, int(2*o.RateLimit))
+	}
+	if o.ThumbSize <= 0 {
+		o.ThumbSize = 256
+	}
+	if o.UploadDir == "" {
+		o.UploadDir = filepath.Join(dataDir, "uploads")
+	}
+	if o.ThumbDir == "" {
+		o.ThumbDir = filepath.Join(dataDir, "thumbs")
+	}
+	if o.Batch.MaxBatch == 0 {
+		o.Batch.MaxBatch = o.MaxBatch
+	}
+	if o.Batch.MaxWait == 0 {
+		o.Batch.MaxWait = time.Duration(o.MaxWait)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	seen := map[string]bool{}
+	for i, k := range o.Keys {
+		switch k.Scope {
+		case ScopeRead, ScopeWrite:
+		default:
+			return o, fmt.Errorf("%w: key %d has scope %q (want read or write)", ErrConfig, i+1, k.Scope)
+		}
+		if len(k.Key) < 16 {
+			return o, fmt.Errorf("%w: key %d is shorter than 16 characters", ErrConfig, i+1)
+		}
+		if seen[k.Key] {
+			return o, fmt.Errorf("%w: key %d is listed twice", ErrConfig, i+1)
+		}
+		seen[k.Key] = true
+	}
+	if o.NoAuth && !IsLoopback(o.Addr) {
+		return o, fmt.Errorf("%w: auth can only be disabled on a loopback address, not %q", ErrConfig, o.Addr)
+	}
+	o.IndexRoots = slices.Clone(o.IndexRoots)
+	o.Keys = slices.Clone(o.Keys)
+	for i, r := range o.IndexRoots {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return o, fmt.Errorf("%w: index root %q: %w", ErrConfig, r, err)
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
+		o.IndexRoots[i] = abs
+	}
+	return o, nil
+}
+
+// IsLoopback reports whether addr ("host:port") binds only to the loopback
+// interface. An empty host (all interfaces) is not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// maxJSON bounds JSON bodies that carry no image; uploads use Options.MaxUpload.
+const maxTextLen = 2000
+
+// idPattern is what item ids, collection names and label-set names may look like;
+// anything else is refused before it reaches the store or the file system.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+
+func validName(kind, s string) error {
+	if !idPattern.MatchString(s) || s == "." || s == ".." {
+		return fmt.Errorf("%w: invalid %s %q", ErrBadRequest, kind, s)
+	}
+	return nil
+}
+
+// bodyKind classifies the request body by Content-Type.
+func bodyKind(c *gin.Context) (string, error) {
+	ct := c.GetHeader("Content-Type")
+	if ct == "" {
+		return "json", nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", fmt.Errorf("%w: content type %q", ErrUnsupportedType, ct)
+	}
+	switch {
+	case mt == "application/json":
+		return "json", nil
+	case mt == "multipart/form-data":
+		return "multipart", nil
+	case strings.HasPrefix(mt, "image/") || mt == "application/octet-stream":
+		return "raw", nil
+	default:
+		return "", fmt.Errorf("%w: content type %q (want application/json or multipart/form-data)", ErrUnsupportedType, mt)
+	}
+}
+
+// decodeJSON reads one JSON value strictly: unknown fields and trailing data are errors.
+func decodeJSON(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: empty body", ErrBadRequest)
+		}
+		return fmt.Errorf("%w: decode json: %w", ErrBadRequest, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: trailing data after the JSON value", ErrBadRequest)
+	}
+	return nil
+}
+
+// readJSON decodes a JSON request body.
+func readJSON(c *gin.Context, v any) error {
+	kind, err := bodyKind(c)
+	if err != nil {
+		return err
+	}
+	if kind != "json" {
+		return fmt.Errorf("%w: this route takes application/json", ErrUnsupportedType)
+	}
+	return decodeJSON(c.Request.Body, v)
+}
+
+// decodeBase64 accepts standard or URL base64, padded or not, with or without a
+// data: URL prefix.
+func decodeBase64(s string) ([]byte, error) {
+	if i := strings.Index(s, ";base64,"); strings.HasPrefix(s, "data:") && i >= 0 {
+		s = s[i+len(";base64,"):]
+	}
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: image is not valid base64", ErrBadRequest)
+}
+
+// multipartFiles reads every file part named field, each bounded by MaxUpload
+// (the whole body is bounded too).
+func (s *Server) multipartFiles(c *gin.Context, field string) ([][]byte, error) {
+	form, err := c.MultipartForm()
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: parse multipart form: %w", ErrBadRequest, err)
+	}
+	var out [][]byte
+	for _, fh := range form.File[field] {
+		f, err := fh.Open()
+		if err != nil {
+			return nil, fmt.Errorf("open upload: %w", err)
+		}
+		var buf bytes.Buffer
+		_, err = io.Copy(&buf, io.LimitReader(f, s.opts.MaxUpload+1))
+		_ = f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read upload: %w", err)
+		}
+		if int64(buf.Len()) > s.opts.MaxUpload {
+			return nil, &http.MaxBytesError{Limit: s.opts.MaxUpload}
+		}
+		out = append(out, buf.Bytes())
+	}
+	return out, nil
+}
+
+// formValue returns the first value of a multipart field.
+func formValue(c *gin.Context, name string) string {
+	if c.Request.MultipartForm == nil {
+		return ""
+	}
+	if v := c.Request.MultipartForm.Value[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}

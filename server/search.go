@@ -1,0 +1,426 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Search limits.
+const (
+	defaultK    = 20
+	maxK        = 200
+	maxTerms    = 16
+	maxRelevant = 1000 // the "relevant set" that sort=date orders
+)
+
+// queryTerm is one part of a query; exactly one of Text, Image, ImageID, Vector is set.
+type queryTerm struct {
+	Text    string    `json:"text,omitempty"`
+	Image   string    `json:"image,omitempty"`
+	ImageID string    `json:"image_id,omitempty"`
+	Vector  []float32 `json:"vector,omitempty"`
+	Weight  *float64  `json:"weight,omitempty"`
+
+	imageBytes []byte
+}
+
+// searchRequest is the body of POST /v1/search.
+type searchRequest struct {
+	Query      []queryTerm `json:"query"`
+	Text       string      `json:"text,omitempty"`
+	Image      string      `json:"image,omitempty"`
+	ImageID    string      `json:"image_id,omitempty"`
+	Target     string      `json:"target,omitempty"`
+	Collection string      `json:"collection,omitempty"`
+	K          int         `json:"k,omitempty"`
+	Filter     Filter      `json:"filter"`
+	MinScore   *float32    `json:"min_score,omitempty"`
+	Sort       string      `json:"sort,omitempty"`
+	Cursor     string      `json:"cursor,omitempty"`
+}
+
+// searchHit is one result of POST /v1/search.
+type searchHit struct {
+	ID           string  `json:"id"`
+	Score        float32 `json:"score"`
+	Path         string  `json:"path,omitempty"`
+	Text         string  `json:"text,omitempty"`
+	ThumbnailURL string  `json:"thumbnail_url,omitempty"`
+	OriginalURL  string  `json:"original_url,omitempty"`
+	Metadata     *Item   `json:"metadata,omitempty"`
+}
+
+type searchResponse struct {
+	Hits       []searchHit `json:"hits"`
+	NextCursor string      `json:"next_cursor,omitempty"`
+	Model      string      `json:"model"`
+	TookMS     float64     `json:"took_ms"`
+}
+
+// cursor is the opaque pagination token: the sort key of the last hit returned
+// (keyset pagination, so items added between pages never repeat or shift a
+// page), the page number (to size the next fetch) and a hash of the query it
+// belongs to.
+type cursor struct {
+	Page  int     `json:"p"`
+	Score float32 `json:"s"`
+	Date  int64   `json:"d,omitempty"`
+	ID    string  `json:"i"`
+	Query string  `json:"q"`
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s, queryHash string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || c.Page < 1 || c.Page > 1<<20 {
+		return c, fmt.Errorf("%w: invalid cursor", ErrBadRequest)
+	}
+	if c.Query != queryHash {
+		return c, fmt.Errorf("%w: cursor belongs to a different query", ErrBadRequest)
+	}
+	return c, nil
+}
+
+func (s *Server) handleSearch(c *gin.Context) {
+	start := time.Now()
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	req, err := s.readSearch(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	resp, err := s.search(c.Request.Context(), req)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	resp.TookMS = float64(time.Since(start).Microseconds()) / 1000
+	c.JSON(http.StatusOK, resp)
+}
+
+// readSearch parses JSON, or multipart with a "query" JSON field and "image" files.
+func (s *Server) readSearch(c *gin.Context) (searchRequest, error) {
+	var req searchRequest
+	kind, err := bodyKind(c)
+	if err != nil {
+		return req, err
+	}
+	switch kind {
+	case "json":
+		if err := decodeJSON(c.Request.Body, &req); err != nil {
+			return req, err
+		}
+	case "multipart":
+		files, err := s.multipartFiles(c, "image")
+		if err != nil {
+			return req, err
+		}
+		if q := formValue(c, "query"); q != "" {
+			if err := decodeJSON(strings.NewReader(q), &req); err != nil {
+				return req, err
+			}
+		}
+		if t := formValue(c, "text"); t != "" {
+			req.Query = append(req.Query, queryTerm{Text: t})
+		}
+		w := 1.0
+		if v := formValue(c, "image_weight"); v != "" {
+			if w, err = strconv.ParseFloat(v, 64); err != nil {
+				return req, fmt.Errorf("%w: image_weight %q", ErrBadRequest, v)
+			}
+		}
+		for _, f := range files {
+			req.Query = append(req.Query, queryTerm{imageBytes: f, Weight: &w})
+		}
+	default:
+		return req, fmt.Errorf("%w: search takes application/json or multipart/form-data", ErrUnsupportedType)
+	}
+	if req.Text != "" {
+		req.Query = append(req.Query, queryTerm{Text: req.Text})
+	}
+	if req.Image != "" {
+		req.Query = append(req.Query, queryTerm{Image: req.Image})
+	}
+	if req.ImageID != "" {
+		req.Query = append(req.Query, queryTerm{ImageID: req.ImageID})
+	}
+	return req, validateSearch(&req)
+}
+
+func validateSearch(req *searchRequest) error {
+	switch {
+	case len(req.Query) == 0:
+		return fmt.Errorf("%w: the query has no terms (give text, image, image_id or vector)", ErrBadRequest)
+	case len(req.Query) > maxTerms:
+		return fmt.Errorf("%w: at most %d query terms", ErrBadRequest, maxTerms)
+	case req.K < 0 || req.K > maxK:
+		return fmt.Errorf("%w: k must be within 1..%d", ErrBadRequest, maxK)
+	}
+	if req.K == 0 {
+		req.K = defaultK
+	}
+	switch req.Sort {
+	case "", "relevance", "date":
+	default:
+		return fmt.Errorf("%w: sort must be relevance or date", ErrBadRequest)
+	}
+	switch req.Target {
+	case "", "images":
+		if req.Collection != "" {
+			return fmt.Errorf("%w: collection needs target \"texts\"", ErrBadRequest)
+		}
+	case "texts":
+		if err := validName("collection", req.Collection); err != nil {
+			return err
+		}
+		if req.Sort == "date" {
+			return fmt.Errorf("%w: text collections sort by relevance only", ErrBadRequest)
+		}
+	default:
+		return fmt.Errorf("%w: target must be images or texts", ErrBadRequest)
+	}
+	if req.MinScore != nil && (math.IsNaN(float64(*req.MinScore)) || *req.MinScore < -1 || *req.MinScore > 1) {
+		return fmt.Errorf("%w: min_score must be within -1..1", ErrBadRequest)
+	}
+	for i, t := range req.Query {
+		n := 0
+		for _, set := range []bool{t.Text != "", t.Image != "", t.ImageID != "", t.Vector != nil, t.imageBytes != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("%w: query term %d must have exactly one of text, image, image_id, vector", ErrBadRequest, i+1)
+		}
+		if len(t.Text) > maxTextLen {
+			return fmt.Errorf("%w: query term %d: text longer than %d bytes", ErrBadRequest, i+1, maxTextLen)
+		}
+		if t.Weight != nil && (math.IsNaN(*t.Weight) || math.IsInf(*t.Weight, 0) || math.Abs(*t.Weight) > 100) {
+			return fmt.Errorf("%w: query term %d: weight must be finite and within ±100", ErrBadRequest, i+1)
+		}
+		if t.ImageID != "" {
+			if err := validName("image_id", t.ImageID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// queryHash identifies a query for its cursors: the terms, target, filter and sort.
+func queryHash(req searchRequest) string {
+	h := sha256.New()
+	terms := make([]queryTerm, len(req.Query))
+	copy(terms, req.Query)
+	for i := range terms {
+		if terms[i].imageBytes != nil {
+			sum := sha256.Sum256(terms[i].imageBytes)
+			terms[i].Image = "sha256:" + base64.RawStdEncoding.EncodeToString(sum[:])
+		}
+	}
+	_ = json.NewEncoder(h).Encode([]any{terms, req.Target, req.Collection, req.Filter, req.MinScore, req.Sort, req.K})
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
+// queryVector embeds every term, sums them with their weights and normalises:
+// "beach" + photo − 0.5·"people" is a single unit vector.
+func (s *Server) queryVector(ctx context.Context, terms []queryTerm) ([]float32, error) {
+	dim := s.deps.Encoder.Info().Dim
+	sum := make([]float64, dim)
+	for i, t := range terms {
+		v, err := s.termVector(ctx, t)
+		if err != nil {
+			return nil, fmt.Errorf("query term %d: %w", i+1, err)
+		}
+		if len(v) != dim {
+			return nil, fmt.Errorf("%w: query term %d has %d dimensions, the model has %d", ErrBadRequest, i+1, len(v), dim)
+		}
+		w := 1.0
+		if t.Weight != nil {
+			w = *t.Weight
+		}
+		for j, x := range v {
+			sum[j] += w * float64(x)
+		}
+	}
+	return normalize(sum)
+}
+
+func normalize(sum []float64) ([]float32, error) {
+	var norm float64
+	for _, x := range sum {
+		norm += x * x
+	}
+	norm = math.Sqrt(norm)
+	if norm < 1e-9 || math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return nil, fmt.Errorf("%w: the weighted query terms cancel out (zero vector)", ErrBadRequest)
+	}
+	out := make([]float32, len(sum))
+	for i, x := range sum {
+		out[i] = float32(x / norm)
+	}
+	return out, nil
+}
+
+func (s *Server) termVector(ctx context.Context, t queryTerm) ([]float32, error) {
+	switch {
+	case t.Text != "":
+		return s.texts.Do(ctx, t.Text)
+	case t.ImageID != "":
+		return s.deps.Catalog.Vector(ctx, t.ImageID)
+	case t.Vector != nil:
+		for _, x := range t.Vector {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return nil, fmt.Errorf("%w: vector has a non-finite component", ErrBadRequest)
+			}
+		}
+		return t.Vector, nil
+	case t.Image != "":
+		b, err := decodeBase64(t.Image)
+		if err != nil {
+			return nil, err
+		}
+		return s.embedImage(ctx, b)
+	case t.imageBytes != nil:
+		return s.embedImage(ctx, t.imageBytes)
+	default:
+		return nil, fmt.Errorf("%w: empty query term", ErrBadRequest)
+	}
+}
+
+// embedImage decodes and preprocesses one image in the request goroutine and
+// embeds it through the coalescer.
+func (s *Server) embedImage(ctx context.Context, data []byte) ([]float32, error) {
+	px, err := s.deps.Encoder.PrepareImage(ctx, data, s.opts.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	return s.images.Do(ctx, px)
+}
+
+func (s *Server) search(ctx context.Context, req searchRequest) (searchResponse, error) {
+	resp := searchResponse{Hits: []searchHit{}, Model: s.deps.Encoder.Info().ID}
+	qh := queryHash(req)
+	var cur *cursor
+	if req.Cursor != "" {
+		cc, err := decodeCursor(req.Cursor, qh)
+		if err != nil {
+			return resp, err
+		}
+		cur = &cc
+	}
+	q, err := s.queryVector(ctx, req.Query)
+	if err != nil {
+		return resp, err
+	}
+	page := 0
+	if cur != nil {
+		page = cur.Page
+	}
+	if req.Target == "texts" {
+		return s.searchTexts(ctx, req, q, cur, page, qh, resp)
+	}
+	var hits []Hit
+	if req.Sort == "date" {
+		// The relevant set (best maxRelevant above min_score) ordered by date;
+		// the cursor is the (date, id) of the last hit served.
+		if hits, err = s.deps.Catalog.Search(ctx, q, maxRelevant, req.Filter, nil); err != nil {
+			return resp, err
+		}
+		if req.MinScore != nil {
+			hits = slices.DeleteFunc(hits, func(h Hit) bool { return h.Score < *req.MinScore })
+		}
+		slices.SortStableFunc(hits, func(a, b Hit) int {
+			if c := b.Item.Date().Compare(a.Item.Date()); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		if cur != nil {
+			hits = slices.DeleteFunc(hits, func(h Hit) bool {
+				d := h.Item.Date().UnixNano()
+				return !(d < cur.Date || (d == cur.Date && h.ID > cur.ID))
+			})
+		}
+	} else {
+		// Keyset pagination in the index itself: each page is the k+1 best
+		// hits sorting after the cursor (score desc, id asc), so pages stay
+		// stable while items are added.
+		var after *Hit
+		if cur != nil {
+			after = &Hit{ID: cur.ID, Score: cur.Score}
+		}
+		if hits, err = s.deps.Catalog.Search(ctx, q, req.K+1, req.Filter, after); err != nil {
+			return resp, err
+		}
+		if req.MinScore != nil {
+			hits = slices.DeleteFunc(hits, func(h Hit) bool { return h.Score < *req.MinScore })
+		}
+	}
+	more := len(hits) > req.K
+	if more {
+		hits = hits[:req.K]
+	}
+	for _, h := range hits {
+		it := h.Item
+		resp.Hits = append(resp.Hits, searchHit{
+			ID: h.ID, Score: h.Score, Path: it.Path, Metadata: &it,
+			ThumbnailURL: "/v1/items/" + h.ID + "/thumbnail",
+			OriginalURL:  "/v1/items/" + h.ID + "/original",
+		})
+	}
+	if more {
+		last := hits[len(hits)-1]
+		resp.NextCursor = encodeCursor(cursor{Page: page + 1, Score: last.Score, Date: last.Item.Date().UnixNano(), ID: last.ID, Query: qh})
+	}
+	return resp, nil
+}
+
+func (s *Server) searchTexts(ctx context.Context, req searchRequest, q []float32, cur *cursor, page int, qh string, resp searchResponse) (searchResponse, error) {
+	var after *Hit
+	if cur != nil {
+		after = &Hit{ID: cur.ID, Score: cur.Score}
+	}
+	hits, err := s.deps.Catalog.SearchTexts(ctx, req.Collection, q, req.K+1, after)
+	if err != nil {
+		return resp, err
+	}
+	if req.MinScore != nil {
+		hits = slices.DeleteFunc(hits, func(h TextHit) bool { return h.Score < *req.MinScore })
+	}
+	more := len(hits) > req.K
+	if more {
+		hits = hits[:req.K]
+	}
+	for _, h := range hits {
+		resp.Hits = append(resp.Hits, searchHit{ID: h.ID, Score: h.Score, Text: h.Text})
+	}
+	if more {
+		last := hits[len(hits)-1]
+		resp.NextCursor = encodeCursor(cursor{Page: page + 1, Score: last.Score, ID: last.ID, Query: qh})
+	}
+	return resp, nil
+}
