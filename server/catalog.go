@@ -245,4 +245,3 @@ func removeUpload(uploadDir string, it Item) {
 		}
 	}
 }
-

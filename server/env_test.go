@@ -11,8 +11,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"time"
 	"testing"
+	"time"
 
 	"imglish/demo/scene"
 	"imglish/encoder"

@@ -284,4 +284,3 @@ func isNotFound(err error) bool {
 	st, _ := statusOf(err)
 	return st == http.StatusNotFound
 }
-

@@ -20,14 +20,14 @@ import (
 
 // job is one index run started over HTTP or for a watched folder.
 type job struct {
-	ID       string      `json:"id"`
-	Folder   string      `json:"folder"`
-	State    string      `json:"state"` // running, done, failed, canceled
+	ID       string           `json:"id"`
+	Folder   string           `json:"folder"`
+	State    string           `json:"state"` // running, done, failed, canceled
 	Progress indexer.Progress `json:"progress"`
-	Error    string      `json:"error,omitempty"`
-	Started  time.Time   `json:"started"`
-	Finished time.Time   `json:"finished,omitzero"`
-	Watch    bool        `json:"watch,omitempty"`
+	Error    string           `json:"error,omitempty"`
+	Started  time.Time        `json:"started"`
+	Finished time.Time        `json:"finished,omitzero"`
+	Watch    bool             `json:"watch,omitempty"`
 	cancel   context.CancelFunc
 }
 
