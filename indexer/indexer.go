@@ -2,10 +2,12 @@ package indexer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,8 +171,8 @@ func (ix *Indexer) Space() string { return store.ImageSpace(ix.opts.Model) }
 // Progress returns a snapshot of the current or last run. Safe for concurrent use.
 func (ix *Indexer) Progress() Progress { return ix.prog.snapshot(ix.opts.Clock()) }
 
-// Errors lists the files recorded as not indexable in this model's space,
-// sorted by path.
+// Errors lists the files recorded as not indexable, sorted by path (see
+// ListErrors).
 func (ix *Indexer) Errors(ctx context.Context) ([]FileError, error) {
 	var out []FileError
 	err := ix.cat.rangeFiles(ctx, "/", func(r fileRecord) error {
@@ -178,6 +180,25 @@ func (ix *Indexer) Errors(ctx context.Context) ([]FileError, error) {
 			out = append(out, FileError{Path: r.Path, Op: "index", Size: r.Size, ModTime: r.ModTime, Reason: r.Err})
 		}
 		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list errors: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// ListErrors lists the files recorded in db as not indexable (not images,
+// corrupt, too large, unreadable), sorted by path, without needing an
+// encoder. Error records are shared by all models. Safe for concurrent use.
+func ListErrors(ctx context.Context, db *store.DB) ([]FileError, error) {
+	var out []FileError
+	err := db.ScanValues(ctx, errValuePrefix, func(key string, val []byte) bool {
+		var ev errorValue
+		_ = json.Unmarshal(val, &ev)
+		out = append(out, FileError{Path: strings.TrimPrefix(key, errValuePrefix), Op: "index",
+			Size: ev.Size, ModTime: ev.ModTime, Reason: ev.Reason})
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list errors: %w", err)

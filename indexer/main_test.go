@@ -90,6 +90,11 @@ func convertModel(ctx context.Context, dir string, size int) (*modelfile.Manifes
 	})
 }
 
+// convertModelFrom converts checkpoint into dir.
+func convertModelFrom(ctx context.Context, checkpoint, dir string) (*modelfile.Manifest, error) {
+	return convert.Convert(ctx, convert.Options{Checkpoint: checkpoint, OutDir: dir})
+}
+
 // openEncoder opens the tiny model on one ORT thread (the machine is shared).
 func openEncoder(t testing.TB) *countingEncoder { return openEncoderAt(t, modelDir) }
 

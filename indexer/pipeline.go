@@ -207,7 +207,7 @@ func (r *run) process(ctx context.Context, e fileEntry, hadErr bool) error {
 		ix.prog.files.Add(-1)
 		return nil
 	case err != nil:
-		return r.fail(ctx, rec, fmt.Errorf("read %s: %w", rec.Path, err))
+		return r.fail(ctx, rec, fmt.Errorf("read: %w", err))
 	}
 	rec.Hash = Hash(xxh3.Hash128(data).Bytes())
 
