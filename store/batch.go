@@ -179,7 +179,7 @@ func (db *DB) Apply(ctx context.Context, b *Batch) error {
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
 	}
-	if err := db.commit(ctx, plan); err != nil {
+	if err := db.commit(plan); err != nil {
 		if rerr := db.load(context.WithoutCancel(ctx)); rerr != nil {
 			db.mu.Lock()
 			db.broken = rerr
@@ -295,7 +295,7 @@ func (db *DB) plan(b *Batch) (*batchPlan, error) {
 
 // commit installs a plan in memory and writes it in one transaction.
 // Caller holds wmu. On error the caller reloads.
-func (db *DB) commit(ctx context.Context, p *batchPlan) error {
+func (db *DB) commit(p *batchPlan) error {
 	txn := db.bdb.NewTransaction(true)
 	defer txn.Discard()
 	set := func(k, v []byte) error {
@@ -368,12 +368,9 @@ func (db *DB) commit(ctx context.Context, p *batchPlan) error {
 		if len(spp.dels) > 0 {
 			idx.Delete(spp.dels...)
 		}
-		for i, op := range spp.puts {
-			if i&63 == 63 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
+		// No ctx check in here: stopping half way would force a full reload.
+		// Apply checked ctx before starting; batches are bounded.
+		for _, op := range spp.puts {
 			if err := idx.Add(op.id, op.vec); err != nil {
 				return fmt.Errorf("index %s/%s: %w", name, op.id, err)
 			}

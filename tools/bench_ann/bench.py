@@ -54,23 +54,23 @@ def bench_hnswlib(x, qs, gt, k, efs, m, efc):
     idx = hnswlib.Index(space="ip", dim=dim)
     idx.init_index(max_elements=n, M=m, ef_construction=efc, random_seed=100)
     idx.set_num_threads(1)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     idx.add_items(x, np.arange(n), num_threads=1)
-    build = time.perf_counter() - t
+    build, build_cpu = time.perf_counter() - t, time.process_time() - c
     mem = (rss_kib() - before) * 1024
-    out = {"name": "hnswlib 0.6.2", "n": n, "build_s": build, "inserts_per_s": n / build,
+    out = {"name": "hnswlib 0.6.2", "n": n, "build_s": build, "inserts_per_s": n / build, "inserts_per_cpu_s": n / build_cpu,
            "bytes_per_vector": mem / n, "runs": []}
     for ef in efs:
         idx.set_ef(max(ef, k))
-        dt = float("inf")
+        dt = dc = float("inf")
         for _ in range(3):  # best of three passes: the machine is shared
             found = []
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             for qv in qs:
                 labels, _ = idx.knn_query(qv, k=k, num_threads=1)
                 found.append(labels[0])
-            dt = min(dt, time.perf_counter() - t)
-        out["runs"].append({"ef": ef, "recall": recall(found, gt), "qps": len(qs) / dt})
+            dt, dc = min(dt, time.perf_counter() - t), min(dc, time.process_time() - c)
+        out["runs"].append({"ef": ef, "recall": recall(found, gt), "qps": len(qs) / dt, "qps_cpu": len(qs) / dc})
     return out
 
 
@@ -86,23 +86,23 @@ def bench_faiss(x, qs, gt, k, efs, m, efc, nbuild, threads):
     faiss.omp_set_num_threads(threads)
     idx = faiss.IndexHNSWFlat(x.shape[1], m, faiss.METRIC_INNER_PRODUCT)
     idx.hnsw.efConstruction = efc
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     idx.add(xs)
-    build = time.perf_counter() - t
+    build, build_cpu = time.perf_counter() - t, time.process_time() - c
     faiss.omp_set_num_threads(1)
     out = {"name": "faiss %s HNSWFlat" % faiss.__version__, "n": n, "build_threads": threads,
-           "build_s": build, "inserts_per_s": n / build, "runs": []}
+           "build_s": build, "inserts_per_s": n / build, "inserts_per_cpu_s": n / build_cpu, "runs": []}
     for ef in efs:
         idx.hnsw.efSearch = max(ef, k)
-        dt = float("inf")
+        dt = dc = float("inf")
         for _ in range(3):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             found = []
             for qv in qs:
                 _, labels = idx.search(qv.reshape(1, -1), k)
                 found.append(labels[0])
-            dt = min(dt, time.perf_counter() - t)
-        out["runs"].append({"ef": ef, "recall": recall(found, gt), "qps": len(qs) / dt})
+            dt, dc = min(dt, time.perf_counter() - t), min(dc, time.process_time() - c)
+        out["runs"].append({"ef": ef, "recall": recall(found, gt), "qps": len(qs) / dt, "qps_cpu": len(qs) / dc})
     return out
 
 
