@@ -383,6 +383,24 @@ func findClass(module, name string) (interface{}, error) {
 	switch module + "." + name {
 	case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
 		return callable(rebuildTensor), nil
+	case "torch._utils._rebuild_tensor_v3":
+		// (untyped storage, offset, size, stride, requires_grad, hooks, dtype, ...):
+		// the storage counts bytes and the dtype comes separately.
+		return callable(func(args ...interface{}) (interface{}, error) {
+			if len(args) < 7 {
+				return nil, fmt.Errorf("_rebuild_tensor_v3: %d arguments", len(args))
+			}
+			st, ok := args[0].(*storageRef)
+			dt, ok2 := args[6].(*storageClass)
+			if !ok || !ok2 {
+				return nil, fmt.Errorf("_rebuild_tensor_v3: storage %T, dtype %T", args[0], args[6])
+			}
+			typed := &storageRef{key: st.key, dt: dt.dt, numel: st.numel}
+			if st.dt == dtOther && dt.dt.size() > 0 {
+				typed.numel = st.numel / int64(dt.dt.size())
+			}
+			return rebuildTensor(append([]interface{}{typed}, args[1:4]...)...)
+		}), nil
 	case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
 		return callable(func(args ...interface{}) (interface{}, error) {
 			if len(args) == 0 {
