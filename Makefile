@@ -47,5 +47,15 @@ bench-ann:
 bench-store:
 	nice $(GO) test -tags bench -run 'TestOpenLarge|TestCrashSoak' -v -timeout 60m ./store/
 
+.PHONY: fixtures bench-torch
+## fixtures: regenerate testdata/reference/ (BEiT-3 parity checkpoints and goldens; Debian python3-torch).
+fixtures:
+	nice /usr/bin/python3 tools/reference/make_fixtures.py
+	nice /usr/bin/python3 tools/reference/check_traps.py
+
+## bench-torch: the PyTorch reference encoder, base 384, 2 threads (the PyTorch column of `make bench`).
+bench-torch:
+	nice /usr/bin/python3 tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8 --json bench/out/torch.json
+
 clean:
 	rm -rf bin $(DEPS)

@@ -254,7 +254,7 @@ class BEiT3ForRetrieval(nn.Module):
     official one: a module's own parameters precede its submodules').
     """
 
-    def __init__(self, cfg: BEiT3Config):
+    def __init__(self, cfg: BEiT3Config, init: bool = True):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
@@ -262,7 +262,8 @@ class BEiT3ForRetrieval(nn.Module):
         self.language_head = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.vision_head = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.logit_scale = nn.Parameter(torch.ones([]) * math.log(1 / 0.07))
-        self.init_weights()
+        if init:  # skipped when weights are about to be loaded (init costs ~30 s for base)
+            self.init_weights()
 
     @torch.no_grad()
     def init_weights(self, std: float = 0.02) -> None:
@@ -416,7 +417,7 @@ def load_official(path: str, heads: Optional[int] = None, img_size: Optional[int
     if img_size is not None and img_size != cfg.img_size:
         interpolate_pos_embed(sd, img_size, cfg.patch_size, keep_dtype=False)
         cfg = dataclasses.replace(cfg, img_size=img_size)
-    model = BEiT3ForRetrieval(cfg)
+    model = BEiT3ForRetrieval(cfg, init=False)
     wanted = model.state_dict()
     unexpected = [k for k in sd if k not in wanted]
     if strict and unexpected:
