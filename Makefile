@@ -52,6 +52,7 @@ bench-store:
 fixtures:
 	nice /usr/bin/python3 tools/reference/make_fixtures.py
 	nice /usr/bin/python3 tools/reference/check_traps.py
+	nice /usr/bin/python3 tools/reference/numpy_check.py
 
 ## bench-torch: the PyTorch reference encoder, base 384, 2 threads (the PyTorch column of `make bench`).
 bench-torch:
