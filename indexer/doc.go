@@ -47,10 +47,18 @@
 // not an image, or that is corrupt or too large, is recorded with its reason
 // (Errors lists them) and retried only when its size or mtime changes.
 //
-// # Model spaces
+// # Store layout and model spaces
 //
-// Every record belongs to one model id (the encoder manifest's ID). Indexing
-// with another model fills a separate space; search uses one space at a time.
+// In the store an item is one content hash (ID = hex xxh3-128) listing every
+// path that holds it with the size and mtime seen; error records are store
+// values under "indexer/error:"+path. Both are shared by all models. Vectors
+// live in the model's space, store.ImageSpace(model id): indexing with another
+// model fills a separate space (a path counts as unchanged only when its
+// content has a vector in this model's space), and search uses one space at a
+// time. Deleting an item's last path deletes the item and its vectors in every
+// space. The store has no read-modify-write primitive, so another writer
+// editing the same item's paths during a commit could lose that edit; within
+// one Indexer, runs are serialised.
 //
 // # Concurrency
 //
