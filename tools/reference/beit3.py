@@ -262,7 +262,7 @@ class BEiT3ForRetrieval(nn.Module):
         self.language_head = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.vision_head = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.logit_scale = nn.Parameter(torch.ones([]) * math.log(1 / 0.07))
-        if init:  # skipped when weights are about to be loaded (init costs ~30 s for base)
+        if init:  # skipped when weights are about to be loaded (trunc_normal_ init is slow: tens of seconds for base)
             self.init_weights()
 
     @torch.no_grad()
