@@ -456,8 +456,14 @@ func txnErr(err error) error {
 
 // Value returns the application value stored under key.
 func (db *DB) Value(key string) ([]byte, error) {
+	db.mu.RLock()
+	err := db.usable()
+	db.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
 	var out []byte
-	err := db.bdb.View(func(txn *badger.Txn) error {
+	err = db.bdb.View(func(txn *badger.Txn) error {
 		it, err := txn.Get([]byte(prefixValue + key))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return fmt.Errorf("value %.40q: %w", key, ErrNotFound)
@@ -480,6 +486,12 @@ func (db *DB) Value(key string) ([]byte, error) {
 // ScanValues calls fn for every application value whose key starts with
 // prefix, in key order, until fn returns false.
 func (db *DB) ScanValues(ctx context.Context, prefix string, fn func(key string, val []byte) bool) error {
+	db.mu.RLock()
+	uerr := db.usable()
+	db.mu.RUnlock()
+	if uerr != nil {
+		return uerr
+	}
 	stop := errors.New("stop")
 	err := db.bdb.View(func(txn *badger.Txn) error {
 		return scan(ctx, txn, prefixValue+prefix, func(k, v []byte) error {
