@@ -177,3 +177,46 @@ func TestJPEGNearPillow(t *testing.T) {
 		}
 	}
 }
+
+// withOrientation inserts an EXIF APP1 segment with the given orientation
+// right after a JPEG's SOI marker.
+func withOrientation(jpg []byte, o uint16) []byte {
+	tiff := []byte("MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00")
+	binary.BigEndian.PutUint16(tiff[18:], o)
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	app1 := []byte{0xff, 0xe1, 0, 0}
+	binary.BigEndian.PutUint16(app1[2:], uint16(len(seg)+2))
+	out := append([]byte{}, jpg[:2]...)
+	out = append(out, app1...)
+	out = append(out, seg...)
+	return append(out, jpg[2:]...)
+}
+
+// TestFusedTensor: Reader's row-streaming JPEG path gives the same tensor,
+// bit for bit, as Decode followed by Tensor, for every subsampling and
+// every orientation (1–4 stream, 5–8 take the full-image path).
+func TestFusedTensor(t *testing.T) {
+	for _, name := range []string{"jpeg_420.jpg", "jpeg_422.jpg", "jpeg_444.jpg"} {
+		base := mustRead(t, fixture(t, name))
+		for o := uint16(1); o <= 8; o++ {
+			data := withOrientation(base, o)
+			for _, size := range []int{37, 224} {
+				opts := Options{Size: size}
+				got, info, err := Reader(t.Context(), bytes.NewReader(data), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Orientation != int(o) {
+					t.Fatalf("%s o=%d: orientation read as %d", name, o, info.Orientation)
+				}
+				img, _, err := Decode(bytes.NewReader(data), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := Tensor(img, size, [3]float32{}, [3]float32{}, nil); !equalF32(got, want) {
+					t.Fatalf("%s orientation %d size %d: streamed tensor differs", name, o, size)
+				}
+			}
+		}
+	}
+}

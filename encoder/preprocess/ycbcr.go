@@ -41,10 +41,24 @@ func clampU8(v int32) uint8 {
 
 // ycbcrToRGB fills out (sized like m) from m.
 func ycbcrToRGB(out *RGB, m *image.YCbCr) {
-	w, h := out.Width, out.Height
-	if w == 0 || h == 0 {
-		return
+	rc := newYCbCrRows(m, out.Width, out.Height)
+	for y := 0; y < out.Height; y++ {
+		rc.row(y, out.Pix[3*out.Width*y:3*out.Width*(y+1)])
 	}
+}
+
+// ycbcrRows converts one row at a time, so that a resize can consume rows
+// without a full-size RGB copy.
+type ycbcrRows struct {
+	m              *image.YCbCr
+	w, h           int
+	hs, vs, cw, ch int
+	fancyH, fancyV bool
+	cb, cr         []uint8
+	tmpB, tmpR     []int32
+}
+
+func newYCbCrRows(m *image.YCbCr, w, h int) *ycbcrRows {
 	// hs, vs: chroma subsampling factors; cw, ch: chroma plane size that
 	// holds real (not MCU padding) samples, as libjpeg's downsampled_width.
 	hs, vs := 1, 1
@@ -61,62 +75,66 @@ func ycbcrToRGB(out *RGB, m *image.YCbCr) {
 		hs, vs = 4, 2
 	}
 	cw, ch := (w+hs-1)/hs, (h+vs-1)/vs
-	fancyH := hs == 2 && cw > 2
-	fancyV := vs == 2 && (hs == 2 && cw > 2 || hs == 1)
-	cb := make([]uint8, w)
-	cr := make([]uint8, w)
-	tmpB := make([]int32, cw)
-	tmpR := make([]int32, cw)
-	cOff := func(cy int) int { return cy * m.CStride }
-	for y := 0; y < h; y++ {
-		cy := y / vs
-		switch {
-		case fancyV:
-			ny := cy - 1 // upper output row of the pair looks up, the lower one down
+	return &ycbcrRows{
+		m: m, w: w, h: h, hs: hs, vs: vs, cw: cw, ch: ch,
+		fancyH: hs == 2 && cw > 2,
+		fancyV: vs == 2 && (hs == 2 && cw > 2 || hs == 1),
+		cb:     make([]uint8, w), cr: make([]uint8, w),
+		tmpB: make([]int32, cw), tmpR: make([]int32, cw),
+	}
+}
+
+// row writes RGB row y (3·w bytes) into dst.
+func (rc *ycbcrRows) row(y int, dst []uint8) {
+	m, w := rc.m, rc.w
+	cb, cr, tmpB, tmpR := rc.cb, rc.cr, rc.tmpB, rc.tmpR
+	cy := y / rc.vs
+	switch {
+	case rc.fancyV:
+		ny := cy - 1 // upper output row of the pair looks up, the lower one down
+		if y%2 == 1 {
+			ny = cy + 1
+		}
+		ny = max(0, min(ny, rc.ch-1))
+		r0, r1 := cy*m.CStride, ny*m.CStride
+		for c := 0; c < rc.cw; c++ {
+			tmpB[c] = 3*int32(m.Cb[r0+c]) + int32(m.Cb[r1+c])
+			tmpR[c] = 3*int32(m.Cr[r0+c]) + int32(m.Cr[r1+c])
+		}
+		if rc.fancyH {
+			h2v2Row(cb, tmpB, w)
+			h2v2Row(cr, tmpR, w)
+		} else { // 4:4:0 (h1v2)
+			bias := int32(1)
 			if y%2 == 1 {
-				ny = cy + 1
+				bias = 2
 			}
-			ny = max(0, min(ny, ch-1))
-			r0, r1 := cOff(cy), cOff(ny)
-			for c := 0; c < cw; c++ {
-				tmpB[c] = 3*int32(m.Cb[r0+c]) + int32(m.Cb[r1+c])
-				tmpR[c] = 3*int32(m.Cr[r0+c]) + int32(m.Cr[r1+c])
-			}
-			if fancyH {
-				h2v2Row(cb, tmpB, w)
-				h2v2Row(cr, tmpR, w)
-			} else { // 4:4:0 (h1v2)
-				bias := int32(1)
-				if y%2 == 1 {
-					bias = 2
-				}
-				for x := 0; x < w; x++ {
-					cb[x] = uint8((tmpB[x] + bias) >> 2)
-					cr[x] = uint8((tmpR[x] + bias) >> 2)
-				}
-			}
-		case fancyH: // 4:2:2 (h2v1)
-			r0 := cOff(cy)
-			h2v1Row(cb, m.Cb[r0:r0+cw], w)
-			h2v1Row(cr, m.Cr[r0:r0+cw], w)
-		default:
-			r0 := cOff(cy)
 			for x := 0; x < w; x++ {
-				cb[x] = m.Cb[r0+x/hs]
-				cr[x] = m.Cr[r0+x/hs]
+				cb[x] = uint8((tmpB[x] + bias) >> 2)
+				cr[x] = uint8((tmpR[x] + bias) >> 2)
 			}
 		}
-		yrow := m.Y[y*m.YStride : y*m.YStride+w]
-		dst := out.Pix[3*w*y : 3*w*(y+1)]
-		cbr, crr := cb[:len(yrow)], cr[:len(yrow)]
-		for x, yy := range yrow {
-			Y := int32(yy)
-			b, r := cbr[x], crr[x]
-			d := dst[3*x : 3*x+3 : 3*x+3]
-			d[0] = clampU8(Y + crR[r])
-			d[1] = clampU8(Y + (cbG[b]+crG[r])>>16)
-			d[2] = clampU8(Y + cbB[b])
+	case rc.fancyH: // 4:2:2 (h2v1)
+		r0 := cy * m.CStride
+		h2v1Row(cb, m.Cb[r0:r0+rc.cw], w)
+		h2v1Row(cr, m.Cr[r0:r0+rc.cw], w)
+	default:
+		r0 := cy * m.CStride
+		for x := 0; x < w; x++ {
+			cb[x] = m.Cb[r0+x/rc.hs]
+			cr[x] = m.Cr[r0+x/rc.hs]
 		}
+	}
+	yrow := m.Y[y*m.YStride : y*m.YStride+w]
+	dst = dst[:3*len(yrow)]
+	cbr, crr := cb[:len(yrow)], cr[:len(yrow)]
+	for x, yy := range yrow {
+		Y := int32(yy)
+		b, r := cbr[x], crr[x]
+		d := dst[3*x : 3*x+3 : 3*x+3]
+		d[0] = clampU8(Y + crR[r])
+		d[1] = clampU8(Y + (cbG[b]+crG[r])>>16)
+		d[2] = clampU8(Y + cbB[b])
 	}
 }
 
