@@ -16,6 +16,7 @@ import (
 	"imglish/encoder"
 	"imglish/encoder/modelfile"
 	"imglish/encoder/preprocess"
+	"imglish/encoder/tokenizer"
 )
 
 func init() { register(newEmbedCmd) }
@@ -28,20 +29,22 @@ type embedOutput struct {
 
 func newEmbedCmd(g *globals) *cobra.Command {
 	var (
-		images, tensors, tokens []string
-		threads                 int
+		images, tensors, tokens, texts []string
+		tokenizerPath                  string
+		threads                        int
 	)
 	cmd := &cobra.Command{
 		Use:   "embed --model DIR (--image FILE | --tokens 0,123,2 | --tensor FILE.f32)...",
 		Short: "Print the embedding of images or token sequences, one JSON object per input",
 		Long: `Embed runs a converted model on each input and prints {"input": ..., "embedding": [...]}
 per line. --image decodes and preprocesses a file as the model's model.json says;
+--text tokenizes with the model folder's tokenizer (or --tokenizer), BEiT-3 framing;
 --tensor reads raw little-endian float32 CHW tensors (one or more images of 3×S×S);
 --tokens (alias --text-ids) takes ids already framed as 0,…,2. Each flag repeats.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(images)+len(tensors)+len(tokens) == 0 {
-				return errors.New("embed: give at least one --image, --tensor or --tokens")
+			if len(images)+len(tensors)+len(tokens)+len(texts) == 0 {
+				return errors.New("embed: give at least one --image, --tensor, --text or --tokens")
 			}
 			dir, err := modelDir(g)
 			if err != nil {
@@ -97,6 +100,25 @@ per line. --image decodes and preprocesses a file as the model's model.json says
 					return err
 				}
 			}
+			if len(texts) > 0 {
+				tok, err := loadTokenizer(dir, man, tokenizerPath)
+				if err != nil {
+					return err
+				}
+				for _, text := range texts {
+					ids, err := tok.BEiT3Input(text, man.Text.MaxTokens)
+					if err != nil {
+						return fmt.Errorf("tokenize %q: %w", text, err)
+					}
+					vecs, err := enc.EmbedTexts(ctx, [][]int64{ids})
+					if err != nil {
+						return fmt.Errorf("embed text %q: %w", text, err)
+					}
+					if err := emit(text, vecs); err != nil {
+						return err
+					}
+				}
+			}
 			for _, s := range tokens {
 				ids, err := parseIDs(s)
 				if err != nil {
@@ -116,10 +138,24 @@ per line. --image decodes and preprocesses a file as the model's model.json says
 	f := cmd.Flags()
 	f.StringArrayVar(&images, "image", nil, "image file (repeatable)")
 	f.StringArrayVar(&tensors, "tensor", nil, "raw float32 CHW tensor file (repeatable)")
+	f.StringArrayVar(&texts, "text", nil, "text to tokenize with the model's tokenizer and embed (repeatable)")
+	f.StringVar(&tokenizerPath, "tokenizer", "", "SentencePiece model for --text (default: the one in the model folder)")
 	f.StringArrayVar(&tokens, "tokens", nil, "comma-separated token ids, framed 0,…,2 (repeatable)")
 	f.StringArrayVar(&tokens, "text-ids", nil, "alias of --tokens")
 	f.IntVar(&threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	return cmd
+}
+
+// loadTokenizer opens --tokenizer, else the tokenizer recorded in model.json.
+func loadTokenizer(dir string, man *modelfile.Manifest, explicit string) (*tokenizer.Tokenizer, error) {
+	path := explicit
+	if path == "" {
+		if man.Text.Tokenizer == "" {
+			return nil, fmt.Errorf("embed --text: the model folder has no tokenizer (convert with --tokenizer, or pass --tokenizer)")
+		}
+		path = filepath.Join(dir, man.Text.Tokenizer)
+	}
+	return tokenizer.Load(path)
 }
 
 // modelDir resolves --model: a folder holding model.json, else a name under
