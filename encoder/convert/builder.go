@@ -161,10 +161,6 @@ func attrFloat(name string, v float32) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(v)}
 }
 
-func attrTensor(name string, t *onnxpb.TensorProto) *onnxpb.AttributeProto {
-	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_TENSOR.Enum(), T: t}
-}
-
 // valueInfo describes a graph input or output; a dim is either a size or a
 // symbolic name (string).
 func valueInfo(name string, dt onnxpb.TensorProto_DataType, dims ...interface{}) *onnxpb.ValueInfoProto {
