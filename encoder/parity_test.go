@@ -2,6 +2,8 @@ package encoder
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -61,8 +63,7 @@ func (w *worst) check(t *testing.T, what string, got, want []float32, minCos, ma
 
 // embedGoldens runs every image and text golden of (ckpt, size) through e,
 // batched (mixed lengths in one call) and one at a time.
-func embedGoldens(t *testing.T, e *Encoder, ckpt string, size int, minCos, maxAbs float64) worst {
-	g := loadGoldens(t)
+func embedGoldens(t *testing.T, g *goldens, e *Encoder, ckpt string, size int, minCos, maxAbs float64) worst {
 	ctx := t.Context()
 	var w worst
 	images := g.select_(ckpt, size, "image")
@@ -160,7 +161,7 @@ func TestParityWithReference(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := openTest(t, convertFixture(t, tc.ckpt, tc.size, convert.PrecisionFP32, 0))
-			w := embedGoldens(t, e, tc.ckpt, tc.size, parityCos, parityMaxAbs)
+			w := embedGoldens(t, loadGoldens(t), e, tc.ckpt, tc.size, parityCos, parityMaxAbs)
 			t.Logf("%s@%d: min cosine %.9f, max |Δ| %.3g", tc.ckpt, tc.size, w.cos, w.abs)
 		})
 	}
@@ -179,7 +180,7 @@ func TestParityExternalData(t *testing.T) {
 	if err := e.Manifest().Verify(dir); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	embedGoldens(t, e, "tiny", 32, parityCos, parityMaxAbs)
+	embedGoldens(t, loadGoldens(t), e, "tiny", 32, parityCos, parityMaxAbs)
 }
 
 // TestParityFP16 converts with fp16 weights and compute: the vectors stay
@@ -189,6 +190,39 @@ func TestParityFP16(t *testing.T) {
 	if p := e.Manifest().Precision; p != convert.PrecisionFP16 {
 		t.Fatalf("precision %q", p)
 	}
-	w := embedGoldens(t, e, "base_shaped", 384, 0.999, 1)
+	w := embedGoldens(t, loadGoldens(t), e, "base_shaped", 384, 0.999, 1)
 	t.Logf("fp16 base_shaped: min cosine %.9f, max |Δ| %.3g", w.cos, w.abs)
+}
+
+// TestParityFullSize checks a full-size checkpoint (e.g. tools/reference's
+// make_checkpoint.py --size base) against goldens from
+// tools/reference/make_goldens.py. Those files are large and never committed,
+// so the test runs only when IMGLISH_FULL_GOLDENS names the goldens file;
+// IMGLISH_FULL_MODEL may name an already converted folder.
+func TestParityFullSize(t *testing.T) {
+	path := os.Getenv("IMGLISH_FULL_GOLDENS")
+	if path == "" {
+		t.Skip("IMGLISH_FULL_GOLDENS not set (full-size goldens are generated on demand, never committed)")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g goldens
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range g.Checkpoints {
+		size := g.Goldens[0].ImageSize
+		dir := os.Getenv("IMGLISH_FULL_MODEL")
+		if dir == "" {
+			dir = t.TempDir()
+			if _, err := convert.Convert(t.Context(), convert.Options{Checkpoint: c.File, OutDir: dir, ImageSize: size, Heads: c.Config.Heads}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e := openTest(t, dir)
+		w := embedGoldens(t, &g, e, name, size, parityCos, parityMaxAbs)
+		t.Logf("%s@%d: min cosine %.9f, max |Δ| %.3g", name, size, w.cos, w.abs)
+	}
 }
