@@ -16,12 +16,14 @@ mkdir -p "$OUT"
 /usr/bin/python3 tools/tokenizer/build_corpus.py "$TMP"
 cp "$TMP/corpus.txt" "$OUT/corpus.txt"
 
-COMMON=(--input="$TMP/train.txt" --vocab_size=8000 --num_threads=2 --minloglevel=1
+# Relative paths, run inside $TMP: trainer_spec records input and
+# model_prefix, and a random temp path would make the models differ per run.
+COMMON=(--input=train.txt --vocab_size=8000 --num_threads=2 --minloglevel=1
         --max_sentence_length=8192)
 UDS='<sep>,[MASK],imglish,ﬁx,☃'
 train() { # name, extra flags...
   local name=$1; shift
-  nice spm_train "${COMMON[@]}" --model_prefix="$TMP/$name" "$@" >"$TMP/$name.log" 2>&1 \
+  (cd "$TMP" && nice spm_train "${COMMON[@]}" --model_prefix="$name" "$@" >"$name.log" 2>&1) \
     || { cat "$TMP/$name.log"; exit 1; }
   cp "$TMP/$name.model" "$OUT/$name.model"
 }
