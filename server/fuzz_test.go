@@ -119,4 +119,3 @@ func TestRandomRequests(t *testing.T) {
 		})
 	}
 }
-
