@@ -30,7 +30,7 @@ func TestSearchPaginationStable(t *testing.T) {
 		if cursor != "" {
 			body["cursor"] = cursor
 		}
-		var sr searchResponse
+		var sr SearchResponse
 		if st, _ := e.call("POST", "/v1/search", readKey, body, &sr); st != 200 {
 			t.Fatalf("page %d: status %d", page, st)
 		}
@@ -69,7 +69,7 @@ func TestSearchFiltersAndDateSort(t *testing.T) {
 	const n = 12
 	e := newEnv(t, envConfig{scenes: n})
 	// Date range: scenes 3..6 (mtime = base + i hours; To is exclusive).
-	var sr searchResponse
+	var sr SearchResponse
 	e.call("POST", "/v1/search", readKey, map[string]any{"text": "a shape", "k": 50, "filter": map[string]any{
 		"after": sceneTime(3).Format(time.RFC3339), "before": sceneTime(7).Format(time.RFC3339)}}, &sr)
 	var got []string
@@ -103,7 +103,7 @@ func TestSearchFiltersAndDateSort(t *testing.T) {
 		if cursor != "" {
 			body["cursor"] = cursor
 		}
-		var r searchResponse
+		var r SearchResponse
 		if st, _ := e.call("POST", "/v1/search", readKey, body, &r); st != 200 {
 			t.Fatalf("date sort: %d", st)
 		}
@@ -303,7 +303,7 @@ func TestTextCollections(t *testing.T) {
 		if cursor != "" {
 			body["cursor"] = cursor
 		}
-		var sr searchResponse
+		var sr SearchResponse
 		if st, _ := e.call("POST", "/v1/search", readKey, body, &sr); st != 200 {
 			t.Fatalf("image→text: %d", st)
 		}
@@ -397,9 +397,9 @@ func TestItemsThumbnailsOriginals(t *testing.T) {
 	if st, _ := e.call("GET", "/v1/items/"+id, readKey, nil, nil); st != 404 {
 		t.Errorf("deleted item: %d, want 404", st)
 	}
-	var sr searchResponse
+	var sr SearchResponse
 	e.call("POST", "/v1/search", readKey, map[string]any{"text": "a shape", "k": 10}, &sr)
-	if len(sr.Hits) != 2 || slices.ContainsFunc(sr.Hits, func(h searchHit) bool { return h.ID == id }) {
+	if len(sr.Hits) != 2 || slices.ContainsFunc(sr.Hits, func(h SearchHit) bool { return h.ID == id }) {
 		t.Errorf("search after delete: %d hits", len(sr.Hits))
 	}
 	if _, err := os.Stat(e.scenePath(1)); err != nil {
@@ -422,7 +422,7 @@ func TestUploadDedup(t *testing.T) {
 	if st, _ := e.call("POST", "/v1/images", writeKey, rawBody{mustRead(t, e.scenePath(0)), "image/png"}, &again); st != 200 || again.Item.ID != e.itemID(0) {
 		t.Errorf("upload of an indexed file: %d %+v", st, again)
 	}
-	var sr searchResponse
+	var sr SearchResponse
 	e.call("POST", "/v1/search", readKey, map[string]any{"image": base64Std(png), "k": 1}, &sr)
 	if len(sr.Hits) != 1 || sr.Hits[0].ID != up.Item.ID || sr.Hits[0].Score < 0.999 {
 		t.Errorf("uploaded image not found by itself: %+v", sr.Hits)

@@ -82,7 +82,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", tc.path, got, tc.want)
 		}
 	}
-	var sr searchResponse
+	var sr SearchResponse
 	if st, _ := e.call("POST", "/v1/search", readKey, map[string]any{"text": "a red circle"}, &sr); st != 200 {
 		t.Fatalf("search: %d", st)
 	}
@@ -113,7 +113,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 func TestSearchText(t *testing.T) {
 	const n = 24
 	e := newEnv(t, envConfig{scenes: n})
-	var sr searchResponse
+	var sr SearchResponse
 	if st, _ := e.call("POST", "/v1/search", readKey, map[string]any{"text": e.scenes[0].Caption(), "k": 10}, &sr); st != 200 {
 		t.Fatalf("search: %d", st)
 	}
@@ -136,10 +136,10 @@ func TestSearchText(t *testing.T) {
 	// captions rank their own scene in the top 5.
 	found := 0
 	for i := range n {
-		var r searchResponse
+		var r SearchResponse
 		e.call("POST", "/v1/search", readKey, map[string]any{"text": e.scenes[i].Caption(), "k": 5}, &r)
 		id := e.itemID(i)
-		if slices.ContainsFunc(r.Hits, func(h searchHit) bool { return h.ID == id }) {
+		if slices.ContainsFunc(r.Hits, func(h SearchHit) bool { return h.ID == id }) {
 			found++
 		}
 	}
@@ -163,7 +163,7 @@ func TestSearchImageAndArithmetic(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var sr searchResponse
+			var sr SearchResponse
 			if st, _ := e.call("POST", "/v1/search", readKey, tc.body, &sr); st != 200 {
 				t.Fatalf("status %d", st)
 			}
@@ -189,7 +189,7 @@ func TestSearchImageAndArithmetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var a, b searchResponse
+	var a, b SearchResponse
 	e.call("POST", "/v1/search", readKey, map[string]any{"k": 12, "query": []map[string]any{
 		{"text": "a blue square"}, {"image": img, "weight": 1}, {"text": "a red star", "weight": -0.5}}}, &a)
 	e.call("POST", "/v1/search", readKey, map[string]any{"k": 12, "query": []map[string]any{{"vector": want}}}, &b)

@@ -25,8 +25,9 @@ const (
 	maxRelevant = 1000 // the "relevant set" that sort=date orders
 )
 
-// queryTerm is one part of a query; exactly one of Text, Image, ImageID, Vector is set.
-type queryTerm struct {
+// QueryTerm is one part of a query; exactly one of Text, Image (base64),
+// ImageID, Vector is set. Weight defaults to 1; negative weights subtract.
+type QueryTerm struct {
 	Text    string    `json:"text,omitempty"`
 	Image   string    `json:"image,omitempty"`
 	ImageID string    `json:"image_id,omitempty"`
@@ -36,9 +37,12 @@ type queryTerm struct {
 	imageBytes []byte
 }
 
-// searchRequest is the body of POST /v1/search.
-type searchRequest struct {
-	Query      []queryTerm `json:"query"`
+// SearchRequest is the body of POST /v1/search. Text, Image and ImageID are
+// shortcuts for one term each. Target is "images" (default) or "texts" with
+// Collection; Sort is "relevance" (default) or "date"; Cursor is the previous
+// page's NextCursor.
+type SearchRequest struct {
+	Query      []QueryTerm `json:"query"`
 	Text       string      `json:"text,omitempty"`
 	Image      string      `json:"image,omitempty"`
 	ImageID    string      `json:"image_id,omitempty"`
@@ -51,8 +55,9 @@ type searchRequest struct {
 	Cursor     string      `json:"cursor,omitempty"`
 }
 
-// searchHit is one result of POST /v1/search.
-type searchHit struct {
+// SearchHit is one result of POST /v1/search: an image (with thumbnail and
+// original URLs and metadata) or, for target texts, a text.
+type SearchHit struct {
 	ID           string  `json:"id"`
 	Score        float32 `json:"score"`
 	Path         string  `json:"path,omitempty"`
@@ -62,8 +67,9 @@ type searchHit struct {
 	Metadata     *Item   `json:"metadata,omitempty"`
 }
 
-type searchResponse struct {
-	Hits       []searchHit `json:"hits"`
+// SearchResponse is a page of hits; NextCursor is empty on the last page.
+type SearchResponse struct {
+	Hits       []SearchHit `json:"hits"`
 	NextCursor string      `json:"next_cursor,omitempty"`
 	Model      string      `json:"model"`
 	TookMS     float64     `json:"took_ms"`
@@ -121,9 +127,33 @@ func (s *Server) handleSearch(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
+// Search runs a search as POST /v1/search does (for in-process callers such
+// as `imglish search` on a local store). It is safe for concurrent use.
+func (s *Server) Search(ctx context.Context, req SearchRequest) (SearchResponse, error) {
+	if err := s.ready(); err != nil {
+		return SearchResponse{}, err
+	}
+	if req.Text != "" {
+		req.Query = append(req.Query, QueryTerm{Text: req.Text})
+		req.Text = ""
+	}
+	if req.Image != "" {
+		req.Query = append(req.Query, QueryTerm{Image: req.Image})
+		req.Image = ""
+	}
+	if req.ImageID != "" {
+		req.Query = append(req.Query, QueryTerm{ImageID: req.ImageID})
+		req.ImageID = ""
+	}
+	if err := validateSearch(&req); err != nil {
+		return SearchResponse{}, err
+	}
+	return s.search(ctx, req)
+}
+
 // readSearch parses JSON, or multipart with a "query" JSON field and "image" files.
-func (s *Server) readSearch(c *gin.Context) (searchRequest, error) {
-	var req searchRequest
+func (s *Server) readSearch(c *gin.Context) (SearchRequest, error) {
+	var req SearchRequest
 	kind, err := bodyKind(c)
 	if err != nil {
 		return req, err
@@ -144,7 +174,7 @@ func (s *Server) readSearch(c *gin.Context) (searchRequest, error) {
 			}
 		}
 		if t := formValue(c, "text"); t != "" {
-			req.Query = append(req.Query, queryTerm{Text: t})
+			req.Query = append(req.Query, QueryTerm{Text: t})
 		}
 		w := 1.0
 		if v := formValue(c, "image_weight"); v != "" {
@@ -153,24 +183,24 @@ func (s *Server) readSearch(c *gin.Context) (searchRequest, error) {
 			}
 		}
 		for _, f := range files {
-			req.Query = append(req.Query, queryTerm{imageBytes: f, Weight: &w})
+			req.Query = append(req.Query, QueryTerm{imageBytes: f, Weight: &w})
 		}
 	default:
 		return req, fmt.Errorf("%w: search takes application/json or multipart/form-data", ErrUnsupportedType)
 	}
 	if req.Text != "" {
-		req.Query = append(req.Query, queryTerm{Text: req.Text})
+		req.Query = append(req.Query, QueryTerm{Text: req.Text})
 	}
 	if req.Image != "" {
-		req.Query = append(req.Query, queryTerm{Image: req.Image})
+		req.Query = append(req.Query, QueryTerm{Image: req.Image})
 	}
 	if req.ImageID != "" {
-		req.Query = append(req.Query, queryTerm{ImageID: req.ImageID})
+		req.Query = append(req.Query, QueryTerm{ImageID: req.ImageID})
 	}
 	return req, validateSearch(&req)
 }
 
-func validateSearch(req *searchRequest) error {
+func validateSearch(req *SearchRequest) error {
 	switch {
 	case len(req.Query) == 0:
 		return fmt.Errorf("%w: the query has no terms (give text, image, image_id or vector)", ErrBadRequest)
@@ -231,9 +261,9 @@ func validateSearch(req *searchRequest) error {
 }
 
 // queryHash identifies a query for its cursors: the terms, target, filter and sort.
-func queryHash(req searchRequest) string {
+func queryHash(req SearchRequest) string {
 	h := sha256.New()
-	terms := make([]queryTerm, len(req.Query))
+	terms := make([]QueryTerm, len(req.Query))
 	copy(terms, req.Query)
 	for i := range terms {
 		if terms[i].imageBytes != nil {
@@ -247,7 +277,7 @@ func queryHash(req searchRequest) string {
 
 // queryVector embeds every term, sums them with their weights and normalises:
 // "beach" + photo − 0.5·"people" is a single unit vector.
-func (s *Server) queryVector(ctx context.Context, terms []queryTerm) ([]float32, error) {
+func (s *Server) queryVector(ctx context.Context, terms []QueryTerm) ([]float32, error) {
 	dim := s.deps.Encoder.Info().Dim
 	sum := make([]float64, dim)
 	for i, t := range terms {
@@ -285,7 +315,7 @@ func normalize(sum []float64) ([]float32, error) {
 	return out, nil
 }
 
-func (s *Server) termVector(ctx context.Context, t queryTerm) ([]float32, error) {
+func (s *Server) termVector(ctx context.Context, t QueryTerm) ([]float32, error) {
 	switch {
 	case t.Text != "":
 		return s.texts.Do(ctx, t.Text)
@@ -321,8 +351,8 @@ func (s *Server) embedImage(ctx context.Context, data []byte) ([]float32, error)
 	return s.images.Do(ctx, px)
 }
 
-func (s *Server) search(ctx context.Context, req searchRequest) (searchResponse, error) {
-	resp := searchResponse{Hits: []searchHit{}, Model: s.deps.Encoder.Info().ID}
+func (s *Server) search(ctx context.Context, req SearchRequest) (SearchResponse, error) {
+	resp := SearchResponse{Hits: []SearchHit{}, Model: s.deps.Encoder.Info().ID}
 	qh := queryHash(req)
 	var cur *cursor
 	if req.Cursor != "" {
@@ -386,7 +416,7 @@ func (s *Server) search(ctx context.Context, req searchRequest) (searchResponse,
 	}
 	for _, h := range hits {
 		it := h.Item
-		resp.Hits = append(resp.Hits, searchHit{
+		resp.Hits = append(resp.Hits, SearchHit{
 			ID: h.ID, Score: h.Score, Path: it.Path, Metadata: &it,
 			ThumbnailURL: "/v1/items/" + h.ID + "/thumbnail",
 			OriginalURL:  "/v1/items/" + h.ID + "/original",
@@ -399,7 +429,7 @@ func (s *Server) search(ctx context.Context, req searchRequest) (searchResponse,
 	return resp, nil
 }
 
-func (s *Server) searchTexts(ctx context.Context, req searchRequest, q []float32, cur *cursor, page int, qh string, resp searchResponse) (searchResponse, error) {
+func (s *Server) searchTexts(ctx context.Context, req SearchRequest, q []float32, cur *cursor, page int, qh string, resp SearchResponse) (SearchResponse, error) {
 	var after *Hit
 	if cur != nil {
 		after = &Hit{ID: cur.ID, Score: cur.Score}
@@ -416,7 +446,7 @@ func (s *Server) searchTexts(ctx context.Context, req searchRequest, q []float32
 		hits = hits[:req.K]
 	}
 	for _, h := range hits {
-		resp.Hits = append(resp.Hits, searchHit{ID: h.ID, Score: h.Score, Text: h.Text})
+		resp.Hits = append(resp.Hits, SearchHit{ID: h.ID, Score: h.Score, Text: h.Text})
 	}
 	if more {
 		last := hits[len(hits)-1]

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"imglish/encoder"
+	"imglish/server"
+	"imglish/store"
+)
+
+func init() { register(newSearchCmd) }
+
+// errServer is a non-2xx answer from a running server.
+var errServer = errors.New("server error")
+
+func newSearchCmd(g *globals) *cobra.Command {
+	var (
+		images             []string
+		serverURL, key     string
+		k                  int
+		asJSON             bool
+		folder, sortBy     string
+		collection, cursor string
+		minScore           float64
+	)
+	cmd := &cobra.Command{
+		Use:   `search ["TEXT"] [--image FILE]...`,
+		Short: "Search images by text and/or example images, on a running server (--server) or the local store",
+		Long: `search embeds the text and images, adds them (query arithmetic: a text starting with "-" is
+subtracted, e.g. search beach -people) and prints the best matches as a table, or JSON with --json.
+With --server URL it asks a running imglish serve (key from --key or $IMGLISH_API_KEY); without, it
+opens the store at --data and the model at --model itself (stop the server first: the store is
+single-process). --collection NAME searches a text collection with the image (image→text).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := server.SearchRequest{K: k, Sort: sortBy, Cursor: cursor}
+			req.Filter.PathPrefix = folder
+			if minScore > -1 {
+				ms := float32(minScore)
+				req.MinScore = &ms
+			}
+			for _, a := range args {
+				if rest, ok := strings.CutPrefix(a, "-"); ok && rest != "" {
+					w := -0.5
+					req.Query = append(req.Query, server.QueryTerm{Text: rest, Weight: &w})
+				} else {
+					req.Query = append(req.Query, server.QueryTerm{Text: a})
+				}
+			}
+			for _, p := range images {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return fmt.Errorf("read image: %w", err)
+				}
+				req.Query = append(req.Query, server.QueryTerm{Image: base64.StdEncoding.EncodeToString(b)})
+			}
+			if collection != "" {
+				req.Target, req.Collection = "texts", collection
+			}
+			if len(req.Query) == 0 {
+				return fmt.Errorf("search: give a text or --image FILE")
+			}
+			var resp server.SearchResponse
+			var err error
+			if serverURL != "" {
+				if key == "" {
+					key = os.Getenv("IMGLISH_API_KEY")
+				}
+				resp, err = remoteSearch(cmd, serverURL, key, req)
+			} else {
+				resp, err = localSearch(cmd, g, req)
+			}
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(resp)
+			}
+			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "#\tSCORE\tID\tPATH / TEXT")
+			for i, h := range resp.Hits {
+				what := h.Path
+				if h.Text != "" {
+					what = h.Text
+				}
+				id := h.ID
+				if len(id) > 12 {
+					id = id[:12]
+				}
+				fmt.Fprintf(tw, "%d\t%.4f\t%s\t%s\n", i+1, h.Score, id, what)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if resp.NextCursor != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "more: --cursor %s\n", resp.NextCursor)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&images, "image", nil, "example image file (repeatable)")
+	f.StringVar(&serverURL, "server", "", "URL of a running imglish serve, e.g. http://127.0.0.1:8080")
+	f.StringVar(&key, "key", "", "API key for --server (default $IMGLISH_API_KEY)")
+	f.IntVarP(&k, "k", "k", 10, "number of results")
+	f.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	f.StringVar(&folder, "folder", "", "only files under this path prefix")
+	f.StringVar(&sortBy, "sort", "relevance", "relevance or date")
+	f.StringVar(&collection, "collection", "", "search this text collection (image→text)")
+	f.StringVar(&cursor, "cursor", "", "next page: the cursor printed by the previous search")
+	f.Float64Var(&minScore, "min-score", -2, "drop hits scoring below this cosine")
+	return cmd
+}
+
+func remoteSearch(cmd *cobra.Command, base, key string, req server.SearchRequest) (server.SearchResponse, error) {
+	var resp server.SearchResponse
+	body, err := json.Marshal(req)
+	if err != nil {
+		return resp, fmt.Errorf("encode query: %w", err)
+	}
+	hr, err := http.NewRequestWithContext(cmd.Context(), "POST", strings.TrimRight(base, "/")+"/v1/search", bytes.NewReader(body))
+	if err != nil {
+		return resp, fmt.Errorf("search %s: %w", base, err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		hr.Header.Set("Authorization", "Bearer "+key)
+	}
+	client := &http.Client{Timeout: 2 * time.Minute}
+	r, err := client.Do(hr)
+	if err != nil {
+		return resp, fmt.Errorf("search %s: %w", base, err)
+	}
+	defer r.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	if err != nil {
+		return resp, fmt.Errorf("read answer: %w", err)
+	}
+	if r.StatusCode != http.StatusOK {
+		var eb struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		_ = json.Unmarshal(data, &eb)
+		return resp, fmt.Errorf("%w: %d %s: %s", errServer, r.StatusCode, eb.Error.Code, eb.Error.Message)
+	}
+	if err := json.Unmarshal(data, &resp); err != nil {
+		return resp, fmt.Errorf("decode answer: %w", err)
+	}
+	return resp, nil
+}
+
+// localSearch opens the store read-only and the model, and runs the same
+// search code the server runs.
+func localSearch(cmd *cobra.Command, g *globals, req server.SearchRequest) (server.SearchResponse, error) {
+	ctx := cmd.Context()
+	dir, err := modelDir(g)
+	if err != nil {
+		return server.SearchResponse{}, err
+	}
+	enc, err := encoder.Open(ctx, dir, encoder.Options{Library: g.ortLib, Logger: g.logger})
+	if err != nil {
+		return server.SearchResponse{}, err
+	}
+	defer enc.Close()
+	db, err := store.Open(ctx, g.data, store.Options{Logger: g.logger, ReadOnly: true})
+	if err != nil {
+		return server.SearchResponse{}, fmt.Errorf("%w (is imglish serve running on this store? then use --server)", err)
+	}
+	defer db.Close()
+	model, err := server.NewModel(enc, dir)
+	if err != nil {
+		return server.SearchResponse{}, err
+	}
+	info := model.Info()
+	cat, err := server.NewCatalog(db, nil, info.ID, info.Dim)
+	if err != nil {
+		return server.SearchResponse{}, err
+	}
+	srv, err := server.New(server.Deps{DataDir: g.data, Encoder: model, Catalog: cat}, server.Options{Logger: g.logger, MaxBatch: 1})
+	if err != nil {
+		return server.SearchResponse{}, err
+	}
+	defer srv.Close()
+	return srv.Search(ctx, req)
+}

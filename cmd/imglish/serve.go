@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"imglish/encoder"
+	"imglish/indexer"
+	"imglish/server"
+	"imglish/store"
+)
+
+func init() { register(newServeCmd) }
+
+func newServeCmd(g *globals) *cobra.Command {
+	var (
+		addr, config      string
+		noAuth            bool
+		roots, watch      []string
+		threads, maxBatch int
+		maxWait           time.Duration
+		cors              []string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve [--addr 127.0.0.1:8080] [--config FILE] [--no-auth]",
+		Short: "Serve the JSON API (/v1, OpenAPI at /v1/openapi.json) and the web page",
+		Long: `serve opens the store at --data and the model at --model and serves the HTTP API and the web page.
+
+API keys come from the config file ("keys": [{"key", "scope": "read"|"write"}]) and from
+$IMGLISH_API_KEYS ("key:read,key:write"). Write routes always need a write key; --no-auth
+opens every route and is refused unless --addr is a loopback address. Index jobs over HTTP
+may only read folders under --index-root (repeatable); --watch folders are indexed on start
+and kept in step. SIGINT/SIGTERM drain requests in flight, then close the store.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			opts, err := server.LoadConfig(config)
+			if err != nil {
+				return err
+			}
+			fl := cmd.Flags()
+			if fl.Changed("addr") || opts.Addr == "" {
+				opts.Addr = addr
+			}
+			if noAuth {
+				opts.NoAuth = true
+			}
+			opts.IndexRoots = append(opts.IndexRoots, roots...)
+			opts.WatchFolders = append(opts.WatchFolders, watch...)
+			opts.CORSOrigins = append(opts.CORSOrigins, cors...)
+			if fl.Changed("max-batch") {
+				opts.MaxBatch = maxBatch
+			}
+			if fl.Changed("max-wait") {
+				opts.MaxWait = server.Duration(maxWait)
+			}
+			opts.Logger = g.logger
+			dir, err := modelDir(g)
+			if err != nil {
+				return err
+			}
+			enc, err := encoder.Open(ctx, dir, encoder.Options{Threads: threads, Library: g.ortLib, Logger: g.logger})
+			if err != nil {
+				return err
+			}
+			db, err := store.Open(ctx, g.data, store.Options{Logger: g.logger})
+			if err != nil {
+				return errors.Join(err, enc.Close())
+			}
+			// Close in reverse order of opening, after the server has drained.
+			defer func() {
+				if cerr := db.Close(); cerr != nil {
+					g.logger.Error("close store", "err", cerr)
+				}
+				_ = enc.Close()
+			}()
+			model, err := server.NewModel(enc, dir)
+			if err != nil {
+				return err
+			}
+			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Logger: g.logger})
+			if err != nil {
+				return err
+			}
+			info := model.Info()
+			cat, err := server.NewCatalog(db, ix, info.ID, info.Dim)
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(server.Deps{DataDir: g.data, Encoder: model, Catalog: cat, Indexer: ix}, opts)
+			if err != nil {
+				return err
+			}
+			return srv.Run(ctx, func(a net.Addr) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "imglish: serving http://%s/ (model %s, data %s)\n", a, info.ID, g.data)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	f.StringVar(&config, "config", "", "JSON config file (keys, limits, CORS, index roots, watched folders)")
+	f.BoolVar(&noAuth, "no-auth", false, "open every route without a key (only on a loopback --addr)")
+	f.StringArrayVar(&roots, "index-root", nil, "folder that POST /v1/index/jobs may index (repeatable)")
+	f.StringArrayVar(&watch, "watch", nil, "folder to index on start and keep in step (repeatable)")
+	f.StringArrayVar(&cors, "cors-origin", nil, "origin allowed to call the API from a browser (repeatable; * for any)")
+	f.IntVar(&threads, "threads", 0, "ONNX Runtime threads (default: one per core)")
+	f.IntVar(&maxBatch, "max-batch", 16, "most concurrent requests merged into one encoder batch (1 turns coalescing off)")
+	f.DurationVar(&maxWait, "max-wait", 3*time.Millisecond, "how long a request waits for batch mates")
+	return cmd
+}
