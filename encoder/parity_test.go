@@ -73,7 +73,11 @@ func embedGoldens(t *testing.T, g *goldens, e *Encoder, ckpt string, size int, m
 	}
 	var pixels []float32
 	for _, x := range images {
-		pixels = append(pixels, readF32(t, filepath.Join(refDir(t), g.Images[x.Image].File))...)
+		file := g.Images[x.Image].File
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(refDir(t), file)
+		}
+		pixels = append(pixels, readF32(t, file)...)
 	}
 	per := len(pixels) / len(images)
 	batched, err := e.EmbedImages(ctx, pixels, len(images))
