@@ -1,7 +1,5 @@
 package tokenizer
 
-import "container/heap"
-
 // bpePair is a candidate merge of two adjacent symbols (bpe_model.cc SymbolPair).
 type bpePair struct {
 	left, right int32
@@ -9,21 +7,50 @@ type bpePair struct {
 	size        int32
 }
 
-// bpeAgenda is a max-heap: the highest score first, the leftmost on a tie
-// (bpe_model.cc SymbolPairComparator).
+// bpeAgenda is a binary max-heap: the highest score first, the leftmost on a
+// tie (bpe_model.cc SymbolPairComparator). Hand-written rather than
+// container/heap, whose interface boxing allocated once per push.
 type bpeAgenda []bpePair
 
-func (a bpeAgenda) Len() int { return len(a) }
-func (a bpeAgenda) Less(i, j int) bool {
+func (a bpeAgenda) before(i, j int) bool {
 	return a[i].score > a[j].score || (a[i].score == a[j].score && a[i].left < a[j].left)
 }
-func (a bpeAgenda) Swap(i, j int) { a[i], a[j] = a[j], a[i] }
-func (a *bpeAgenda) Push(x any)   { *a = append(*a, x.(bpePair)) }
-func (a *bpeAgenda) Pop() any {
-	old := *a
-	x := old[len(old)-1]
-	*a = old[:len(old)-1]
-	return x
+
+func (a *bpeAgenda) push(p bpePair) {
+	*a = append(*a, p)
+	h := *a
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.before(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func (a *bpeAgenda) pop() bpePair {
+	h := *a
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		l, best := 2*i+1, i
+		if l < len(h) && h.before(l, best) {
+			best = l
+		}
+		if r := l + 1; r < len(h) && h.before(r, best) {
+			best = r
+		}
+		if best == i {
+			break
+		}
+		h[i], h[best] = h[best], h[i]
+		i = best
+	}
+	*a = h
+	return top
 }
 
 type bpeSymbol struct {
@@ -71,7 +98,7 @@ func (t *Tokenizer) encodeBPE(s string) []Piece {
 		if id < 0 {
 			return
 		}
-		heap.Push(&agenda, bpePair{left: left, right: right, score: t.pieces[id].score, size: int32(len(piece))})
+		agenda.push(bpePair{left: left, right: right, score: t.pieces[id].score, size: int32(len(piece))})
 		if t.pieces[id].typ == typeUnused {
 			if revMerge == nil {
 				revMerge = map[string][2]string{}
@@ -82,8 +109,8 @@ func (t *Tokenizer) encodeBPE(s string) []Piece {
 	for i := int32(1); i < int32(len(symbols)); i++ {
 		maybeAdd(i-1, i)
 	}
-	for agenda.Len() > 0 {
-		top := heap.Pop(&agenda).(bpePair)
+	for len(agenda) > 0 {
+		top := agenda.pop()
 		l, r := &symbols[top.left], &symbols[top.right]
 		if l.start == l.end || r.start == r.end || (l.end-l.start)+(r.end-r.start) != top.size {
 			continue

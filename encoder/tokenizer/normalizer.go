@@ -20,11 +20,11 @@ type normalizer struct {
 	units      []uint32 // Darts-clone double-array units
 	normalized []byte   // replacement strings, each NUL-terminated
 	spec       normalizerSpec
-	suffix     bool   // trainer_spec.treat_whitespace_as_suffix
-	matcher    *dtrie // user-defined pieces, nil when none
+	suffix     bool      // trainer_spec.treat_whitespace_as_suffix
+	matcher    *byteTrie // user-defined pieces, nil when none
 }
 
-func newNormalizer(spec normalizerSpec, suffix bool, matcher *dtrie) (*normalizer, error) {
+func newNormalizer(spec normalizerSpec, suffix bool, matcher *byteTrie) (*normalizer, error) {
 	n := &normalizer{spec: spec, suffix: suffix, matcher: matcher}
 	blob := spec.precompiledCharsmap
 	if len(blob) == 0 {

@@ -40,7 +40,7 @@ type Tokenizer struct {
 	model        modelType
 	norm         *normalizer
 	denorm       *normalizer // nil unless the model has a denormalizer charsmap
-	trie         *dtrie      // NORMAL, USER_DEFINED and UNUSED pieces (SentencePiece's pieces_)
+	trie         *byteTrie   // NORMAL, USER_DEFINED and UNUSED pieces (SentencePiece's pieces_)
 	reserved     map[string]int32
 	byteIDs      [256]int32
 	unkID        int32
@@ -161,7 +161,7 @@ func LoadBytes(b []byte) (*Tokenizer, error) {
 		t.byteIDs[c] = id
 	}
 	t.trie = buildTrie(keys, vals)
-	var matcher *dtrie
+	var matcher *byteTrie
 	if len(userKeys) > 0 {
 		matcher = buildTrie(userKeys, userVals)
 	}
