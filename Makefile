@@ -8,7 +8,7 @@ ORT_SHA256 := ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 BIN := bin/imglish
 export IMGLISH_ORT_LIB ?= $(abspath $(ORT_LIB))
 
-.PHONY: all setup build test vet run bench bench-ann bench-store clean
+.PHONY: all setup build test vet run bench bench-ann bench-store bench-tokenizer clean
 
 all: build
 
@@ -46,6 +46,10 @@ bench-ann:
 ## bench-store: open time of a 1M×768 store (writes ~3.5 GB to a temp dir) and the crash soak.
 bench-store:
 	nice $(GO) test -tags bench -run 'TestOpenLarge|TestCrashSoak' -v -timeout 60m ./store/
+
+## bench-tokenizer: SentencePiece encode throughput (tokens/s) and load time per test model, one core.
+bench-tokenizer:
+	$(GO) test -run '^$$' -bench . -benchtime 20x -cpu 1 ./encoder/tokenizer/
 
 .PHONY: fixtures bench-torch
 ## fixtures: regenerate testdata/reference/ (BEiT-3 parity checkpoints and goldens; Debian python3-torch).
