@@ -79,6 +79,10 @@ type Encoder struct {
 	vision    *ort.DynamicAdvancedSession
 	text      *ort.DynamicAdvancedSession
 	maxTokens int // longest id sequence the text graph accepts
+	// perItem runs one image or text per ORT run: int8 graphs quantise
+	// activations per tensor, so batch mates (and padding) would otherwise
+	// shift each other's vectors.
+	perItem bool
 }
 
 // Open loads dir's model.json and both graphs. Errors: modelfile.ErrNoManifest
@@ -122,7 +126,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Encoder, err error)
 	if err := acquireRuntime(opts.Library); err != nil {
 		return nil, err
 	}
-	e := &Encoder{man: man, log: log, maxTokens: man.Architecture.TextPositions - 2}
+	e := &Encoder{man: man, log: log, maxTokens: man.Architecture.TextPositions - 2, perItem: man.Precision == convert.PrecisionInt8}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, e.release())
@@ -224,8 +228,12 @@ func (e *Encoder) EmbedImages(ctx context.Context, pixels []float32, n int) ([][
 	}
 	defer unlock()
 	out := make([][]float32, 0, n)
-	for i := 0; i < n; i += maxImageBatch {
-		k := min(maxImageBatch, n-i)
+	step := maxImageBatch
+	if e.perItem {
+		step = 1
+	}
+	for i := 0; i < n; i += step {
+		k := min(step, n-i)
 		vecs, err := e.runVision(ctx, pixels[i*per:(i+k)*per], k)
 		if err != nil {
 			return nil, err
@@ -266,8 +274,12 @@ func (e *Encoder) EmbedTexts(ctx context.Context, ids [][]int64) ([][]float32, e
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return len(ids[a]) - len(ids[b]) })
 	out := make([][]float32, len(ids))
-	for i := 0; i < len(order); i += maxTextBatch {
-		chunk := order[i:min(i+maxTextBatch, len(order))]
+	step := maxTextBatch
+	if e.perItem {
+		step = 1
+	}
+	for i := 0; i < len(order); i += step {
+		chunk := order[i:min(i+step, len(order))]
 		batch := make([][]int64, len(chunk))
 		for j, k := range chunk {
 			batch[j] = ids[k]

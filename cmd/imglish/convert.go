@@ -38,7 +38,7 @@ width/64 unless --heads is given. --image-size resizes the vision position table
 	f.StringVar(&opts.Tokenizer, "tokenizer", "", "SentencePiece model (beit3.spm) to copy into the folder")
 	f.IntVar(&opts.ImageSize, "image-size", 0, "model input size in pixels (0: the checkpoint's)")
 	f.IntVar(&opts.Heads, "heads", 0, "attention heads (0: width/64, right for base and large)")
-	f.StringVar(&opts.Precision, "precision", convert.PrecisionFP32, "graph precision: fp32 or fp16")
+	f.StringVar(&opts.Precision, "precision", convert.PrecisionFP32, "graph precision: fp32, fp16 (GPU) or int8 (CPU, quantised linear layers)")
 	_ = cmd.MarkFlagRequired("checkpoint")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd

@@ -15,6 +15,7 @@ const (
 	tFloat16 = onnxpb.TensorProto_FLOAT16
 	tInt64   = onnxpb.TensorProto_INT64
 	tBool    = onnxpb.TensorProto_BOOL
+	tInt8    = onnxpb.TensorProto_INT8
 )
 
 // initializer is a graph constant whose bytes are produced only when the file
@@ -36,7 +37,7 @@ func (in *initializer) size() int64 {
 		return 2 * n
 	case tInt64:
 		return 8 * n
-	case tBool:
+	case tBool, tInt8:
 		return n
 	default:
 		return 4 * n
@@ -53,6 +54,9 @@ type builder struct {
 	inits []*initializer
 	seq   int
 	names map[string]bool
+	// int8 emits linear layers as DynamicQuantizeMatMul (quantize.go);
+	// unfused keeps attention in standard ops (fuse.go).
+	int8, unfused bool
 }
 
 func newBuilder(act onnxpb.TensorProto_DataType) *builder {

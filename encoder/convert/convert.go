@@ -59,6 +59,10 @@ type Options struct {
 	Precision string
 	// Logger receives progress; nil discards it.
 	Logger *slog.Logger
+	// Unfused emits attention in standard ONNX ops only, never as
+	// com.microsoft MultiHeadAttention (for runtimes without ORT's contrib
+	// operators, and to compare the two).
+	Unfused bool
 	// ExternalDataBytes is the initializer size above which a graph's weights
 	// go to a separate <file>.data (ONNX external data); 0 means 1800 MiB,
 	// below protobuf's 2 GiB limit.
@@ -78,13 +82,15 @@ func Convert(ctx context.Context, opts Options) (*modelfile.Manifest, error) {
 	if prec == "" {
 		prec = PrecisionFP32
 	}
-	act := tFloat
+	act, int8 := tFloat, false
 	switch prec {
 	case PrecisionFP32:
 	case PrecisionFP16:
 		act = tFloat16
+	case PrecisionInt8:
+		int8 = true
 	default:
-		return nil, fmt.Errorf("%w: precision %q (want fp32 or fp16)", ErrOptions, opts.Precision)
+		return nil, fmt.Errorf("%w: precision %q (want fp32, fp16 or int8)", ErrOptions, opts.Precision)
 	}
 	if opts.Checkpoint == "" || opts.OutDir == "" {
 		return nil, fmt.Errorf("%w: checkpoint and output folder are required", ErrOptions)
@@ -130,13 +136,18 @@ func Convert(ctx context.Context, opts Options) (*modelfile.Manifest, error) {
 		return nil, err
 	}
 
+	newGraphBuilder := func() *builder {
+		b := newBuilder(act)
+		b.int8, b.unfused = int8, opts.Unfused
+		return b
+	}
 	files := map[string]string{}
 	for _, part := range []struct {
 		file  string
 		build func() (*onnxpb.GraphProto, *builder)
 	}{
-		{VisionFile, func() (*onnxpb.GraphProto, *builder) { return visionGraph(ck, cfg, act, grid) }},
-		{TextFile, func() (*onnxpb.GraphProto, *builder) { return textGraph(ck, cfg, act) }},
+		{VisionFile, func() (*onnxpb.GraphProto, *builder) { return visionGraph(ck, cfg, newGraphBuilder(), grid) }},
+		{TextFile, func() (*onnxpb.GraphProto, *builder) { return textGraph(ck, cfg, newGraphBuilder()) }},
 	} {
 		t := time.Now()
 		graph, b := part.build()

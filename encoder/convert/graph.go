@@ -62,9 +62,14 @@ func (g *graphGen) layerNorm(x, key string, n int) string {
 
 // linear is x·Wᵀ + b for a torch Linear with bias.
 func (g *graphGen) linear(x, key string, out, in int) string {
-	w := g.linearT(key+".weight", out, in)
 	bias := g.raw(key+".bias", int64(out))
-	return g.b.op("Add", []string{g.b.op("MatMul", []string{x, w}), bias})
+	return g.dense(x, key+".weight.T", in, out, func() ([]float32, error) {
+		w, err := g.ck.Float32(key + ".weight")
+		if err != nil {
+			return nil, err
+		}
+		return transpose(w, out, in), nil
+	}, bias)
 }
 
 // layer is one pre-norm encoder layer with sub-LN (spec §2.0 steps 1–14) on
@@ -74,7 +79,7 @@ func (g *graphGen) linear(x, key string, out, in int) string {
 // this is exact and saves ~6% of a base model's FLOPs.
 func (g *graphGen) layer(x string, i int, br, maskBias string, clsOnly bool) string {
 	b, c := g.b, g.cfg
-	d, h, hd := c.Dim, c.Heads, c.HeadDim()
+	d, hd := c.Dim, c.HeadDim()
 	p := fmt.Sprintf("beit3.encoder.layers.%d.", i)
 	attn := p + "self_attn."
 
@@ -83,7 +88,7 @@ func (g *graphGen) layer(x string, i int, br, maskBias string, clsOnly bool) str
 	// weight and bias: (h·Wq + bq)·s = h·(Wq·s) + bq·s, exact when s is a power
 	// of two (head dim 16, 64, 256), within one rounding otherwise.
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	wqkv := b.weight(attn+"qkv.T", []int64{int64(d), int64(3 * d)}, func() ([]float32, error) {
+	wqkv := func() ([]float32, error) {
 		out := make([]float32, d*3*d)
 		for j, proj := range []string{"q_proj", "k_proj", "v_proj"} {
 			w, err := g.ck.Float32(attn + proj + "." + br + ".weight")
@@ -101,7 +106,7 @@ func (g *graphGen) layer(x string, i int, br, maskBias string, clsOnly bool) str
 			}
 		}
 		return out, nil
-	})
+	}
 	bqkv := b.weight(attn+"qkv.bias", []int64{int64(3 * d)}, func() ([]float32, error) {
 		out := make([]float32, 0, 3*d)
 		for j, proj := range []string{"q_proj", "k_proj", "v_proj"} {
@@ -118,15 +123,43 @@ func (g *graphGen) layer(x string, i int, br, maskBias string, clsOnly bool) str
 		}
 		return out, nil
 	})
-	qkv := b.op("Add", []string{b.op("MatMul", []string{hN, wqkv}), bqkv})
+	first := func(t string) string {
+		return b.op("Slice", []string{t, b.ints(nil, 0), b.ints(nil, 1), b.ints(nil, 1)}) // [B,1,·]
+	}
+	var o string
+	if g.fusedAttention(maskBias) {
+		o = g.attentionMHA(g.dense(hN, attn+"qkv.T", d, 3*d, wqkv, ""), bqkv, clsOnly)
+	} else {
+		o = g.attention(g.dense(hN, attn+"qkv.T", d, 3*d, wqkv, bqkv), maskBias, clsOnly)
+	}
+	if clsOnly {
+		x = first(x)
+	}
+	o = g.layerNorm(o, attn+"inner_attn_ln."+br, d)
+	o = g.linear(o, attn+"out_proj."+br, d, d)
+	x = b.op("Add", []string{x, o})
+
+	f := c.FFNDim
+	ffn := p + "ffn." + br + "."
+	y := g.layerNorm(x, p+"final_layer_norm."+br, d)
+	y = g.linear(y, ffn+"fc1", f, d)
+	y = g.gelu(y)
+	y = g.layerNorm(y, ffn+"ffn_layernorm", f)
+	y = g.linear(y, ffn+"fc2", d, f)
+	return b.op("Add", []string{x, y})
+}
+
+// attention is spec §2.0 steps 3–5 in standard ops on qkv = [q·s | k | v]
+// [B,T,3D] (bias included): heads split, softmax(q·kᵀ + maskBias)·v in
+// float32, heads concatenated. With clsOnly only query row 0 is computed.
+func (g *graphGen) attention(qkv, maskBias string, clsOnly bool) string {
+	b, c := g.b, g.cfg
+	d, h, hd := c.Dim, c.Heads, c.HeadDim()
 	parts := b.opN("Split", []string{qkv, b.ints(nil, int64(d), int64(d), int64(d))}, 3, attrInt("axis", -1))
 	heads := b.ints(nil, 0, 0, int64(h), int64(hd))
 	qIn := parts[0]
 	if clsOnly {
-		first := func(t string) string {
-			return b.op("Slice", []string{t, b.ints(nil, 0), b.ints(nil, 1), b.ints(nil, 1)}) // [B,1,·]
-		}
-		qIn, x = first(qIn), first(x)
+		qIn = b.op("Slice", []string{qIn, b.ints(nil, 0), b.ints(nil, 1), b.ints(nil, 1)}) // [B,1,·]
 	}
 	q := b.op("Transpose", []string{b.op("Reshape", []string{qIn, heads})}, attrInts("perm", 0, 2, 1, 3))       // [B,H,T,d]
 	kT := b.op("Transpose", []string{b.op("Reshape", []string{parts[1], heads})}, attrInts("perm", 0, 2, 3, 1)) // [B,H,d,T]
@@ -143,19 +176,7 @@ func (g *graphGen) layer(x string, i int, br, maskBias string, clsOnly bool) str
 		probs = b.op("Cast", []string{probs}, attrInt("to", int64(b.act)))
 	}
 	o := b.op("MatMul", []string{probs, v})
-	o = b.op("Reshape", []string{b.op("Transpose", []string{o}, attrInts("perm", 0, 2, 1, 3)), b.ints(nil, 0, 0, int64(d))})
-	o = g.layerNorm(o, attn+"inner_attn_ln."+br, d)
-	o = g.linear(o, attn+"out_proj."+br, d, d)
-	x = b.op("Add", []string{x, o})
-
-	f := c.FFNDim
-	ffn := p + "ffn." + br + "."
-	y := g.layerNorm(x, p+"final_layer_norm."+br, d)
-	y = g.linear(y, ffn+"fc1", f, d)
-	y = g.gelu(y)
-	y = g.layerNorm(y, ffn+"ffn_layernorm", f)
-	y = g.linear(y, ffn+"fc2", d, f)
-	return b.op("Add", []string{x, y})
+	return b.op("Reshape", []string{b.op("Transpose", []string{o}, attrInts("perm", 0, 2, 1, 3)), b.ints(nil, 0, 0, int64(d))})
 }
 
 // gelu is the exact erf GELU, 0.5·z·(1 + erf(z/√2)), in the shape ORT fuses.
@@ -184,9 +205,10 @@ func (g *graphGen) head(x, br, headKey, output string) {
 // visionGraph builds vision.onnx: pixel_values [B,3,S,S] → image_embeds [B,D]
 // (spec §2.1). grid is the model's patch grid side (S/patch), which differs
 // from the checkpoint's when the position table is resized.
-func visionGraph(ck *Checkpoint, cfg Config, act onnxpb.TensorProto_DataType, grid int) (*onnxpb.GraphProto, *builder) {
-	g := &graphGen{b: newBuilder(act), ck: ck, cfg: cfg}
-	b, d, p := g.b, cfg.Dim, cfg.Patch
+func visionGraph(ck *Checkpoint, cfg Config, b *builder, grid int) (*onnxpb.GraphProto, *builder) {
+	g := &graphGen{b: b, ck: ck, cfg: cfg}
+	act := b.act
+	d, p := cfg.Dim, cfg.Patch
 	x := InputPixels
 	if act != tFloat {
 		x = b.op("Cast", []string{x}, attrInt("to", int64(act)))
@@ -255,9 +277,9 @@ func (g *graphGen) positionsA(grid int) ([]float32, error) {
 
 // textGraph builds text.onnx: input_ids, padding_mask [B,T] int64 (1 = pad) →
 // text_embeds [B,D] (spec §2.2).
-func textGraph(ck *Checkpoint, cfg Config, act onnxpb.TensorProto_DataType) (*onnxpb.GraphProto, *builder) {
-	g := &graphGen{b: newBuilder(act), ck: ck, cfg: cfg}
-	b, d := g.b, cfg.Dim
+func textGraph(ck *Checkpoint, cfg Config, b *builder) (*onnxpb.GraphProto, *builder) {
+	g := &graphGen{b: b, ck: ck, cfg: cfg}
+	act, d := b.act, cfg.Dim
 	emb := g.raw(keyTextEmbed, int64(cfg.VocabRows), int64(d))
 	x := b.op("Gather", []string{emb, InputIDs}, attrInt("axis", 0))
 	// Token t gets B-row t+2: rows 2.. stored, sliced to the sequence length.
@@ -299,7 +321,10 @@ func modelProto(graph *onnxpb.GraphProto, version string) *onnxpb.ModelProto {
 		IrVersion:       proto.Int64(irVersion),
 		ProducerName:    proto.String("imglish"),
 		ProducerVersion: proto.String(version),
-		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(opsetVersion)}},
-		Graph:           graph,
+		OpsetImport: []*onnxpb.OperatorSetIdProto{
+			{Domain: proto.String(""), Version: proto.Int64(opsetVersion)},
+			{Domain: proto.String(msDomain), Version: proto.Int64(1)},
+		},
+		Graph: graph,
 	}
 }
