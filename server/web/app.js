@@ -146,6 +146,7 @@
       r.onerror = () => reject(r.error);
       r.readAsDataURL(file);
     });
+    $("q").value = ""; // a dropped image replaces the text query; type again to combine both
     setImage({ b64, url: URL.createObjectURL(file) }, file.name || "pasted image");
     await newSearch();
   }
