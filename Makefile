@@ -51,6 +51,19 @@ bench-store:
 bench-tokenizer:
 	$(GO) test -run '^$$' -bench . -benchtime 20x -cpu 1 ./encoder/tokenizer/
 
+.PHONY: setup-browser bench-server
+## setup-browser: headless Chromium + chromedriver for the web page's end-to-end test (Debian packages;
+## idempotent, needs root on a fresh machine). Without Chromium that test skips with a message.
+setup-browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+## bench-server: p50/p99 of text search over loopback HTTP at 1/8/32 clients on 100k vectors, with and
+## without request coalescing (writes bench/out/server.txt).
+bench-server: setup
+	@mkdir -p bench/out
+	IMGLISH_BENCH_OUT=$(abspath bench/out/server.txt) nice $(GO) test -tags bench -run TestServeLatency -v -timeout 60m ./server/
+
 .PHONY: fixtures bench-torch
 ## fixtures: regenerate testdata/reference/ (BEiT-3 parity checkpoints and goldens; Debian python3-torch).
 fixtures:

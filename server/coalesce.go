@@ -16,8 +16,10 @@ type BatchFunc[In, Out any] func(ctx context.Context, in []In) ([]Out, error)
 type CoalescerOptions struct {
 	// MaxBatch caps a batch; 1 disables coalescing (every call runs alone).
 	MaxBatch int
-	// MaxWait is how long the first call of a batch waits for mates while the
-	// encoder is idle. While every worker is busy the batch keeps filling.
+	// MaxWait is how long the first call of a batch waits for mates while a
+	// worker is idle; negative means not at all (a batch goes to the first free
+	// worker at once). Either way, while every worker is busy the batch keeps
+	// filling up to MaxBatch.
 	MaxWait time.Duration
 	// Workers is how many batches may run at once.
 	Workers int
@@ -56,7 +58,7 @@ func NewCoalescer[In, Out any](run BatchFunc[In, Out], opts CoalescerOptions) *C
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 16
 	}
-	if opts.MaxWait <= 0 {
+	if opts.MaxWait == 0 {
 		opts.MaxWait = 3 * time.Millisecond
 	}
 	if opts.Workers <= 0 {
@@ -138,8 +140,10 @@ func (c *Coalescer[In, Out]) collect() {
 		case call := <-calls:
 			batch = append(batch, call)
 			if len(batch) == 1 {
-				ready = false
-				timer.Reset(c.opts.MaxWait)
+				ready = c.opts.MaxWait < 0
+				if !ready {
+					timer.Reset(c.opts.MaxWait)
+				}
 			}
 		case <-timer.C:
 			ready = true

@@ -40,6 +40,7 @@ func TestCoalescerBatches(t *testing.T) {
 		{"coalesced", CoalescerOptions{MaxBatch: 16, MaxWait: 20 * time.Millisecond}, 64, 16, true},
 		{"unbatched", CoalescerOptions{MaxBatch: 1}, 16, 16, false},
 		{"small max batch", CoalescerOptions{MaxBatch: 4, MaxWait: 20 * time.Millisecond}, 32, 32, true},
+		{"no wait, batches while busy", CoalescerOptions{MaxBatch: 16, MaxWait: -1}, 64, 40, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,7 +64,8 @@ type Options struct {
 	ThumbSize int `json:"thumb_size"`
 	// Batch tunes request coalescing for the encoder; MaxBatch 1 turns it off.
 	Batch CoalescerOptions `json:"-"`
-	// MaxBatch and MaxWait set Batch from a config file.
+	// MaxBatch and MaxWait set Batch from a config file (MaxWait negative: no
+	// wait, batches form only while the encoder is busy).
 	MaxBatch int      `json:"max_batch"`
 	MaxWait  Duration `json:"max_wait"`
 	// Logger receives request and lifecycle logs; default slog.Default().
@@ -174,6 +175,11 @@ func (o Options) withDefaults(dataDir string) (Options, error) {
 	}
 	if o.Batch.MaxWait == 0 {
 		o.Batch.MaxWait = time.Duration(o.MaxWait)
+	}
+	if o.Batch.MaxBatch == 1 && o.Batch.Workers == 0 {
+		// Coalescing off: every request runs its own encoder call, concurrently,
+		// as a server without a batcher would.
+		o.Batch.Workers = 64
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
