@@ -175,12 +175,16 @@
     try {
       const st = await api("/v1/index/status");
       const running = (st.jobs || []).filter((j) => j.state === "running");
+      const active = running.find((j) => !j.watch || (j.progress && j.progress.phase === "indexing"));
       $("progress").hidden = running.length === 0;
-      if (running.length) {
-        const j = running[0].progress || {};
+      if (active) {
+        const j = active.progress || {};
         const total = j.walk_done ? (j.files || 0) : 0, done = (j.skipped || 0) + (j.embedded || 0) + (j.linked || 0) + (j.failed || 0);
         $("progress-fill").style.width = total ? Math.round((100 * done) / total) + "%" : "30%";
-        $("progress-text").textContent = `indexing ${done}${total ? "/" + total : ""}`;
+        $("progress-text").textContent = `indexing ${done}${total ? "/" + total : ""}` + (j.images_per_s ? ` · ${j.images_per_s.toFixed(1)} img/s` : "");
+      } else if (running.length) {
+        $("progress-fill").style.width = "100%";
+        $("progress-text").textContent = `watching ${running.length} folder${running.length === 1 ? "" : "s"}`;
       }
       $("q").placeholder = `Search ${st.items ?? ""} images: describe a picture, or drop / paste an image anywhere`;
     } catch (_) { /* progress is best effort */ }

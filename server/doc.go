@@ -1,0 +1,53 @@
+// Package server is imglish's HTTP API and web page: a gin engine serving JSON
+// under /v1 (described by the embedded OpenAPI document at /v1/openapi.json),
+// /healthz, /readyz, Prometheus /metrics, and a plain HTML/JS page at / that is
+// embedded in the binary (no build step).
+//
+// # What it holds
+//
+// A Server wraps Deps: an Encoder (Model adapts encoder.Encoder plus its
+// tokenizer and preprocessing), a Catalog (NewCatalog adapts store.DB and
+// indexer.Indexer: one model's image space and its text collections) and an
+// optional Indexer for index jobs, uploads and watched folders. The server
+// never opens or closes them: the caller (imglish serve) opens them, runs the
+// server, and closes them after Run returns, in reverse order.
+//
+// Search queries are sums of weighted terms (text, base64 or uploaded image,
+// indexed image id, raw vector; negative weights subtract), normalised, and
+// searched in the image space or a text collection. Pages use keyset cursors
+// (score, id) handed to the index, so a page never repeats or skips an item
+// that existed when the first page was served, also while items are added.
+//
+// Concurrent encoder requests are merged by a Coalescer (max batch, max wait)
+// into one encoder run, so many clients asking for one vector each cost one
+// batch instead of many single runs.
+//
+// # Errors
+//
+// Every error response is {"error":{"code","message"}}. statusOf is the one
+// place mapping errors to statuses: ErrNotFound and store.ErrNotFound 404,
+// malformed input 400, an unsupported format or content type 415,
+// *http.MaxBytesError 413, the pixel limit 422, the rate limit 429, not ready or
+// draining 503, a request past its timeout 504. A handler panic becomes a
+// logged 500; bad input is never a 500.
+//
+// # Security
+//
+// API keys carry a read or write scope and are compared in constant time
+// (sha256 of the presented key against each configured key's, all compared).
+// Write routes (uploads, deletes, text collections, label sets, index jobs)
+// always need a write key; Options.NoAuth lifts that only on a loopback
+// address. Read routes need a key once any key is configured. Index jobs may
+// only read folders under Options.IndexRoots (symlinks resolved first); item
+// files are served only from paths recorded in the store, never from a path in
+// the request, and ids are restricted to [A-Za-z0-9_.-]. Bodies are capped by
+// Options.MaxUpload, decoded images by Options.MaxPixels (checked from the
+// header before pixels are decoded), requests by Options.RequestTimeout, and
+// each key (or client address) by a token-bucket rate limit.
+//
+// # Concurrency
+//
+// A Server is safe for concurrent use. Run serves until its context ends, then
+// drains requests in flight (up to 15 s), cancels index jobs and stops the
+// coalescers; Close does the last two and is idempotent.
+package server
