@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -187,9 +188,15 @@ func TestWebPageInChromium(t *testing.T) {
 	}
 	const n = 60
 	e := newEnv(t, envConfig{scenes: n, opts: Options{NoAuth: true, Addr: "127.0.0.1:0"}})
+	// A watched folder shows as index progress on the page.
+	wctx, stopWatch := context.WithCancel(context.Background())
+	t.Cleanup(stopWatch)
+	e.srv.opts.WatchFolders = []string{e.photos}
+	e.srv.startWatching(wctx)
 	w := startBrowser(t, bin)
 	w.sess("POST", "/url", map[string]any{"url": e.ts.URL + "/"})
 	w.waitJS("the page script", `return !!window.imglish`)
+	w.waitJS("the watch state", `return !document.getElementById("progress").hidden && document.getElementById("progress-text").textContent === "watching 1 folder"`)
 
 	query := e.scenes[5].Caption()
 	w.sess("POST", "/element/"+w.element("#q")+"/value", map[string]any{"text": query})
