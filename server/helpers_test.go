@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"io"
 	"net"
-	"runtime"
 )
 
 type netAddr = net.Addr
@@ -12,5 +11,3 @@ type netAddr = net.Addr
 func ioPipe() (*io.PipeReader, *io.PipeWriter) { return io.Pipe() }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
-func numCPU() int { return runtime.NumCPU() }
