@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -133,6 +134,24 @@ func TestRateLimitCORSAndTimeout(t *testing.T) {
 	}
 	if codes[0] != 404 || codes[1] != 404 || codes[3] != 429 || hdr.Get("Retry-After") == "" {
 		t.Errorf("rate limit burst 2: %v (Retry-After %q)", codes, hdr.Get("Retry-After"))
+	}
+	// A spoofed X-Forwarded-For does not buy a fresh bucket.
+	anon := newEnv(t, envConfig{opts: Options{Keys: []APIKey{}, RateLimit: 1, RateBurst: 1}})
+	spoofed := 0
+	for i := range 3 {
+		req, _ := http.NewRequest("GET", anon.ts.URL+"/v1/labelsets/none", nil)
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i))
+		resp, err := anon.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			spoofed++
+		}
+	}
+	if spoofed != 2 {
+		t.Errorf("spoofed X-Forwarded-For: %d of 3 requests limited, want 2", spoofed)
 	}
 	// The limit is per key: another key still passes.
 	if st, _ := e.call("GET", "/v1/texts/none", writeKey, nil, nil); st != 404 {

@@ -49,6 +49,10 @@ type Options struct {
 	// one); default 50, negative disables. RateBurst defaults to 2×RateLimit.
 	RateLimit float64 `json:"rate_limit"`
 	RateBurst int     `json:"rate_burst"`
+	// TrustedProxies are the proxy addresses (IPs or CIDRs) whose
+	// X-Forwarded-For is believed for the client address (rate limits, logs);
+	// none by default, so a client cannot pick its own address.
+	TrustedProxies []string `json:"trusted_proxies"`
 	// CORSOrigins lists the origins allowed to call the API from a browser; "*" allows any.
 	CORSOrigins []string `json:"cors_origins"`
 	// IndexRoots is the allow-list of folders index jobs may read; /v1/index/jobs

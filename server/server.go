@@ -58,6 +58,9 @@ func New(deps Deps, opts Options) (*Server, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
+	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("%w: trusted proxies: %w", ErrConfig, err)
+	}
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.NoRoute(func(c *gin.Context) { s.writeError(c, fmt.Errorf("%w: %s", ErrNotFound, c.Request.URL.Path)) })
