@@ -23,6 +23,25 @@ $(ORT_LIB):
 	mv $(DEPS)/npm/package/bin/napi-v6/linux/x64/libonnxruntime.so.1 $@.tmp && mv $@.tmp $@
 	rm -rf $(DEPS)/npm
 
+## setup-gpu: the CUDA 13 build of ORT 1.29 (npm com.github.asus4.onnxruntime{,.linux-x64-gpu}@0.4.9) into
+## .deps/ort-gpu/, checked by sha256; needs the NVIDIA driver and CUDA 13 runtime/cuBLAS/cuRAND 10 at run time.
+ORT_GPU := $(DEPS)/ort-gpu
+ORT_GPU_PKG := 0.4.9
+ORT_GPU_SUMS := 5715f06d8992ca8eeeddcce43df3a7d38f97d537052126f558e912cb312460ca  libonnxruntime.so\n56cf3254b118ad837ccc4ed8f6d1b23504bbf7ef91b34cbc0b289cb7f10b3037  libonnxruntime_providers_cuda.so\nc6a12593396095f5670160e284c35d1700b7708cf3037b7042e2a5200ccae772  libonnxruntime_providers_shared.so
+.PHONY: setup-gpu
+setup-gpu: $(ORT_GPU)/libonnxruntime.so
+
+$(ORT_GPU)/libonnxruntime.so:
+	@rm -rf $(DEPS)/npm-gpu && mkdir -p $(DEPS)/npm-gpu/x $(ORT_GPU)
+	cd $(DEPS)/npm-gpu && npm pack --silent com.github.asus4.onnxruntime@$(ORT_GPU_PKG) com.github.asus4.onnxruntime.linux-x64-gpu@$(ORT_GPU_PKG) >/dev/null
+	tar -xzf $(DEPS)/npm-gpu/com.github.asus4.onnxruntime-$(ORT_GPU_PKG).tgz -C $(DEPS)/npm-gpu/x package/Plugins/Linux/x64/libonnxruntime.so
+	tar -xzf $(DEPS)/npm-gpu/com.github.asus4.onnxruntime.linux-x64-gpu-$(ORT_GPU_PKG).tgz -C $(DEPS)/npm-gpu/x \
+		package/Plugins/Linux/x64/libonnxruntime_providers_cuda.so package/Plugins/Linux/x64/libonnxruntime_providers_shared.so
+	cd $(DEPS)/npm-gpu/x/package/Plugins/Linux/x64 && printf '$(ORT_GPU_SUMS)\n' | sha256sum -c --quiet
+	mv $(DEPS)/npm-gpu/x/package/Plugins/Linux/x64/libonnxruntime_providers_*.so $(ORT_GPU)/
+	mv $(DEPS)/npm-gpu/x/package/Plugins/Linux/x64/libonnxruntime.so $@.tmp && mv $@.tmp $@
+	rm -rf $(DEPS)/npm-gpu
+
 build: setup
 	$(GO) build -o $(BIN) ./cmd/imglish
 

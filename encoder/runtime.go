@@ -21,6 +21,7 @@ var runtime struct {
 	mu   sync.Mutex
 	lib  string
 	refs int
+	eps  map[string]bool // plugin execution-provider libraries registered with this environment
 }
 
 // LibraryPath resolves the ONNX Runtime library: the explicit path when set, then
@@ -28,6 +29,13 @@ var runtime struct {
 // or the executable's folder upwards. It returns ErrRuntimeMissing naming every
 // place it looked when none exists.
 func LibraryPath(explicit string) (string, error) {
+	return findLibrary(explicit, LibraryEnv, setupRelPath, ErrRuntimeMissing)
+}
+
+// findLibrary resolves a shared library: explicit, then $env, then rel found
+// from the working directory or the executable's folder upwards; missing is
+// the sentinel wrapped when none exists.
+func findLibrary(explicit, env, rel string, missing error) (string, error) {
 	var tried []string
 	try := func(p string) (string, bool) {
 		if p == "" {
@@ -47,9 +55,9 @@ func LibraryPath(explicit string) (string, error) {
 		if p, ok := try(explicit); ok {
 			return p, nil
 		}
-		return "", fmt.Errorf("%w: %s does not exist", ErrRuntimeMissing, explicit)
+		return "", fmt.Errorf("%w: %s does not exist", missing, explicit)
 	}
-	if p, ok := try(os.Getenv(LibraryEnv)); ok {
+	if p, ok := try(os.Getenv(env)); ok {
 		return p, nil
 	}
 	var roots []string
@@ -61,7 +69,7 @@ func LibraryPath(explicit string) (string, error) {
 	}
 	for _, root := range roots {
 		for dir := root; ; dir = filepath.Dir(dir) {
-			if p, ok := try(filepath.Join(dir, setupRelPath)); ok {
+			if p, ok := try(filepath.Join(dir, rel)); ok {
 				return p, nil
 			}
 			if filepath.Dir(dir) == dir {
@@ -69,7 +77,7 @@ func LibraryPath(explicit string) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("%w (looked in %v)", ErrRuntimeMissing, tried)
+	return "", fmt.Errorf("%w (looked in %v)", missing, tried)
 }
 
 // acquireRuntime initialises the ONNX Runtime environment on first use and counts
@@ -106,7 +114,7 @@ func releaseRuntime() error {
 	if runtime.refs > 0 {
 		return nil
 	}
-	runtime.lib = ""
+	runtime.lib, runtime.eps = "", nil
 	if err := ort.DestroyEnvironment(); err != nil {
 		return fmt.Errorf("destroy onnx runtime: %w", err)
 	}

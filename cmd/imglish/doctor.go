@@ -22,7 +22,7 @@ type doctorReport struct {
 	CPUFeatures map[string]bool      `json:"cpu_features"`
 	Runtime     *encoder.RuntimeInfo `json:"onnxruntime,omitempty"`
 	RuntimeErr  string               `json:"onnxruntime_error,omitempty"`
-	CUDA        string               `json:"cuda"`
+	CUDA        encoder.CUDAInfo     `json:"cuda"`
 	Models      []string             `json:"models"`
 	DataDir     string               `json:"data_dir"`
 }
@@ -40,7 +40,6 @@ func newDoctorCmd(g *globals) *cobra.Command {
 					"avx2": cpu.X86.HasAVX2, "fma": cpu.X86.HasFMA, "avx512f": cpu.X86.HasAVX512F,
 					"avx512vnni": cpu.X86.HasAVX512VNNI, "avx512bf16": cpu.X86.HasAVX512BF16,
 				},
-				CUDA:    "not probed: the CUDA execution provider is not wired in this build yet",
 				DataDir: g.data,
 			}
 			if info, err := encoder.ProbeRuntime(g.ortLib); err != nil {
@@ -48,6 +47,10 @@ func newDoctorCmd(g *globals) *cobra.Command {
 			} else {
 				rep.Runtime = &info
 			}
+			// After the CPU probe has released its runtime: listing CUDA
+			// devices loads the GPU build of ORT ($IMGLISH_ORT_GPU_LIB or
+			// `make setup-gpu`'s folder).
+			rep.CUDA = encoder.ProbeCUDA("")
 			rep.Models = findModels(g)
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
