@@ -58,6 +58,10 @@ func testModel(t testing.TB) (dir string, trained bool) {
 	if m, _ := filepath.Glob(filepath.Join(demoDir, "*.pth")); len(m) == 1 {
 		ckpt, size, trained = m[0], 0, true
 	}
+	// A checkpoint being trained can be tried before it is committed.
+	if p := os.Getenv("IMGLISH_TEST_DEMO_CHECKPOINT"); p != "" {
+		ckpt, size, trained = p, 0, true
+	}
 	dir = filepath.Join(t.TempDir(), "model")
 	_, err := convert.Convert(context.Background(), convert.Options{
 		Checkpoint: ckpt, OutDir: dir, ImageSize: size, Tokenizer: filepath.Join(demoDir, "demo.model"),

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 var fuzzPaths = []string{
@@ -37,7 +38,11 @@ func serveOne(t *testing.T, e *env, method, path, ctype string, key byte, body [
 		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
+	start := time.Now()
 	e.srv.Handler().ServeHTTP(rec, req)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("%s %s (%q, %d bytes %q) took %v", method, path, ctype, len(body), truncate(body), d)
+	}
 	if rec.Code >= 500 {
 		t.Fatalf("%s %s (%q, %d bytes %q): %d %s", method, path, ctype, len(body), truncate(body), rec.Code, rec.Body.String())
 	}
