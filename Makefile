@@ -55,8 +55,10 @@ test: setup vet
 run: build
 	$(BIN) doctor
 
+## bench: the benchmark report, bench/out/REPORT.md + report.json (bench/run.sh: encoder fp32/int8 vs PyTorch,
+## ANN, indexing, HTTP; ~40 min, one machine, nothing else in parallel). BENCH_QUICK=1: small sizes, a few minutes.
 bench: build
-	@echo "no benchmarks yet"
+	bench/run.sh
 
 ## bench-ann: imglish HNSW vs hnswlib, faiss, coder/hnsw and exact scan, 100k×768 (≈20 min; search/README.md).
 bench-ann:

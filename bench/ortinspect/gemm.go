@@ -77,7 +77,8 @@ func int8Val(i int) int8 { return int8((i*7919)%255 - 127) }
 
 // calibrate times an M×K×N GEMM (fp32 and int8) in this process, now: the
 // GEMM-bound ceiling under the machine's present load.
-func calibrate(so *ort.SessionOptions, m, k, n, runs int) {
+func calibrate(so *ort.SessionOptions, m, k, n, runs int) []gemmResult {
+	var res []gemmResult
 	dir, err := os.MkdirTemp("", "gemm")
 	must(err)
 	defer os.RemoveAll(dir)
@@ -104,7 +105,20 @@ func calibrate(so *ort.SessionOptions, m, k, n, runs int) {
 		}
 		el, cpu := time.Since(t0), cpuTime()-c0
 		ops := 2 * float64(m) * float64(k) * float64(n) * float64(runs)
-		fmt.Printf("gemm %dx%dx%d int8=%v: %.0f GFLOP/s wall, %.0f GFLOP per cpu-s\n", m, k, n, q, ops/el.Seconds()/1e9, ops/cpu.Seconds()/1e9)
+		r := gemmResult{M: m, K: k, N: n, Int8: q, GFLOPSWall: ops / el.Seconds() / 1e9, GFLOPPerCPUSecond: ops / cpu.Seconds() / 1e9}
+		fmt.Printf("gemm %dx%dx%d int8=%v: %.0f GFLOP/s wall, %.0f GFLOP per cpu-s\n", m, k, n, q, r.GFLOPSWall, r.GFLOPPerCPUSecond)
+		res = append(res, r)
 		must(s.Destroy())
 	}
+	return res
+}
+
+// gemmResult is one calibration line (GOP for int8).
+type gemmResult struct {
+	M                 int     `json:"m"`
+	K                 int     `json:"k"`
+	N                 int     `json:"n"`
+	Int8              bool    `json:"int8"`
+	GFLOPSWall        float64 `json:"gflops_wall"`
+	GFLOPPerCPUSecond float64 `json:"gflop_per_cpu_s"`
 }

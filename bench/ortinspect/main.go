@@ -41,6 +41,7 @@ func main() {
 	noSpin := flag.Bool("nospin", false, "stop ORT's worker threads spinning between jobs (CPU seconds then count only work)")
 	level := flag.Int("opt", 99, "graph optimisation level: 0, 1, 2 or 99")
 	gemm := flag.String("gemm", "", "M,K,N: time one fp32 MatMul and one int8 DynamicQuantizeMatMul of this shape instead")
+	jsonOut := flag.String("json", "", "-gemm: write the result here")
 	flag.Parse()
 	if *model == "" && *gemm == "" {
 		log.Fatal("-model is required")
@@ -75,7 +76,11 @@ func main() {
 		if _, err := fmt.Sscanf(*gemm, "%d,%d,%d", &m, &k, &n); err != nil {
 			log.Fatalf("-gemm %q: %v", *gemm, err)
 		}
-		calibrate(so, m, k, n, max(*runs, 3))
+		res := calibrate(so, m, k, n, max(*runs, 3))
+		if *jsonOut != "" {
+			b, _ := json.MarshalIndent(map[string]any{"threads": *threads, "spin": !*noSpin, "gemm": res}, "", " ")
+			must(os.WriteFile(*jsonOut, append(b, '\n'), 0o644))
+		}
 		return
 	}
 	text := strings.Contains(*model, "text")

@@ -115,14 +115,17 @@ def main() -> None:
                 x = torch.rand(b, 3, args.img, args.img) * 2 - 1
                 runs = max(1, -(-args.min_images // b))
                 times = []
+                cpu0 = time.process_time()  # all threads: robust on a shared machine
                 for _ in range(runs):
                     t = time.perf_counter()
                     model.encode_image(x)
                     times.append(time.perf_counter() - t)
                 total = sum(times)
+                cpu = time.process_time() - cpu0
                 result["image"].append({
                     "batch": b, "images": b * runs, "seconds": round(total, 3),
                     "images_per_s": round(b * runs / total, 4),
+                    "cpu_s_per_image": round(cpu / (b * runs), 4),
                     "ms_per_batch_p50": round(1000 * statistics.median(times), 2),
                 })
                 print(f"image batch {b}: {b * runs / total:.3f} images/s ({runs} x {b} in {total:.1f} s)",
@@ -136,12 +139,15 @@ def main() -> None:
             for _ in range(3):  # warm-up
                 model.encode_text(tb)
             times = []
+            cpu0 = time.process_time()
             for _ in range(args.text_reps):
                 t = time.perf_counter()
                 model.encode_text(tb)
                 times.append(1000 * (time.perf_counter() - t))
             p50 = statistics.median(times)
+            cpu = time.process_time() - cpu0
             result["text"].append({
+                "cpu_ms_per_text": round(1000 * cpu / (b * args.text_reps), 2),
                 "batch": b, "tokens": n, "reps": args.text_reps,
                 "p50_ms": round(p50, 2), "p90_ms": round(percentile(times, 0.9), 2),
                 "texts_per_s": round(1000 * b / p50, 2),
