@@ -17,9 +17,10 @@ type CoalescerOptions struct {
 	// MaxBatch caps a batch; 1 disables coalescing (every call runs alone).
 	MaxBatch int
 	// MaxWait is how long the first call of a batch waits for mates while a
-	// worker is idle; negative means not at all (a batch goes to the first free
-	// worker at once). Either way, while every worker is busy the batch keeps
-	// filling up to MaxBatch.
+	// worker is idle, under load only: when the previous batch held a single
+	// call, a new call goes to a free worker at once, so a lone client pays no
+	// wait. Negative means never wait. Either way, while every worker is busy
+	// the batch keeps filling up to MaxBatch.
 	MaxWait time.Duration
 	// Workers is how many batches may run at once.
 	Workers int
@@ -122,6 +123,7 @@ func (c *Coalescer[In, Out]) collect() {
 		batch []*coalesceCall[In, Out]
 		timer = time.NewTimer(time.Hour)
 		ready bool
+		last  int // size of the previous batch handed to a worker
 	)
 	timer.Stop()
 	for {
@@ -140,7 +142,7 @@ func (c *Coalescer[In, Out]) collect() {
 		case call := <-calls:
 			batch = append(batch, call)
 			if len(batch) == 1 {
-				ready = c.opts.MaxWait < 0
+				ready = c.opts.MaxWait < 0 || last <= 1
 				if !ready {
 					timer.Reset(c.opts.MaxWait)
 				}
@@ -148,6 +150,7 @@ func (c *Coalescer[In, Out]) collect() {
 		case <-timer.C:
 			ready = true
 		case work <- batch:
+			last = len(batch)
 			batch, ready = nil, false
 			timer.Stop()
 		case <-c.stop:
