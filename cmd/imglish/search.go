@@ -38,8 +38,8 @@ func newSearchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   `search ["TEXT"] [--image FILE]...`,
 		Short: "Search images by text and/or example images, on a running server (--server) or the local store",
-		Long: `search embeds the text and images, adds them (query arithmetic: a text starting with "-" is
-subtracted, e.g. search beach -people) and prints the best matches as a table, or JSON with --json.
+		Long: `search embeds the text and images, adds them (query arithmetic: words after " -" are
+subtracted at half weight, e.g. search "beach -people") and prints the best matches as a table, or JSON with --json.
 With --server URL it asks a running imglish serve (key from --key or $IMGLISH_API_KEY); without, it
 opens the store at --data and the model at --model itself (stop the server first: the store is
 single-process). --collection NAME searches a text collection with the image (image→text).`,
@@ -51,12 +51,7 @@ single-process). --collection NAME searches a text collection with the image (im
 				req.MinScore = &ms
 			}
 			for _, a := range args {
-				if rest, ok := strings.CutPrefix(a, "-"); ok && rest != "" {
-					w := -0.5
-					req.Query = append(req.Query, server.QueryTerm{Text: rest, Weight: &w})
-				} else {
-					req.Query = append(req.Query, server.QueryTerm{Text: a})
-				}
+				req.Query = append(req.Query, textTerms(a)...)
 			}
 			for _, p := range images {
 				b, err := os.ReadFile(p)
@@ -124,6 +119,36 @@ single-process). --collection NAME searches a text collection with the image (im
 	f.StringVar(&cursor, "cursor", "", "next page: the cursor printed by the previous search")
 	f.Float64Var(&minScore, "min-score", -2, "drop hits scoring below this cosine")
 	return cmd
+}
+
+// textTerms splits "beach at dusk -people -dogs" into a positive term and
+// negative ones (weight −0.5), as the web page does.
+func textTerms(s string) []server.QueryTerm {
+	var out []server.QueryTerm
+	var cur []string
+	neg := false
+	flush := func() {
+		if len(cur) == 0 {
+			return
+		}
+		t := server.QueryTerm{Text: strings.Join(cur, " ")}
+		if neg {
+			w := -0.5
+			t.Weight = &w
+		}
+		out = append(out, t)
+		cur = nil
+	}
+	for _, f := range strings.Fields(s) {
+		if rest, ok := strings.CutPrefix(f, "-"); ok && rest != "" {
+			flush()
+			neg, cur = true, []string{rest}
+			continue
+		}
+		cur = append(cur, f)
+	}
+	flush()
+	return out
 }
 
 func remoteSearch(cmd *cobra.Command, base, key string, req server.SearchRequest) (server.SearchResponse, error) {
