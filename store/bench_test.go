@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -83,6 +84,14 @@ func TestOpenLarge(t *testing.T) {
 	t.Logf("wrote %d records of %d-d in %.1fs", n, dim, time.Since(t0).Seconds())
 	for trial := 0; trial < 2; trial++ {
 		runtime.GC()
+		if p := os.Getenv("IMGLISH_OPEN_PROF"); p != "" && trial == 1 {
+			f, err := os.Create(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 		t0 = time.Now()
 		db, err := Open(t.Context(), dir, Options{})
 		if err != nil {
