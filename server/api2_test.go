@@ -604,3 +604,24 @@ func TestGracefulShutdownDrains(t *testing.T) {
 		t.Errorf("coalescer after shutdown: %v", err)
 	}
 }
+
+func TestAdmissionQueue(t *testing.T) {
+	e := newEnv(t, envConfig{scenes: 4, opts: Options{MaxInFlight: 1}})
+	var wg sync.WaitGroup
+	codes := make([]int, 12)
+	for i := range codes {
+		wg.Go(func() {
+			codes[i], _ = e.call("POST", "/v1/search", readKey, map[string]any{"text": fmt.Sprintf("scene %d", i), "k": 2}, nil)
+		})
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("request %d behind a one-slot queue: %d", i, c)
+		}
+	}
+	slow := newEnv(t, envConfig{scenes: 1, opts: Options{MaxInFlight: 1, RequestTimeout: Duration(time.Nanosecond)}})
+	if st, _ := slow.call("POST", "/v1/search", readKey, map[string]any{"text": "a"}, nil); st != http.StatusGatewayTimeout {
+		t.Errorf("expired while queued or running: %d, want 504", st)
+	}
+}

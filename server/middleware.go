@@ -228,3 +228,23 @@ func (s *Server) rateLimit() gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+// admit bounds the requests doing work at once. Waiters are released in
+// arrival order (a channel's blocked senders queue FIFO); one that reaches its
+// deadline while waiting gets 504.
+func (s *Server) admit() gin.HandlerFunc {
+	if s.opts.MaxInFlight < 0 {
+		return func(c *gin.Context) { c.Next() }
+	}
+	slots := make(chan struct{}, s.opts.MaxInFlight)
+	return func(c *gin.Context) {
+		select {
+		case slots <- struct{}{}:
+		case <-c.Request.Context().Done():
+			s.writeError(c, fmt.Errorf("%w: waiting for a free slot: %w", ErrTimeout, c.Request.Context().Err()))
+			return
+		}
+		defer func() { <-slots }()
+		c.Next()
+	}
+}

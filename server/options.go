@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -53,6 +54,11 @@ type Options struct {
 	// X-Forwarded-For is believed for the client address (rate limits, logs);
 	// none by default, so a client cannot pick its own address.
 	TrustedProxies []string `json:"trusted_proxies"`
+	// MaxInFlight caps the API requests doing work at once (search, classify,
+	// embed, uploads), bounding the memory decodes and encodes take under
+	// overload; the rest queue in arrival order until their timeout. Default 4
+	// per CPU; negative disables.
+	MaxInFlight int `json:"max_in_flight"`
 	// CORSOrigins lists the origins allowed to call the API from a browser; "*" allows any.
 	CORSOrigins []string `json:"cors_origins"`
 	// IndexRoots is the allow-list of folders index jobs may read; /v1/index/jobs
@@ -164,6 +170,9 @@ func (o Options) withDefaults(dataDir string) (Options, error) {
 	}
 	if o.RateBurst <= 0 {
 		o.RateBurst = max(1, int(2*o.RateLimit))
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = 4 * runtime.GOMAXPROCS(0)
 	}
 	if o.ThumbSize <= 0 {
 		o.ThumbSize = 256
