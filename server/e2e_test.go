@@ -236,6 +236,18 @@ func TestWebPageInChromium(t *testing.T) {
 		t.Fatalf("scrolled through %d cards, %d distinct; want %d", len(ids), len(uniq(ids)), n)
 	}
 
+	// Folder and date filters narrow the results.
+	setFilter := `const el = document.getElementById(arguments[0]); el.value = arguments[1]; el.dispatchEvent(new Event("change"));`
+	w.js(nil, setFilter, "f-folder", "/nowhere/")
+	w.waitJS("an empty result for another folder", `return document.getElementById("status").textContent === "No results"`)
+	w.js(nil, setFilter, "f-folder", e.photos+"/")
+	w.js(nil, setFilter, "f-after", sceneTime(50).Format("2006-01-02"))
+	w.js(nil, setFilter, "f-before", sceneTime(50).Format("2006-01-02"))
+	w.waitJS("the scenes of one day", `return document.getElementById("status").textContent === "12 results (end)"`)
+	w.js(nil, setFilter, "f-after", "")
+	w.js(nil, setFilter, "f-before", "")
+	w.js(nil, setFilter, "f-folder", "")
+
 	// Drop an image file on the page: it becomes the query and finds itself first.
 	target := e.itemID(17)
 	w.js(nil, `window.scrollTo(0, 0)`)
