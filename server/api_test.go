@@ -97,6 +97,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`imglish_encoder_batch_size_count{tower="text"} 1`,
 		`imglish_encoder_batch_duration_seconds_count{tower="text"} 1`,
 		`imglish_queue_depth{queue="text"}`,
+		`imglish_queue_depth{queue="admission"} 0`,
 		`imglish_index_size{space="images"} 6`,
 		`imglish_index_recall_self_check`,
 	} {

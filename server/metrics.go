@@ -41,7 +41,7 @@ func newMetrics() (*metrics, error) {
 		}, []string{"tower"}),
 		queueDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "imglish_queue_depth",
-			Help: "Requests waiting for an encoder batch, by tower.",
+			Help: "Requests waiting: for an encoder batch (text, image) or for a work slot (admission).",
 		}, []string{"queue"}),
 		indexSize: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "imglish_index_size",

@@ -237,12 +237,20 @@ func (s *Server) admit() gin.HandlerFunc {
 		return func(c *gin.Context) { c.Next() }
 	}
 	slots := make(chan struct{}, s.opts.MaxInFlight)
+	depth := s.m.queueDepth.WithLabelValues("admission")
 	return func(c *gin.Context) {
 		select {
 		case slots <- struct{}{}:
-		case <-c.Request.Context().Done():
-			s.writeError(c, fmt.Errorf("%w: waiting for a free slot: %w", ErrTimeout, c.Request.Context().Err()))
-			return
+		default:
+			depth.Inc()
+			select {
+			case slots <- struct{}{}:
+				depth.Dec()
+			case <-c.Request.Context().Done():
+				depth.Dec()
+				s.writeError(c, fmt.Errorf("%w: waiting for a free slot: %w", ErrTimeout, c.Request.Context().Err()))
+				return
+			}
 		}
 		defer func() { <-slots }()
 		c.Next()
