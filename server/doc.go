@@ -43,7 +43,9 @@
 // the request, and ids are restricted to [A-Za-z0-9_.-]. Bodies are capped by
 // Options.MaxUpload, decoded images by Options.MaxPixels (checked from the
 // header before pixels are decoded), requests by Options.RequestTimeout, and
-// each key (or client address) by a token-bucket rate limit.
+// each key (or client address) by a token-bucket rate limit. The page, its
+// assets, /healthz, /readyz and /metrics need no key (metrics expose counts and
+// latencies, no content); put them behind the network's own controls if that matters.
 //
 // # Concurrency
 //
