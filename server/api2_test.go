@@ -525,6 +525,36 @@ func TestEmbedCoalescedEqualsUnbatched(t *testing.T) {
 			t.Errorf("text %d: coalesced vector has cosine %.7f with the unbatched one", i, c)
 		}
 	}
+	// Images too: concurrent single-image requests equal one-at-a-time embeddings.
+	imgs := make([][]byte, 6)
+	for i := range imgs {
+		imgs[i] = pngBytes(t, 40+7*i, 50)
+	}
+	gotImg := make([][]float32, len(imgs))
+	for i, b := range imgs {
+		wg.Go(func() {
+			var r struct {
+				Vectors [][]float32 `json:"vectors"`
+			}
+			if st, _ := e.call("POST", "/v1/embed", readKey, map[string]any{"images": []string{base64Std(b)}}, &r); st == 200 && len(r.Vectors) == 1 {
+				gotImg[i] = r.Vectors[0]
+			}
+		})
+	}
+	wg.Wait()
+	for i, b := range imgs {
+		px, err := e.model.PrepareImage(context.Background(), b, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := e.model.EmbedImages(context.Background(), [][]float32{px})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotImg[i] == nil || dot(gotImg[i], want[0]) < 1-1e-5 {
+			t.Errorf("image %d: coalesced vector differs from the unbatched one", i)
+		}
+	}
 	var buf bytes.Buffer
 	resp, err := http.Get(e.ts.URL + "/metrics")
 	if err != nil {
