@@ -42,7 +42,7 @@ done
 $GO build -o "$OUT/ortinspect" ./bench/ortinspect
 $GO build -o "$OUT/encbench" ./bench/encbench
 log "GEMM ceiling (2 threads)"
-"$OUT/ortinspect" -gemm 2308,768,3072 -runs 3 -threads 2 -nospin -json "$OUT/gemm.json"
+"$OUT/ortinspect" -gemm '577,768,3072;2308,768,3072' -runs 3 -threads 2 -nospin -json "$OUT/gemm.json"
 
 MIN=8; REPS=40; TREPS=20
 [[ -n $QUICK ]] && { MIN=8; REPS=15; TREPS=8; }
@@ -50,6 +50,7 @@ for p in fp32 int8; do
   log "imglish $p"
   "$OUT/encbench" -model "$OUT/models/base-$p" -threads 2 -batch 1,8 -min-images $MIN -text-reps $REPS -json "$OUT/imglish-$p.json" >/dev/null
 done
+"$OUT/encbench" -model "$OUT/models/base-fp32" -compare "$OUT/models/base-int8" > "$OUT/int8-drift.txt"
 log "PyTorch reference"
 $PY tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8 --min-images $MIN \
   --text-reps $TREPS --json "$OUT/torch.json" >/dev/null

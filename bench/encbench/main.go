@@ -64,6 +64,7 @@ func main() {
 	spin := flag.Bool("spin", false, "let ORT threads spin (encoder.Options.Spin)")
 	skipImages := flag.Bool("skip-images", false, "text only")
 	out := flag.String("json", "", "write the result here")
+	compare := flag.String("compare", "", "instead: embed the same inputs with -model and this model folder (e.g. fp32 vs int8) and print their cosines")
 	flag.Parse()
 	if *dir == "" {
 		log.Fatal("-model is required")
@@ -77,6 +78,10 @@ func main() {
 		bs = append(bs, b)
 	}
 	ctx := context.Background()
+	if *compare != "" {
+		compareModels(ctx, *dir, *compare, *threads)
+		return
+	}
 	t0 := time.Now()
 	e, err := encoder.Open(ctx, *dir, encoder.Options{Threads: *threads, Spin: *spin})
 	if err != nil {
@@ -192,4 +197,59 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// compareModels embeds 4 images (smooth gradients with noise) and 4 texts with
+// two model folders of the same checkpoint and prints the cosine of each pair.
+func compareModels(ctx context.Context, a, b string, threads int) {
+	var encs []*encoder.Encoder
+	for _, d := range []string{a, b} {
+		e, err := encoder.Open(ctx, d, encoder.Options{Threads: threads})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer e.Close()
+		encs = append(encs, e)
+	}
+	s := encs[0].ImageSize()
+	const n = 4
+	px := make([]float32, n*3*s*s)
+	seed := uint32(1)
+	for i := range px {
+		seed = seed*1664525 + 1013904223
+		img, pos := i/(3*s*s), i%(s*s)
+		y, x := pos/s, pos%s
+		px[i] = float32(x+y*(img+1))/float32(2*s*(img+1)) - 0.5 + float32(seed>>24)/1024
+	}
+	var texts [][]int64
+	for t := 0; t < n; t++ {
+		seq := []int64{0}
+		for j := 0; j < 6+3*t; j++ {
+			seq = append(seq, int64(100+(t*977+j*7919)%30000))
+		}
+		texts = append(texts, append(seq, 2))
+	}
+	var img, txt [2][][]float32
+	for k, e := range encs {
+		var err error
+		if img[k], err = e.EmbedImages(ctx, px, n); err != nil {
+			log.Fatal(err)
+		}
+		if txt[k], err = e.EmbedTexts(ctx, texts); err != nil {
+			log.Fatal(err)
+		}
+	}
+	cos := func(u, v []float32) float64 {
+		var s float64
+		for i := range u {
+			s += float64(u[i]) * float64(v[i])
+		}
+		return s
+	}
+	for i := 0; i < n; i++ {
+		fmt.Printf("image %d: cosine %.5f\n", i, cos(img[0][i], img[1][i]))
+	}
+	for i := 0; i < n; i++ {
+		fmt.Printf("text %d (%d tokens): cosine %.5f\n", i, len(texts[i]), cos(txt[0][i], txt[1][i]))
+	}
 }

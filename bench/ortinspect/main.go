@@ -40,7 +40,7 @@ func main() {
 	lib := flag.String("ort-lib", "", "ONNX Runtime library")
 	noSpin := flag.Bool("nospin", false, "stop ORT's worker threads spinning between jobs (CPU seconds then count only work)")
 	level := flag.Int("opt", 99, "graph optimisation level: 0, 1, 2 or 99")
-	gemm := flag.String("gemm", "", "M,K,N: time one fp32 MatMul and one int8 DynamicQuantizeMatMul of this shape instead")
+	gemm := flag.String("gemm", "", "M,K,N[;M,K,N…]: time one fp32 MatMul and one int8 DynamicQuantizeMatMul per shape instead")
 	jsonOut := flag.String("json", "", "-gemm: write the result here")
 	flag.Parse()
 	if *model == "" && *gemm == "" {
@@ -72,11 +72,14 @@ func main() {
 		must(so.EnableProfiling(*profile))
 	}
 	if *gemm != "" {
-		var m, k, n int
-		if _, err := fmt.Sscanf(*gemm, "%d,%d,%d", &m, &k, &n); err != nil {
-			log.Fatalf("-gemm %q: %v", *gemm, err)
+		var res []gemmResult
+		for _, shape := range strings.Split(*gemm, ";") {
+			var m, k, n int
+			if _, err := fmt.Sscanf(shape, "%d,%d,%d", &m, &k, &n); err != nil {
+				log.Fatalf("-gemm %q: %v", shape, err)
+			}
+			res = append(res, calibrate(so, m, k, n, max(*runs, 3))...)
 		}
-		res := calibrate(so, m, k, n, max(*runs, 3))
 		if *jsonOut != "" {
 			b, _ := json.MarshalIndent(map[string]any{"threads": *threads, "spin": !*noSpin, "gemm": res}, "", " ")
 			must(os.WriteFile(*jsonOut, append(b, '\n'), 0o644))

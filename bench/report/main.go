@@ -263,11 +263,13 @@ func encoderSection(md *strings.Builder, js map[string]any, dir string) {
 		return
 	}
 	var gf, gi float64
+	var shapes []string
 	for _, x := range g.Gemm {
 		if x.Int8 {
-			gi = x.GFLOPPerCPUSecond
+			gi = max(gi, x.GFLOPPerCPUSecond)
 		} else {
-			gf = x.GFLOPPerCPUSecond
+			gf = max(gf, x.GFLOPPerCPUSecond)
+			shapes = append(shapes, fmt.Sprintf("%d×%d×%d", x.M, x.K, x.N))
 		}
 	}
 	lin, other := flops(m)
@@ -275,8 +277,8 @@ func encoderSection(md *strings.Builder, js map[string]any, dir string) {
 	ceilF := total / 1e9 / gf
 	ceilI := lin/1e9/gi + other/1e9/gf
 	fmt.Fprintf(md, "### Distance to the GEMM-bound ceiling\n\n")
-	fmt.Fprintf(md, "One image is %.1f GFLOP as the graph computes it (%.1f in linear layers, %.1f in attention, patch embedding and head). ORT's own GEMM (2308×768×3072, 2 threads, measured in this run just before the encoders) gave %.0f GFLOP per CPU-second in fp32 and %.0f GOP per CPU-second with int8 DynamicQuantizeMatMul, so the GEMM-bound ceiling is %.3f CPU-s per image in fp32 and %.3f in int8 (linear layers int8, the rest fp32).\n\n",
-		total/1e9, lin/1e9, other/1e9, gf, gi, ceilF, ceilI)
+	fmt.Fprintf(md, "One image is %.1f GFLOP as the graph computes it (%.1f in linear layers, %.1f in attention, patch embedding and head). ORT's own GEMM (best of %s, 2 threads, measured in this run just before the encoders) gave %.0f GFLOP per CPU-second in fp32 and %.0f GOP per CPU-second with int8 DynamicQuantizeMatMul, so the GEMM-bound ceiling is %.3f CPU-s per image in fp32 and %.3f in int8 (linear layers int8, the rest fp32).\n\n",
+		total/1e9, lin/1e9, other/1e9, strings.Join(shapes, ", "), gf, gi, ceilF, ceilI)
 	fmt.Fprintf(md, "| model | batch | CPU-s / image | ceiling CPU-s / image | share of ceiling | projected images/s on 2 idle cores* |\n|---|---|---|---|---|---|\n")
 	idleF := idleFP32GFLOPS * 1e9 / total
 	idleI := 1 / (lin/(idleInt8GOPS*1e9) + other/(idleFP32GFLOPS*1e9))
@@ -298,6 +300,9 @@ func encoderSection(md *strings.Builder, js map[string]any, dir string) {
 	js["ceiling"] = map[string]any{"gflop_per_image": total / 1e9, "linear_gflop": lin / 1e9, "gemm_fp32_gflop_per_cpu_s": gf,
 		"gemm_int8_gop_per_cpu_s": gi, "ceiling_cpu_s_fp32": ceilF, "ceiling_cpu_s_int8": ceilI, "share_of_ceiling": eff}
 	fmt.Fprintf(md, "\n\\* projection, not a measurement: share of ceiling × the idle-machine ceiling from ORT's GEMM at %.0f GFLOP/s fp32 and %.0f GOP/s int8 on 2 threads (issue 8's calibration of this machine type).\n\n", idleFP32GFLOPS, idleInt8GOPS)
+	if b, err := os.ReadFile(filepath.Join(dir, "int8-drift.txt")); err == nil {
+		fmt.Fprintf(md, "### int8 drift\n\nint8 vs fp32, same checkpoint and inputs (bench/encbench -compare), cosine per item:\n\n```\n%s\n```\n\n", strings.TrimSpace(string(b)))
+	}
 }
 
 func annSection(md *strings.Builder, js map[string]any, dir string) {
@@ -357,7 +362,11 @@ func httpSection(md *strings.Builder, js map[string]any, dir string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s := regexp.MustCompile(`(?m)^(#+) `).ReplaceAllString(strings.TrimSpace(string(b)), "$1## ")
-	js["http_markdown"] = s
-	fmt.Fprintf(md, "%s\n\n", s)
+	s := strings.TrimSpace(string(b))
+	js["http_report"] = s
+	if strings.Contains(s, "|") {
+		fmt.Fprintf(md, "%s\n\n", regexp.MustCompile(`(?m)^(#+) `).ReplaceAllString(s, "$1## "))
+	} else {
+		fmt.Fprintf(md, "Server TestServeLatency (loopback HTTP text search):\n\n```\n%s\n```\n\n", s)
+	}
 }

@@ -18,6 +18,11 @@ func (b *builder) msOp(opType string, inputs []string, attrs ...*onnxpb.Attribut
 	return out
 }
 
+// Residual adds and LayerNorms stay standard ops: ORT fuses neither into
+// SkipLayerNormalization here, and emitting it directly measured slower on
+// ORT 1.30's CPU kernel (int8 base-384: LayerNormalization + Add 9.6% of
+// kernel time, SkipLayerNormalization + LayerNormalization 14.9%).
+
 // fusedAttention reports whether layer attention is emitted as one
 // com.microsoft MultiHeadAttention node: float32 activations (fp32 and int8
 // graphs) and no key padding mask (the vision graph). ORT's CPU kernel adds
