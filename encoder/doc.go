@@ -13,8 +13,16 @@
 // of different lengths are sorted by length and padded within a run with the key
 // padding mask, which spec §2.2 shows is exact: a vector never depends on its
 // batch mates beyond float32 rounding. Large requests are split into runs of at
-// most 8 images or 64 texts, and ctx is checked between runs and cancels a run
-// in flight through ORT's terminate flag.
+// most 8 images (Options.ImageBatch; 64 with CUDA) or 64 texts — int8 models run
+// one item per run, since their activations are quantised per tensor — and ctx
+// is checked between runs and cancels a run in flight through ORT's terminate
+// flag.
+//
+// Providers. The CPU runs the `make setup` library. Options.Provider "cuda"
+// uses the GPU build from `make setup-gpu` through ORT's plugin provider API
+// (cuda.go, a small cgo shim); ProbeCUDA and Open's ErrProvider say why it
+// cannot run when it cannot. ORT's worker threads do not spin unless
+// Options.Spin: on a shared machine spinning costs more than it saves.
 //
 // An Encoder is safe for concurrent use: ORT sessions accept concurrent runs.
 // Close waits for runs in flight, then frees the sessions; it is idempotent, and

@@ -17,7 +17,11 @@
 // a width that is not a multiple of 64 needs Options.Heads.
 //
 // Graphs. See graph.go: opset 17, LayerNormalization, one fused q/k/v MatMul,
-// Softmax, erf GELU, weights pre-transposed to [in, out]. Files are written
+// Softmax, erf GELU, weights pre-transposed to [in, out]. In float32 graphs the
+// vision attention is one com.microsoft MultiHeadAttention node (fuse.go:
+// exact, and ORT cannot fuse BEiT-3's sub-LN attention itself); Options.Unfused
+// keeps standard ops only. PrecisionInt8 emits the linear layers as
+// DynamicQuantizeMatMul with per-column int8 weights (quantize.go). Files are written
 // atomically (temp, fsync, rename, fsync dir); model.json last, so a folder
 // with a model.json is complete.
 //
