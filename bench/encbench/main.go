@@ -47,6 +47,7 @@ type result struct {
 	Impl      string        `json:"impl"`
 	Model     string        `json:"model"`
 	Precision string        `json:"precision"`
+	Provider  string        `json:"provider,omitempty"`
 	Threads   int           `json:"threads"`
 	Spin      bool          `json:"spin"`
 	LoadS     float64       `json:"load_s"`
@@ -62,6 +63,8 @@ func main() {
 	reps := flag.Int("text-reps", 40, "timed text calls per batch size")
 	tokens := flag.Int("text-tokens", 16, "text length in tokens, <s> and </s> included")
 	spin := flag.Bool("spin", false, "let ORT threads spin (encoder.Options.Spin)")
+	provider := flag.String("provider", "", "execution provider: cpu (default) or cuda")
+	imageBatch := flag.Int("image-batch", 0, "most images per ORT run (encoder.Options.ImageBatch; 0: default)")
 	skipImages := flag.Bool("skip-images", false, "text only")
 	out := flag.String("json", "", "write the result here")
 	compare := flag.String("compare", "", "instead: embed the same inputs with -model and this model folder (e.g. fp32 vs int8) and print their cosines")
@@ -83,14 +86,14 @@ func main() {
 		return
 	}
 	t0 := time.Now()
-	e, err := encoder.Open(ctx, *dir, encoder.Options{Threads: *threads, Spin: *spin})
+	e, err := encoder.Open(ctx, *dir, encoder.Options{Threads: *threads, Spin: *spin, Provider: *provider, ImageBatch: *imageBatch})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer e.Close()
 	m := e.Manifest()
 	res := result{Impl: "imglish-onnxruntime", Model: fmt.Sprintf("beit3-d%d-L%d-%d", m.Architecture.Dim, m.Architecture.Layers, m.Image.Size),
-		Precision: m.Precision, Threads: *threads, Spin: *spin, LoadS: round(time.Since(t0).Seconds(), 2)}
+		Precision: m.Precision, Provider: *provider, Threads: *threads, Spin: *spin, LoadS: round(time.Since(t0).Seconds(), 2)}
 
 	if !*skipImages {
 		s := e.ImageSize()
