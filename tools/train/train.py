@@ -20,6 +20,8 @@ Usage (repo root; Debian's python3 with python3-torch):
       --test-single DIR --spm testdata/models/demo/demo.model --out OUTDIR
 Writes OUTDIR/last.pth (fp16 {'model': state_dict}, like the official files),
 OUTDIR/state.pt (optimizer state for --resume) and OUTDIR/log.jsonl.
+tools/train/train_demo.sh runs the exact sequence of phases (--stop-at,
+--resume, --focus-single) that made testdata/models/demo/demo.pth.
 """
 
 from __future__ import annotations
@@ -127,9 +129,14 @@ def load_set(d: str) -> tuple[list[dict], list[bytes]]:
 class TrainData(torch.utils.data.Dataset):
     """Item (step, slot) -> (pixels, caption): a pure function of the seed."""
 
-    def __init__(self, scenes, blobs, size, seed, batch):
+    def __init__(self, scenes, blobs, size, seed, batch, focus_single=0.0):
         self.scenes, self.blobs, self.size, self.seed, self.batch = scenes, blobs, size, seed, batch
         self.n = len(scenes)
+        self.focus_single = focus_single
+        self.singles = [k for k, s in enumerate(scenes) if len(s["objects"]) == 1]
+        self.by_colour = {}
+        for k in self.singles:
+            self.by_colour.setdefault(scenes[k]["objects"][0]["colour"], []).append(k)
         self._perm_epoch, self._perm = -1, None
 
     def perm(self, epoch: int) -> np.ndarray:
@@ -147,13 +154,32 @@ class TrainData(torch.utils.data.Dataset):
         epoch, off = divmod(pos, self.n)
         idx = int(self.perm(epoch)[off])
         rng = np.random.default_rng([self.seed, 2, step, slot])
+        focus = self.focus_single > 0 and rng.random() < self.focus_single
+        if focus:
+            # Groups of 8 slots share one colour, so the batch holds same-colour
+            # objects of different shapes: only shape tells their captions apart.
+            grp = np.random.default_rng([self.seed, 3, step, slot // 8])
+            pool = self.by_colour[sorted(self.by_colour)[int(grp.integers(0, len(self.by_colour)))]]
+            idx = pool[int(rng.integers(0, len(pool)))]
         img = Image.open(io.BytesIO(self.blobs[idx]))
         img = augment(img, rng)
         caps = self.scenes[idx]["captions"]
         cap = caps[int(rng.integers(0, len(caps)))]
+        if focus and rng.random() < 0.7:
+            cap = minimal_caption(self.scenes[idx])
         if rng.random() < 0.25:
             cap = cap[:1].upper() + cap[1:]  # users capitalise the first word
         return to_tensor(img, self.size), cap
+
+
+def minimal_caption(scene: dict) -> str:
+    """ "a red circle" for a single-object scene: the bare colour+shape wording
+    (what zero-shot prompts and many users type). Multi-object captions can be
+    matched from colours, background and layout alone, so without these the
+    model learns shapes late (measured: 20% shape accuracy after 300 steps)."""
+    o = scene["objects"][0]
+    c, s = COLOURS[o["colour"]], SHAPES[o["shape"]]
+    return f"{'an' if c[0] in 'aeiou' else 'a'} {c} {s}"
 
 
 class StepSampler(torch.utils.data.Sampler):
@@ -282,14 +308,19 @@ def main():
     ap.add_argument("--img", type=int, default=80)
     ap.add_argument("--patch", type=int, default=16)
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=900)
-    ap.add_argument("--warmup", type=int, default=60)
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--warmup", type=int, default=40)
     ap.add_argument("--lr", type=float, default=1.2e-3)
     ap.add_argument("--wd", type=float, default=0.05)
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--save-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/state.pt (model, optimizer, step)")
+    ap.add_argument("--stop-at", type=int, default=0,
+                    help="stop after this step (checkpoint saved) while the LR schedule still runs to --steps")
+    ap.add_argument("--focus-single", type=float, default=0.0,
+                    help="share of batch slots drawn from single-object scenes (in same-colour groups of 8), "
+                         "70%% of them with the bare 'a red circle' caption")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -325,7 +356,7 @@ def main():
 
     emit({"event": "start", "config": vars(a), "model": dataclass_dict(cfg), "pieces": tok.pieces,
           "params": sum(p.numel() for p in model.parameters()), "train_scenes": len(train[0]), "step": start})
-    data = TrainData(train[0], train[1], a.img, a.seed, a.batch)
+    data = TrainData(train[0], train[1], a.img, a.seed, a.batch, a.focus_single)
     loader = torch.utils.data.DataLoader(data, batch_sampler=StepSampler(start, a.batch), collate_fn=collate,
                                          num_workers=1, prefetch_factor=4, persistent_workers=True)
 
@@ -339,7 +370,7 @@ def main():
     step = start
     ema, tl = None, time.time()
     for img, caps in loader:
-        if step >= a.steps:
+        if step >= a.steps or (a.stop_at and step >= a.stop_at):
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
@@ -357,7 +388,7 @@ def main():
             emit({"step": step, "loss": round(ema, 4), "lr": lr_at(step), "scale": round(model.logit_scale.exp().item(), 2),
                   "s_per_step": round((time.time() - tl) / 10, 2)})
             tl = time.time()
-        if step % a.save_every == 0 or step == a.steps:
+        if step % a.save_every == 0 or step == a.steps or step == a.stop_at:
             save(model, opt, step, a.out)
         if step % a.eval_every == 0 or step == a.steps:
             emit({"step": step, "eval": evaluate(model, tok, a.img, multi, single)})
