@@ -166,6 +166,9 @@ type Result struct {
 	Tokenizer  Download
 	// Manifest is the converted folder's model.json; nil with NoConvert.
 	Manifest *modelfile.Manifest
+	// Converted is false when the folder already held a verified conversion
+	// of the same checkpoint at the same precision, which was kept.
+	Converted bool
 }
 
 // Pull downloads model name (checkpoint and beit3.spm) into
@@ -199,6 +202,15 @@ func (p *Puller) Pull(ctx context.Context, dataDir, name string) (Result, error)
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("pull %s: %w", m.Name, err)
 	}
+	prec := p.precision
+	if prec == "" {
+		prec = convert.PrecisionFP32
+	}
+	if old, err := modelfile.Load(dir); err == nil && old.Source.CheckpointSHA256 == res.Checkpoint.SHA256 &&
+		old.Precision == prec && old.Text.TokenizerSHA256 == res.Tokenizer.SHA256 && old.Verify(dir) == nil {
+		res.Manifest = old
+		return res, nil
+	}
 	man, err := convert.Convert(ctx, convert.Options{
 		Checkpoint: res.Checkpoint.Path, OutDir: dir, Tokenizer: res.Tokenizer.Path,
 		Precision: p.precision, Logger: p.log,
@@ -214,7 +226,7 @@ func (p *Puller) Pull(ctx context.Context, dataDir, name string) (Result, error)
 	if err := modelfile.Write(dir, man); err != nil {
 		return res, err
 	}
-	res.Manifest = man
+	res.Manifest, res.Converted = man, true
 	return res, nil
 }
 

@@ -270,6 +270,21 @@ func TestPullConverts(t *testing.T) {
 	if !res2.Checkpoint.Skipped || !res2.Tokenizer.Skipped || len(srv.requests()) != before {
 		t.Errorf("second pull refetched: skipped %v/%v, %d new requests", res2.Checkpoint.Skipped, res2.Tokenizer.Skipped, len(srv.requests())-before)
 	}
+	if !res.Converted || res2.Converted || res2.Manifest == nil || res2.Manifest.ID != m.ID {
+		t.Errorf("second pull: converted %v (first %v), manifest %v, want the kept conversion %s", res2.Converted, res.Converted, res2.Manifest, m.ID)
+	}
+
+	// A tampered graph is not trusted: the next pull converts again.
+	if err := os.WriteFile(filepath.Join(res.Dir, "vision.onnx"), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res3, err := p.Pull(t.Context(), data, "tiny-coco")
+	if err != nil || !res3.Converted {
+		t.Fatalf("pull over a tampered folder: converted %v, %v", res3.Converted, err)
+	}
+	if m3, err := modelfile.Load(res.Dir); err != nil || m3.Verify(res.Dir) != nil {
+		t.Fatalf("after reconversion: %v", err)
+	}
 }
 
 // TestDownloadFaults covers the failure modes of one file download.
