@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"imglish/encoder"
 	"imglish/encoder/modelfile"
+	"imglish/store"
 )
 
 func init() { register(newDoctorCmd) }
@@ -25,6 +27,21 @@ type doctorReport struct {
 	CUDA        encoder.CUDAInfo     `json:"cuda"`
 	Models      []string             `json:"models"`
 	DataDir     string               `json:"data_dir"`
+	Store       *storeReport         `json:"store,omitempty"`
+}
+
+// storeReport is the store part of `imglish doctor`: per space, its size and the
+// recall@10 of its HNSW graph against an exact scan on a random sample.
+type storeReport struct {
+	Items  int           `json:"items"`
+	Spaces []spaceReport `json:"spaces"`
+	Err    string        `json:"error,omitempty"`
+}
+
+type spaceReport struct {
+	store.Space
+	Recall10  float64 `json:"recall_at_10"`
+	RecallErr string  `json:"recall_error,omitempty"`
 }
 
 func newDoctorCmd(g *globals) *cobra.Command {
@@ -52,11 +69,42 @@ func newDoctorCmd(g *globals) *cobra.Command {
 			// `make setup-gpu`'s folder).
 			rep.CUDA = encoder.ProbeCUDA("")
 			rep.Models = findModels(g)
+			rep.Store = checkStore(cmd.Context(), g.data)
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
 			return enc.Encode(rep)
 		},
 	}
+}
+
+// recallSample is how many stored vectors doctor uses as queries for the
+// recall self-check; 200 keeps it to a second or two on 100k vectors.
+const recallSample = 200
+
+// checkStore opens the data directory read-only when it holds a store and
+// reports each space with its recall self-check; nil when there is no store.
+func checkStore(ctx context.Context, dir string) *storeReport {
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		return nil
+	}
+	db, err := store.Open(ctx, dir, store.Options{ReadOnly: true})
+	if err != nil {
+		return &storeReport{Err: err.Error()}
+	}
+	defer db.Close()
+	rep := &storeReport{Items: db.ItemCount()}
+	for _, sp := range db.Spaces() {
+		sr := spaceReport{Space: sp}
+		if sp.Count > 0 {
+			r, err := db.RecallCheck(ctx, sp.Name, recallSample, 10, 0)
+			if err != nil {
+				sr.RecallErr = err.Error()
+			}
+			sr.Recall10 = r
+		}
+		rep.Spaces = append(rep.Spaces, sr)
+	}
+	return rep
 }
 
 // findModels lists model folders (those holding model.json) under the data

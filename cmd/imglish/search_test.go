@@ -60,6 +60,21 @@ func TestServeAndSearchCLI(t *testing.T) {
 		t.Errorf("local image search: top hit %+v, want the query image", local.Hits[0])
 	}
 
+	out, err = runCLI(ctx, t, "--data", data, "--model", model, "doctor")
+	if err != nil {
+		t.Fatalf("doctor: %v", err)
+	}
+	var rep doctorReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("doctor output %q: %v", out, err)
+	}
+	if rep.Store == nil || rep.Store.Items != 12 || len(rep.Store.Spaces) != 1 {
+		t.Fatalf("doctor store report %+v, want 12 items in one space", rep.Store)
+	}
+	if sp := rep.Store.Spaces[0]; sp.Count != 12 || sp.Recall10 < 0.95 || sp.RecallErr != "" {
+		t.Errorf("doctor space report %+v, want 12 vectors and recall@10 ≥ 0.95", sp)
+	}
+
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
