@@ -18,6 +18,7 @@ import (
 	"imglish/encoder"
 	"imglish/encoder/convert"
 	"imglish/indexer"
+	"imglish/internal/testenv"
 	"imglish/store"
 )
 
@@ -27,24 +28,7 @@ const (
 	writeKey = "write-key-0123456789abcdef"
 )
 
-// repoRoot finds the module root from the test's working directory.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 // testModel converts the model the tests run: the trained demo model when its
 // checkpoint is in testdata/models/demo, else the tiny reference fixture (random

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"imglish/encoder/modelfile"
+	"imglish/internal/testenv"
 )
 
 // fixtures mirrors the parts of testdata/reference/goldens.json these tests use
@@ -54,22 +55,7 @@ func (f *fixture) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func refDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", "reference")
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
+func refDir(t testing.TB) string { return testenv.Path(t, "testdata", "reference") }
 
 func loadFixtures(t testing.TB) *fixtures {
 	t.Helper()

@@ -8,40 +8,17 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"imglish/internal/testenv"
 )
 
-// repoRoot is the folder holding go.mod, found upwards from the test's dir.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 func fixture(t testing.TB, name string) string {
 	return filepath.Join(repoRoot(t), "testdata", "preprocess", name)
 }
 
-// sharedData is ../shared/data beside the repo root; tests skip without it.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	d := filepath.Join(repoRoot(t), "..", "shared", "data")
-	if _, err := os.Stat(filepath.Join(d, "README.md")); err != nil {
-		t.Skipf("skipping: shared test images not found at %s (they live beside the repo, never in it)", d)
-	}
-	return d
-}
+func sharedData(t testing.TB) string { return testenv.SharedData(t) }
 
 type goldenManifest struct {
 	Resize []struct {
