@@ -17,7 +17,8 @@
 // the store package persists exactly those (TakeChanges, Node,
 // AppendVector, GraphMeta) in the same Badger transaction as the data they
 // index, and rebuilds the index on open through Restore without re-running
-// any insertion.
+// any insertion (Reserve sizes it once; SetNode/SetVector may then run from
+// several goroutines over disjoint ids, and MapKeys alongside SetVector).
 //
 // Search: Search(ctx, query, k, opts) returns hits sorted by score
 // descending, then key ascending — a total order, so a cursor (the last

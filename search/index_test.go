@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
+
 	"imglish/search/synth"
 )
 
@@ -382,15 +384,71 @@ func TestRestoreRoundTrip(t *testing.T) {
 		}
 		return y, r.Finish(f.x.GraphMeta())
 	}
-	y, err := restore(func(uint32, *Node) {})
-	if err != nil {
-		t.Fatal(err)
+	// parallel restores as the store does: Reserve, nodes from 4
+	// goroutines over disjoint ids, then vectors from 4 while MapKeys runs.
+	parallel := func(mutate func(n uint32, nd *Node)) (*Index, error) {
+		y, err := New(Options{Dim: testDim})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := y.Restore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Reserve(len(ch.Nodes)); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Reserve(len(ch.Nodes)); !errors.Is(err, ErrInvalidOptions) {
+			t.Fatalf("second Reserve: %v", err)
+		}
+		const workers = 4
+		each := func(fn func(n uint32) error) error {
+			var g errgroup.Group
+			for w := range workers {
+				g.Go(func() error {
+					for i := w; i < len(ch.Nodes); i += workers {
+						if err := fn(ch.Nodes[i]); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			return g.Wait()
+		}
+		err = each(func(n uint32) error {
+			nd, ok := f.x.Node(n)
+			if !ok {
+				return fmt.Errorf("node %d missing", n)
+			}
+			mutate(n, &nd)
+			return r.SetNode(n, nd)
+		})
+		if err != nil {
+			return nil, err
+		}
+		var keys errgroup.Group
+		keys.Go(r.MapKeys)
+		err = each(func(n uint32) error {
+			raw, _ := f.x.AppendVector(nil, n)
+			return r.SetVector(n, raw)
+		})
+		if err := errors.Join(err, keys.Wait()); err != nil {
+			return nil, err
+		}
+		return y, r.Finish(f.x.GraphMeta())
 	}
-	for _, q := range f.queries[:30] {
-		a, _ := f.x.search(t.Context(), q, 10, SearchOptions{}, true)
-		b, _ := y.search(t.Context(), q, 10, SearchOptions{}, true)
-		if fmt.Sprint(a) != fmt.Sprint(b) {
-			t.Fatalf("restored index answers differently:\n%v\n%v", a, b)
+	for _, restore := range []func(func(uint32, *Node)) (*Index, error){restore, parallel} {
+		y, err := restore(func(uint32, *Node) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range f.queries[:30] {
+			a, _ := f.x.search(t.Context(), q, 10, SearchOptions{}, true)
+			b, _ := y.search(t.Context(), q, 10, SearchOptions{}, true)
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Fatalf("restored index answers differently:\n%v\n%v", a, b)
+			}
 		}
 	}
 	bad := []struct {
@@ -422,6 +480,9 @@ func TestRestoreRoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := restore(tc.mut); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("got %v, want ErrCorrupt", err)
+			}
+			if _, err := parallel(tc.mut); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("parallel: got %v, want ErrCorrupt", err)
 			}
 		})
 	}

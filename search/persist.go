@@ -96,12 +96,16 @@ func (x *Index) GraphMeta() Meta {
 
 // Restorer rebuilds an Index from persisted state. Use it on a fresh index
 // from New: call SetNode and SetVector for every node (in any order), then
-// Finish, which validates every invariant and publishes the graph. It is
-// not safe for concurrent use; the Index must not be used until Finish
-// returns nil.
+// Finish, which validates every invariant and publishes the graph. The
+// Index must not be used until Finish returns nil. A Restorer is not safe
+// for concurrent use, except that after Reserve(n), SetNode and SetVector
+// may be called concurrently for distinct ids below n (they then touch only
+// that id's slot), which lets a store load disjoint key ranges in parallel.
 type Restorer struct {
-	x      *Index
-	hasVec []bool
+	x        *Index
+	hasVec   []bool
+	reserved int
+	mapped   bool
 }
 
 // Restore starts restoring into x, which must be empty.
@@ -110,6 +114,35 @@ func (x *Index) Restore() (*Restorer, error) {
 		return nil, fmt.Errorf("restore into non-empty index: %w", ErrInvalidOptions)
 	}
 	return &Restorer{x: x}, nil
+}
+
+// Reserve allocates node slots 0..nodes-1 up front (one allocation per
+// chunk of vectors and links, instead of growing while restoring) and sizes
+// the key map for them. Call it before any SetNode or SetVector; nodes is
+// the highest persisted id plus one (free slots included).
+func (r *Restorer) Reserve(nodes int) error {
+	if nodes < 0 || int64(nodes) > MaxNodes {
+		return fmt.Errorf("reserve %d nodes: %w", nodes, ErrCorrupt)
+	}
+	x := r.x
+	if x.capacity() != 0 || r.reserved != 0 {
+		return fmt.Errorf("reserve after restoring began: %w", ErrInvalidOptions)
+	}
+	chunks := (nodes + chunkMask) >> chunkBits
+	x.vecs = make([][]float32, 0, chunks)
+	x.links0 = make([][]uint32, 0, chunks)
+	x.levels = make([]int8, 0, nodes)
+	x.keys = make([]string, 0, nodes)
+	x.upper = make([][][]uint32, 0, nodes)
+	r.hasVec = make([]bool, 0, nodes)
+	x.ids = make(map[string]uint32, nodes)
+	if nodes > 0 {
+		if err := r.grow(uint32(nodes - 1)); err != nil {
+			return err
+		}
+	}
+	r.reserved = nodes
+	return nil
 }
 
 func (r *Restorer) grow(n uint32) error {
@@ -126,7 +159,9 @@ func (r *Restorer) grow(n uint32) error {
 	return nil
 }
 
-// SetNode restores node n. Links are validated in Finish.
+// SetNode restores node n. The key map is filled (and duplicate keys
+// detected) in Finish; links are validated there too. nd's slices are
+// copied, so the caller may reuse them.
 func (r *Restorer) SetNode(n uint32, nd Node) error {
 	x := r.x
 	if nd.Key == "" || len(nd.Key) > MaxKeyLen {
@@ -141,9 +176,6 @@ func (r *Restorer) SetNode(n uint32, nd Node) error {
 	if x.levels[n] != freeLevel {
 		return fmt.Errorf("node %d twice: %w", n, ErrCorrupt)
 	}
-	if _, dup := x.ids[nd.Key]; dup {
-		return fmt.Errorf("key %q on two nodes: %w", nd.Key, ErrCorrupt)
-	}
 	for l, list := range nd.Links {
 		if len(list) > x.capOf(l) {
 			return fmt.Errorf("node %d layer %d has %d links: %w", n, l, len(list), ErrCorrupt)
@@ -151,7 +183,6 @@ func (r *Restorer) SetNode(n uint32, nd Node) error {
 	}
 	x.levels[n] = int8(nd.Level)
 	x.keys[n] = nd.Key
-	x.ids[nd.Key] = n
 	if nd.Level > 0 {
 		x.upper[n] = make([][]uint32, nd.Level)
 	}
@@ -185,11 +216,41 @@ func (r *Restorer) SetVector(n uint32, raw []byte) error {
 	return nil
 }
 
+// MapKeys fills the key map from the nodes set so far and fails with
+// ErrCorrupt when a key is on two nodes. Call it after the last SetNode; it
+// may run concurrently with SetVector calls (which touch no keys), so a
+// store can build the map while it reads the vectors. Finish calls it when
+// the caller has not.
+func (r *Restorer) MapKeys() error {
+	x := r.x
+	clear(x.ids)
+	for i, lv := range x.levels {
+		if lv == freeLevel {
+			continue
+		}
+		k := x.keys[i]
+		// One map operation per node: an insert that does not grow the map
+		// hit an existing key.
+		before := len(x.ids)
+		x.ids[k] = uint32(i)
+		if len(x.ids) == before {
+			return fmt.Errorf("key %q on two nodes: %w", k, ErrCorrupt)
+		}
+	}
+	r.mapped = true
+	return nil
+}
+
 // Finish validates the restored graph against meta and publishes it: every
 // node has a vector, every link targets a live node of sufficient level and
 // not itself, and the entry point is a live node of the top level.
 func (r *Restorer) Finish(meta Meta) error {
 	x := r.x
+	if !r.mapped {
+		if err := r.MapKeys(); err != nil {
+			return err
+		}
+	}
 	x.free = x.free[:0]
 	x.live = 0
 	top := -1
@@ -212,6 +273,9 @@ func (r *Restorer) Finish(meta Meta) error {
 				}
 			}
 		}
+	}
+	if len(x.ids) != x.live {
+		return fmt.Errorf("key map holds %d of %d nodes (SetNode after MapKeys?): %w", len(x.ids), x.live, ErrCorrupt)
 	}
 	// Hand out low slots first when reusing.
 	slices.Reverse(x.free)
