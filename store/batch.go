@@ -320,7 +320,7 @@ func (db *DB) commit(p *batchPlan) error {
 					delete(db.byPath, f.Path)
 				}
 			}
-			if old.Hash != "" && db.byHash[old.Hash] == id {
+			if old.Hash != id && db.byHash[old.Hash] == id {
 				delete(db.byHash, old.Hash)
 			}
 		}
@@ -329,10 +329,12 @@ func (db *DB) commit(p *batchPlan) error {
 			continue
 		}
 		db.items[id] = it
-		for _, f := range it.Files {
-			db.byPath[f.Path] = id
+		if db.byPath != nil {
+			for _, f := range it.Files {
+				db.byPath[f.Path] = id
+			}
 		}
-		if it.Hash != "" {
+		if it.Hash != "" && it.Hash != id {
 			db.byHash[it.Hash] = id
 		}
 	}

@@ -6,12 +6,16 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,7 +40,21 @@ func envInt(name string, def int) int {
 func TestOpenLarge(t *testing.T) {
 	n := envInt("IMGLISH_OPEN_N", 1_000_000)
 	dim := envInt("IMGLISH_OPEN_DIM", 768)
-	dir := t.TempDir()
+	dir := os.Getenv("IMGLISH_OPEN_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err == nil {
+		t.Logf("reusing the store in %s (IMGLISH_OPEN_DIR)", dir)
+		openTrials(t, dir, n, dim)
+		return
+	}
+	writeOpenStore(t, dir, n, dim)
+	openTrials(t, dir, n, dim)
+}
+
+// writeOpenStore writes n synthetic items with random vectors and a random
+// valid layer-0 graph straight into Badger.
+func writeOpenStore(t *testing.T, dir string, n, dim int) {
 	const name = "images:bench"
 	bdb, err := badger.Open(badgerOptions(dir, Options{NoSync: true}, discardLogger()))
 	if err != nil {
@@ -82,31 +100,57 @@ func TestOpenLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %d records of %d-d in %.1fs", n, dim, time.Since(t0).Seconds())
-	for trial := 0; trial < 2; trial++ {
+}
+
+// openTrials opens the store in dir IMGLISH_OPEN_TRIALS times (default 2:
+// the first open after the write, then a warm one) and logs time and heap.
+func openTrials(t *testing.T, dir string, n, dim int) {
+	for trial := 0; trial < envInt("IMGLISH_OPEN_TRIALS", 2); trial++ {
 		runtime.GC()
-		if p := os.Getenv("IMGLISH_OPEN_PROF"); p != "" && trial == 1 {
-			f, err := os.Create(p)
+		prof := os.Getenv("IMGLISH_OPEN_PROF")
+		if prof != "" && trial == 1 {
+			f, err := os.Create(prof)
 			if err != nil {
 				t.Fatal(err)
 			}
-			pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				t.Fatal(err)
+			}
 		}
-		t0 = time.Now()
-		db, err := Open(t.Context(), dir, Options{})
+		var ru0, ru1 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+		t0 := time.Now()
+		db, err := Open(t.Context(), dir, Options{Logger: benchLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		dt := time.Since(t0)
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+		if prof != "" && trial == 1 {
+			pprof.StopCPUProfile()
+		}
+		cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+		load, _ := os.ReadFile("/proc/loadavg")
 		var ms runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
-		t.Logf("open %d vectors × %d: %.2fs (target ≤ 5 s), heap %d MiB", n, dim, dt.Seconds(), ms.HeapAlloc>>20)
+		t.Logf("open %d vectors × %d: %.2fs (target ≤ 5 s), CPU %.2fs, heap %d MiB; loadavg %s",
+			n, dim, dt.Seconds(), cpu.Seconds(), ms.HeapAlloc>>20, strings.TrimSpace(string(load)))
 		if db.Spaces()[0].Count != n {
 			t.Fatalf("count %d", db.Spaces()[0].Count)
 		}
 		db.Close()
 	}
+}
+
+// benchLogger logs the store's debug messages (load phase timings) to t
+// when IMGLISH_OPEN_DEBUG is set.
+func benchLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("IMGLISH_OPEN_DEBUG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // TestCrashSoak is TestCrashRecovery with many more kill-and-reopen trials

@@ -40,8 +40,11 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 // reader decodes with bounds on every length; the first failure sticks.
+// When src holds a copy of the whole input, strings are cut from it
+// instead of allocated one by one.
 type reader struct {
 	b   []byte
+	src string
 	bad bool
 }
 
@@ -107,7 +110,13 @@ func (r *reader) string(limit int) string {
 		r.bad = true
 		return ""
 	}
-	s := string(r.b[:n])
+	var s string
+	if r.src != "" {
+		off := len(r.src) - len(r.b)
+		s = r.src[off : off+int(n)]
+	} else {
+		s = string(r.b[:n])
+	}
 	r.b = r.b[n:]
 	return s
 }

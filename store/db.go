@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -13,10 +14,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
-	"golang.org/x/sync/errgroup"
 
 	"imglish/search"
 )
@@ -52,6 +53,10 @@ type Options struct {
 	// MemTableSize is Badger's memtable size in bytes; 0 = Badger's default
 	// (64 MiB). Smaller values suit small test stores.
 	MemTableSize int64
+	// ValueLogGCInterval is how often an open store reclaims value-log
+	// space left by replaced and deleted vectors (see CompactValueLog);
+	// 0 = every 10 minutes, negative = never (call CompactValueLog).
+	ValueLogGCInterval time.Duration
 }
 
 // DB is an imglish store: one Badger directory holding items, vectors per
@@ -67,11 +72,14 @@ type DB struct {
 
 	mu     sync.RWMutex // guards the maps below and closed
 	items  map[string]*Item
-	byPath map[string]string
-	byHash map[string]string
+	byPath map[string]string // path → id; nil until ItemByPath needs it
+	byHash map[string]string // hash → id where the hash is not the id
 	spaces map[string]*space
 	closed bool
 	broken error
+
+	gcStop context.CancelFunc // stops gcLoop; nil when it does not run
+	gcDone chan struct{}      // closed when gcLoop returns
 
 	closeOnce sync.Once
 	closeErr  error
@@ -154,19 +162,39 @@ func (b badgerLogger) Infof(f string, a ...any) {
 }
 func (b badgerLogger) Debugf(string, ...any) {}
 
+// valueLogAbove is Badger's value threshold: larger values (vectors of 256
+// or more dimensions, long application values) go to the value log, the
+// rest (items, nodes, texts) stay in the LSM tree. Badger hands out a value
+// from the value log without copying it (the log is mapped), while an
+// inline value is copied twice per read, and the LSM tree of a 1M×768
+// store shrinks from 3.4 GB of blocks to the small records. Measured with
+// TestOpenLarge: see store/doc.go. The price is garbage in the value log
+// when vectors are replaced or deleted, which gcValueLog reclaims.
+const valueLogAbove = 1 << 10
+
 func badgerOptions(dir string, opts Options, log *slog.Logger) badger.Options {
 	bo := badger.DefaultOptions(dir).
 		WithSyncWrites(!opts.NoSync).
 		WithCompression(options.None).
 		WithLogger(badgerLogger{log}).
 		WithReadOnly(opts.ReadOnly).
-		WithDetectConflicts(false)
+		WithDetectConflicts(false).
+		// Uncompressed, unencrypted blocks are read straight from the
+		// mapped tables; Badger's block cache would only copy them through
+		// its admission policy, which cost about a second of CPU opening a
+		// 1M-vector store (TestOpenLarge profile).
+		WithBlockCacheSize(0).
+		WithValueThreshold(valueLogAbove).
+		// Move the memtables flushed at close out of level 0, so the next
+		// Open neither merges overlapping tables nor competes with that
+		// compaction (the first open after a 1M bulk write took 13.5 s of
+		// which about 4 s went to compaction; TestOpenLarge).
+		WithCompactL0OnClose(true)
 	if opts.MemTableSize > 0 {
 		// Badger refuses a value threshold above its max batch size (15% of
-		// the memtable); keep values inline (in the LSM tree, read
-		// sequentially on open) up to half of that.
+		// the memtable).
 		bo = bo.WithMemTableSize(opts.MemTableSize).
-			WithValueThreshold(min(int64(1<<20), opts.MemTableSize*15/100/2))
+			WithValueThreshold(min(valueLogAbove, opts.MemTableSize*15/100/2))
 	}
 	return bo
 }
@@ -193,6 +221,11 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	}
 	if err := db.load(ctx); err != nil {
 		return nil, errors.Join(err, bdb.Close())
+	}
+	if iv := cmp.Or(opts.ValueLogGCInterval, defaultValueLogGC); iv > 0 && !opts.ReadOnly {
+		gctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		db.gcStop, db.gcDone = stop, make(chan struct{})
+		go db.gcLoop(gctx, iv)
 	}
 	return db, nil
 }
@@ -244,174 +277,8 @@ func (db *DB) checkSchema() error {
 	return nil
 }
 
-// load reads everything into fresh maps and then publishes them.
-func (db *DB) load(ctx context.Context) error {
-	items := make(map[string]*Item)
-	byPath := make(map[string]string)
-	byHash := make(map[string]string)
-	spaces := make(map[string]*space)
-	var recs []spaceRecord
-	err := db.bdb.View(func(txn *badger.Txn) error {
-		return scan(ctx, txn, prefixSpace, func(k, v []byte) error {
-			body, ok := unseal(v)
-			if !ok {
-				return corrupt(k, "checksum")
-			}
-			var r spaceRecord
-			if err := json.Unmarshal(body, &r); err != nil {
-				return corrupt(k, "space record: %v", err)
-			}
-			if r.Name != string(k[len(prefixSpace):]) {
-				return corrupt(k, "space name %q", r.Name)
-			}
-			recs = append(recs, r)
-			return nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("load spaces: %w", err)
-	}
-	for _, r := range recs {
-		idx, err := newIndex(r.Space)
-		if err != nil {
-			return corrupt(spaceKey(r.Name), "space config: %v", err)
-		}
-		spaces[r.Name] = &space{cfg: r.Space, idx: idx}
-	}
-	var g errgroup.Group
-	g.Go(func() error {
-		return db.bdb.View(func(txn *badger.Txn) error {
-			return scan(ctx, txn, prefixItem, func(k, v []byte) error {
-				it, err := decodeItem(k, v)
-				if err != nil {
-					return err
-				}
-				items[it.ID] = &it
-				for _, f := range it.Files {
-					byPath[f.Path] = it.ID
-				}
-				if it.Hash != "" {
-					byHash[it.Hash] = it.ID
-				}
-				return nil
-			})
-		})
-	})
-	for _, r := range recs {
-		sp := spaces[r.Name]
-		g.Go(func() error { return db.loadSpace(ctx, sp, r) })
-	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("load store: %w", err)
-	}
-	db.mu.Lock()
-	db.items, db.byPath, db.byHash, db.spaces = items, byPath, byHash, spaces
-	db.mu.Unlock()
-	return nil
-}
-
 func newIndex(s Space) (*search.Index, error) {
 	return search.New(search.Options{Dim: s.Dim, M: s.M, EfConstruction: s.EfConstruction, TrackChanges: true})
-}
-
-// loadSpace restores one space's graph, vectors and texts.
-func (db *DB) loadSpace(ctx context.Context, sp *space, rec spaceRecord) error {
-	r, err := sp.idx.Restore()
-	if err != nil {
-		return err
-	}
-	name := rec.Name
-	err = db.bdb.View(func(txn *badger.Txn) error {
-		np := prefixNode + name + "\x00"
-		if err := scan(ctx, txn, np, func(k, v []byte) error {
-			n, err := idFromKey(k, len(np))
-			if err != nil {
-				return err
-			}
-			nd, err := decodeNode(k, v)
-			if err != nil {
-				return err
-			}
-			if err := r.SetNode(n, nd); err != nil {
-				return &RecordError{Key: fmt.Sprintf("%q", k), Err: errors.Join(ErrCorrupt, err)}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		vp := prefixVec + name + "\x00"
-		if err := scan(ctx, txn, vp, func(k, v []byte) error {
-			n, err := idFromKey(k, len(vp))
-			if err != nil {
-				return err
-			}
-			body, ok := unseal(v)
-			if !ok {
-				return corrupt(k, "checksum")
-			}
-			if err := r.SetVector(n, body); err != nil {
-				return &RecordError{Key: fmt.Sprintf("%q", k), Err: errors.Join(ErrCorrupt, err)}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		if rec.Kind != KindTexts {
-			return nil
-		}
-		sp.texts = make(map[string]string)
-		tp := prefixText + name + "\x00"
-		return scan(ctx, txn, tp, func(k, v []byte) error {
-			body, ok := unseal(v)
-			if !ok {
-				return corrupt(k, "checksum")
-			}
-			sp.texts[string(k[len(tp):])] = string(body)
-			return nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("load space %s: %w", name, err)
-	}
-	if err := r.Finish(search.Meta{Entry: rec.Entry, Top: rec.Top}); err != nil {
-		return fmt.Errorf("load space %s: %w", name, errors.Join(ErrCorrupt, err))
-	}
-	if rec.Kind == KindTexts {
-		for _, id := range sp.idx.Keys() {
-			if _, ok := sp.texts[id]; !ok {
-				return fmt.Errorf("load space %s: text %q missing: %w", name, id, ErrCorrupt)
-			}
-		}
-	}
-	return nil
-}
-
-func idFromKey(k []byte, plen int) (uint32, error) {
-	if len(k) != plen+4 {
-		return 0, corrupt(k, "node key length")
-	}
-	return binary.BigEndian.Uint32(k[plen:]), nil
-}
-
-// scan calls fn for every key with prefix, without copying values (they
-// are valid only during fn).
-func scan(ctx context.Context, txn *badger.Txn, prefix string, fn func(k, v []byte) error) error {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
-	defer it.Close()
-	i := 0
-	for it.Rewind(); it.Valid(); it.Next() {
-		if i++; i&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		item := it.Item()
-		k := item.Key()
-		if err := item.Value(func(v []byte) error { return fn(k, v) }); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func encodeNode(nd search.Node) []byte {
@@ -428,40 +295,14 @@ func encodeNode(nd search.Node) []byte {
 	return seal(b)
 }
 
-func decodeNode(k, v []byte) (search.Node, error) {
-	body, ok := unseal(v)
-	if !ok {
-		return search.Node{}, corrupt(k, "checksum")
-	}
-	r := &reader{b: body}
-	if r.byte() != 1 {
-		return search.Node{}, corrupt(k, "node version")
-	}
-	nd := search.Node{Key: r.string(MaxIDLen), Level: int(r.byte())}
-	if nd.Level > search.MaxLevel {
-		return search.Node{}, corrupt(k, "node level %d", nd.Level)
-	}
-	nd.Links = make([][]uint32, nd.Level+1)
-	for l := range nd.Links {
-		n := r.uvarint(1024)
-		if r.bad || uint64(len(r.b)) < 4*n {
-			return search.Node{}, corrupt(k, "node links")
-		}
-		nd.Links[l] = make([]uint32, n)
-		for i := range nd.Links[l] {
-			nd.Links[l][i] = r.uint32()
-		}
-	}
-	if r.bad || len(r.b) != 0 {
-		return search.Node{}, corrupt(k, "node encoding")
-	}
-	return nd, nil
-}
-
 // Close flushes and closes the store. It is idempotent; later calls return
 // the first call's result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		if db.gcStop != nil {
+			db.gcStop()
+			<-db.gcDone
+		}
 		db.wmu.Lock()
 		defer db.wmu.Unlock()
 		db.mu.Lock()
@@ -616,21 +457,48 @@ func (db *DB) Item(id string) (Item, error) {
 	return it.clone(), nil
 }
 
-// ItemByPath returns the item one of whose files is path.
+// ItemByPath returns the item one of whose files is path. The path lookup
+// is built on the first call after Open (about a second for 1M items on
+// the 2-core machine), not by Open itself.
 func (db *DB) ItemByPath(path string) (Item, error) {
 	db.mu.RLock()
-	id, ok := db.byPath[path]
+	bp := db.byPath
+	id, ok := bp[path]
 	db.mu.RUnlock()
+	if bp == nil {
+		db.mu.Lock()
+		if db.byPath == nil && db.usable() == nil {
+			db.byPath = buildByPath(db.items)
+		}
+		id, ok = db.byPath[path]
+		db.mu.Unlock()
+	}
 	if !ok {
 		return Item{}, fmt.Errorf("path %.80q: %w", path, ErrNotFound)
 	}
 	return db.Item(id)
 }
 
-// ItemByHash returns the item with content hash h.
+func buildByPath(items map[string]*Item) map[string]string {
+	m := make(map[string]string, len(items))
+	for id, it := range items {
+		for _, f := range it.Files {
+			m[f.Path] = id
+		}
+	}
+	return m
+}
+
+// ItemByHash returns the item with content hash h. Hashes equal to their
+// item's id (the usual case) are looked up as ids; byHash holds the rest.
 func (db *DB) ItemByHash(h string) (Item, error) {
 	db.mu.RLock()
 	id, ok := db.byHash[h]
+	if !ok {
+		if it := db.items[h]; it != nil && it.Hash == h {
+			id, ok = h, true
+		}
+	}
 	db.mu.RUnlock()
 	if !ok {
 		return Item{}, fmt.Errorf("hash %.80q: %w", h, ErrNotFound)

@@ -159,23 +159,31 @@ func encodeItem(it *Item) []byte {
 	return seal(b)
 }
 
-func decodeItem(key, val []byte) (Item, error) {
+// decodeItemInto decodes an item record into *it. Its strings share one
+// allocation (the record), and its files are cut from *files, a slab that
+// is refilled when short: loading 1M items then costs two allocations per
+// item instead of about eight.
+func decodeItemInto(key, val []byte, it *Item, files *[]File) error {
 	body, ok := unseal(val)
 	if !ok {
-		return Item{}, corrupt(key, "checksum")
+		return corrupt(key, "checksum")
 	}
-	r := &reader{b: body}
-	var it Item
+	r := &reader{b: body, src: string(body)}
 	if v := r.byte(); v != itemVersion {
-		return Item{}, corrupt(key, "item version %d", v)
+		return corrupt(key, "item version %d", v)
 	}
 	it.ID = r.string(MaxIDLen)
 	it.Hash = r.string(maxStrLen)
-	if n := r.uvarint(maxListLen); n > 0 {
-		it.Files = make([]File, n)
-		for i := range it.Files {
-			it.Files[i] = File{Path: r.string(maxPathLen), Size: r.varint(), ModTime: r.time()}
+	if n := int(r.uvarint(maxListLen)); n > 0 {
+		if cap(*files)-len(*files) < n {
+			*files = make([]File, 0, max(itemSlab, n))
 		}
+		f := (*files)[len(*files) : len(*files)+n : len(*files)+n]
+		*files = (*files)[:len(*files)+n]
+		for i := range f {
+			f[i] = File{Path: r.string(maxPathLen), Size: r.varint(), ModTime: r.time()}
+		}
+		it.Files = f
 	}
 	it.Size = r.varint()
 	it.MediaType = r.string(maxStrLen)
@@ -199,12 +207,12 @@ func decodeItem(key, val []byte) (Item, error) {
 	it.Model = r.string(maxStrLen)
 	it.AddedAt = r.time()
 	if r.bad || len(r.b) != 0 {
-		return Item{}, corrupt(key, "item encoding")
+		return corrupt(key, "item encoding")
 	}
 	if string(key[len(prefixItem):]) != it.ID {
-		return Item{}, corrupt(key, "item id %q under another key", it.ID)
+		return corrupt(key, "item id %q under another key", it.ID)
 	}
-	return it, nil
+	return nil
 }
 
 // Filter restricts a search to items matching every set field. The zero
