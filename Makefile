@@ -48,12 +48,28 @@ build: setup
 vet:
 	$(GO) vet ./...
 
-## test: set up, vet, and run every test with the race detector.
-test: setup vet
+## test: set up (ORT, Chromium for the page's end-to-end test), vet, and run every test with the race detector.
+test: setup setup-browser vet
 	$(GO) test -race -timeout 20m ./...
 
-run: build
-	$(BIN) doctor
+## run: the demo: convert the bundled demo checkpoint, render a demo collection of synthetic scenes, index it,
+## and serve the page and API on http://127.0.0.1:8080 (auth off, loopback only). State lives in .run/.
+RUN_DIR := .run
+DEMO_DIR := testdata/models/demo
+ADDR ?= 127.0.0.1:8080
+DEMO_SCENES ?= 300
+
+$(RUN_DIR)/model/model.json: $(DEMO_DIR)/demo.pth $(DEMO_DIR)/demo.model | build
+	rm -rf $(RUN_DIR)/model
+	$(BIN) convert --checkpoint $(DEMO_DIR)/demo.pth --tokenizer $(DEMO_DIR)/demo.model --out $(RUN_DIR)/model
+
+$(RUN_DIR)/photos/captions.tsv: | build
+	$(BIN) demo scenes --split test --n $(DEMO_SCENES) --out $(RUN_DIR)/photos
+
+run: build $(RUN_DIR)/model/model.json $(RUN_DIR)/photos/captions.tsv
+	$(BIN) --data $(RUN_DIR)/data --model $(RUN_DIR)/model index -q $(RUN_DIR)/photos
+	@echo "imglish: open http://$(ADDR)/ (Ctrl-C stops)"
+	$(BIN) --data $(RUN_DIR)/data --model $(RUN_DIR)/model serve --addr $(ADDR) --no-auth --index-root $(abspath $(RUN_DIR)/photos)
 
 ## bench: the benchmark report, bench/out/REPORT.md + report.json (bench/run.sh: encoder fp32/int8 vs PyTorch,
 ## ANN, indexing, HTTP; ~40 min, one machine, nothing else in parallel). BENCH_QUICK=1: small sizes, a few minutes.
@@ -97,4 +113,4 @@ bench-torch:
 	nice /usr/bin/python3 tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8 --json bench/out/torch.json
 
 clean:
-	rm -rf bin $(DEPS)
+	rm -rf bin $(DEPS) $(RUN_DIR)
