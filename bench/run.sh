@@ -51,6 +51,10 @@ for p in fp32 int8; do
   "$OUT/encbench" -model "$OUT/models/base-$p" -threads 2 -batch 1,8 -min-images $MIN -text-reps $REPS -json "$OUT/imglish-$p.json" >/dev/null
 done
 "$OUT/encbench" -model "$OUT/models/base-fp32" -compare "$OUT/models/base-int8" > "$OUT/int8-drift.txt"
+if [[ -f testdata/models/demo/demo.pth ]]; then
+  log "int8 ranking agreement on the demo model"
+  $GO run ./bench/int8rank -json "$OUT/int8rank.json" >/dev/null
+fi
 log "PyTorch reference"
 $PY tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8 --min-images $MIN \
   --text-reps $TREPS --json "$OUT/torch.json" >/dev/null

@@ -303,6 +303,32 @@ func encoderSection(md *strings.Builder, js map[string]any, dir string) {
 	if b, err := os.ReadFile(filepath.Join(dir, "int8-drift.txt")); err == nil {
 		fmt.Fprintf(md, "### int8 drift\n\nint8 vs fp32, same checkpoint and inputs (bench/encbench -compare), cosine per item:\n\n```\n%s\n```\n\n", strings.TrimSpace(string(b)))
 	}
+	var rank struct {
+		Scenes int                `json:"scenes"`
+		K      int                `json:"k"`
+		T2I    float64            `json:"text_to_image_overlap"`
+		I2T    float64            `json:"image_to_text_overlap"`
+		MinCos float64            `json:"min_cosine_int8_fp32"`
+		FP32   map[string]float64 `json:"fp32"`
+		Int8   map[string]float64 `json:"int8"`
+	}
+	if readJSON(filepath.Join(dir, "int8rank.json"), &rank) {
+		js["int8_ranking"] = rank
+		when := ""
+		if st, err := os.Stat(filepath.Join(dir, "int8rank.json")); err == nil {
+			when = ", " + st.ModTime().UTC().Format("2006-01-02T15:04Z")
+		}
+		fmt.Fprintf(md, "Ranking agreement on the trained demo model (testdata/models/demo, %d multi-object test scenes and their captions, bench/int8rank%s): mean top-%d overlap int8 vs fp32 %.1f%% text→image and %.1f%% image→text; min cosine %.5f.\n\n",
+			rank.Scenes, when, rank.K, 100*rank.T2I, 100*rank.I2T, rank.MinCos)
+		fmt.Fprintf(md, "| demo.Evaluate | TR@1 | TR@5 | TR@10 | IR@1 | IR@5 | IR@10 | zero-shot top-1 |\n|---|---|---|---|---|---|---|---|\n")
+		for _, x := range []struct {
+			n string
+			m map[string]float64
+		}{{"fp32", rank.FP32}, {"int8", rank.Int8}} {
+			fmt.Fprintf(md, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", x.n, x.m["tr@1"], x.m["tr@5"], x.m["tr@10"], x.m["ir@1"], x.m["ir@5"], x.m["ir@10"], x.m["zero_shot_acc"])
+		}
+		fmt.Fprintln(md)
+	}
 }
 
 func annSection(md *strings.Builder, js map[string]any, dir string) {
