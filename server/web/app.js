@@ -67,7 +67,10 @@
   }
 
   async function loadPage(first) {
-    if (state.loading || (!first && !state.cursor)) return;
+    // A first page always goes out, even while an older query's page is in
+    // flight: that one is dropped by the seq check when it lands. (Returning here
+    // instead lost the query and left "Searching…" when filters changed quickly.)
+    if (!first && (state.loading || !state.cursor)) return;
     state.loading = true;
     const seq = state.seq;
     status(first ? "Searching…" : "Loading more…");
@@ -83,7 +86,7 @@
     } catch (err) {
       if (seq === state.seq) status(err.message, true);
     } finally {
-      state.loading = false;
+      if (seq === state.seq) state.loading = false;
     }
     // Keep filling while the sentinel is still visible (tall screens).
     if (seq === state.seq && state.cursor && visible($("sentinel"))) loadPage(false);
