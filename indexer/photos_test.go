@@ -23,6 +23,14 @@ func TestSharedPhotoMetadata(t *testing.T) {
 	if err != nil || len(top) == 0 {
 		t.Skipf("no %s (shared test data absent)", dir)
 	}
+	// The indexer records a symlinked root by its target, so look items up
+	// by the resolved paths (../shared may be a link to a copy).
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		t.Fatal(err)
+	}
+	if top, err = filepath.Glob(filepath.Join(dir, "*.jpg")); err != nil {
+		t.Fatal(err)
+	}
 	files := append(top, filepath.Join(dir, "gps", "DSCN0010.jpg"), filepath.Join(dir, "gps", "DSCN0012.jpg"))
 	e := newEnv(t, Options{})
 	sum, err := e.ix.Run(t.Context(), files...)
