@@ -87,7 +87,7 @@ func newDemoEvalCmd(g *globals) *cobra.Command {
 			if g.model == "" {
 				return fmt.Errorf("demo eval: --model is required: %w", demo.ErrOptions)
 			}
-			enc, err := encoder.Open(cmd.Context(), g.model, encoder.Options{Library: g.ortLib, Threads: threads, Logger: g.logger})
+			enc, err := encoder.Open(cmd.Context(), g.model, g.encoderOptions(threads))
 			if err != nil {
 				return err
 			}

@@ -51,7 +51,7 @@ per line. --image decodes and preprocesses a file as the model's model.json says
 				return err
 			}
 			ctx := cmd.Context()
-			enc, err := encoder.Open(ctx, dir, encoder.Options{Threads: threads, Library: g.ortLib, Logger: g.logger})
+			enc, err := encoder.Open(ctx, dir, g.encoderOptions(threads))
 			if err != nil {
 				return err
 			}

@@ -45,7 +45,7 @@ symlinks are not followed, and files that are not images or do not decode are re
 			if err != nil {
 				return err
 			}
-			enc, err := encoder.Open(ctx, dir, encoder.Options{Threads: threads, Library: g.ortLib, Logger: g.logger})
+			enc, err := encoder.Open(ctx, dir, g.encoderOptions(threads))
 			if err != nil {
 				return err
 			}

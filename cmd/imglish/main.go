@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"imglish/encoder"
 )
 
 // globals are the flags every subcommand shares.
@@ -21,6 +23,7 @@ type globals struct {
 	data     string
 	model    string
 	ortLib   string
+	device   string
 	logLevel string
 	logger   *slog.Logger
 }
@@ -68,11 +71,26 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (the store); env IMGLISH_DATA")
 	pf.StringVar(&g.model, "model", os.Getenv("IMGLISH_MODEL"), "model name or folder; env IMGLISH_MODEL")
 	pf.StringVar(&g.ortLib, "ort-lib", "", "ONNX Runtime shared library; env IMGLISH_ORT_LIB, else the `make setup` folder")
+	pf.StringVar(&g.device, "device", envOr("IMGLISH_DEVICE", "cpu"), "where the encoder runs: cpu, or cuda (NVIDIA GPU; `make setup-gpu`); env IMGLISH_DEVICE")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	for _, f := range registry {
 		root.AddCommand(f(g))
 	}
 	return root
+}
+
+// encoderOptions are the encoder settings every command shares: the ORT
+// library, the device and the logger, with the command's own thread count.
+func (g *globals) encoderOptions(threads int) encoder.Options {
+	return encoder.Options{Library: g.ortLib, Provider: g.device, Threads: threads, Logger: g.logger}
+}
+
+// envOr returns the environment variable's value, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // defaultDataDir is $IMGLISH_DATA, else $XDG_DATA_HOME/imglish, else ~/.local/share/imglish.

@@ -196,7 +196,7 @@ func localSearch(cmd *cobra.Command, g *globals, req server.SearchRequest) (serv
 	if err != nil {
 		return server.SearchResponse{}, err
 	}
-	enc, err := encoder.Open(ctx, dir, encoder.Options{Library: g.ortLib, Logger: g.logger})
+	enc, err := encoder.Open(ctx, dir, g.encoderOptions(0))
 	if err != nil {
 		return server.SearchResponse{}, err
 	}

@@ -63,7 +63,7 @@ and kept in step. SIGINT/SIGTERM drain requests in flight, then close the store.
 			if err != nil {
 				return err
 			}
-			enc, err := encoder.Open(ctx, dir, encoder.Options{Threads: threads, Library: g.ortLib, Logger: g.logger})
+			enc, err := encoder.Open(ctx, dir, g.encoderOptions(threads))
 			if err != nil {
 				return err
 			}
