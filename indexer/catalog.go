@@ -43,6 +43,9 @@ type newItem struct {
 	Hash   Hash
 	Vector []float32
 	Meta   Meta
+	// Tags replace the item's auto-tags when Tagged (without AutoTagPrefix).
+	Tags   []string
+	Tagged bool
 }
 
 // batch is one atomic, durable commit.
@@ -50,6 +53,9 @@ type batch struct {
 	Items   []newItem
 	Files   []fileRecord // set path → hash (or error), replacing its previous record
 	Deletes []string     // paths whose records go; an item goes with its last path
+	// Retags replace the auto-tags of existing items (by id), without
+	// touching anything else; an item that is gone meanwhile is skipped.
+	Retags map[string][]string
 }
 
 func (b *batch) empty() bool { return len(b.Items) == 0 && len(b.Files) == 0 && len(b.Deletes) == 0 }

@@ -60,6 +60,16 @@
 // editing the same item's paths during a commit could lose that edit; within
 // one Indexer, runs are serialised.
 //
+// # Auto-tags
+//
+// With Options.Tagger set, the committer asks it for tags for every newly
+// embedded image and writes them as AutoTagPrefix+tag ("auto:red") into the
+// item's Tags in the same transaction as the item and its vector, replacing
+// the item's earlier auto-tags and keeping other tags. Tagging happens
+// inside the indexer's own read-modify-write of the item, so it can not lose
+// a path (or a tag) written by another commit. Retag re-tags every item of
+// the space (after a label set changed) under the run lock.
+//
 // # Concurrency
 //
 // An Indexer is safe for concurrent use, but runs over the same store are

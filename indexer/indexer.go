@@ -71,7 +71,33 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock returns the current time (default time.Now); tests fake it.
 	Clock func() time.Time
+	// Tagger, when set, names auto-tags for each newly embedded image from its
+	// vector. The tags are stored as AutoTagPrefix+tag in the item's Tags, in
+	// the same transaction as the item and its vector (replacing the item's
+	// previous auto-tags, keeping every other tag), so no concurrent write is
+	// lost. Content already embedded in this space (a copy, a move) is not
+	// tagged again; Retag re-tags the whole space. A Tagger error is logged and
+	// the image is committed without new auto-tags.
+	Tagger Tagger
 }
+
+// AutoTagPrefix marks the tags an Options.Tagger chose, keeping them apart
+// from tags set by people: a filter on "auto:red" finds images tagged "red"
+// by the tagger.
+const AutoTagPrefix = "auto:"
+
+// Tagger chooses auto-tags for an image from its unit vector (in the
+// Indexer's model space). Implementations must be safe for concurrent use;
+// the indexer calls Tags from its single committer.
+type Tagger interface {
+	Tags(ctx context.Context, vec []float32) ([]string, error)
+}
+
+// TaggerFunc adapts a function to Tagger.
+type TaggerFunc func(ctx context.Context, vec []float32) ([]string, error)
+
+// Tags calls f.
+func (f TaggerFunc) Tags(ctx context.Context, vec []float32) ([]string, error) { return f(ctx, vec) }
 
 // Indexer indexes folders into one model's space of a store. It is safe for
 // concurrent use; runs are serialised.

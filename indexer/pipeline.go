@@ -424,6 +424,7 @@ func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
 			}
 		}
 		b.Files = append(b.Files, eb.files...)
+		ix.tag(context.WithoutCancel(ctx), b.Items)
 		if err := ix.cat.commit(context.WithoutCancel(ctx), &b); err != nil {
 			return fmt.Errorf("commit batch: %w", err)
 		}
@@ -438,6 +439,23 @@ func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
 		ix.prog.pending.Add(-(embedded + linked + failed))
 	}
 	return ctx.Err()
+}
+
+// tag runs Options.Tagger on each new item. It runs in the committer, so the
+// tags go into the same transaction as the item; a failure is logged and
+// leaves the item's auto-tags as they were.
+func (ix *Indexer) tag(ctx context.Context, items []newItem) {
+	if ix.opts.Tagger == nil {
+		return
+	}
+	for i := range items {
+		tags, err := ix.opts.Tagger.Tags(ctx, items[i].Vector)
+		if err != nil {
+			ix.opts.Logger.Warn("auto-tag", "item", items[i].Hash.String(), "err", err)
+			continue
+		}
+		items[i].Tags, items[i].Tagged = tags, true
+	}
 }
 
 // prune deletes the records under s whose files the walker would no longer

@@ -211,7 +211,19 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 			it.GPS = &store.GPS{Lat: m.Lat, Lon: m.Lon, Alt: m.Alt}
 		}
 		it.Model = c.model
+		if ni.Tagged {
+			setAutoTags(it, ni.Tags)
+		}
 		sb.PutVector(c.space, id, ni.Vector)
+	}
+	for id, tags := range b.Retags {
+		it, err := get(id)
+		if err != nil {
+			return err
+		}
+		if it != nil {
+			setAutoTags(it, tags)
+		}
 	}
 	for _, f := range b.Files {
 		if f.Err != "" {
@@ -266,6 +278,19 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 		return fmt.Errorf("commit %d items, %d files, %d deletions: %w", len(b.Items), len(b.Files), len(b.Deletes), err)
 	}
 	return nil
+}
+
+// setAutoTags replaces it's auto-tags (AutoTagPrefix) with tags, keeping
+// every other tag; the result is sorted and without duplicates.
+func setAutoTags(it *store.Item, tags []string) {
+	out := slices.DeleteFunc(slices.Clone(it.Tags), func(t string) bool { return strings.HasPrefix(t, AutoTagPrefix) })
+	for _, t := range tags {
+		if t != "" {
+			out = append(out, AutoTagPrefix+t)
+		}
+	}
+	slices.Sort(out)
+	it.Tags = slices.Compact(out)
 }
 
 // mediaType maps preprocess format names to MIME types for store filters.
