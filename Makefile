@@ -54,10 +54,14 @@ test: setup setup-browser vet
 
 ## run: the demo: convert the bundled demo checkpoint, render a demo collection of synthetic scenes, index it,
 ## and serve the page and API on http://127.0.0.1:8080 (auth off, loopback only). State lives in .run/.
+## A real model and a real folder in one line: make run MODEL=beit3-base-coco PHOTOS=~/Pictures
+## (MODEL is pulled with `imglish model pull`; PHOTOS is indexed in place and watched).
 RUN_DIR := .run
 DEMO_DIR := testdata/models/demo
 ADDR ?= 127.0.0.1:8080
 DEMO_SCENES ?= 300
+RUN_MODEL = $(or $(MODEL),$(RUN_DIR)/model)
+RUN_PHOTOS = $(abspath $(or $(PHOTOS),$(RUN_DIR)/photos))
 
 $(RUN_DIR)/model/model.json: $(DEMO_DIR)/demo.pth $(DEMO_DIR)/demo.model | build
 	rm -rf $(RUN_DIR)/model
@@ -66,10 +70,12 @@ $(RUN_DIR)/model/model.json: $(DEMO_DIR)/demo.pth $(DEMO_DIR)/demo.model | build
 $(RUN_DIR)/photos/captions.tsv: | build
 	$(BIN) demo scenes --split test --n $(DEMO_SCENES) --out $(RUN_DIR)/photos
 
-run: build $(RUN_DIR)/model/model.json $(RUN_DIR)/photos/captions.tsv
-	$(BIN) --data $(RUN_DIR)/data --model $(RUN_DIR)/model index -q $(RUN_DIR)/photos
+run: build $(if $(MODEL),,$(RUN_DIR)/model/model.json) $(if $(PHOTOS),,$(RUN_DIR)/photos/captions.tsv)
+	$(if $(MODEL),$(BIN) --data $(RUN_DIR)/data model pull $(MODEL))
+	$(BIN) --data $(RUN_DIR)/data --model $(RUN_MODEL) index -q $(RUN_PHOTOS)
 	@echo "imglish: open http://$(ADDR)/ (Ctrl-C stops)"
-	$(BIN) --data $(RUN_DIR)/data --model $(RUN_DIR)/model serve --addr $(ADDR) --no-auth --index-root $(abspath $(RUN_DIR)/photos)
+	$(BIN) --data $(RUN_DIR)/data --model $(RUN_MODEL) serve --addr $(ADDR) --no-auth --index-root $(RUN_PHOTOS) \
+		$(if $(PHOTOS),--watch $(RUN_PHOTOS))
 
 ## bench: the benchmark report, bench/out/REPORT.md + report.json (bench/run.sh: encoder fp32/int8 vs PyTorch,
 ## ANN, indexing, HTTP; ~40 min, one machine, nothing else in parallel). BENCH_QUICK=1: small sizes, a few minutes.

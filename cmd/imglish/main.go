@@ -70,8 +70,8 @@ func newRoot() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.data, "data", defaultDataDir(), "data directory (the store); env IMGLISH_DATA")
 	pf.StringVar(&g.model, "model", os.Getenv("IMGLISH_MODEL"), "model name or folder; env IMGLISH_MODEL")
-	pf.StringVar(&g.ortLib, "ort-lib", "", "ONNX Runtime shared library; env IMGLISH_ORT_LIB, else the `make setup` folder")
-	pf.StringVar(&g.device, "device", envOr("IMGLISH_DEVICE", "cpu"), "where the encoder runs: cpu, or cuda (NVIDIA GPU; `make setup-gpu`); env IMGLISH_DEVICE")
+	pf.StringVar(&g.ortLib, "ort-lib", "", "ONNX Runtime shared library; env IMGLISH_ORT_LIB, else the folder make setup fills")
+	pf.StringVar(&g.device, "device", envOr("IMGLISH_DEVICE", "cpu"), "where the encoder runs: cpu, or cuda (NVIDIA GPU, after make setup-gpu); env IMGLISH_DEVICE")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	for _, f := range registry {
 		root.AddCommand(f(g))
