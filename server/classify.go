@@ -40,9 +40,14 @@ type classifyRequest struct {
 }
 
 // LabelSet is a named list of labels and prompt templates, stored for reuse.
+// With AutoTag set (or when named in Options.AutoTags) it is run on every
+// newly indexed image: its most probable label becomes the item tag
+// "auto:<label>" when its probability is at least MinProb (default 0.5).
 type LabelSet struct {
 	Labels    []string `json:"labels"`
 	Templates []string `json:"templates,omitempty"`
+	AutoTag   bool     `json:"auto_tag,omitempty"`
+	MinProb   float64  `json:"min_prob,omitempty"`
 }
 
 type labelScore struct {
@@ -192,6 +197,10 @@ func validateLabels(labels, templates []string) error {
 // labelVectors embeds every label under every template and averages the
 // template vectors per label (a prompt ensemble), then renormalises.
 func (s *Server) labelVectors(ctx context.Context, labels, templates []string) ([][]float32, error) {
+	return labelVectors(ctx, s.embedTexts, labels, templates)
+}
+
+func labelVectors(ctx context.Context, embed func(context.Context, []string) ([][]float32, error), labels, templates []string) ([][]float32, error) {
 	if len(templates) == 0 {
 		templates = defaultTemplates
 	}
@@ -201,9 +210,12 @@ func (s *Server) labelVectors(ctx context.Context, labels, templates []string) (
 			prompts = append(prompts, strings.ReplaceAll(t, "{}", l))
 		}
 	}
-	vecs, err := s.embedTexts(ctx, prompts)
+	vecs, err := embed(ctx, prompts)
 	if err != nil {
 		return nil, err
+	}
+	if len(vecs) != len(prompts) {
+		return nil, fmt.Errorf("embed %d prompts: got %d vectors", len(prompts), len(vecs))
 	}
 	out := make([][]float32, len(labels))
 	for i := range labels {
@@ -272,16 +284,22 @@ func zeroShot(img []float32, labels []string, vecs [][]float32, logitScale float
 }
 
 // Label sets live as JSON files under <data>/labelsets, written atomically.
-func (s *Server) labelSetPath(name string) string {
-	return filepath.Join(s.deps.DataDir, "labelsets", name+".json")
+func (s *Server) labelSetPath(name string) string { return labelSetPath(s.deps.DataDir, name) }
+
+func labelSetPath(dataDir, name string) string {
+	return filepath.Join(dataDir, "labelsets", name+".json")
 }
 
 func (s *Server) loadLabelSet(name string) (LabelSet, error) {
+	return loadLabelSet(s.deps.DataDir, name)
+}
+
+func loadLabelSet(dataDir, name string) (LabelSet, error) {
 	var ls LabelSet
 	if err := validName("label set", name); err != nil {
 		return ls, err
 	}
-	b, err := os.ReadFile(s.labelSetPath(name))
+	b, err := os.ReadFile(labelSetPath(dataDir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return ls, fmt.Errorf("%w: label set %q", ErrNotFound, name)
 	}
@@ -318,6 +336,10 @@ func (s *Server) handlePutLabelSet(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if ls.MinProb < 0 || ls.MinProb > 1 || math.IsNaN(ls.MinProb) {
+		s.writeError(c, fmt.Errorf("%w: min_prob must be within [0, 1]", ErrBadRequest))
+		return
+	}
 	b, err := json.MarshalIndent(ls, "", "  ")
 	if err == nil {
 		if err = os.MkdirAll(filepath.Dir(s.labelSetPath(name)), 0o755); err == nil {
@@ -327,6 +349,13 @@ func (s *Server) handlePutLabelSet(c *gin.Context) {
 	if err != nil {
 		s.writeError(c, fmt.Errorf("store label set: %w", err))
 		return
+	}
+	if at := s.deps.AutoTagger; at != nil {
+		// New images are tagged with the new labels from now on; items
+		// already indexed keep their tags until indexer.Retag runs.
+		if err := at.Reload(c.Request.Context()); err != nil {
+			s.log.Warn("reload auto-tags", "label_set", name, "err", err)
+		}
 	}
 	c.JSON(http.StatusOK, ls)
 }

@@ -17,6 +17,9 @@ type Deps struct {
 	Encoder Encoder
 	Catalog Catalog
 	Indexer Indexer
+	// AutoTagger, when set, is the tagger the Indexer runs (its Options.Tagger);
+	// the server reloads it when a label set is stored.
+	AutoTagger *AutoTagger
 }
 
 // ModelInfo describes the loaded model.

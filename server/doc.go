@@ -22,6 +22,18 @@
 // into one encoder run, so many clients asking for one vector each cost one
 // batch instead of many single runs.
 //
+// # Auto-tags
+//
+// An AutoTagger runs label sets (Options.AutoTags from the config, and every
+// stored set with "auto_tag": true) on image vectors: a zero-shot
+// classification as /v1/classify does, whose top label becomes a tag when its
+// probability reaches the set's min_prob (default 0.5). It is handed to the
+// indexer as indexer.Options.Tagger, so the tags ("auto:<label>") are written
+// in the indexer's own commit of each newly embedded image, never by a
+// second writer that could lose a path; other tags are kept. Storing a label
+// set reloads the tagger (Deps.AutoTagger); images indexed earlier keep their
+// tags until indexer.Retag runs.
+//
 // # Errors
 //
 // Every error response is {"error":{"code","message"}}. statusOf is the one

@@ -70,11 +70,17 @@ type env struct {
 	photos  string
 	trained bool
 	scenes  []scene.Scene
+	tagger  *AutoTagger
 }
 
 type envConfig struct {
 	scenes int
 	opts   Options
+	// labelSets are stored before indexing; opts.AutoTags (and sets with
+	// AutoTag) then tag the scenes through an AutoTagger. tagHook, if set,
+	// runs before each image is tagged.
+	labelSets map[string]LabelSet
+	tagHook   func()
 }
 
 func newEnv(t testing.TB, cfg envConfig) *env {
@@ -105,7 +111,16 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if e.model, err = NewModel(enc, mdir); err != nil {
 		t.Fatal(err)
 	}
-	if e.ix, err = indexer.New(indexer.Options{Store: e.db, Encoder: enc, Workers: 2, MaxWait: 20e6}); err != nil {
+	ixOpts := indexer.Options{Store: e.db, Encoder: enc, Workers: 2, MaxWait: 20e6}
+	if e.tagger = e.autoTagger(cfg); e.tagger != nil {
+		ixOpts.Tagger = indexer.TaggerFunc(func(ctx context.Context, vec []float32) ([]string, error) {
+			if cfg.tagHook != nil {
+				cfg.tagHook()
+			}
+			return e.tagger.Tags(ctx, vec)
+		})
+	}
+	if e.ix, err = indexer.New(ixOpts); err != nil {
 		t.Fatal(err)
 	}
 	info := e.model.Info()
@@ -145,7 +160,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if opts.IndexRoots == nil {
 		opts.IndexRoots = []string{e.photos}
 	}
-	e.srv, err = New(Deps{DataDir: e.data, Encoder: e.model, Catalog: e.cat, Indexer: e.ix}, opts)
+	e.srv, err = New(Deps{DataDir: e.data, Encoder: e.model, Catalog: e.cat, Indexer: e.ix, AutoTagger: e.tagger}, opts)
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

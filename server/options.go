@@ -66,6 +66,13 @@ type Options struct {
 	IndexRoots []string `json:"index_roots"`
 	// WatchFolders are indexed on start and watched while the server runs.
 	WatchFolders []string `json:"watch_folders"`
+	// AutoTags names stored label sets run on every newly indexed image (as
+	// well as sets stored with "auto_tag": true); see NewAutoTagger. The
+	// caller builds the AutoTagger from these (imglish serve does).
+	AutoTags []string `json:"auto_tags"`
+	// AutoTagMinProb is the top-label probability a set without its own
+	// min_prob needs to tag (default DefaultAutoTagMinProb).
+	AutoTagMinProb float64 `json:"auto_tag_min_prob"`
 	// UploadDir is where POST /v1/images stores uploads; default <data>/uploads.
 	UploadDir string `json:"upload_dir"`
 	// ThumbDir caches generated thumbnails; default <data>/thumbs.

@@ -34,7 +34,8 @@ API keys come from the config file ("keys": [{"key", "scope": "read"|"write"}]) 
 $IMGLISH_API_KEYS ("key:read,key:write"). Write routes always need a write key; --no-auth
 opens every route and is refused unless --addr is a loopback address. Index jobs over HTTP
 may only read folders under --index-root (repeatable); --watch folders are indexed on start
-and kept in step. SIGINT/SIGTERM drain requests in flight, then close the store.`,
+and kept in step. Label sets named in the config's "auto_tags" (or stored with "auto_tag": true)
+tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in flight, then close the store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -82,7 +83,14 @@ and kept in step. SIGINT/SIGTERM drain requests in flight, then close the store.
 			if err != nil {
 				return err
 			}
-			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Logger: g.logger})
+			// Auto-tag label sets (config "auto_tags" and sets stored with
+			// "auto_tag": true) run in the indexer's own commits.
+			tagger, err := server.NewAutoTagger(ctx, server.AutoTagOptions{
+				Encoder: model, DataDir: g.data, Sets: opts.AutoTags, MinProb: opts.AutoTagMinProb})
+			if err != nil {
+				return err
+			}
+			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Logger: g.logger, Tagger: tagger})
 			if err != nil {
 				return err
 			}
@@ -91,7 +99,7 @@ and kept in step. SIGINT/SIGTERM drain requests in flight, then close the store.
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(server.Deps{DataDir: g.data, Encoder: model, Catalog: cat, Indexer: ix}, opts)
+			srv, err := server.New(server.Deps{DataDir: g.data, Encoder: model, Catalog: cat, Indexer: ix, AutoTagger: tagger}, opts)
 			if err != nil {
 				return err
 			}

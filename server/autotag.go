@@ -1,0 +1,188 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// DefaultAutoTagMinProb is the probability the top label of an auto-tag
+// label set needs to become a tag when the set gives no min_prob.
+const DefaultAutoTagMinProb = 0.5
+
+// AutoTagOptions configure NewAutoTagger.
+type AutoTagOptions struct {
+	// Encoder embeds the labels' prompts. Required.
+	Encoder Encoder
+	// DataDir holds the label sets (DataDir/labelsets/<name>.json). Required.
+	DataDir string
+	// Sets names label sets to run whatever their auto_tag flag
+	// (Options.AutoTags); each must exist. Stored sets with "auto_tag": true
+	// are run too.
+	Sets []string
+	// MinProb is the threshold for sets without their own min_prob
+	// (default DefaultAutoTagMinProb).
+	MinProb float64
+}
+
+// AutoTagger runs the auto-tag label sets on image vectors: for each set, a
+// zero-shot classification (softmax over exp(logit_scale)·cosine against the
+// prompt-ensemble label vectors, as POST /v1/classify) whose top label is a
+// tag when its probability reaches the set's min_prob. Pass it as
+// indexer.Options.Tagger (the indexer stores the tags as "auto:<label>" in
+// the same transaction as the item) and as Deps.AutoTagger. It is safe for
+// concurrent use.
+type AutoTagger struct {
+	opts AutoTagOptions
+
+	mu   sync.RWMutex
+	sets []autoTagSet
+}
+
+type autoTagSet struct {
+	name    string
+	labels  []string
+	vecs    [][]float32
+	minProb float64
+}
+
+// NewAutoTagger loads the auto-tag label sets and embeds their labels. A set
+// named in opts.Sets that is not stored is an error wrapping ErrConfig and
+// ErrNotFound.
+func NewAutoTagger(ctx context.Context, opts AutoTagOptions) (*AutoTagger, error) {
+	if opts.Encoder == nil || opts.DataDir == "" {
+		return nil, fmt.Errorf("%w: auto-tags need an encoder and a data folder", ErrConfig)
+	}
+	if opts.MinProb < 0 || opts.MinProb > 1 {
+		return nil, fmt.Errorf("%w: auto-tag min_prob %v not within [0, 1]", ErrConfig, opts.MinProb)
+	}
+	if opts.MinProb == 0 {
+		opts.MinProb = DefaultAutoTagMinProb
+	}
+	for _, n := range opts.Sets {
+		if err := validName("label set", n); err != nil {
+			return nil, fmt.Errorf("%w: auto-tags: %w", ErrConfig, err)
+		}
+	}
+	a := &AutoTagger{opts: opts}
+	if err := a.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Sets returns the names of the label sets being run, sorted.
+func (a *AutoTagger) Sets() []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]string, len(a.sets))
+	for i, s := range a.sets {
+		out[i] = s.name
+	}
+	return out
+}
+
+// Reload re-reads the label sets (the configured ones and every stored set
+// with auto_tag) and re-embeds their labels. On error the previous sets stay.
+func (a *AutoTagger) Reload(ctx context.Context) error {
+	names := slices.Clone(a.opts.Sets)
+	flagged, err := flaggedLabelSets(a.opts.DataDir)
+	if err != nil {
+		return err
+	}
+	names = append(names, flagged...)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	sets := make([]autoTagSet, 0, len(names))
+	for _, n := range names {
+		ls, err := loadLabelSet(a.opts.DataDir, n)
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("%w: auto-tag label set %q: %w", ErrConfig, n, err)
+		}
+		if err != nil {
+			return fmt.Errorf("auto-tags: %w", err)
+		}
+		if err := validateLabels(ls.Labels, ls.Templates); err != nil {
+			return fmt.Errorf("%w: auto-tag label set %q: %w", ErrConfig, n, err)
+		}
+		vecs, err := labelVectors(ctx, a.embed, ls.Labels, ls.Templates)
+		if err != nil {
+			return fmt.Errorf("auto-tag label set %q: %w", n, err)
+		}
+		mp := ls.MinProb
+		if mp <= 0 || mp > 1 {
+			mp = a.opts.MinProb
+		}
+		sets = append(sets, autoTagSet{name: n, labels: ls.Labels, vecs: vecs, minProb: mp})
+	}
+	a.mu.Lock()
+	a.sets = sets
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *AutoTagger) embed(ctx context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, 0, len(texts))
+	for i := 0; i < len(texts); i += embedChunk {
+		vecs, err := a.opts.Encoder.EmbedTexts(ctx, texts[i:min(len(texts), i+embedChunk)])
+		if err != nil {
+			return nil, fmt.Errorf("embed texts: %w", err)
+		}
+		out = append(out, vecs...)
+	}
+	return out, nil
+}
+
+// Tags returns the winning label of each auto-tag set for the image vector
+// vec, in set order; a set whose top label is below its min_prob adds none.
+// It satisfies indexer.Tagger.
+func (a *AutoTagger) Tags(_ context.Context, vec []float32) ([]string, error) {
+	a.mu.RLock()
+	sets := a.sets
+	a.mu.RUnlock()
+	scale := a.opts.Encoder.Info().LogitScale
+	var tags []string
+	for _, s := range sets {
+		if len(s.vecs) == 0 || len(s.vecs[0]) != len(vec) {
+			return nil, fmt.Errorf("auto-tag %s: %d-d vector, labels are %d-d", s.name, len(vec), len(s.vecs[0]))
+		}
+		if top := zeroShot(vec, s.labels, s.vecs, scale)[0]; top.Probability >= s.minProb {
+			tags = append(tags, top.Label)
+		}
+	}
+	return tags, nil
+}
+
+// flaggedLabelSets lists the stored label sets with "auto_tag": true.
+func flaggedLabelSets(dataDir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(dataDir, "labelsets"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list label sets: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || e.IsDir() || validName("label set", name) != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dataDir, "labelsets", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read label set %s: %w", name, err)
+		}
+		var ls LabelSet
+		if json.Unmarshal(b, &ls) == nil && ls.AutoTag {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
