@@ -15,8 +15,8 @@ import (
 // two GPS-tagged ones, given as file roots) and checks that each item carries
 // the EXIF facts preprocess reads from the file: camera make and model, lens,
 // DateTimeOriginal (with its offset when present), GPS, orientation, and the
-// display size. The whole 178-photo folder is indexed by BenchmarkSharedPhotos
-// (too slow under -race for the test budget).
+// display size. The whole 178-photo folder is indexed by TestSharedCollections
+// (without -race; a subset with it) and BenchmarkSharedPhotos.
 func TestSharedPhotoMetadata(t *testing.T) {
 	dir := repoPath("../shared/data/photos/ianare-exif-samples")
 	top, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
