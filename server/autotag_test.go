@@ -203,13 +203,47 @@ func TestAutoTags(t *testing.T) {
 		t.Errorf("none of the scenes indexed by the job was tagged")
 	}
 
-	// A set stored later with auto_tag joins the tagger at once.
-	ls := LabelSet{Labels: []string{"circle", "square", "triangle"}, AutoTag: true, MinProb: 0.2}
-	if st, _ := e.call("PUT", "/v1/labelsets/shapes", writeKey, ls, nil); st != http.StatusOK {
-		t.Fatalf("put label set: %d", st)
-	}
-	if got := e.tagger.Sets(); !slices.Equal(got, []string{"colours", "shapes"}) {
-		t.Errorf("auto-tag sets %v after storing shapes", got)
+	// A set stored later with auto_tag joins the tagger at once,
+	// and a retag job brings the indexed items in step; unflagging it takes
+	// its tags away again, leaving the colours.
+	shapes := []string{"circle", "square", "triangle", "star", "diamond", "cross"}
+	for _, flag := range []bool{true, false} {
+		ls := LabelSet{Labels: shapes, Templates: []string{"a {}"}, AutoTag: flag, MinProb: 0.2}
+		st, h := e.call("PUT", "/v1/labelsets/shapes", writeKey, ls, nil)
+		if st != http.StatusOK || h.Get("X-Retag-Job") == "" {
+			t.Fatalf("put label set: %d, retag job %q", st, h.Get("X-Retag-Job"))
+		}
+		want := []string{"colours"}
+		if flag {
+			want = append(want, "shapes")
+		}
+		if got := e.tagger.Sets(); !slices.Equal(got, want) {
+			t.Errorf("auto-tag sets %v after storing shapes (auto_tag %v)", got, flag)
+		}
+		rj := job{ID: h.Get("X-Retag-Job"), State: "running"}
+		deadline := time.Now().Add(60 * time.Second)
+		for rj.State == "running" && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			e.call("GET", "/v1/index/jobs/"+rj.ID, readKey, nil, &rj)
+		}
+		if rj.State != "done" || !rj.Retag || rj.Retagged == 0 {
+			t.Fatalf("retag job: %+v", rj)
+		}
+		withShape := 0
+		for i := range e.scenes {
+			it := mustItem(t, e, e.scenePath(i))
+			auto := indexer.AutoTags(it.Tags)
+			if slices.ContainsFunc(auto, func(a string) bool { return slices.Contains(shapes, a) }) {
+				withShape++
+			}
+			if len(auto) > len(want) {
+				t.Errorf("scene %d: tags %q with sets %v", i, it.Tags, want)
+			}
+		}
+		if flag != (withShape > 0) {
+			t.Errorf("auto_tag %v: %d scenes with a shape tag", flag, withShape)
+		}
+		t.Logf("auto_tag %v: retag changed %d items, %d scenes with a shape tag", flag, rj.Retagged, withShape)
 	}
 	if st, _ := e.call("PUT", "/v1/labelsets/bad", writeKey, LabelSet{Labels: []string{"x"}, MinProb: 2}, nil); st != http.StatusBadRequest {
 		t.Errorf("min_prob 2: status %d, want 400", st)

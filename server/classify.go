@@ -351,10 +351,16 @@ func (s *Server) handlePutLabelSet(c *gin.Context) {
 		return
 	}
 	if at := s.deps.AutoTagger; at != nil {
-		// New images are tagged with the new labels from now on; items
-		// already indexed keep their tags until indexer.Retag runs.
+		// New images are tagged with the new labels from now on; when the set
+		// is (or was) an auto-tag set, a retag job brings the indexed items in
+		// step, named by the X-Retag-Job header.
+		was := slices.Contains(at.Sets(), name)
 		if err := at.Reload(c.Request.Context()); err != nil {
 			s.log.Warn("reload auto-tags", "label_set", name, "err", err)
+		} else if was || slices.Contains(at.Sets(), name) {
+			if j, ok := s.startRetag(); ok {
+				c.Header("X-Retag-Job", j.ID)
+			}
 		}
 	}
 	c.JSON(http.StatusOK, ls)

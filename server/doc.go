@@ -31,8 +31,9 @@
 // indexer as indexer.Options.Tagger, so the tags ("auto:<label>") are written
 // in the indexer's own commit of each newly embedded image, never by a
 // second writer that could lose a path; other tags are kept. Storing a label
-// set reloads the tagger (Deps.AutoTagger); images indexed earlier keep their
-// tags until indexer.Retag runs.
+// set reloads the tagger (Deps.AutoTagger); when the set is or was an
+// auto-tag set, a retag job (indexer.Retag, under the indexer's run lock)
+// brings the indexed images in step, named by the X-Retag-Job header.
 //
 // # Errors
 //

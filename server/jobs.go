@@ -28,6 +28,10 @@ type job struct {
 	Started  time.Time        `json:"started"`
 	Finished time.Time        `json:"finished,omitzero"`
 	Watch    bool             `json:"watch,omitempty"`
+	// Retag marks a job re-tagging the whole space after an auto-tag label
+	// set changed; Retagged is how many items' auto-tags changed.
+	Retag    bool `json:"retag,omitempty"`
+	Retagged int  `json:"retagged,omitempty"`
 	cancel   context.CancelFunc
 }
 
@@ -60,7 +64,7 @@ func (t *jobTable) get(id string) (job, bool) {
 // serialised, so the indexer's current progress is the running job's, once it
 // has started).
 func (s *Server) withLive(j job) job {
-	if j.State == "running" && s.deps.Indexer != nil {
+	if j.State == "running" && !j.Retag && s.deps.Indexer != nil {
 		if p := s.deps.Indexer.Progress(); !p.Started.Before(j.Started) {
 			j.Progress = p
 		}
@@ -201,6 +205,46 @@ func (s *Server) startJob(folder string, watch bool) job {
 	}()
 	out, _ := s.jobs.get(j.ID)
 	return out
+}
+
+// retagger is implemented by *indexer.Indexer.
+type retagger interface {
+	Retag(ctx context.Context) (int, error)
+}
+
+// startRetag re-tags every indexed image in the background (after an auto-tag
+// label set changed), tracked in the job table like an index job. It reports
+// false when the indexer cannot re-tag.
+func (s *Server) startRetag() (job, bool) {
+	rt, ok := s.deps.Indexer.(retagger)
+	if !ok {
+		return job{}, false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &job{ID: newJobID(), State: "running", Started: time.Now().UTC(), Retag: true, cancel: cancel}
+	s.jobs.add(j)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer cancel()
+		n, err := rt.Retag(ctx)
+		s.jobs.update(j.ID, func(j *job) {
+			j.Finished, j.Retagged = time.Now().UTC(), n
+			switch {
+			case ctx.Err() != nil:
+				j.State = "canceled"
+			case err != nil:
+				j.State, j.Error = "failed", err.Error()
+			default:
+				j.State = "done"
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("retag job failed", "job", j.ID, "err", err)
+		}
+	}()
+	out, _ := s.jobs.get(j.ID)
+	return out, true
 }
 
 func (s *Server) handleGetJob(c *gin.Context) {
