@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -211,6 +212,11 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil && !opts.ReadOnly {
 		return nil, fmt.Errorf("create store dir: %w", err)
 	}
+	if !opts.ReadOnly {
+		if err := removeEmptyMemtables(dir, log); err != nil {
+			return nil, err
+		}
+	}
 	bdb, err := badger.Open(badgerOptions(dir, opts, log))
 	if err != nil {
 		return nil, fmt.Errorf("open badger %s: %w", dir, err)
@@ -228,6 +234,29 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		go db.gcLoop(gctx, iv)
 	}
 	return db, nil
+}
+
+// removeEmptyMemtables deletes zero-length Badger memtable files (*.mem). A
+// process killed between creating a memtable's write-ahead file and sizing it
+// leaves one behind, and Badger then refuses to open the directory ("while
+// opening memtables … Create a new file", dgraph-io/badger#2207). An empty
+// file holds no entries, so nothing acknowledged is lost by removing it.
+func removeEmptyMemtables(dir string, log *slog.Logger) error {
+	mems, err := filepath.Glob(filepath.Join(dir, "*.mem"))
+	if err != nil {
+		return fmt.Errorf("list memtables: %w", err)
+	}
+	for _, m := range mems {
+		st, err := os.Stat(m)
+		if err != nil || st.Size() != 0 {
+			continue
+		}
+		if err := os.Remove(m); err != nil {
+			return fmt.Errorf("remove empty memtable %s: %w", m, err)
+		}
+		log.Warn("removed an empty memtable file left by a crash", "file", m)
+	}
+	return nil
 }
 
 func (db *DB) checkSchema() error {
