@@ -9,6 +9,8 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+
+	"imglish/encoder/modelfile"
 )
 
 // Format is an image file format for WriteDataset.
@@ -92,10 +94,10 @@ func WriteDataset(ctx context.Context, dir string, g *Generator, opts DatasetOpt
 		}
 		jsonl = append(append(jsonl, line...), '\n')
 	}
-	if err := writeAtomic(filepath.Join(dir, "scenes.jsonl"), jsonl); err != nil {
+	if err := modelfile.WriteFileAtomic(filepath.Join(dir, "scenes.jsonl"), jsonl); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, "captions.tsv"), tsv)
+	return modelfile.WriteFileAtomic(filepath.Join(dir, "captions.tsv"), tsv)
 }
 
 func writeImage(path string, s Scene, size int, f Format) (err error) {
@@ -126,33 +128,6 @@ func writeImage(path string, s Scene, size int, f Format) (err error) {
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeAtomic writes data through a temp file, fsync and rename.
-func writeAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temp for %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("rename %s: %w", path, err)
 	}
 	return nil
 }
