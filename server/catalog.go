@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,18 +17,6 @@ import (
 	"imglish/search"
 	"imglish/store"
 )
-
-func init() {
-	depRules = append(depRules,
-		statusRule{store.ErrNotFound, http.StatusNotFound, "not_found"},
-		statusRule{store.ErrInvalid, http.StatusBadRequest, "bad_request"},
-		statusRule{store.ErrBatchTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
-		statusRule{store.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
-		statusRule{search.ErrDimension, http.StatusBadRequest, "bad_request"},
-		statusRule{indexer.ErrRoot, http.StatusBadRequest, "bad_request"},
-		statusRule{indexer.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
-	)
-}
 
 // storeCatalog adapts a store.DB (one model's image space and its text
 // collections) and the indexer that fills it to Catalog.

@@ -96,7 +96,7 @@ type TextHit struct {
 
 // Catalog is the store and index: items, vectors, text collections and search.
 // Implementations must be safe for concurrent use and return errors wrapping
-// ErrNotFound (or a sentinel registered in depRules) for missing ids.
+// ErrNotFound (or a store/indexer sentinel that statusRules maps to 404) for missing ids.
 // NewCatalog adapts a store.DB and an indexer.Indexer.
 type Catalog interface {
 	// Search returns up to k hits in the image space, best first (ties by id),
@@ -125,10 +125,6 @@ type Indexer interface {
 	Watch(ctx context.Context, roots ...string) error
 	Progress() indexer.Progress
 }
-
-// depRules maps the sentinels of the packages the server builds on to statuses;
-// statusOf consults it after the server's own sentinels.
-var depRules []statusRule
 
 // initDeps checks deps and starts the coalescers.
 func (s *Server) initDeps() error {

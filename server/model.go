@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
 
 	"imglish/encoder"
@@ -13,16 +12,6 @@ import (
 	"imglish/encoder/preprocess"
 	"imglish/encoder/tokenizer"
 )
-
-func init() {
-	depRules = append(depRules,
-		statusRule{preprocess.ErrTooLarge, http.StatusUnprocessableEntity, "too_many_pixels"},
-		statusRule{preprocess.ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_media_type"},
-		statusRule{preprocess.ErrCorrupt, http.StatusBadRequest, "corrupt_image"},
-		statusRule{tokenizer.ErrEmpty, http.StatusBadRequest, "bad_request"},
-		statusRule{encoder.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
-	)
-}
 
 // Model adapts an opened encoder.Encoder and its tokenizer to Encoder: texts
 // are tokenised with the model's SentencePiece model (BEiT-3 framing), images

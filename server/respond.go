@@ -7,6 +7,13 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"imglish/encoder"
+	"imglish/encoder/preprocess"
+	"imglish/encoder/tokenizer"
+	"imglish/indexer"
+	"imglish/search"
+	"imglish/store"
 )
 
 // errorBody is the JSON every error response carries.
@@ -19,18 +26,17 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-// extraStatus lets packages this one builds on (store, encoder, preprocess)
-// register their sentinels with a status at New, keeping statusOf the one
-// mapping from errors to HTTP statuses.
+// statusRule maps one sentinel (matched with errors.Is) to a status and code.
 type statusRule struct {
 	err    error
 	status int
 	code   string
 }
 
-// baseRules maps this package's sentinels; New appends the rules for the
-// store, search, encoder and preprocess sentinels (see deps.go).
-var baseRules = []statusRule{
+// statusRules maps this package's sentinels, then those of the packages it
+// builds on (store, search, indexer, encoder, preprocess, tokenizer); the
+// first match wins.
+var statusRules = []statusRule{
 	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
 	{ErrForbidden, http.StatusForbidden, "forbidden"},
@@ -43,6 +49,19 @@ var baseRules = []statusRule{
 	{ErrTimeout, http.StatusGatewayTimeout, "timeout"},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout"},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
+
+	{store.ErrNotFound, http.StatusNotFound, "not_found"},
+	{store.ErrInvalid, http.StatusBadRequest, "bad_request"},
+	{store.ErrBatchTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
+	{store.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
+	{search.ErrDimension, http.StatusBadRequest, "bad_request"},
+	{indexer.ErrRoot, http.StatusBadRequest, "bad_request"},
+	{indexer.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
+	{preprocess.ErrTooLarge, http.StatusUnprocessableEntity, "too_many_pixels"},
+	{preprocess.ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	{preprocess.ErrCorrupt, http.StatusBadRequest, "corrupt_image"},
+	{tokenizer.ErrEmpty, http.StatusBadRequest, "bad_request"},
+	{encoder.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
 }
 
 var errMethodNotAllowed = errors.New("server: method not allowed")
@@ -58,12 +77,7 @@ func statusOf(err error) (int, string) {
 	if errors.As(err, &se) || errors.As(err, &te) {
 		return http.StatusBadRequest, "bad_request"
 	}
-	for _, r := range baseRules {
-		if errors.Is(err, r.err) {
-			return r.status, r.code
-		}
-	}
-	for _, r := range depRules {
+	for _, r := range statusRules {
 		if errors.Is(err, r.err) {
 			return r.status, r.code
 		}
