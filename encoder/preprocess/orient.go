@@ -27,12 +27,7 @@ func orient(img *RGB, o int) *RGB {
 	switch o {
 	case 2:
 		for y := 0; y < h; y++ {
-			row := p[3*w*y : 3*w*(y+1)]
-			for i, j := 0, w-1; i < j; i, j = i+1, j-1 {
-				row[3*i], row[3*j] = row[3*j], row[3*i]
-				row[3*i+1], row[3*j+1] = row[3*j+1], row[3*i+1]
-				row[3*i+2], row[3*j+2] = row[3*j+2], row[3*i+2]
-			}
+			mirrorRow(p[3*w*y : 3*w*(y+1)])
 		}
 		return img
 	case 3:
@@ -84,4 +79,15 @@ func orient(img *RGB, o int) *RGB {
 		}
 	}
 	return out
+}
+
+// mirrorRow reverses the pixel order of one packed RGB row.
+func mirrorRow(row []uint8) {
+	for i, j := 0, len(row)-3; i < j; i, j = i+3, j-3 {
+		a := row[i : i+3 : i+3]
+		b := row[j : j+3 : j+3]
+		a[0], b[0] = b[0], a[0]
+		a[1], b[1] = b[1], a[1]
+		a[2], b[2] = b[2], a[2]
+	}
 }

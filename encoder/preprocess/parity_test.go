@@ -201,7 +201,7 @@ func TestFusedTensor(t *testing.T) {
 		for o := uint16(1); o <= 8; o++ {
 			data := withOrientation(base, o)
 			for _, size := range []int{37, 224} {
-				opts := Options{Size: size}
+				opts := Options{Size: size, Exact: true}
 				got, info, err := Reader(t.Context(), bytes.NewReader(data), opts)
 				if err != nil {
 					t.Fatal(err)

@@ -29,19 +29,21 @@ func init() {
 	}
 }
 
-func clampU8(v int32) uint8 {
-	if uint32(v) > 255 {
-		if v < 0 {
-			return 0
-		}
-		return 255
+// clampTab[v+clampOff] is v clamped to 0..255, for the range the
+// conversion can produce (Y plus the largest chroma term, ±227).
+const clampOff = 256
+
+var clampTab [768]uint8
+
+func init() {
+	for i := range clampTab {
+		clampTab[i] = uint8(max(0, min(255, i-clampOff)))
 	}
-	return uint8(v)
 }
 
 // ycbcrToRGB fills out (sized like m) from m.
 func ycbcrToRGB(out *RGB, m *image.YCbCr) {
-	rc := newYCbCrRows(m, out.Width, out.Height)
+	rc := newYCbCrRows(m, out.Width, out.Height, true)
 	for y := 0; y < out.Height; y++ {
 		rc.row(y, out.Pix[3*out.Width*y:3*out.Width*(y+1)])
 	}
@@ -58,7 +60,9 @@ type ycbcrRows struct {
 	tmpB, tmpR     []int32
 }
 
-func newYCbCrRows(m *image.YCbCr, w, h int) *ycbcrRows {
+// newYCbCrRows converts m; fancy is libjpeg's do_fancy_upsampling as it
+// applies to m (on, except for a 1/8-scaled decode).
+func newYCbCrRows(m *image.YCbCr, w, h int, fancy bool) *ycbcrRows {
 	// hs, vs: chroma subsampling factors; cw, ch: chroma plane size that
 	// holds real (not MCU padding) samples, as libjpeg's downsampled_width.
 	hs, vs := 1, 1
@@ -77,8 +81,8 @@ func newYCbCrRows(m *image.YCbCr, w, h int) *ycbcrRows {
 	cw, ch := (w+hs-1)/hs, (h+vs-1)/vs
 	return &ycbcrRows{
 		m: m, w: w, h: h, hs: hs, vs: vs, cw: cw, ch: ch,
-		fancyH: hs == 2 && cw > 2,
-		fancyV: vs == 2 && (hs == 2 && cw > 2 || hs == 1),
+		fancyH: fancy && hs == 2 && cw > 2,
+		fancyV: fancy && vs == 2 && (hs == 2 && cw > 2 || hs == 1),
 		cb:     make([]uint8, w), cr: make([]uint8, w),
 		tmpB: make([]int32, cw), tmpR: make([]int32, cw),
 	}
@@ -129,12 +133,12 @@ func (rc *ycbcrRows) row(y int, dst []uint8) {
 	dst = dst[:3*len(yrow)]
 	cbr, crr := cb[:len(yrow)], cr[:len(yrow)]
 	for x, yy := range yrow {
-		Y := int32(yy)
+		Y := int32(yy) + clampOff
 		b, r := cbr[x], crr[x]
 		d := dst[3*x : 3*x+3 : 3*x+3]
-		d[0] = clampU8(Y + crR[r])
-		d[1] = clampU8(Y + (cbG[b]+crG[r])>>16)
-		d[2] = clampU8(Y + cbB[b])
+		d[0] = clampTab[uint32(Y+crR[r])%uint32(len(clampTab))]
+		d[1] = clampTab[uint32(Y+(cbG[b]+crG[r])>>16)%uint32(len(clampTab))]
+		d[2] = clampTab[uint32(Y+cbB[b])%uint32(len(clampTab))]
 	}
 }
 
