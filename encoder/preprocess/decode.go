@@ -15,9 +15,9 @@ import (
 
 	"golang.org/x/image/bmp"
 
-	"imglish/encoder/preprocess/internal/jpegscale"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
+	"imglish/encoder/preprocess/internal/jpegscale"
 )
 
 // Defaults for the zero Options.
