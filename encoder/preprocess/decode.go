@@ -14,9 +14,9 @@ import (
 	"os"
 
 	"golang.org/x/image/bmp"
-
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
+
 	"imglish/encoder/preprocess/internal/jpegscale"
 )
 
