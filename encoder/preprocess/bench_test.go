@@ -3,6 +3,7 @@ package preprocess
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"math/rand/v2"
@@ -38,24 +39,34 @@ func benchJPEG(b *testing.B, w, h int) []byte {
 }
 
 // BenchmarkJPEGTensor: a JPEG to a 384×384 tensor, the indexer's per-image
-// cost (single goroutine). Run with -cpu 1 for the one-core figure.
+// cost (single goroutine), by the default DCT-scaled path ("fast") and with
+// Options.Exact. Run with -cpu 1 for the one-core figure.
 func BenchmarkJPEGTensor(b *testing.B) {
 	for _, s := range []struct {
 		name string
 		w, h int
 	}{{"12MP", 4000, 3000}, {"2MP", 1600, 1200}} {
-		b.Run(s.name, func(b *testing.B) {
-			data := benchJPEG(b, s.w, s.h)
-			b.ReportAllocs()
-			b.SetBytes(int64(s.w * s.h)) // "MB/s" reads as megapixels per second
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				// Reader's path, minus the io.ReadAll of the input.
-				if _, _, err := tensorBytes(context.Background(), data, Options{}.withDefaults()); err != nil {
-					b.Fatal(err)
-				}
+		data := benchJPEG(b, s.w, s.h)
+		for _, exact := range []bool{false, true} {
+			name := s.name + "/fast"
+			if exact {
+				name = s.name + "/exact"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				opts := Options{Exact: exact}.withDefaults()
+				b.ReportAllocs()
+				b.SetBytes(int64(s.w * s.h)) // "MB/s" reads as megapixels per second
+				b.ResetTimer()
+				start := cpuTime()
+				for i := 0; i < b.N; i++ {
+					// Reader's path, minus the io.ReadAll of the input.
+					if _, _, err := tensorBytes(context.Background(), data, opts); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportCPU(b, start)
+			})
+		}
 	}
 }
 
@@ -73,37 +84,45 @@ func BenchmarkStages(b *testing.B) {
 	}
 	rgb, _ := toRGB(dec, convertOpts{})
 	small := Resize(rgb, 384, 384)
-	b.Run("jpeg-decode", func(b *testing.B) {
+	b.Run("stdlib-jpeg-decode", stage(func() error {
+		_, err := jpeg.Decode(bytes.NewReader(data))
+		return err
+	}))
+	for _, s := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("jpeg-decode-1/%d", s), stage(func() error {
+			_, _, err := decodeScaled(h, s)
+			return err
+		}))
+	}
+	b.Run("ycbcr-to-rgb", stage(func() error {
+		_, err := toRGB(dec, convertOpts{})
+		return err
+	}))
+	b.Run("orient-6", stage(func() error {
+		orient(rgb, 6)
+		return nil
+	}))
+	b.Run("resize-384", stage(func() error {
+		Resize(rgb, 384, 384)
+		return nil
+	}))
+	dst := make([]float32, 3*384*384)
+	b.Run("normalize", stage(func() error {
+		Normalize(small, [3]float32{}, [3]float32{}, dst)
+		return nil
+	}))
+}
+
+// stage benchmarks f with allocations and CPU time reported.
+func stage(f func() error) func(*testing.B) {
+	return func(b *testing.B) {
 		b.ReportAllocs()
+		start := cpuTime()
 		for i := 0; i < b.N; i++ {
-			if _, err := decodePixels(h); err != nil {
+			if err := f(); err != nil {
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("ycbcr-to-rgb", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			_, _ = toRGB(dec, convertOpts{})
-		}
-	})
-	b.Run("orient-6", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			orient(rgb, 6)
-		}
-	})
-	b.Run("resize-384", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			Resize(rgb, 384, 384)
-		}
-	})
-	b.Run("normalize", func(b *testing.B) {
-		dst := make([]float32, 3*384*384)
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			Normalize(small, [3]float32{}, [3]float32{}, dst)
-		}
-	})
+		reportCPU(b, start)
+	}
 }

@@ -173,6 +173,7 @@ func resampleH(inW int, rowAt rowFunc, w, y0, y1 int) *RGB {
 			k := c.k[xx*c.ksize : xx*c.ksize+n]
 			prg := rg[xmin : xmin+n]
 			pb := bl[xmin : xmin+n]
+			prg, pb = prg[:len(k)], pb[:len(k)]
 			srg := half | half<<32
 			sb := int32(half)
 			for j, kv := range k {

@@ -122,6 +122,9 @@ func (rc *ycbcrRows) row(y int, dst []uint8) {
 		r0 := cy * m.CStride
 		h2v1Row(cb, m.Cb[r0:r0+rc.cw], w)
 		h2v1Row(cr, m.Cr[r0:r0+rc.cw], w)
+	case rc.hs == 1:
+		r0 := cy * m.CStride
+		cb, cr = m.Cb[r0:r0+w], m.Cr[r0:r0+w]
 	default:
 		r0 := cy * m.CStride
 		for x := 0; x < w; x++ {

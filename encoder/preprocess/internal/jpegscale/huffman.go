@@ -11,7 +11,7 @@ const (
 	maxNCodes     = 256
 	// lutBits is the look-ahead of the Huffman tables: codes up to this
 	// long (nearly all of them in practice) decode with one lookup.
-	lutBits = 9
+	lutBits = 10
 )
 
 // huffman is a Huffman decoder, specified in section C.

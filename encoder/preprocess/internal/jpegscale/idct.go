@@ -244,37 +244,24 @@ func idct4(b *block, q *[blockSize]int32, dst []byte, stride int) {
 }
 
 // idct2 is jpeg_idct_2x2 (only columns and rows 0, 1, 3, 5, 7 matter).
+// Its zero-AC shortcuts are left out: they give the same values, and on
+// photos the branches cost more than they save.
 func idct2(b *block, q *[blockSize]int32, dst []byte, stride int) {
-	var ws [8 * 2]int32
-	for col := 0; col < 8; col++ {
-		if col == 2 || col == 4 || col == 6 {
-			continue
-		}
-		if b[8+col] == 0 && b[24+col] == 0 && b[40+col] == 0 && b[56+col] == 0 {
-			dc := int32(dq(b, q, col) << pass1Bits)
-			ws[col], ws[8+col] = dc, dc
-			continue
-		}
+	var ws [2][5]int64
+	for i, col := range [5]int{0, 1, 3, 5, 7} {
 		tmp10 := dq(b, q, col) << (constBits + 2)
-		tmp0 := dq(b, q, 56+col) * -fix0_720959822
-		tmp0 += dq(b, q, 40+col) * fix0_850430095
-		tmp0 += dq(b, q, 24+col) * -fix1_272758580
-		tmp0 += dq(b, q, 8+col) * fix3_624509785
+		tmp0 := dq(b, q, 56+col)*-fix0_720959822 + dq(b, q, 40+col)*fix0_850430095 +
+			dq(b, q, 24+col)*-fix1_272758580 + dq(b, q, 8+col)*fix3_624509785
 		const s = constBits - pass1Bits + 2
-		ws[col] = int32(descale(tmp10+tmp0, s))
-		ws[8+col] = int32(descale(tmp10-tmp0, s))
+		// Pass 1 stores ints (32 bits) in libjpeg.
+		ws[0][i] = int64(int32(descale(tmp10+tmp0, s)))
+		ws[1][i] = int64(int32(descale(tmp10-tmp0, s)))
 	}
 	for r := 0; r < 2; r++ {
-		w := ws[8*r : 8*r+8 : 8*r+8]
+		w := &ws[r]
 		out := dst[r*stride : r*stride+2 : r*stride+2]
-		if w[1] == 0 && w[3] == 0 && w[5] == 0 && w[7] == 0 {
-			v := limit(descale(int64(w[0]), pass1Bits+3))
-			out[0], out[1] = v, v
-			continue
-		}
-		tmp10 := int64(w[0]) << (constBits + 2)
-		tmp0 := int64(w[7])*-fix0_720959822 + int64(w[5])*fix0_850430095 +
-			int64(w[3])*-fix1_272758580 + int64(w[1])*fix3_624509785
+		tmp10 := w[0] << (constBits + 2)
+		tmp0 := w[4]*-fix0_720959822 + w[3]*fix0_850430095 + w[2]*-fix1_272758580 + w[1]*fix3_624509785
 		const s = constBits + pass1Bits + 3 + 2
 		out[0] = limit(descale(tmp10+tmp0, s))
 		out[1] = limit(descale(tmp10-tmp0, s))

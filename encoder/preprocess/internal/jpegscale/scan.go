@@ -122,7 +122,9 @@ func (d *decoder) processSOS(n int) error {
 			b = block{}
 		}
 		var err error
-		if ah != 0 {
+		if !d.progressive {
+			err = d.decodeSequential(&b, s, &dc[s.ci])
+		} else if ah != 0 {
 			err = d.refine(&b, &d.huff[acTable][s.ta], zigStart, zigEnd, 1<<al)
 		} else {
 			err = d.decodeBlock(&b, s, &dc[s.ci], zigStart, zigEnd, al)
@@ -231,6 +233,62 @@ func (d *decoder) findRST(expected uint8) error {
 	}
 }
 
+// decodeSequential decodes a block of a sequential scan: decodeBlock for
+// the whole band with no shift, no end-of-band runs, and the common case
+// (a run/size symbol and its extra bits within lutBits) in one lookup.
+func (d *decoder) decodeSequential(b *block, s scanComp, dc *int32) error {
+	br := &d.br
+	value, err := br.decodeHuffman(&d.huff[dcTable][s.td&maxTh])
+	if err != nil {
+		return err
+	}
+	if value > 16 {
+		return UnsupportedError("excessive DC component")
+	}
+	*dc += br.receiveExtend(value)
+	b[0] = *dc
+	huff := &d.huff[acTable][s.ta&maxTh]
+	acc, n := br.acc, br.n
+	for zig := uint32(1); zig < blockSize; zig++ {
+		if n < 2*lutBits {
+			br.acc, br.n = acc, n
+			br.fill()
+			acc, n = br.acc, br.n
+		}
+		if e := huff.ac[acc>>(64-lutBits)]; e != 0 {
+			l := uint(e & 0xff)
+			acc <<= l
+			n -= l
+			zig += uint32(e>>8) & 0xff
+			b[unzig[zig&63]&63] = e >> 16
+			continue
+		}
+		br.acc, br.n = acc, n
+		value, err := br.decodeHuffman(huff)
+		if err != nil {
+			return err
+		}
+		val0 := uint32(value >> 4)
+		val1 := value & 0x0f
+		if val1 != 0 {
+			zig += val0
+			if zig >= blockSize {
+				break
+			}
+			b[unzig[zig&63]&63] = br.receiveExtend(val1)
+			acc, n = br.acc, br.n
+			continue
+		}
+		acc, n = br.acc, br.n
+		if val0 != 0x0f {
+			break
+		}
+		zig += 0x0f
+	}
+	br.acc, br.n = acc, n
+	return nil
+}
+
 // decodeBlock decodes a sequential block, or a progressive first scan
 // (DC or an AC band), as in F.2.2 and G.1.2.
 func (d *decoder) decodeBlock(b *block, s scanComp, dc *int32, zigStart, zigEnd int32, al uint32) error {
@@ -238,7 +296,7 @@ func (d *decoder) decodeBlock(b *block, s scanComp, dc *int32, zigStart, zigEnd 
 	zig := zigStart
 	if zig == 0 {
 		zig++
-		value, err := br.decodeHuffman(&d.huff[dcTable][s.td])
+		value, err := br.decodeHuffman(&d.huff[dcTable][s.td&maxTh])
 		if err != nil {
 			return err
 		}
@@ -255,7 +313,7 @@ func (d *decoder) decodeBlock(b *block, s scanComp, dc *int32, zigStart, zigEnd 
 		d.eobRun--
 		return nil
 	}
-	huff := &d.huff[acTable][s.ta]
+	huff := &d.huff[acTable][s.ta&maxTh]
 	for ; zig <= zigEnd; zig++ {
 		if br.n < maxCodeLength {
 			br.fill()
@@ -268,7 +326,7 @@ func (d *decoder) decodeBlock(b *block, s scanComp, dc *int32, zigStart, zigEnd 
 			if zig > zigEnd {
 				break
 			}
-			b[unzig[zig]] = (e >> 16) << al
+			b[unzig[zig&63]&63] = (e >> 16) << al
 			continue
 		}
 		value, err := br.decodeHuffman(huff)
@@ -282,7 +340,7 @@ func (d *decoder) decodeBlock(b *block, s scanComp, dc *int32, zigStart, zigEnd 
 			if zig > zigEnd {
 				break
 			}
-			b[unzig[zig]] = br.receiveExtend(val1) << al
+			b[unzig[zig&63]&63] = br.receiveExtend(val1) << al
 			continue
 		}
 		if val0 != 0x0f {
