@@ -508,6 +508,23 @@ func File(ctx context.Context, path string, opts Options) ([]float32, Info, erro
 	return tensorCtx(ctx, f, path, opts)
 }
 
+// Resized decodes an image from r and returns it oriented and resized to
+// Size×Size, before normalisation: the pixels Reader turns into a tensor
+// (including the DCT-scaled JPEG decode unless opts.Exact). It is safe for
+// concurrent use.
+func Resized(ctx context.Context, r io.Reader, opts Options) (*RGB, Info, error) {
+	opts = opts.withDefaults()
+	b, err := readAll(r, opts.MaxBytes)
+	if err != nil {
+		return nil, Info{}, &Error{Op: "read", Err: err}
+	}
+	img, info, err := resizedBytes(ctx, b, opts)
+	if err != nil {
+		return nil, info, &Error{Op: "decode", Err: err}
+	}
+	return img, info, nil
+}
+
 func tensorCtx(ctx context.Context, r io.Reader, path string, opts Options) ([]float32, Info, error) {
 	opts = opts.withDefaults()
 	b, err := readAll(r, opts.MaxBytes)

@@ -6,8 +6,10 @@
 
 For each photo it writes OUTDIR/<relative path>.rgb: the official pipeline's
 uint8 image (Image.open → convert('RGB') → resize((SIZE, SIZE), BICUBIC); no
-EXIF orientation, as BEiT-3's loader), SIZE×SIZE×3 bytes. Not committed: it is
-derived from the shared images and large.
+EXIF orientation, as BEiT-3's loader), SIZE×SIZE×3 bytes; and
+OUTDIR/<relative path>.draft.rgb: the same after im.draft('RGB', (SIZE, SIZE)),
+which is what preprocess's default (not Exact) JPEG path reproduces. Not
+committed: it is derived from the shared images and large.
 """
 import os, sys
 from PIL import Image
@@ -23,11 +25,15 @@ for dp, _, fs in os.walk(root):
         rel = os.path.relpath(os.path.join(dp, f), root)
         try:
             im = Image.open(os.path.join(dp, f)).convert("RGB").resize((size, size), Image.BICUBIC)
+            dr = Image.open(os.path.join(dp, f))
+            dr.draft("RGB", (size, size))
+            dr = dr.convert("RGB").resize((size, size), Image.BICUBIC)
         except Exception as e:  # Pillow fails on a few; the Go test skips files without output
             print("skip", rel, e, file=sys.stderr)
             continue
         dst = os.path.join(out, rel + ".rgb")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         open(dst, "wb").write(im.tobytes())
+        open(os.path.join(out, rel + ".draft.rgb"), "wb").write(dr.tobytes())
         n += 1
 print(n, "photos written to", out, "at", size)
