@@ -6,7 +6,10 @@ Regenerate (Debian's Python: Pillow 9.4 linked with libjpeg62-turbo):
     /usr/bin/python3 tools/preprocess/make_draft_goldens.py testdata/preprocess
 
 Writes into the given folder:
-  fast_*.jpg                          photo-like JPEGs (1600x1200 and others)
+  fast_*.jpg                          photo-like JPEGs (1600x1200 and others); the two
+                                      with restart markers are written by libjpeg-turbo's
+                                      cjpeg (apt-get install libjpeg-turbo-progs), since
+                                      Pillow 9.4 cannot write restart markers
   gold_fast_<name>_<S>_exact.png       exif_transpose(open) -> convert('RGB') -> resize((S,S), BICUBIC)
   gold_fast_<name>_<S>_draft.png       open -> draft('RGB', (S,S)) -> exif_transpose -> convert('RGB') -> resize
   gold_draft_<jpeg>_<n>.png            open -> draft('RGB', size//n) -> convert('RGB'): the decode at 1/n
@@ -16,7 +19,7 @@ The "exact" golden is the official pipeline (plus EXIF orientation, which
 preprocess applies by default); the "draft" golden is what Pillow gives
 when told the target size first, which is what preprocess does by default.
 """
-import json, os, sys
+import json, os, subprocess, sys, tempfile
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -45,7 +48,7 @@ def photo(w, h, seed):
     img[stripes] = np.where(((x // 3) % 2 == 0)[stripes, None], 230, 30)
     marks = (u > 0.55) & (u < 0.95) & (v > 0.75) & (v < 0.9) & ((x // 7 + (y // 11) * 3) % 5 == 0)
     img[marks] = [15, 15, 20]
-    img += r.normal(0, 3, size=img.shape)
+    img += r.normal(0, 1.5, size=img.shape)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
@@ -66,7 +69,22 @@ fixtures = [
      dict(quality=80, subsampling=0, exif=exif6()), "1100x800 baseline 4:4:4 q80, EXIF orientation 6", [300, 100]),
     ("fast_gray_prog.jpg", lambda: Image.fromarray(photo(1000, 820, 4)[..., 1], "L"),
      dict(quality=88, progressive=True), "1000x820 progressive grayscale q88", [224, 100]),
+    ("fast_restart.jpg", lambda: Image.fromarray(photo(800, 600, 5), "RGB"),
+     ["-quality", "85", "-sample", "2x2", "-restart", "3B"], "800x600 baseline 4:2:0, restart every 3 MCUs", [224, 100]),
+    ("fast_prog_restart.jpg", lambda: Image.fromarray(photo(800, 600, 6), "RGB"),
+     ["-quality", "85", "-sample", "2x1", "-progressive", "-restart", "5B"],
+     "800x600 progressive 4:2:2, restart every 5 MCUs (single blocks in the AC scans)", [150, 70]),
 ]
+
+
+def save(im, path, kw):
+    """Pillow's writer, or cjpeg for an argument list."""
+    if isinstance(kw, dict):
+        im.save(path, **kw)
+        return
+    with tempfile.NamedTemporaryFile(suffix=".ppm") as f:
+        im.save(f.name)
+        subprocess.run(["cjpeg", *kw, "-outfile", path, f.name], check=True)
 
 
 def draft_scale(w, h, s):
@@ -78,7 +96,7 @@ def draft_scale(w, h, s):
 
 manifest = {"fast": [], "draft": []}
 for name, make, kw, what, sizes in fixtures:
-    make().save(f"{out}/{name}", **kw)
+    save(make(), f"{out}/{name}", kw)
     for s in sizes:
         base = f"gold_fast_{name[:-4]}_{s}"
         im = Image.open(f"{out}/{name}")
