@@ -1,126 +1,343 @@
 package indexer
 
 import (
+	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
+	"imglish/demo/scene"
 	"imglish/encoder"
+	"imglish/encoder/convert"
 	"imglish/encoder/preprocess"
 	"imglish/store"
 )
 
-// benchImages is the collection size of BenchmarkIndexVsEncoder
-// (IMGLISH_BENCH_IMAGES, default 1000).
-func benchImages() int {
-	if n, err := strconv.Atoi(os.Getenv("IMGLISH_BENCH_IMAGES")); err == nil && n > 0 {
+// benchInt reads a positive integer from the environment variable name, or
+// returns def.
+func benchInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
 	}
-	return 1000
+	return def
 }
 
-// BenchmarkIndexVsEncoder compares indexing a fresh collection end to end
-// (walk, read, hash, decode, embed, commit) with the encoder alone on the
-// same images already preprocessed, in the same batch size. It reports
-// img/s for both and their ratio (target ≥ 0.9), and the preprocessing rate
-// of one goroutine (decode-img/s/core): when Workers × that rate is below the
-// encoder's, the pipeline is decode-bound and the ratio cannot reach 0.9. Models: the tiny fixture and
-// the base-shaped fixture (testdata/reference), converted on the fly; the
-// demo model when IMGLISH_BENCH_MODEL names a model folder.
+// BenchmarkIndexVsEncoder measures how close indexing comes to the encoder
+// (issue 6: indexing ≥ 90% of encoder-only throughput with the demo model).
+// Each sub-benchmark is model/collection:
+//
+// Models: "demo" (testdata/models/demo/demo.pth, 80 px input, dim 128: the
+// model `make run` serves), "base-shaped" (testdata/reference/base_shaped.pth,
+// BEiT-3 base layer shapes), both converted on the fly, and "custom" when
+// IMGLISH_BENCH_MODEL names a converted model folder.
+//
+// Collections (IMGLISH_BENCH_IMAGES images each, default 1000, fixed seeds):
+// "scenes" is what `make run` indexes — `imglish demo scenes --split test`
+// (128 px PNG scenes, seed 1), rendered with demo/scene plus its captions.tsv
+// and scenes.jsonl, which the indexer records as not images; "photos" are
+// generated 320–640 px JPEG (3 in 4) and PNG images, the sizes of a
+// thumbnail folder.
+//
+// Each sub-benchmark reports, all measured in the same run on the same
+// encoder (ORT threads: IMGLISH_BENCH_THREADS, default ORT's one per core;
+// workers: IMGLISH_BENCH_WORKERS, default the indexer's, one per CPU):
+//
+//   - index-img/s: Indexer.Run over the collection into a fresh store (walk,
+//     stat, read, sniff, hash, decode, resize, batch, encode, synced Badger
+//     commit with the HNSW insert), images embedded per second.
+//   - encoder-img/s: EmbedImages alone on tensors prepared beforehand, in
+//     batches of 16 (the strict reading of the target).
+//   - files2vec-img/s: the work indexing cannot avoid: the same files read
+//     and preprocessed by the same number of workers and embedded in batches
+//     of 16 by one goroutine, without walker, hashing, store or index.
+//   - ratio-enc = index/encoder (target ≥ 0.9) and ratio-f2v = index/files2vec
+//     (the pipeline's own overhead).
+//   - decode-img/s/core: read + preprocess on one goroutine. When
+//     cores × this is not far above encoder-img/s, decoding, not the
+//     pipeline, bounds ratio-enc.
+//
+// With IMGLISH_BENCH_CPUPROFILE=DIR, the CPU profile of each Indexer.Run is
+// written to DIR/<model>-<collection>-index.prof, and that of the
+// files-to-vectors run to …-files2vec.prof (`go tool pprof -top`).
+//
+// Run: go test -run xxx -bench IndexVsEncoder -benchtime 1x ./indexer/
+// (figures and the load they were measured under: doc.go).
 func BenchmarkIndexVsEncoder(b *testing.B) {
-	n := benchImages()
-	root := b.TempDir()
+	n := benchInt("IMGLISH_BENCH_IMAGES", 1000)
+	colls := []struct{ name, dir string }{
+		{"scenes", benchScenes(b, n)},
+		{"photos", benchPhotos(b, n)},
+	}
+	models := []struct{ name, dir string }{
+		{"demo", benchConvert(b, "demo", convert.Options{
+			Checkpoint: repoPath("testdata/models/demo/demo.pth"), Tokenizer: repoPath("testdata/models/demo/demo.model")})},
+		{"base-shaped", benchConvert(b, "base", convert.Options{Checkpoint: repoPath("testdata/reference/base_shaped.pth")})},
+	}
+	if d := os.Getenv("IMGLISH_BENCH_MODEL"); d != "" {
+		models = append(models, struct{ name, dir string }{"custom", d})
+	}
+	threads := benchInt("IMGLISH_BENCH_THREADS", 0)
+	workers := benchInt("IMGLISH_BENCH_WORKERS", 0)
+	for _, m := range models {
+		b.Run(m.name, func(b *testing.B) {
+			enc, err := encoder.Open(b.Context(), m.dir, encoder.Options{Threads: threads})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer enc.Close()
+			for _, c := range colls {
+				b.Run(c.name, func(b *testing.B) { benchIndexVsEncoder(b, enc, c.dir, workers, m.name+"-"+c.name) })
+			}
+		})
+	}
+}
+
+// benchIndexVsEncoder runs the three measurements of BenchmarkIndexVsEncoder
+// on one model and collection.
+func benchIndexVsEncoder(b *testing.B, enc *encoder.Encoder, root string, workers int, name string) {
+	const batch = 16
+	man := enc.Manifest()
+	size := enc.ImageSize()
+	popts := preprocess.Options{Size: size, Mean: man.Image.Mean, Std: man.Image.Std}
+	files := benchImageFiles(b, root)
+	per := 3 * size * size
+	pixels := make([]float32, 0, len(files)*per)
+	// Read + preprocess on one goroutine: the per-image cost the workers share.
+	start := time.Now()
+	for _, f := range files {
+		t, _, err := preprocess.File(b.Context(), f, popts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pixels = append(pixels, t...)
+	}
+	decRate := float64(len(files)) / time.Since(start).Seconds()
+	if workers == 0 {
+		workers = defaultWorkers()
+	}
+	// Best of the iterations (-benchtime Nx) for each figure: on a shared
+	// machine the best run is the one least disturbed by other processes.
+	var encRate, f2vRate, ixRate float64
+	encCPU, f2vCPU, ixCPU := math.Inf(1), math.Inf(1), math.Inf(1)
+	for b.Loop() {
+		start, cpu := time.Now(), cpuSeconds()
+		for i := 0; i < len(files); i += batch {
+			k := min(batch, len(files)-i)
+			if _, err := enc.EmbedImages(b.Context(), pixels[i*per:(i+k)*per], k); err != nil {
+				b.Fatal(err)
+			}
+		}
+		encRate = max(encRate, float64(len(files))/time.Since(start).Seconds())
+		encCPU = min(encCPU, cpuSeconds()-cpu)
+
+		stopProfile := benchProfile(b, name+"-files2vec")
+		start, cpu = time.Now(), cpuSeconds()
+		if err := filesToVectors(b.Context(), enc, files, popts, workers, batch); err != nil {
+			b.Fatal(err)
+		}
+		f2vRate = max(f2vRate, float64(len(files))/time.Since(start).Seconds())
+		f2vCPU = min(f2vCPU, cpuSeconds()-cpu)
+		stopProfile()
+
+		db, err := store.Open(b.Context(), b.TempDir(), store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ix, err := New(Options{Store: db, Encoder: enc, Workers: workers})
+		if err != nil {
+			b.Fatal(err)
+		}
+		stopProfile = benchProfile(b, name+"-index")
+		start, cpu = time.Now(), cpuSeconds()
+		sum, err := ix.Run(b.Context(), root)
+		ixRate = max(ixRate, float64(sum.Embedded)/time.Since(start).Seconds())
+		ixCPU = min(ixCPU, cpuSeconds()-cpu)
+		stopProfile()
+		b.Logf("index: %.2f s, encoder busy %.2f s, %d batches in %d commits",
+			sum.Elapsed, sum.EncoderSeconds, sum.Batches, sum.Commits)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sum.Embedded != int64(len(files)) {
+			b.Fatalf("embedded %d of %d", sum.Embedded, len(files))
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(ixRate, "index-img/s")
+	b.ReportMetric(encRate, "encoder-img/s")
+	b.ReportMetric(f2vRate, "files2vec-img/s")
+	b.ReportMetric(ixRate/encRate, "ratio-enc")
+	b.ReportMetric(ixRate/f2vRate, "ratio-f2v")
+	b.ReportMetric(decRate, "decode-img/s/core")
+	ms := 1e3 / float64(len(files))
+	b.ReportMetric(ixCPU*ms, "index-cpu-ms/img")
+	b.ReportMetric(encCPU*ms, "encoder-cpu-ms/img")
+	b.ReportMetric(f2vCPU*ms, "files2vec-cpu-ms/img")
+}
+
+// cpuSeconds is the CPU time (user + system) this process has used so far,
+// ORT's own threads included.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// filesToVectors is the floor of indexing: workers read and preprocess files,
+// one goroutine embeds them in batches. No walk, hash, dedup or store.
+func filesToVectors(ctx context.Context, enc *encoder.Encoder, files []string, popts preprocess.Options, workers, batch int) error {
+	g, ctx := errgroup.WithContext(ctx)
+	paths := make(chan string)
+	tensors := make(chan []float32, batch)
+	g.Go(func() error {
+		defer close(paths)
+		for _, f := range files {
+			select {
+			case paths <- f:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	w, wctx := errgroup.WithContext(ctx)
+	for range workers {
+		w.Go(func() error {
+			for p := range paths {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				t, _, err := preprocess.Reader(wctx, bytes.NewReader(data), popts)
+				if err != nil {
+					return err
+				}
+				select {
+				case tensors <- t:
+				case <-wctx.Done():
+					return wctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(tensors)
+		return w.Wait()
+	})
+	g.Go(func() error {
+		per := 3 * enc.ImageSize() * enc.ImageSize()
+		buf := make([]float32, 0, batch*per)
+		flush := func() error {
+			if len(buf) == 0 {
+				return nil
+			}
+			_, err := enc.EmbedImages(ctx, buf, len(buf)/per)
+			buf = buf[:0]
+			return err
+		}
+		for t := range tensors {
+			buf = append(buf, t...)
+			if len(buf) == batch*per {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return flush()
+	})
+	return g.Wait()
+}
+
+// benchProfile starts a CPU profile into $IMGLISH_BENCH_CPUPROFILE/name.prof
+// when that variable is set; the returned func stops it.
+func benchProfile(b *testing.B, name string) func() {
+	dir := os.Getenv("IMGLISH_BENCH_CPUPROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, name+".prof"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	}
+}
+
+// benchConvert converts a checkpoint into a temp folder named name.
+func benchConvert(b *testing.B, name string, opts convert.Options) string {
+	opts.OutDir = filepath.Join(b.TempDir(), name)
+	if _, err := convert.Convert(b.Context(), opts); err != nil {
+		b.Fatalf("convert %s: %v", name, err)
+	}
+	return opts.OutDir
+}
+
+// benchScenes writes n test-split demo scenes as `imglish demo scenes
+// --split test --n n` does (seed 1, 128 px PNG).
+func benchScenes(b *testing.B, n int) string {
+	dir := filepath.Join(b.TempDir(), "scenes")
+	g, err := scene.New(scene.Options{Seed: 1, Split: scene.Test})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := scene.WriteDataset(b.Context(), dir, g, scene.DatasetOptions{N: n}); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// benchPhotos writes n 320–640 px JPEG and PNG images in ten folders.
+func benchPhotos(b *testing.B, n int) string {
+	root := filepath.Join(b.TempDir(), "photos")
 	for i := range n {
 		ext := ".jpg"
 		if i%4 == 0 {
 			ext = ".png"
 		}
-		// Photo-like sizes would measure the JPEG decoder; these are the
-		// sizes of a thumbnail folder (320–640 px).
 		genImage(b, filepath.Join(root, strconv.Itoa(i%10), strconv.Itoa(i)+ext), uint64(i)+1, 320+i%7*53, 240+i%5*67)
 	}
-	models := map[string]string{"tiny": modelDir}
-	base := filepath.Join(b.TempDir(), "base")
-	if _, err := convertBench(base); err != nil {
-		b.Fatal(err)
-	}
-	models["base-shaped"] = base
-	if d := os.Getenv("IMGLISH_BENCH_MODEL"); d != "" {
-		models["custom"] = d
-	}
-	for name, dir := range models {
-		b.Run(name, func(b *testing.B) {
-			enc, err := encoder.Open(b.Context(), dir, encoder.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer enc.Close()
-			man := enc.Manifest()
-			size := enc.ImageSize()
-			// Encoder only: tensors prepared beforehand, batches of 16.
-			var files []string
-			_ = filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
-				if err == nil && info.Mode().IsRegular() {
-					files = append(files, p)
-				}
-				return nil
-			})
-			per := 3 * size * size
-			pixels := make([]float32, 0, len(files)*per)
-			// Timed: read + decode + resize on one goroutine, the work the
-			// pipeline's workers do per image before the encoder.
-			start := time.Now()
-			for _, f := range files {
-				t, _, err := preprocess.File(b.Context(), f, preprocess.Options{Size: size, Mean: man.Image.Mean, Std: man.Image.Std})
-				if err != nil {
-					b.Fatal(err)
-				}
-				pixels = append(pixels, t...)
-			}
-			decRate := float64(len(files)) / time.Since(start).Seconds()
-			var encRate, ixRate float64
-			for b.Loop() {
-				start = time.Now()
-				for i := 0; i < len(files); i += 16 {
-					k := min(16, len(files)-i)
-					if _, err := enc.EmbedImages(b.Context(), pixels[i*per:(i+k)*per], k); err != nil {
-						b.Fatal(err)
-					}
-				}
-				encRate = float64(len(files)) / time.Since(start).Seconds()
-
-				db, err := store.Open(b.Context(), b.TempDir(), store.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				ix, err := New(Options{Store: db, Encoder: enc})
-				if err != nil {
-					b.Fatal(err)
-				}
-				start = time.Now()
-				sum, err := ix.Run(b.Context(), root)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ixRate = float64(sum.Embedded) / time.Since(start).Seconds()
-				if sum.Embedded != int64(len(files)) {
-					b.Fatalf("embedded %d of %d", sum.Embedded, len(files))
-				}
-				db.Close()
-			}
-			b.ReportMetric(encRate, "encoder-img/s")
-			b.ReportMetric(ixRate, "index-img/s")
-			b.ReportMetric(ixRate/encRate, "ratio")
-			b.ReportMetric(decRate, "decode-img/s/core")
-		})
-	}
+	return root
 }
 
-func convertBench(dir string) (any, error) {
-	return convertModelFrom(context.Background(), repoPath("testdata/reference/base_shaped.pth"), dir)
+// benchImageFiles lists the images (.png, .jpg) under root, sorted.
+func benchImageFiles(b *testing.B, root string) []string {
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && (strings.HasSuffix(p, ".png") || strings.HasSuffix(p, ".jpg")) {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(files)
+	return files
 }
 
 // BenchmarkRerunUnchanged times a run over an already indexed, unchanged

@@ -155,7 +155,7 @@ func newIndexer(opts Options, cat catalog, codec imageCodec) (*Indexer, error) {
 		}
 	}
 	if opts.Workers == 0 {
-		opts.Workers = runtime.NumCPU()
+		opts.Workers = defaultWorkers()
 	}
 	if opts.BatchSize == 0 {
 		opts.BatchSize = 16
@@ -187,6 +187,9 @@ func newIndexer(opts Options, cat catalog, codec imageCodec) (*Indexer, error) {
 	}
 	return &Indexer{opts: opts, cat: cat, codec: codec, rules: r}, nil
 }
+
+// defaultWorkers is Options.Workers' default: one per CPU.
+func defaultWorkers() int { return runtime.NumCPU() }
 
 // Model returns the model id this Indexer writes.
 func (ix *Indexer) Model() string { return ix.opts.Model }

@@ -51,8 +51,14 @@ type encodedBatch struct {
 	files   []fileRecord
 }
 
-// maxFileOps flushes a batch of link/error records even without images.
+// maxFileOps flushes a batch of link/error records even without images; it
+// also bounds the records of one group commit.
 const maxFileOps = 1024
+
+// maxGroupBatches is how many encoded batches may wait for the committer,
+// and the most it merges into one transaction. Waiting batches hold only
+// vectors and records (a few KB each), not tensors.
+const maxGroupBatches = 8
 
 // run is the state of one pass over some scopes.
 type run struct {
@@ -97,6 +103,7 @@ func (ix *Indexer) Run(ctx context.Context, roots ...string) (Summary, error) {
 	}
 	sum.Progress = ix.Progress()
 	sum.Batches = ix.prog.batches.Load()
+	sum.Commits = ix.prog.commits.Load()
 	sum.EncoderSeconds = time.Duration(ix.prog.encodeNanos.Load()).Seconds()
 	ix.opts.Logger.Info("index run", "roots", resolved, "files", sum.Files, "skipped", sum.Skipped,
 		"embedded", sum.Embedded, "linked", sum.Linked, "failed", sum.Failed, "deleted", sum.Deleted,
@@ -117,7 +124,7 @@ func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
 		inflight: make(map[Hash]*pending),
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	batches := make(chan encodedBatch, 1)
+	batches := make(chan encodedBatch, maxGroupBatches)
 	committerDone := make(chan struct{})
 	g.Go(func() error {
 		err := r.walkAll(gctx, scopes)
@@ -400,14 +407,44 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone 
 	}
 }
 
-// commitAll writes each encoded batch in one synced transaction, even when
-// ctx is cancelled meanwhile (see batch).
+// commitAll writes encoded batches in synced transactions, even when ctx is
+// cancelled meanwhile (see batch). Batches that queued up while the previous
+// transaction synced are merged into one (group commit, up to
+// maxGroupBatches): the encoder never waits for a sync unless the queue is
+// full, and a disk slower to sync than the encoder is to embed costs one sync
+// per group rather than per batch.
 func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
-	ix := r.ix
 	for eb := range in {
-		var b batch
-		var embedded, linked, failed int64
-		r.mu.Lock()
+		group := []encodedBatch{eb}
+		files := len(eb.items) + len(eb.files)
+	drain:
+		for len(group) < maxGroupBatches && files < maxFileOps {
+			select {
+			case eb, ok := <-in:
+				if !ok {
+					break drain
+				}
+				group = append(group, eb)
+				files += len(eb.items) + len(eb.files)
+			default:
+				break drain
+			}
+		}
+		if err := r.commitGroup(ctx, group); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// commitGroup writes the encoded batches of group in one synced transaction
+// and only then counts them as done.
+func (r *run) commitGroup(ctx context.Context, group []encodedBatch) error {
+	ix := r.ix
+	var b batch
+	var embedded, linked, failed int64
+	r.mu.Lock()
+	for _, eb := range group {
 		for i, p := range eb.items {
 			p.sealed = true
 			b.Items = append(b.Items, newItem{Hash: p.hash, Vector: eb.vectors[i], Meta: p.meta})
@@ -415,7 +452,9 @@ func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
 			embedded++
 			linked += int64(len(p.files) - 1)
 		}
-		r.mu.Unlock()
+	}
+	r.mu.Unlock()
+	for _, eb := range group {
 		for _, f := range eb.files {
 			if f.Err != "" {
 				failed++
@@ -424,21 +463,24 @@ func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
 			}
 		}
 		b.Files = append(b.Files, eb.files...)
-		ix.tag(context.WithoutCancel(ctx), b.Items)
-		if err := ix.cat.commit(context.WithoutCancel(ctx), &b); err != nil {
-			return fmt.Errorf("commit batch: %w", err)
-		}
-		r.mu.Lock()
+	}
+	ix.tag(context.WithoutCancel(ctx), b.Items)
+	if err := ix.cat.commit(context.WithoutCancel(ctx), &b); err != nil {
+		return fmt.Errorf("commit batch: %w", err)
+	}
+	ix.prog.commits.Add(1)
+	r.mu.Lock()
+	for _, eb := range group {
 		for _, p := range eb.items {
 			delete(r.inflight, p.hash)
 		}
-		r.mu.Unlock()
-		ix.prog.embedded.Add(embedded)
-		ix.prog.linked.Add(linked)
-		ix.prog.failed.Add(failed)
-		ix.prog.pending.Add(-(embedded + linked + failed))
 	}
-	return ctx.Err()
+	r.mu.Unlock()
+	ix.prog.embedded.Add(embedded)
+	ix.prog.linked.Add(linked)
+	ix.prog.failed.Add(failed)
+	ix.prog.pending.Add(-(embedded + linked + failed))
+	return nil
 }
 
 // tag runs Options.Tagger on each new item. It runs in the committer, so the

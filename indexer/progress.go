@@ -54,13 +54,16 @@ type Summary struct {
 	EncoderSeconds float64 `json:"encoder_s"`
 	// Batches is the number of encoder calls.
 	Batches int64 `json:"batches"`
+	// Commits is the number of synced store transactions that wrote them
+	// (batches that queued up while the store synced share one).
+	Commits int64 `json:"commits"`
 }
 
 // counters are the live numbers behind Progress; atomics so that the pipeline
 // stages update them without a lock and Progress reads them from any goroutine.
 type counters struct {
 	files, skipped, embedded, linked, failed, deleted, pending, bytes, walkErrs atomic.Int64
-	batches, encodeNanos                                                        atomic.Int64
+	batches, commits, encodeNanos                                               atomic.Int64
 	walkDone                                                                    atomic.Bool
 
 	mu      sync.Mutex // guards phase and started
@@ -70,7 +73,7 @@ type counters struct {
 
 func (c *counters) reset(now time.Time, phase string) {
 	for _, v := range []*atomic.Int64{&c.files, &c.skipped, &c.embedded, &c.linked, &c.failed,
-		&c.deleted, &c.pending, &c.bytes, &c.walkErrs, &c.batches, &c.encodeNanos} {
+		&c.deleted, &c.pending, &c.bytes, &c.walkErrs, &c.batches, &c.commits, &c.encodeNanos} {
 		v.Store(0)
 	}
 	c.walkDone.Store(false)
