@@ -196,11 +196,16 @@ func Decode(data []byte, scale int) (m *Image, err error) {
 	}
 	defer func() {
 		// A last line of defence: the decoder bounds every index it
-		// computes from the input, so this is not expected to fire.
+		// computes from the input, so this is not expected to fire (the
+		// fuzz test calls decode without it).
 		if r := recover(); r != nil {
 			m, err = nil, FormatError("decoder panic")
 		}
 	}()
+	return decode(data, scale)
+}
+
+func decode(data []byte, scale int) (*Image, error) {
 	var d decoder
 	if err := d.decode(data, scale, false); err != nil {
 		return nil, err
