@@ -38,6 +38,7 @@ func newPreprocessCmd(g *globals) *cobra.Command {
 		size       int
 		out, pngTo string
 		noOrient   bool
+		exact      bool
 		maxPixels  int64
 	)
 	cmd := &cobra.Command{
@@ -46,10 +47,11 @@ func newPreprocessCmd(g *globals) *cobra.Command {
 		Long: "Decodes FILE by content, applies EXIF orientation, converts and resizes it exactly as Pillow would\n" +
 			"(BICUBIC, squashed to a square), and prints what it found as JSON. --out writes the CHW float32 tensor\n" +
 			"(little-endian, 3·S·S values); --png writes the S×S image before normalisation. With --model the size,\n" +
-			"mean and std come from the model's model.json; otherwise --size (default 384) and mean = std = 0.5.",
+			"mean and std come from the model's model.json; otherwise --size (default 384) and mean = std = 0.5.\n" +
+			"A large JPEG is decoded at 1/2, 1/4 or 1/8 size first (Pillow's draft); --exact decodes it at full size.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := preprocess.Options{Size: size, IgnoreOrientation: noOrient, MaxPixels: maxPixels}
+			opts := preprocess.Options{Size: size, IgnoreOrientation: noOrient, MaxPixels: maxPixels, Exact: exact}
 			if g.model != "" {
 				m, err := loadModelManifest(g)
 				if err != nil {
@@ -67,15 +69,11 @@ func newPreprocessCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("open image: %w", err)
 			}
-			img, info, err := preprocess.Decode(f, opts)
+			small, info, err := preprocess.Resized(cmd.Context(), f, opts)
 			f.Close()
 			if err != nil {
 				return err
 			}
-			if err := cmd.Context().Err(); err != nil {
-				return err
-			}
-			small := preprocess.Resize(img, opts.Size, opts.Size)
 			tensor := preprocess.Normalize(small, opts.Mean, opts.Std, nil)
 			rep := preprocessReport{File: args[0], Info: info, Size: opts.Size, Mean: opts.Mean, Std: opts.Std,
 				Values: len(tensor), Min: float32(math.Inf(1)), Max: float32(math.Inf(-1))}
@@ -120,6 +118,7 @@ func newPreprocessCmd(g *globals) *cobra.Command {
 	fl.StringVar(&out, "out", "", "write the CHW float32 tensor (little-endian) to this file")
 	fl.StringVar(&pngTo, "png", "", "write the resized image (before normalisation) as PNG to this file")
 	fl.BoolVar(&noOrient, "ignore-orientation", false, "keep the stored pixel order (the official pipeline's behaviour)")
+	fl.BoolVar(&exact, "exact", false, "decode a JPEG at full size, as the official pipeline does (slower; the default DCT-scales a large one first)")
 	fl.Int64Var(&maxPixels, "max-pixels", preprocess.DefaultMaxPixels, "refuse images declaring more pixels")
 	return cmd
 }
