@@ -30,10 +30,13 @@ func init() {
 }
 
 // clampTab[v+clampOff] is v clamped to 0..255, for the range the
-// conversion can produce (Y plus the largest chroma term, ±227).
+// conversion can produce (Y plus the largest chroma term, ±227); its size is
+// a power of two so that a mask, not a bounds check, keeps the index in.
 const clampOff = 256
 
-var clampTab [768]uint8
+const clampMask = 1023
+
+var clampTab [clampMask + 1]uint8
 
 func init() {
 	for i := range clampTab {
@@ -139,9 +142,9 @@ func (rc *ycbcrRows) row(y int, dst []uint8) {
 		Y := int32(yy) + clampOff
 		b, r := cbr[x], crr[x]
 		d := dst[3*x : 3*x+3 : 3*x+3]
-		d[0] = clampTab[uint32(Y+crR[r])%uint32(len(clampTab))]
-		d[1] = clampTab[uint32(Y+(cbG[b]+crG[r])>>16)%uint32(len(clampTab))]
-		d[2] = clampTab[uint32(Y+cbB[b])%uint32(len(clampTab))]
+		d[0] = clampTab[uint32(Y+crR[r])&clampMask]
+		d[1] = clampTab[uint32(Y+(cbG[b]+crG[r])>>16)&clampMask]
+		d[2] = clampTab[uint32(Y+cbB[b])&clampMask]
 	}
 }
 
