@@ -51,29 +51,33 @@ func orient(img *RGB, o int) *RGB {
 		return img
 	}
 	// Transposing orientations: display pixel (dx, dy) of the h×w result
-	// comes from stored (sx, sy). Walk the output in tiles so that both
-	// sides stay in cache.
+	// comes from stored index base + dx·stepX + dy·stepY (in bytes). Walk
+	// the output in tiles so that both sides stay in cache.
+	var base, stepX, stepY int
+	switch o {
+	case 5: // transpose: (sx, sy) = (dy, dx)
+		base, stepX, stepY = 0, 3*w, 3
+	case 6: // rotate 90 CW: (dy, h-1-dx)
+		base, stepX, stepY = 3*(h-1)*w, -3*w, 3
+	case 7: // transverse: (w-1-dy, h-1-dx)
+		base, stepX, stepY = 3*((h-1)*w+w-1), -3*w, -3
+	case 8: // rotate 90 CCW: (w-1-dy, dx)
+		base, stepX, stepY = 3*(w-1), 3*w, -3
+	}
 	out := NewRGB(h, w)
 	dw, dh := h, w
 	const tile = 32
 	for ty := 0; ty < dh; ty += tile {
 		for tx := 0; tx < dw; tx += tile {
+			x1 := min(tx+tile, dw)
 			for dy := ty; dy < min(ty+tile, dh); dy++ {
-				for dx := tx; dx < min(tx+tile, dw); dx++ {
-					var sx, sy int
-					switch o {
-					case 5: // transpose
-						sx, sy = dy, dx
-					case 6: // rotate 90 CW
-						sx, sy = dy, h-1-dx
-					case 7: // transverse
-						sx, sy = w-1-dy, h-1-dx
-					case 8: // rotate 90 CCW
-						sx, sy = w-1-dy, dx
-					}
-					s := 3 * (sy*w + sx)
-					d := 3 * (dy*dw + dx)
-					out.Pix[d], out.Pix[d+1], out.Pix[d+2] = p[s], p[s+1], p[s+2]
+				si := base + tx*stepX + dy*stepY
+				dst := out.Pix[3*(dy*dw+tx) : 3*(dy*dw+x1)]
+				for d := 0; d+2 < len(dst); d += 3 {
+					p := p[si : si+3 : si+3]
+					q := dst[d : d+3 : d+3]
+					q[0], q[1], q[2] = p[0], p[1], p[2]
+					si += stepX
 				}
 			}
 		}
