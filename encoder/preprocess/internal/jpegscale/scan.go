@@ -238,14 +238,34 @@ func (d *decoder) findRST(expected uint8) error {
 // (a run/size symbol and its extra bits within lutBits) in one lookup.
 func (d *decoder) decodeSequential(b *block, s scanComp, dc *int32) error {
 	br := &d.br
-	value, err := br.decodeHuffman(&d.huff[dcTable][s.td&maxTh])
-	if err != nil {
-		return err
+	if br.n < 2*maxCodeLength {
+		br.fill()
 	}
-	if value > 16 {
-		return UnsupportedError("excessive DC component")
+	dct := &d.huff[dcTable][s.td&maxTh]
+	if v := dct.lut[br.acc>>(64-lutBits)]; v != 0 && v>>8 <= 16 {
+		// The DC code and its extra bits, both already in the accumulator.
+		l, size := uint(v&0xff), uint(v>>8)
+		acc := br.acc << l
+		x := int32(0)
+		if size > 0 {
+			x = int32(acc >> (64 - size))
+			if x < 1<<(size-1) {
+				x += (-1 << size) + 1
+			}
+		}
+		br.acc = acc << size
+		br.n -= l + size
+		*dc += x
+	} else {
+		value, err := br.decodeHuffman(dct)
+		if err != nil {
+			return err
+		}
+		if value > 16 {
+			return UnsupportedError("excessive DC component")
+		}
+		*dc += br.receiveExtend(value)
 	}
-	*dc += br.receiveExtend(value)
 	b[0] = *dc
 	huff := &d.huff[acTable][s.ta&maxTh]
 	acc, n := br.acc, br.n
