@@ -95,12 +95,13 @@ func TestFastPathParity(t *testing.T) {
 }
 
 // TestDraftDecode: the scaled decoder alone (before any resize) equals
-// libjpeg's scaled decode as Pillow's draft gives it, at 1/2, 1/4, 1/8,
-// for each chroma subsampling at odd sizes.
+// libjpeg's scaled decode as Pillow's draft gives it, at 1/2, 1/4, 1/8
+// (and 1/1 for the cjpeg-made 4:4:0 and 4:1:1), for each chroma
+// subsampling at odd sizes.
 func TestDraftDecode(t *testing.T) {
 	m := loadFastManifest(t)
-	if len(m.Draft) != 12 {
-		t.Fatalf("fast_manifest.json has %d draft cases, want 12", len(m.Draft))
+	if len(m.Draft) != 20 {
+		t.Fatalf("fast_manifest.json has %d draft cases, want 20", len(m.Draft))
 	}
 	for _, c := range m.Draft {
 		t.Run(c.Golden, func(t *testing.T) {

@@ -12,6 +12,7 @@ Writes into the given folder:
                                       Pillow 9.4 cannot write restart markers
   gold_fast_<name>_<S>_exact.png       exif_transpose(open) -> convert('RGB') -> resize((S,S), BICUBIC)
   gold_fast_<name>_<S>_draft.png       open -> draft('RGB', (S,S)) -> exif_transpose -> convert('RGB') -> resize
+  jpeg_440.jpg, jpeg_411.jpg          small 4:4:0 and 4:1:1 JPEGs (cjpeg)
   gold_draft_<jpeg>_<n>.png            open -> draft('RGB', size//n) -> convert('RGB'): the decode at 1/n
   fast_manifest.json                   the cases, with the scale Pillow's draft chose
 
@@ -108,9 +109,16 @@ for name, make, kw, what, sizes in fixtures:
         manifest["fast"].append({"file": name, "what": what, "size": s, "scale": draft_scale(w, h, s),
                                  "exact": f"{base}_exact.png", "draft": f"{base}_draft.png"})
 
-# The decoder alone at every scale, on the small fixtures of make_goldens.py.
-for name in ("jpeg_420.jpg", "jpeg_422.jpg", "jpeg_444.jpg", "exif_rot6.jpg"):
-    for n in (2, 4, 8):
+# Subsamplings Pillow cannot write, at an odd size: 4:4:0 (chroma IDCT-scaled
+# vertically, fancy h1v2 upsampling) and 4:1:1 (replication at full size,
+# h2v1 fancy at 1/2 and 1/4).
+for name, sample in (("jpeg_440.jpg", "1x2"), ("jpeg_411.jpg", "4x1")):
+    save(Image.fromarray(photo(173, 97, 7), "RGB"), f"{out}/{name}", ["-quality", "90", "-sample", sample])
+
+# The decoder alone at every scale, on the small fixtures of make_goldens.py
+# and the two above (which also get scale 1: the full decode).
+for name in ("jpeg_420.jpg", "jpeg_422.jpg", "jpeg_444.jpg", "exif_rot6.jpg", "jpeg_440.jpg", "jpeg_411.jpg"):
+    for n in ((1, 2, 4, 8) if name in ("jpeg_440.jpg", "jpeg_411.jpg") else (2, 4, 8)):
         im = Image.open(f"{out}/{name}")
         w, h = im.size
         im.draft("RGB", (w // n, h // n))

@@ -17,7 +17,7 @@ import (
 // tools/preprocess/make_goldens.py and make_draft_goldens.py): every
 // subsampling, gray, progressive, restart markers.
 var fixtures = []string{
-	"jpeg_420.jpg", "jpeg_422.jpg", "jpeg_444.jpg", "exif_rot6.jpg",
+	"jpeg_420.jpg", "jpeg_422.jpg", "jpeg_444.jpg", "jpeg_440.jpg", "jpeg_411.jpg", "exif_rot6.jpg",
 	"fast_420.jpg", "fast_422_prog.jpg", "fast_444_rot6.jpg", "fast_gray_prog.jpg", "fast_restart.jpg",
 }
 
@@ -136,8 +136,8 @@ func TestScaledNearBoxAverage(t *testing.T) {
 }
 
 // TestChromaScaling: libjpeg scales subsampled chroma up in the IDCT where
-// it can (jdmaster.c), so what is left for the upsampler depends on the
-// scale.
+// both axes allow it (jdmaster.c), so what is left for the upsampler
+// depends on the scale (TestDraftDecode checks the pixels against Pillow).
 func TestChromaScaling(t *testing.T) {
 	tests := []struct {
 		file          string
@@ -151,6 +151,11 @@ func TestChromaScaling(t *testing.T) {
 		{"jpeg_422.jpg", 4, 2, 1, true},
 		{"jpeg_422.jpg", 8, 2, 1, false},
 		{"jpeg_444.jpg", 4, 1, 1, true},
+		{"jpeg_440.jpg", 1, 1, 2, true},
+		{"jpeg_440.jpg", 2, 1, 2, true}, // only one axis subsampled: not IDCT-scaled
+		{"jpeg_411.jpg", 1, 4, 1, true},
+		{"jpeg_411.jpg", 4, 4, 1, true},
+		{"jpeg_411.jpg", 8, 4, 1, false},
 	}
 	for _, tc := range tests {
 		m, err := Decode(read(t, tc.file), tc.scale)
