@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"slices"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -428,15 +429,25 @@ func resizedBytes(ctx context.Context, b []byte, opts Options) (*RGB, Info, erro
 			}
 			return orient(rgb, o), h.info, ctx.Err()
 		}
+		flipV, flipH := o == 3 || o == 4, o == 2 || o == 3
 		small := resize(w, ht, func(y int, buf []uint8) []uint8 {
-			if o == 3 || o == 4 {
+			if flipV {
 				y = ht - 1 - y
 			}
 			rc.row(y, buf)
-			if o == 2 || o == 3 {
+			if flipH {
 				mirrorRow(buf[:3*w])
 			}
 			return buf
+		}, func(y int, rg []int64, bl []int32) {
+			if flipV {
+				y = ht - 1 - y
+			}
+			rc.pack(y, rg, bl)
+			if flipH {
+				slices.Reverse(rg)
+				slices.Reverse(bl)
+			}
 		}, opts.Size, opts.Size)
 		return small, h.info, ctx.Err()
 	}

@@ -108,15 +108,34 @@ func Resize(img *RGB, w, h int) *RGB {
 	stride := 3 * img.Width
 	return resize(img.Width, img.Height, func(y int, _ []uint8) []uint8 {
 		return img.Pix[y*stride : (y+1)*stride]
-	}, w, h)
+	}, nil, w, h)
 }
 
 // rowFunc returns input row y as 3·width bytes, either a slice of its own
 // or buf filled in.
 type rowFunc func(y int, buf []uint8) []uint8
 
+// packFunc writes input row y for the horizontal pass: r | g<<32 per pixel
+// in rg and b in bl (see resampleH).
+type packFunc func(y int, rg []int64, bl []int32)
+
+// packRows adapts a rowFunc to a packFunc.
+func packRows(rowAt rowFunc, inW int) packFunc {
+	buf := make([]uint8, 3*inW)
+	return func(y int, rg []int64, bl []int32) {
+		row := rowAt(y, buf)[:3*inW]
+		rg, bl = rg[:inW], bl[:inW]
+		for x := range rg {
+			p := row[3*x : 3*x+3 : 3*x+3]
+			rg[x] = int64(p[0]) | int64(p[1])<<32
+			bl[x] = int32(p[2])
+		}
+	}
+}
+
 // resize is Resize over rows from a rowFunc; inW×inH must differ from w×h.
-func resize(inW, inH int, rowAt rowFunc, w, h int) *RGB {
+// pack, when not nil, gives the same rows to the horizontal pass directly.
+func resize(inW, inH int, rowAt rowFunc, pack packFunc, w, h int) *RGB {
 	needH, needV := inW != w, inH != h
 	var vc coeffs
 	y0 := 0
@@ -132,7 +151,10 @@ func resize(inW, inH int, rowAt rowFunc, w, h int) *RGB {
 			y0 = vc.bounds[0]
 			y1 = vc.bounds[2*(h-1)] + vc.bounds[2*(h-1)+1]
 		}
-		src = resampleH(inW, rowAt, w, y0, y1)
+		if pack == nil {
+			pack = packRows(rowAt, inW)
+		}
+		src = resampleH(inW, pack, w, y0, y1)
 	} else {
 		src = NewRGB(inW, inH)
 		buf := make([]uint8, 3*inW)
@@ -148,25 +170,19 @@ func resize(inW, inH int, rowAt rowFunc, w, h int) *RGB {
 
 // resampleH resamples input rows [y0, y1) to width w.
 //
-// Red and green share one int64 multiply-add: a row is first packed as
+// Red and green share one int64 multiply-add: a row is packed as
 // r + g<<32 per pixel, and Σ (r + g<<32)·k = Σ r·k + (Σ g·k)<<32 exactly,
 // since each sum fits in int32 as in Pillow; the low lane is read back as a
 // signed int32 and its borrow removed from the high lane. Two multiplies per
 // tap instead of three (the horizontal pass is most of the resize cost).
-func resampleH(inW int, rowAt rowFunc, w, y0, y1 int) *RGB {
+func resampleH(inW int, pack packFunc, w, y0, y1 int) *RGB {
 	c := precompute(inW, w)
 	out := NewRGB(w, y1-y0)
 	rg := make([]int64, inW)
 	bl := make([]int32, inW)
-	buf := make([]uint8, 3*inW)
 	const half = int64(1) << (precisionBits - 1)
 	for y := y0; y < y1; y++ {
-		row := rowAt(y, buf)[:3*inW]
-		for x := range rg {
-			p := row[3*x : 3*x+3 : 3*x+3]
-			rg[x] = int64(p[0]) | int64(p[1])<<32
-			bl[x] = int32(p[2])
-		}
+		pack(y, rg, bl)
 		dst := out.Pix[(y-y0)*3*w : (y-y0+1)*3*w]
 		for xx := 0; xx < w; xx++ {
 			xmin, n := c.bounds[2*xx], c.bounds[2*xx+1]

@@ -93,6 +93,33 @@ func newYCbCrRows(m *image.YCbCr, w, h int, fancy bool) *ycbcrRows {
 
 // row writes RGB row y (3·w bytes) into dst.
 func (rc *ycbcrRows) row(y int, dst []uint8) {
+	yrow, cbr, crr := rc.planes(y)
+	dst = dst[:3*len(yrow)]
+	for x, yy := range yrow {
+		Y := int32(yy) + clampOff
+		b, r := cbr[x], crr[x]
+		d := dst[3*x : 3*x+3 : 3*x+3]
+		d[0] = clampTab[uint32(Y+crR[r])&clampMask]
+		d[1] = clampTab[uint32(Y+(cbG[b]+crG[r])>>16)&clampMask]
+		d[2] = clampTab[uint32(Y+cbB[b])&clampMask]
+	}
+}
+
+// pack writes RGB row y as the horizontal resize pass reads it: r | g<<32
+// in rg and b in bl (len(rg) = len(bl) = w), without a byte row between.
+func (rc *ycbcrRows) pack(y int, rg []int64, bl []int32) {
+	yrow, cbr, crr := rc.planes(y)
+	rg, bl = rg[:len(yrow)], bl[:len(yrow)]
+	for x, yy := range yrow {
+		Y := int32(yy) + clampOff
+		b, r := cbr[x], crr[x]
+		rg[x] = int64(clampTab[uint32(Y+crR[r])&clampMask]) | int64(clampTab[uint32(Y+(cbG[b]+crG[r])>>16)&clampMask])<<32
+		bl[x] = int32(clampTab[uint32(Y+cbB[b])&clampMask])
+	}
+}
+
+// planes returns row y's luma and its chroma upsampled to full width.
+func (rc *ycbcrRows) planes(y int) (yrow, cb, cr []uint8) {
 	m, w := rc.m, rc.w
 	cb, cr, tmpB, tmpR := rc.cb, rc.cr, rc.tmpB, rc.tmpR
 	cy := y / rc.vs
@@ -135,17 +162,8 @@ func (rc *ycbcrRows) row(y int, dst []uint8) {
 			cr[x] = m.Cr[r0+x/rc.hs]
 		}
 	}
-	yrow := m.Y[y*m.YStride : y*m.YStride+w]
-	dst = dst[:3*len(yrow)]
-	cbr, crr := cb[:len(yrow)], cr[:len(yrow)]
-	for x, yy := range yrow {
-		Y := int32(yy) + clampOff
-		b, r := cbr[x], crr[x]
-		d := dst[3*x : 3*x+3 : 3*x+3]
-		d[0] = clampTab[uint32(Y+crR[r])&clampMask]
-		d[1] = clampTab[uint32(Y+(cbG[b]+crG[r])>>16)&clampMask]
-		d[2] = clampTab[uint32(Y+cbB[b])&clampMask]
-	}
+	yrow = m.Y[y*m.YStride : y*m.YStride+w]
+	return yrow, cb[:len(yrow)], cr[:len(yrow)]
 }
 
 // h2v2Row is libjpeg's h2v2_fancy_upsample horizontal step over column sums
