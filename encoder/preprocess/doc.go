@@ -76,11 +76,15 @@
 // # Cost
 //
 // One core, a 12 MP (4000×3000, 4:2:0, 3.9 MB) JPEG to a 384×384 tensor
-// (BenchmarkJPEGTensor, cpu-ms/op on a shared 2-core machine): about 60 ms
-// by default, of which ~40 ms is Huffman decoding that no scale avoids,
-// and about 265 ms with Exact (image/jpeg plus the old path: 312 ms). The
-// default path allocates 5.4 MB per tensor (the 1/4-size planes, the
-// horizontal pass) besides the file's bytes; Exact 24 MB (full-size
-// planes); Decode's full RGB image adds 3 bytes a pixel. A progressive JPEG
-// also keeps 2 bytes per sample of coefficients until its last scan.
+// (BenchmarkJPEGTensor with GOMAXPROCS=1, CPU time per op on the shared
+// 2-core machine at load 6–7, old and new binaries run alternately): 56–58
+// ms by default, of which ~40 ms is Huffman decoding that no scale avoids;
+// 206–223 ms with Exact; 319–335 ms for the code before jpegscale (image/jpeg
+// and a slower colour conversion, resize and orientation). The default path
+// allocates 5.4 MB per tensor (the 1/4-size planes, the horizontal pass)
+// besides the file's bytes; Exact 24 MB (full-size planes), and 96 MB more
+// when EXIF orientation 5–8 needs the full image turned (peak RSS of a
+// fresh process: 22 MB default, 34 MB Exact, 106 MB Exact turned). Decode's
+// full RGB image adds 3 bytes a pixel. A progressive JPEG also keeps 2
+// bytes per sample of coefficients until its last scan.
 package preprocess
