@@ -82,7 +82,7 @@
 // 206–223 ms with Exact; 319–335 ms for the code before jpegscale (image/jpeg
 // and a slower colour conversion, resize and orientation). The default path
 // allocates 5.4 MB per tensor (the 1/4-size planes, the horizontal pass)
-// besides the file's bytes; Exact 24 MB (full-size planes), and 96 MB more
+// besides the file's bytes; Exact 24 MB (full-size planes), and about 70 MB more
 // when EXIF orientation 5–8 needs the full image turned (peak RSS of a
 // fresh process: 22 MB default, 34 MB Exact, 106 MB Exact turned). Decode's
 // full RGB image adds 3 bytes a pixel. A progressive JPEG also keeps 2
