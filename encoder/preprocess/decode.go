@@ -404,6 +404,12 @@ func resizedBytes(ctx context.Context, b []byte, opts Options) (*RGB, Info, erro
 	if err := ctx.Err(); err != nil {
 		return nil, h.info, err
 	}
+	done := func(m *RGB) (*RGB, Info, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, h.info, err
+		}
+		return m, h.info, nil
+	}
 	o := h.info.Orientation
 	if opts.IgnoreOrientation {
 		o = 1
@@ -420,14 +426,14 @@ func resizedBytes(ctx context.Context, b []byte, opts Options) (*RGB, Info, erro
 			for y := 0; y < ht; y++ {
 				rc.row(y, rgb.Pix[3*w*y:3*w*(y+1)])
 			}
-			return Resize(orient(rgb, o), opts.Size, opts.Size), h.info, ctx.Err()
+			return done(Resize(orient(rgb, o), opts.Size, opts.Size))
 		}
 		if w == opts.Size && ht == opts.Size {
 			rgb := NewRGB(w, ht)
 			for y := 0; y < ht; y++ {
 				rc.row(y, rgb.Pix[3*w*y:3*w*(y+1)])
 			}
-			return orient(rgb, o), h.info, ctx.Err()
+			return done(orient(rgb, o))
 		}
 		flipV, flipH := o == 3 || o == 4, o == 2 || o == 3
 		small := resize(w, ht, func(y int, buf []uint8) []uint8 {
@@ -449,13 +455,13 @@ func resizedBytes(ctx context.Context, b []byte, opts Options) (*RGB, Info, erro
 				slices.Reverse(bl)
 			}
 		}, opts.Size, opts.Size)
-		return small, h.info, ctx.Err()
+		return done(small)
 	}
 	rgb, err := finishRGB(h, img, opts)
 	if err != nil {
 		return nil, h.info, err
 	}
-	return Resize(rgb, opts.Size, opts.Size), h.info, ctx.Err()
+	return done(Resize(rgb, opts.Size, opts.Size))
 }
 
 // tensorBytes is resizedBytes + normalise.
