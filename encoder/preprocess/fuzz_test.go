@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzDecode runs the whole decode path (sniff, header guard, EXIF,
-// decoders, conversion, orientation, tensor) on arbitrary bytes with a small
+// decoders, conversion, orientation, tensor; Reader's DCT-scaled JPEG path
+// too) on arbitrary bytes with a small
 // pixel cap: it must return a typed error or a well-formed result, never
 // panic or allocate past the cap.
 func FuzzDecode(f *testing.F) {
@@ -32,6 +33,15 @@ func FuzzDecode(f *testing.F) {
 	}
 	opts := Options{MaxPixels: 1 << 18, Size: 16}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The tensor path, which decodes a JPEG of 32 px or more on a side
+		// in the DCT domain.
+		if v, _, err := Reader(t.Context(), bytes.NewReader(b), opts); err != nil {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("untyped error from Reader: %v", err)
+			}
+		} else if len(v) != 3*16*16 {
+			t.Fatalf("Reader gave %d values", len(v))
+		}
 		img, info, err := Decode(bytes.NewReader(b), opts)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrTooLarge) {
