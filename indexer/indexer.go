@@ -52,7 +52,9 @@ type Options struct {
 	// BatchSize is the most images per encoder call (default 16).
 	BatchSize int
 	// MaxWait is how long a partial batch waits for more images before it is
-	// embedded anyway (default 250 ms).
+	// embedded anyway, and how long an embedded batch waits for others to
+	// share its store transaction (default 250 ms). The end of a run flushes
+	// both at once.
 	MaxWait time.Duration
 	// PixelBudget caps the pixels being decoded at once, summed over workers
 	// (default 64 megapixels); one image larger than the budget decodes alone.

@@ -12,6 +12,8 @@ import (
 	"github.com/zeebo/xxh3"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
+
+	"imglish/store"
 )
 
 // imageCodec turns file bytes into the encoder's input.
@@ -56,8 +58,8 @@ type encodedBatch struct {
 const maxFileOps = 1024
 
 // maxGroupBatches is how many encoded batches may wait for the committer,
-// and the most it merges into one transaction. Waiting batches hold only
-// vectors and records (a few KB each), not tensors.
+// and the most it merges into one transaction (group commit, see commitAll).
+// Waiting batches hold only vectors and records, not tensors.
 const maxGroupBatches = 8
 
 // run is the state of one pass over some scopes.
@@ -151,12 +153,29 @@ func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
 	return nil
 }
 
-// walkAll walks every scope and hands changed files to at most Workers
-// concurrent workers; it returns once all of them have finished.
+// walkAll walks every scope and queues changed files for Workers worker
+// goroutines; it returns once all of them have finished. The queue
+// (walkQueue entries) lets the walker, which looks every file up in the
+// store, run ahead of the workers instead of handing over one file at a time:
+// on a loaded machine a worker would otherwise wait for the walker to be
+// scheduled before each file.
 func (r *run) walkAll(ctx context.Context, scopes []scope) error {
 	ix := r.ix
 	work, wctx := errgroup.WithContext(ctx)
-	work.SetLimit(ix.opts.Workers)
+	queue := make(chan queued, walkQueue(ix.opts.Workers))
+	for range ix.opts.Workers {
+		work.Go(func() error {
+			for q := range queue {
+				if err := wctx.Err(); err != nil {
+					return err
+				}
+				if err := r.process(wctx, q.e, q.hadErr); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	var walkErr error
 	for _, s := range scopes {
 		err := ix.rules.walk(wctx, s.root, s.path, func(e fileEntry) error {
@@ -170,9 +189,12 @@ func (r *run) walkAll(ctx context.Context, scopes []scope) error {
 				return nil
 			}
 			ix.prog.pending.Add(1)
-			hadErr := ok && rec.Err != ""
-			work.Go(func() error { return r.process(wctx, e, hadErr) }) // blocks while Workers are busy: backpressure
-			return nil
+			select {
+			case queue <- queued{e: e, hadErr: ok && rec.Err != ""}: // blocks while the queue is full: backpressure
+				return nil
+			case <-wctx.Done():
+				return wctx.Err()
+			}
 		}, func(we walkError) {
 			ix.prog.walkErrs.Add(1)
 			ix.opts.Logger.Warn("skip unreadable folder", "path", we.Path, "err", we.Err)
@@ -182,9 +204,20 @@ func (r *run) walkAll(ctx context.Context, scopes []scope) error {
 			break
 		}
 	}
+	close(queue)
 	ix.prog.walkDone.Store(walkErr == nil)
 	return errors.Join(walkErr, work.Wait())
 }
+
+// queued is a changed file waiting for a worker.
+type queued struct {
+	e      fileEntry
+	hadErr bool // an error record exists for the path
+}
+
+// walkQueue is how many changed files the walker may find ahead of the
+// workers: a few per worker, at least a batch's worth (paths only, no content).
+func walkQueue(workers int) int { return max(64, 4*workers) }
 
 // send hands o to the batcher, giving up when ctx is done.
 func (r *run) send(ctx context.Context, o op) error {
@@ -408,29 +441,44 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone 
 }
 
 // commitAll writes encoded batches in synced transactions, even when ctx is
-// cancelled meanwhile (see batch). Batches that queued up while the previous
-// transaction synced are merged into one (group commit, up to
-// maxGroupBatches): the encoder never waits for a sync unless the queue is
-// full, and a disk slower to sync than the encoder is to embed costs one sync
-// per group rather than per batch.
+// cancelled meanwhile (see batch). It merges up to maxGroupBatches batches
+// (and about maxFileOps records) into one transaction, waiting at most
+// MaxWait after the first for the others (group commit); the end of the
+// input commits at once. Per transaction the store pays a sync and rewrites
+// every HNSW node the new vectors linked to, so with the demo model, whose
+// batch of 16 embeds in ~10 ms, one commit per batch cost about as much as
+// the pipeline's whole remaining overhead (indexer BenchmarkIndexVsEncoder,
+// doc.go). Nothing is acknowledged before its transaction has synced.
 func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
 	for eb := range in {
 		group := []encodedBatch{eb}
-		files := len(eb.items) + len(eb.files)
-	drain:
-		for len(group) < maxGroupBatches && files < maxFileOps {
+		ops := len(eb.items) + len(eb.files)
+		timer := time.NewTimer(r.ix.opts.MaxWait)
+	collect:
+		for len(group) < maxGroupBatches && ops < maxFileOps {
 			select {
 			case eb, ok := <-in:
 				if !ok {
-					break drain
+					break collect
 				}
 				group = append(group, eb)
-				files += len(eb.items) + len(eb.files)
-			default:
-				break drain
+				ops += len(eb.items) + len(eb.files)
+			case <-timer.C:
+				break collect
 			}
 		}
-		if err := r.commitGroup(ctx, group); err != nil {
+		timer.Stop()
+		err := r.commitGroup(ctx, group)
+		if errors.Is(err, store.ErrBatchTooLarge) && len(group) > 1 {
+			// Too big for one Badger transaction: one batch at a time, as
+			// each was sized to fit.
+			for _, eb := range group {
+				if err = r.commitGroup(ctx, []encodedBatch{eb}); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
