@@ -2,9 +2,13 @@ package indexer
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"imglish/store"
 )
 
 // slowCatalog is the real store catalog whose commits take at least delay, as
@@ -68,4 +72,43 @@ func TestGroupCommit(t *testing.T) {
 	if sum := e.run(root); sum.Skipped != n || e.enc.images.Load() != n {
 		t.Errorf("re-run: %+v, encoder embedded %d images in all", sum.Progress, e.enc.images.Load())
 	}
+}
+
+// limitCatalog refuses, as Badger does a transaction too big, any commit of
+// more than max items.
+type limitCatalog struct {
+	catalog
+	max     int
+	refused atomic.Int64
+}
+
+func (c *limitCatalog) commit(ctx context.Context, b *batch) error {
+	if len(b.Items) > c.max {
+		c.refused.Add(1)
+		return fmt.Errorf("commit %d items: %w", len(b.Items), store.ErrBatchTooLarge)
+	}
+	return c.catalog.commit(ctx, b)
+}
+
+// TestGroupCommitTooLarge: a group the store refuses as too large is
+// committed one batch at a time, and the run ends as if it had fitted.
+func TestGroupCommitTooLarge(t *testing.T) {
+	const n, batchSize = 30, 2
+	e := newEnv(t, Options{BatchSize: batchSize, Workers: 2})
+	limit := &limitCatalog{catalog: &slowCatalog{catalog: e.ix.cat, delay: 50 * time.Millisecond}, max: batchSize}
+	e.ix.cat = limit
+	root := t.TempDir()
+	collection(t, root, n, 8)
+
+	sum := e.run(root)
+	if sum.Embedded != n || sum.Failed != 0 || sum.Pending != 0 {
+		t.Fatalf("run: %+v", sum.Progress)
+	}
+	if limit.refused.Load() == 0 {
+		t.Errorf("no group was larger than one batch (%d batches in %d commits)", sum.Batches, sum.Commits)
+	}
+	if sum.Commits != sum.Batches {
+		t.Errorf("%d batches in %d commits, want one commit per batch", sum.Batches, sum.Commits)
+	}
+	e.checkConsistent(root, nil)
 }
