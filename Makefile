@@ -94,6 +94,12 @@ bench-store:
 bench-tokenizer:
 	$(GO) test -run '^$$' -bench . -benchtime 20x -cpu 1 ./encoder/tokenizer/
 
+.PHONY: bench-index
+## bench-index: indexing vs encoder-only vs files→vectors img/s, demo and base-shaped models, demo scenes and
+## 320–640 px photos, best of 2 (≈10 min; indexer/doc.go "Throughput"). IMGLISH_BENCH_IMAGES=N to resize.
+bench-index: setup
+	$(GO) test -run '^$$' -bench IndexVsEncoder -benchtime 2x -timeout 60m ./indexer/
+
 .PHONY: setup-browser bench-server
 ## setup-browser: headless Chromium + chromedriver for the web page's end-to-end test (Debian packages;
 ## idempotent, needs root on a fresh machine). Without Chromium that test skips with a message.
