@@ -65,13 +65,23 @@ func benchInt(name string, def int) int {
 //   - decode-img/s/core: read + preprocess on one goroutine. When
 //     cores × this is not far above encoder-img/s, decoding, not the
 //     pipeline, bounds ratio-enc.
+//   - index-, encoder- and files2vec-cpu-ms/img: CPU time of the whole
+//     process (ORT's threads included) per image in each of the three runs;
+//     on a shared machine these move less than the rates, and index minus
+//     files2vec is the pipeline's own cost.
+//
+// With -benchtime Nx each figure is the best of N runs (the least
+// disturbed by other processes). Each index run also logs its encoder busy
+// time and how many batches went into how many commits.
 //
 // With IMGLISH_BENCH_CPUPROFILE=DIR, the CPU profile of each Indexer.Run is
 // written to DIR/<model>-<collection>-index.prof, and that of the
 // files-to-vectors run to …-files2vec.prof (`go tool pprof -top`).
 //
-// Run: go test -run xxx -bench IndexVsEncoder -benchtime 1x ./indexer/
-// (figures and the load they were measured under: doc.go).
+// Run: go test -run xxx -bench IndexVsEncoder -benchtime 2x ./indexer/
+// (make bench-index; ~10 min on 2 cores, mostly the base-shaped model; add
+// /demo to the pattern for the demo model alone). Figures and the load they
+// were measured under: doc.go, "Throughput".
 func BenchmarkIndexVsEncoder(b *testing.B) {
 	n := benchInt("IMGLISH_BENCH_IMAGES", 1000)
 	colls := []struct{ name, dir string }{

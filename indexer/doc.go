@@ -14,9 +14,13 @@
 // Options.PixelBudget, a semaphore weighted by each image's pixel count taken
 // from its header, so a folder of 50-megapixel scans does not multiply memory by
 // the worker count. A batcher groups tensors (BatchSize, MaxWait), the encoder
-// embeds them, and a single committer writes each batch — vectors, item
-// metadata, path records and error records — in one synced store transaction.
-// Every queue is bounded, so memory does not grow with the collection size.
+// embeds them, and a single committer writes them — vectors, item metadata,
+// path records and error records — in synced store transactions. Embedded
+// batches that arrive within MaxWait of each other share one transaction
+// (group commit, at most 8 batches): each transaction costs a sync and
+// rewrites the HNSW nodes its new vectors linked to, which with a small model
+// cost as much as the rest of the pipeline (see Throughput). Every queue is
+// bounded, so memory does not grow with the collection size.
 //
 // After the walk, records under the roots whose files have gone (or are now
 // excluded by the rules) are deleted; an item's vector goes with its last path.
@@ -69,6 +73,42 @@
 // inside the indexer's own read-modify-write of the item, so it can not lose
 // a path (or a tag) written by another commit. Retag re-tags every item of
 // the space (after a label set changed) under the run lock.
+//
+// # Throughput
+//
+// BenchmarkIndexVsEncoder (`make bench-index`, or go test -run xxx -bench
+// IndexVsEncoder -benchtime 2x ./indexer/) reports, per model and collection,
+// indexing img/s, encoder-only img/s on tensors made beforehand, and
+// files→vectors img/s: the same files read, preprocessed and embedded by the
+// same workers and encoder without walker, hashing, dedup or store — the part
+// of indexing no pipeline can avoid. Measured 27 Nov 2026 on the shared 2-core
+// machine (load average 4.0–7.1 during the run, best of 2), 1,000 images:
+//
+//	model/collection        index  encoder-only  files→vectors  ratio-enc  ratio-f2v
+//	demo/scenes (128 px)      852        2005            941         0.43       0.91
+//	demo/photos (320–640)     427        1733            507         0.25       0.84
+//	base-shaped/scenes       56.7        67.8           56.6         0.84       1.00
+//	base-shaped/photos       47.4        62.6           45.9         0.76       1.03
+//
+// The pipeline's own cost is small: with the demo model on the demo scenes it
+// used 1.30 ms of CPU per image against 1.22 for files→vectors (0.08 ms: the
+// HNSW insert and Badger write ~0.06, walk, lookups and hashing ~0.02). Before
+// group commit, one transaction per batch of 16 cost 0.14–0.24 ms per image
+// (ratio-f2v 0.67–0.87 over three interleaved runs, 0.78–1.03 with it); with
+// commits skipped altogether indexing ran as fast as files→vectors.
+//
+// With the demo model the target "indexing at ≥ 90% of encoder-only" cannot be
+// met on 2 cores: preprocessing a 128 px PNG scene (decode, resize to 80 px,
+// normalise) costs 0.60 ms of CPU per image (1,657 img/s on one core), as much
+// as the encoder's 0.64 ms, so a CPU-bound run reaches at most about half the
+// encoder-only rate. In the demo/scenes CPU profile of Run, ORT took 59%,
+// preprocessing 33% (the resize alone 18%, PNG decoding 7%), the store commit
+// 5% (HNSW insert 4%) and walk and lookups 2%. The base-shaped model (384 px,
+// ~15 ms per image) is encoder-bound and comes within 0.76–0.84 of
+// encoder-only, and level with files→vectors. ORT intra-op threads 1 or 2
+// against 1–3 workers made no difference beyond the load's noise; the
+// defaults (ORT: one thread per core; Workers: one per CPU) stay. A re-run
+// over 10,000 unchanged files took 0.118 s (BenchmarkRerunUnchanged).
 //
 // # Concurrency
 //
