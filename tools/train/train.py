@@ -129,7 +129,8 @@ def load_set(d: str) -> tuple[list[dict], list[bytes]]:
 class TrainData(torch.utils.data.Dataset):
     """Item (step, slot) -> (pixels, caption): a pure function of the seed."""
 
-    def __init__(self, scenes, blobs, size, seed, batch, focus_single=0.0):
+    def __init__(self, scenes, blobs, size, seed, batch, focus_single=0.0, shape_groups=0.0, achromatic=0.0,
+                 zoom=0.0):
         self.scenes, self.blobs, self.size, self.seed, self.batch = scenes, blobs, size, seed, batch
         self.n = len(scenes)
         self.focus_single = focus_single
@@ -137,6 +138,30 @@ class TrainData(torch.utils.data.Dataset):
         self.by_colour = {}
         for k in self.singles:
             self.by_colour.setdefault(scenes[k]["objects"][0]["colour"], []).append(k)
+        # --shape-groups: the first slots of every batch (a multiple of the six
+        # shapes) are groups of six single-object scenes with one colour and one
+        # background, one scene per shape, so within a group only the shape
+        # tells the captions apart.
+        self.n_shape = int(shape_groups * batch) // len(SHAPES) * len(SHAPES)
+        self.by_cbs = {}
+        for k in self.singles:
+            o = scenes[k]["objects"][0]
+            self.by_cbs.setdefault((o["colour"], scenes[k]["background"], o["shape"]), []).append(k)
+        self.cb = sorted({(c, b) for c, b, _ in self.by_cbs
+                          if all((c, b, sh) in self.by_cbs for sh in range(len(SHAPES)))})
+        # --achromatic: that share of shape groups is white or black on a
+        # black, white or gray background, where an edge looks the same in
+        # every channel (a linear patch embedding sees an edge between two
+        # colours as a colour-specific pattern).
+        self.achromatic = achromatic
+        self.cb_achro = [(c, b) for c, b in self.cb if c in ACHRO_OBJ and b in ACHRO_BG and c != b]
+        # --zoom: that share of shape-group slots with the bare caption is a
+        # crop around the object (2.5-5 radii a side); bare captions name no
+        # position, so the crop keeps them true. Measured with
+        # tools/train/shape_probe.py: with the label given directly, a fresh
+        # vision tower learns zoomed shapes (66% after 1,000 steps) but not
+        # whole-scene ones (chance after 200).
+        self.zoom = zoom
         self._perm_epoch, self._perm = -1, None
 
     def perm(self, epoch: int) -> np.ndarray:
@@ -155,21 +180,53 @@ class TrainData(torch.utils.data.Dataset):
         idx = int(self.perm(epoch)[off])
         rng = np.random.default_rng([self.seed, 2, step, slot])
         focus = self.focus_single > 0 and rng.random() < self.focus_single
-        if focus:
+        if slot < self.n_shape:
+            focus = True
+            grp = np.random.default_rng([self.seed, 4, step, slot // len(SHAPES)])
+            cbs = self.cb_achro if grp.random() < self.achromatic else self.cb
+            c, b = cbs[int(grp.integers(0, len(cbs)))]
+            pool = self.by_cbs[(c, b, slot % len(SHAPES))]
+            idx = pool[int(rng.integers(0, len(pool)))]
+        elif focus:
             # Groups of 8 slots share one colour, so the batch holds same-colour
             # objects of different shapes: only shape tells their captions apart.
             grp = np.random.default_rng([self.seed, 3, step, slot // 8])
             pool = self.by_colour[sorted(self.by_colour)[int(grp.integers(0, len(self.by_colour)))]]
             idx = pool[int(rng.integers(0, len(pool)))]
         img = Image.open(io.BytesIO(self.blobs[idx]))
-        img = augment(img, rng)
         caps = self.scenes[idx]["captions"]
         cap = caps[int(rng.integers(0, len(caps)))]
         if focus and rng.random() < 0.7:
             cap = minimal_caption(self.scenes[idx])
+            if slot < self.n_shape and rng.random() < self.zoom:
+                img = zoom_crop(img.convert("RGB"), self.scenes[idx]["objects"][0], rng)
+        img = augment(img, rng)
         if rng.random() < 0.25:
             cap = cap[:1].upper() + cap[1:]  # users capitalise the first word
         return to_tensor(img, self.size), cap
+
+
+ACHRO_OBJ = (6, 7)  # white, black
+ACHRO_BG = (6, 7, 8)  # white, black, gray
+
+
+def zoom_crop(img: Image.Image, obj: dict, rng: np.random.Generator) -> Image.Image:
+    """A square crop, inside the frame, around one object: 2.5-5 radii a
+    side (the object fills 40-80% of it), its centre jittered."""
+    w, h = img.size
+    side = min(obj["r"] * w * rng.uniform(2.5, 5.0), w, h)
+    cx = obj["x"] * w + rng.uniform(-0.15, 0.15) * side
+    cy = obj["y"] * h + rng.uniform(-0.15, 0.15) * side
+    x0 = int(round(min(max(cx - side / 2, 0), w - side)))
+    y0 = int(round(min(max(cy - side / 2, 0), h - side)))
+    s = int(round(side))
+    return img.crop((x0, y0, x0 + s, y0 + s))
+
+
+def is_text_param(name: str) -> bool:
+    """The language side: token table, text positions, every multiway B
+    branch, language_head."""
+    return "text_embed" in name or ".B." in name or name.startswith("language_head")
 
 
 def minimal_caption(scene: dict) -> str:
@@ -273,11 +330,14 @@ def evaluate(model, tok, size, multi, single) -> dict:
     prompts = zero_shot_prompts()
     pv = embed_texts(model, tok, [p for p, _, _ in prompts])
     pred = (iv @ pv.t()).argmax(1)
-    ok = 0
+    ok = okc = oks = 0
     for s, p in zip(scenes, pred.tolist()):
         o = s["objects"][0]
-        ok += COLOURS[o["colour"]] == prompts[p][1] and SHAPES[o["shape"]] == prompts[p][2]
+        c, sh = COLOURS[o["colour"]] == prompts[p][1], SHAPES[o["shape"]] == prompts[p][2]
+        ok, okc, oks = ok + (c and sh), okc + c, oks + sh
     res["zero_shot_acc"] = round(100 * ok / len(scenes), 2)
+    res["zero_shot_colour"] = round(100 * okc / len(scenes), 2)
+    res["zero_shot_shape"] = round(100 * oks / len(scenes), 2)
     model.train()
     return res
 
@@ -315,9 +375,28 @@ def main():
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--save-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--heads", type=int, default=0, help="attention heads (0: dim/64, the converter's default)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/state.pt (model, optimizer, step)")
     ap.add_argument("--stop-at", type=int, default=0,
                     help="stop after this step (checkpoint saved) while the LR schedule still runs to --steps")
+    ap.add_argument("--shape-groups", type=float, default=0.0,
+                    help="share of batch slots (rounded down to a multiple of 6) filled with groups of six "
+                         "single-object scenes of one colour and background, one per shape, 70%% of them "
+                         "with the bare 'a red circle' caption")
+    ap.add_argument("--achromatic", type=float, default=0.0,
+                    help="share of shape groups that are white or black objects on a black, white or gray background")
+    ap.add_argument("--zoom", type=float, default=0.0,
+                    help="share of bare-caption shape-group slots cropped around the object")
+    ap.add_argument("--init", default="", help="start from this checkpoint's weights (fresh optimizer, step 0)")
+    ap.add_argument("--reinit-text", action="store_true",
+                    help="with --init: re-initialise the language side (token table, text positions, B branches, "
+                         "language_head)")
+    ap.add_argument("--freeze-text", type=int, default=0,
+                    help="keep the language side fixed until this step: random text embeddings then act as fixed "
+                         "class prototypes, so the vision tower gets a shape signal that a shape-blind text tower "
+                         "cannot give (both towers blind to shape is a saddle of the ITC loss)")
+    ap.add_argument("--hold", type=float, default=0.0,
+                    help="share of the steps after warm-up at the full LR before the cosine decay starts")
     ap.add_argument("--focus-single", type=float, default=0.0,
                     help="share of batch slots drawn from single-object scenes (in same-colour groups of 8), "
                          "70%% of them with the bare 'a red circle' caption")
@@ -327,7 +406,7 @@ def main():
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)
     tok = Tokenizer(a.spm)
-    cfg = beit3.BEiT3Config(dim=a.dim, layers=a.layers, heads=a.dim // 64, ffn_dim=4 * a.dim,
+    cfg = beit3.BEiT3Config(dim=a.dim, layers=a.layers, heads=a.heads or a.dim // 64, ffn_dim=4 * a.dim,
                             img_size=a.img, patch_size=a.patch, vocab_size=tok.pieces + 2,
                             text_positions=1024)
     model = beit3.BEiT3ForRetrieval(cfg)
@@ -336,6 +415,12 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.98), eps=1e-6)
     start = 0
+    if a.init:
+        fresh = {k: v.clone() for k, v in model.state_dict().items()}
+        sd = {k: v.float() for k, v in torch.load(a.init)["model"].items()}
+        if a.reinit_text:
+            sd.update({k: v for k, v in fresh.items() if is_text_param(k)})
+        model.load_state_dict(sd)
     if a.resume and os.path.exists(os.path.join(a.out, "state.pt")):
         st = torch.load(os.path.join(a.out, "state.pt"))
         model.load_state_dict(st["model"])
@@ -356,14 +441,18 @@ def main():
 
     emit({"event": "start", "config": vars(a), "model": dataclass_dict(cfg), "pieces": tok.pieces,
           "params": sum(p.numel() for p in model.parameters()), "train_scenes": len(train[0]), "step": start})
-    data = TrainData(train[0], train[1], a.img, a.seed, a.batch, a.focus_single)
+    data = TrainData(train[0], train[1], a.img, a.seed, a.batch, a.focus_single, a.shape_groups, a.achromatic,
+                     a.zoom)
     loader = torch.utils.data.DataLoader(data, batch_sampler=StepSampler(start, a.batch), collate_fn=collate,
                                          num_workers=1, prefetch_factor=4, persistent_workers=True)
 
     def lr_at(step):
         if step < a.warmup:
             return a.lr * (step + 1) / a.warmup
-        p = (step - a.warmup) / max(1, a.steps - a.warmup)
+        hold = a.warmup + int(a.hold * (a.steps - a.warmup))
+        if step < hold:
+            return a.lr
+        p = (step - hold) / max(1, a.steps - hold)
         return a.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
 
     model.train()
@@ -374,6 +463,10 @@ def main():
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
+        if a.freeze_text and step in (start, a.freeze_text):
+            for n, p in model.named_parameters():
+                if is_text_param(n):
+                    p.requires_grad_(step >= a.freeze_text)
         ids, mask = tok.batch(caps)
         loss = itc_loss(model, img, ids, mask, caps)
         opt.zero_grad(set_to_none=True)
