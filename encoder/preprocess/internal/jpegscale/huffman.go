@@ -12,6 +12,8 @@ const (
 	// lutBits is the look-ahead of the Huffman tables: codes up to this
 	// long (nearly all of them in practice) decode with one lookup.
 	lutBits = 10
+	// acEOB is the run field of an end-of-block entry in huffman.ac.
+	acEOB = 0xff
 )
 
 // huffman is a Huffman decoder, specified in section C.
@@ -22,7 +24,8 @@ type huffman struct {
 	lut [1 << lutBits]uint16
 	// ac maps the next lutBits bits, for an AC table, to a whole
 	// run/size symbol with its extra bits when both fit: the extended
-	// coefficient value<<16 | run<<8 | bits used; 0 when they don't.
+	// coefficient value<<16 | run<<8 | bits used; an end of block as
+	// acEOB<<8 | code length; 0 otherwise.
 	ac          [1 << lutBits]int32
 	vals        [maxNCodes]uint8
 	minCodes    [maxCodeLength]int32
@@ -219,6 +222,11 @@ func (d *decoder) processDHT(n int) error {
 								extra += (-1 << size) + 1
 							}
 							h.ac[base|k] = extra<<16 | int32(run)<<8 | int32(length+size)
+						} else if val == 0x00 {
+							// End of block: every block of a sequential scan
+							// ends with one, so it gets a fast entry too. A run
+							// of acEOB takes zig past any band's end.
+							h.ac[base|k] = acEOB<<8 | int32(length)
 						}
 					}
 				}

@@ -279,7 +279,11 @@ func (d *decoder) decodeSequential(b *block, s scanComp, dc *int32) error {
 			l := uint(e & 0xff)
 			acc <<= l
 			n -= l
-			zig += uint32(e>>8) & 0xff
+			run := uint32(e>>8) & 0xff
+			if run == acEOB {
+				break
+			}
+			zig += run
 			b[unzig[zig&63]&63] = e >> 16
 			continue
 		}
