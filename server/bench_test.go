@@ -45,7 +45,7 @@ func TestServeLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer enc.Close()
-	model, err := NewModel(enc, mdir)
+	model, err := NewModel(enc, mdir, ModelOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	if e.model, err = NewModel(enc, mdir); err != nil {
+	if e.model, err = NewModel(enc, mdir, ModelOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ixOpts := indexer.Options{Store: e.db, Encoder: enc, Workers: 2, MaxWait: 20e6}

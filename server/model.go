@@ -17,14 +17,23 @@ import (
 // are tokenised with the model's SentencePiece model (BEiT-3 framing), images
 // decoded and preprocessed per model.json. It is safe for concurrent use.
 type Model struct {
-	enc *encoder.Encoder
-	tok *tokenizer.Tokenizer
-	man *modelfile.Manifest
+	enc  *encoder.Encoder
+	tok  *tokenizer.Tokenizer
+	man  *modelfile.Manifest
+	opts ModelOptions
+}
+
+// ModelOptions configures a Model. The zero value is the default.
+type ModelOptions struct {
+	// ExactJPEG decodes query JPEGs at full size, as the official pipeline
+	// does (preprocess.Options.Exact); by default a large one is decoded at
+	// 1/2–1/8 scale first. Index with the same setting.
+	ExactJPEG bool
 }
 
 // NewModel wraps enc, loading the tokenizer named by the manifest from dir.
 // The caller keeps ownership of enc and closes it.
-func NewModel(enc *encoder.Encoder, dir string) (*Model, error) {
+func NewModel(enc *encoder.Encoder, dir string, opts ModelOptions) (*Model, error) {
 	man := enc.Manifest()
 	if man.Text.Tokenizer == "" {
 		return nil, fmt.Errorf("open model %s: %w: model.json names no tokenizer", dir, ErrConfig)
@@ -33,7 +42,7 @@ func NewModel(enc *encoder.Encoder, dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
-	return &Model{enc: enc, tok: tok, man: man}, nil
+	return &Model{enc: enc, tok: tok, man: man, opts: opts}, nil
 }
 
 // Info describes the model.
@@ -45,7 +54,7 @@ func (m *Model) Info() ModelInfo {
 func (m *Model) PrepareImage(ctx context.Context, data []byte, maxPixels int64) ([]float32, error) {
 	px, _, err := preprocess.Reader(ctx, bytes.NewReader(data), preprocess.Options{
 		Size: m.enc.ImageSize(), MaxPixels: maxPixels, MaxBytes: int64(len(data)) + 1,
-		Mean: m.man.Image.Mean, Std: m.man.Image.Std,
+		Mean: m.man.Image.Mean, Std: m.man.Image.Std, Exact: m.opts.ExactJPEG,
 	})
 	if err != nil {
 		return nil, err

@@ -71,7 +71,7 @@ per line. --image decodes and preprocesses a file as the model's model.json says
 				return nil
 			}
 			for _, path := range images {
-				px, _, err := preprocess.File(ctx, path, preprocess.Options{Size: man.Image.Size, Mean: man.Image.Mean, Std: man.Image.Std})
+				px, _, err := preprocess.File(ctx, path, preprocess.Options{Size: man.Image.Size, Mean: man.Image.Mean, Std: man.Image.Std, Exact: g.exactJPEG})
 				if err != nil {
 					return err
 				}

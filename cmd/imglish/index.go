@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"imglish/encoder"
+	"imglish/encoder/preprocess"
 	"imglish/indexer"
 	"imglish/store"
 )
@@ -56,7 +57,7 @@ symlinks are not followed, and files that are not images or do not decode are re
 			}
 			defer db.Close()
 			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Workers: workers, BatchSize: batch,
-				Ignore: ignore, Reconcile: reconcile, Logger: g.logger})
+				Ignore: ignore, Reconcile: reconcile, Logger: g.logger, Preprocess: preprocess.Options{Exact: g.exactJPEG}})
 			if err != nil {
 				return err
 			}

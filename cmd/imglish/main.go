@@ -25,7 +25,10 @@ type globals struct {
 	ortLib   string
 	device   string
 	logLevel string
-	logger   *slog.Logger
+	// exactJPEG decodes JPEGs at full size (preprocess.Options.Exact)
+	// wherever images are embedded: index, serve, search, embed.
+	exactJPEG bool
+	logger    *slog.Logger
 }
 
 // registry collects subcommands; each file of this package adds its own in init,
@@ -73,6 +76,8 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.ortLib, "ort-lib", "", "ONNX Runtime shared library; env IMGLISH_ORT_LIB, else the folder make setup fills")
 	pf.StringVar(&g.device, "device", envOr("IMGLISH_DEVICE", "cpu"), "where the encoder runs: cpu, or cuda (NVIDIA GPU, after make setup-gpu); env IMGLISH_DEVICE")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.BoolVar(&g.exactJPEG, "exact-jpeg", false, "decode JPEGs at full size, as the official pipeline does (~4× slower on large photos); "+
+		"by default one at least twice the model size is decoded at 1/2-1/8 scale first, about one level off. Index and search with the same setting")
 	for _, f := range registry {
 		root.AddCommand(f(g))
 	}

@@ -206,7 +206,7 @@ func localSearch(cmd *cobra.Command, g *globals, req server.SearchRequest) (serv
 		return server.SearchResponse{}, fmt.Errorf("%w (is imglish serve running on this store? then use --server)", err)
 	}
 	defer db.Close()
-	model, err := server.NewModel(enc, dir)
+	model, err := server.NewModel(enc, dir, server.ModelOptions{ExactJPEG: g.exactJPEG})
 	if err != nil {
 		return server.SearchResponse{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"imglish/encoder"
+	"imglish/encoder/preprocess"
 	"imglish/indexer"
 	"imglish/server"
 	"imglish/store"
@@ -79,7 +80,7 @@ tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in
 				}
 				_ = enc.Close()
 			}()
-			model, err := server.NewModel(enc, dir)
+			model, err := server.NewModel(enc, dir, server.ModelOptions{ExactJPEG: g.exactJPEG})
 			if err != nil {
 				return err
 			}
@@ -90,7 +91,8 @@ tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in
 			if err != nil {
 				return err
 			}
-			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Logger: g.logger, Tagger: tagger})
+			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Logger: g.logger, Tagger: tagger,
+				Preprocess: preprocess.Options{Exact: g.exactJPEG}})
 			if err != nil {
 				return err
 			}
