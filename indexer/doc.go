@@ -90,6 +90,14 @@
 //	base-shaped/scenes       56.7        67.8           56.6         0.84       1.00
 //	base-shaped/photos       47.4        62.6           45.9         0.76       1.03
 //
+// On the idle machine the same command gave (12:56 UTC, nothing else running):
+//
+//	model/collection        index  encoder-only  files→vectors  ratio-enc  ratio-f2v
+//	demo/scenes (128 px)     1177        1884           1409         0.62       0.84
+//	demo/photos (320–640)     655        1969            748         0.33       0.88
+//	base-shaped/scenes      101.0       123.6           99.4         0.82       1.02
+//	base-shaped/photos       72.6       111.6           81.3         0.65       0.89
+//
 // The pipeline's own cost is small: with the demo model on the demo scenes it
 // used 1.30 ms of CPU per image against 1.22 for files→vectors (0.08 ms: the
 // HNSW insert and Badger write ~0.06, walk, lookups and hashing ~0.02). Before
