@@ -190,14 +190,7 @@ func (s *Server) startJob(folder string, watch bool) job {
 		}
 		s.jobs.update(j.ID, func(j *job) {
 			j.Finished = time.Now().UTC()
-			switch {
-			case ctx.Err() != nil:
-				j.State = "canceled"
-			case err != nil:
-				j.State, j.Error = "failed", err.Error()
-			default:
-				j.State = "done"
-			}
+			j.finish(ctx, err)
 		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("index job failed", "job", j.ID, "folder", folder, "err", err)
@@ -205,6 +198,19 @@ func (s *Server) startJob(folder string, watch bool) job {
 	}()
 	out, _ := s.jobs.get(j.ID)
 	return out
+}
+
+// finish sets a job's final state from how its work ended: canceled when
+// ctx was, failed with err's message, else done.
+func (j *job) finish(ctx context.Context, err error) {
+	switch {
+	case ctx.Err() != nil:
+		j.State = "canceled"
+	case err != nil:
+		j.State, j.Error = "failed", err.Error()
+	default:
+		j.State = "done"
+	}
 }
 
 // retagger is implemented by *indexer.Indexer.
@@ -230,14 +236,7 @@ func (s *Server) startRetag() (job, bool) {
 		n, err := rt.Retag(ctx)
 		s.jobs.update(j.ID, func(j *job) {
 			j.Finished, j.Retagged = time.Now().UTC(), n
-			switch {
-			case ctx.Err() != nil:
-				j.State = "canceled"
-			case err != nil:
-				j.State, j.Error = "failed", err.Error()
-			default:
-				j.State = "done"
-			}
+			j.finish(ctx, err)
 		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("retag job failed", "job", j.ID, "err", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"imglish/encoder"
@@ -53,7 +54,7 @@ func TestExactJPEGFlag(t *testing.T) {
 		want[exact] = v[0]
 	}
 	enc.Close()
-	if equal(want[false], want[true]) {
+	if slices.Equal(want[false], want[true]) {
 		t.Fatal("the fast and exact vectors are identical; the test could not tell the paths apart")
 	}
 
@@ -73,7 +74,7 @@ func TestExactJPEGFlag(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("%s: embed output %q: %v", tc.name, out, err)
 		}
-		if !equal(got.Embedding, want[tc.exact]) {
+		if !slices.Equal(got.Embedding, want[tc.exact]) {
 			t.Errorf("%s: embed's vector is not the library's with Exact=%v", tc.name, tc.exact)
 		}
 	}
@@ -98,16 +99,4 @@ func TestExactJPEGFlag(t *testing.T) {
 	if same < 0.99999 || other >= same {
 		t.Errorf("exact index: self score %v with --exact-jpeg, %v without; want ≈1 and lower", same, other)
 	}
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -78,7 +78,7 @@ def main():
                             vocab_size=210, text_positions=1024)
     model = beit3.BEiT3ForRetrieval(cfg)
     head = torch.nn.Linear(cfg.dim, 9)
-    params = [p for n, p in model.named_parameters() if not (".B." in n or "text" in n or "language" in n)]
+    params = [p for n, p in model.named_parameters() if not T.is_text_param(n) and n != "logit_scale"]
     opt = torch.optim.AdamW(params + list(head.parameters()), lr=a.lr, weight_decay=0.05)
     order = np.random.default_rng(0)
     t0 = time.time()
