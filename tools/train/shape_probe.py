@@ -1,18 +1,20 @@
 #!/usr/bin/python3
-"""Supervised probe: how fast can the demo model's vision tower learn a label?
+"""Supervised probe: how fast can a fresh demo vision tower learn shapes?
 
 Trains a fresh vision tower of the demo architecture (tools/reference/beit3.py,
 BEiT3ForRetrieval's image path: patch conv, CLS, 4 layers, vision_head) plus a
-linear head with cross-entropy on one label of single-object scenes, and
-prints held-out accuracy every 25 steps. It is a diagnostic for why the demo
-model (testdata/models/demo/README.md, "Limits") learnt colours but not
-shapes: with the label given directly, background colour is learnt in 25
-steps, shape barely moves in hundreds, unless the objects are shown as
-zoomed silhouettes.
+linear head with cross-entropy on the object shape of single-object scenes,
+optionally with pretrain_vision.py's per-patch losses (--dense, --mask), and
+prints held-out shape accuracy every 100 steps. It is the measurement behind
+the demo world's object sizes (testdata/models/demo/README.md): with objects
+0.17-0.36 of the side across a 5×5 patch grid, shape stayed near chance for
+over a thousand steps; at 0.30-0.52 it is learnt.
 
-Usage (repo root; Debian's python3; DIR from `imglish demo scenes --split
-train --size 128 --all-captions`):
-  /usr/bin/python3 tools/train/shape_probe.py --scenes DIR --target shape --zoom --silhouette
+Usage (repo root; Debian's python3; TRAIN and TEST from `imglish demo scenes
+--size 128 --all-captions`, TEST with --split test --max-objects 1):
+  /usr/bin/python3 tools/train/shape_probe.py --scenes TRAIN --test TEST --dense 1 --mask 1 --secs 600
+--zoom F crops every scene to F±1 object radii around its object (the object
+then fills 2/F of the side), to try other object sizes without a new world.
 """
 
 from __future__ import annotations
@@ -25,75 +27,92 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 import beit3  # noqa: E402
+import pretrain_vision as P  # noqa: E402
 import train as T  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenes", required=True)
-    ap.add_argument("--target", choices=["shape", "colour", "background"], default="shape")
-    ap.add_argument("--zoom", action="store_true", help="crop around the object (2.5-4 radii a side)")
-    ap.add_argument("--silhouette", action="store_true", help="object white on black (pixels far from the background)")
-    ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--scenes", required=True, help="training scenes; their single-object ones are used")
+    ap.add_argument("--test", required=True, help="held-out single-object scenes")
     ap.add_argument("--img", type=int, default=80)
     ap.add_argument("--patch", type=int, default=16)
-    ap.add_argument("--n", type=int, default=4000, help="single-object scenes used (the last quarter held out)")
+    ap.add_argument("--heads", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=100000)
+    ap.add_argument("--secs", type=float, default=600, help="stop after this many seconds")
+    ap.add_argument("--dense", type=float, default=0.0, help="weight of the per-patch shape loss")
+    ap.add_argument("--mask", type=float, default=0.0, help="weight of the per-patch foreground-mask loss")
+    ap.add_argument("--zoom", type=float, default=0.0, help="crop to zoom±1 object radii (0: whole scenes)")
+    ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    scenes, blobs = T.load_set(a.scenes)
-    singles = [k for k, s in enumerate(scenes) if len(s["objects"]) == 1][: a.n]
-    rng = np.random.default_rng(5)
+    crop_rng = np.random.default_rng(3)
 
-    def load(k):
-        im = Image.open(io.BytesIO(blobs[k])).convert("RGB")
-        o = scenes[k]["objects"][0]
-        bg = np.asarray(im.getpixel((0, 0)), dtype=np.float32)  # the generator keeps corners clear
+    def load(blob, scene):
+        im = Image.open(io.BytesIO(blob)).convert("RGB")
         if a.zoom:
-            w = im.size[0]
-            side = o["r"] * w * rng.uniform(2.5, 4.0)
-            cx, cy = o["x"] * w + rng.uniform(-.15, .15) * side, o["y"] * w + rng.uniform(-.15, .15) * side
-            im = im.crop((int(cx - side / 2), int(cy - side / 2), int(cx + side / 2), int(cy + side / 2)))
-        if a.silhouette:
-            px = np.asarray(im.resize((a.img, a.img), Image.BICUBIC)).astype(np.float32)
-            fg = np.abs(px - bg).sum(2) > 60
-            im = Image.fromarray(np.where(fg[..., None], 255, 0).repeat(3, 2).astype(np.uint8))
+            o, w = scene["objects"][0], im.size[0]
+            side = min(w, o["r"] * w * crop_rng.uniform(a.zoom - 1, a.zoom + 1))
+            e = o["r"] * 1.15 * w  # the generator's outer extent: the crop keeps the whole object
+            lx, hx = max(0, o["x"] * w + e - side), min(w - side, o["x"] * w - e)
+            ly, hy = max(0, o["y"] * w + e - side), min(w - side, o["y"] * w - e)
+            x0, y0 = crop_rng.uniform(lx, max(lx, hx)), crop_rng.uniform(ly, max(ly, hy))
+            im = im.crop((int(x0), int(y0), int(x0 + side), int(y0 + side)))
         return T.to_tensor(im, a.img)
 
-    def label(k):
-        s = scenes[k]
-        return s["background"] if a.target == "background" else s["objects"][0][a.target]
+    def dataset(d, singles_only):
+        scenes, blobs = T.load_set(d)
+        keep = [k for k, s in enumerate(scenes) if len(s["objects"]) == 1]
+        x = torch.stack([load(blobs[k], scenes[k]) for k in keep])
+        return x, torch.tensor([scenes[k]["objects"][0]["shape"] for k in keep])
 
-    x = torch.stack([load(k) for k in singles])
-    y = torch.tensor([label(k) for k in singles])
-    split = len(singles) * 3 // 4
-    xt, yt, x, y = x[split:], y[split:], x[:split], y[:split]
-    cfg = beit3.BEiT3Config(dim=128, layers=4, heads=2, ffn_dim=512, img_size=a.img, patch_size=a.patch,
+    x, y = dataset(a.scenes, True)
+    xt, yt = dataset(a.test, True)
+    fg = P.foreground(x, a.patch)
+    # a patch with at least 5% object pixels is labelled with the object's shape, else 6 (background)
+    pl = torch.where(fg.mean(2) >= 0.05, y[:, None], torch.full_like(fg[:, :, 0], 6, dtype=torch.long))
+    cfg = beit3.BEiT3Config(dim=128, layers=4, heads=a.heads, ffn_dim=512, img_size=a.img, patch_size=a.patch,
                             vocab_size=210, text_positions=1024)
     model = beit3.BEiT3ForRetrieval(cfg)
-    head = torch.nn.Linear(cfg.dim, 9)
-    params = [p for n, p in model.named_parameters() if not T.is_text_param(n) and n != "logit_scale"]
-    opt = torch.optim.AdamW(params + list(head.parameters()), lr=a.lr, weight_decay=0.05)
+    heads = torch.nn.ModuleDict({"shape": torch.nn.Linear(128, 6), "patch_shape": torch.nn.Linear(128, 7),
+                                 "patch_mask": torch.nn.Linear(128, a.patch ** 2)})
+    vision = [p for n, p in model.named_parameters() if not T.is_text_param(n) and n != "logit_scale"]
+    opt = torch.optim.AdamW(vision + list(heads.parameters()), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.05)
     order = np.random.default_rng(0)
-    t0 = time.time()
-    for step in range(a.steps):
+    print(f"{vars(a)}: {len(x)} training, {len(xt)} held-out single-object scenes", flush=True)
+    t0, step = time.time(), 0
+    while step < a.steps and time.time() - t0 < a.secs:
         for g in opt.param_groups:
-            g["lr"] = a.lr * min(1.0, (step + 1) / 20)
-        idx = order.choice(len(x), 128, replace=False)
-        loss = torch.nn.functional.cross_entropy(head(model.image_features(x[idx])), y[idx])
-        opt.zero_grad()
+            g["lr"] = a.lr * min(1.0, (step + 1) / 40)
+        idx = torch.from_numpy(order.choice(len(x), a.batch, replace=False))
+        h = model.beit3.encoder(model.beit3.vision_embed(x[idx]), "A", None)
+        loss = F.cross_entropy(heads["shape"](model.vision_head(h[:, 0, :])), y[idx])
+        if a.dense:
+            w = torch.where(pl[idx] == 6, 0.2, 1.0)
+            ce = F.cross_entropy(heads["patch_shape"](h[:, 1:, :]).reshape(-1, 7), pl[idx].reshape(-1), reduction="none")
+            loss = loss + a.dense * (ce * w.reshape(-1)).sum() / w.sum()
+        if a.mask:
+            loss = loss + a.mask * F.binary_cross_entropy_with_logits(heads["patch_mask"](h[:, 1:, :]), fg[idx])
+        opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(vision, 1.0)
         opt.step()
-        if step % 25 == 24:
+        step += 1
+        if step % 100 == 0:
+            model.eval()
             with torch.no_grad():
-                acc = (head(model.image_features(xt)).argmax(1) == yt).float().mean().item()
-            print(f"step {step + 1} loss {loss.item():.3f} held-out {a.target} accuracy {100 * acc:.1f}% "
+                acc = (heads["shape"](model.image_features(xt)).argmax(1) == yt).float().mean().item()
+            model.train()
+            print(f"step {step} loss {loss.item():.3f} held-out shape accuracy {100 * acc:.1f}% "
                   f"({time.time() - t0:.0f} s)", flush=True)
 
 

@@ -390,11 +390,15 @@ def main():
     ap.add_argument("--init", default="", help="start from this checkpoint's weights (fresh optimizer, step 0)")
     ap.add_argument("--reinit-text", action="store_true",
                     help="with --init: re-initialise the language side (token table, text positions, B branches, "
-                         "language_head)")
+                         "language_head) and logit_scale")
     ap.add_argument("--freeze-text", type=int, default=0,
                     help="keep the language side fixed until this step: random text embeddings then act as fixed "
                          "class prototypes, so the vision tower gets a shape signal that a shape-blind text tower "
                          "cannot give (both towers blind to shape is a saddle of the ITC loss)")
+    ap.add_argument("--freeze-vision", type=int, default=0,
+                    help="keep the vision side fixed until this step: with a pre-trained vision tower "
+                         "(pretrain_vision.py) and a fresh text tower, the text tower first learns to match "
+                         "the vision features instead of the random text gradients eroding them")
     ap.add_argument("--hold", type=float, default=0.0,
                     help="share of the steps after warm-up at the full LR before the cosine decay starts")
     ap.add_argument("--focus-single", type=float, default=0.0,
@@ -419,7 +423,7 @@ def main():
         fresh = {k: v.clone() for k, v in model.state_dict().items()}
         sd = {k: v.float() for k, v in torch.load(a.init)["model"].items()}
         if a.reinit_text:
-            sd.update({k: v for k, v in fresh.items() if is_text_param(k)})
+            sd.update({k: v for k, v in fresh.items() if is_text_param(k) or k == "logit_scale"})
         model.load_state_dict(sd)
     if a.resume and os.path.exists(os.path.join(a.out, "state.pt")):
         st = torch.load(os.path.join(a.out, "state.pt"))
@@ -467,6 +471,10 @@ def main():
             for n, p in model.named_parameters():
                 if is_text_param(n):
                     p.requires_grad_(step >= a.freeze_text)
+        if a.freeze_vision and step in (start, a.freeze_vision):
+            for n, p in model.named_parameters():
+                if not is_text_param(n) and n != "logit_scale":
+                    p.requires_grad_(step >= a.freeze_vision)
         ids, mask = tok.batch(caps)
         loss = itc_loss(model, img, ids, mask, caps)
         opt.zero_grad(set_to_none=True)
