@@ -2,7 +2,15 @@
 // world: one to three flat-coloured objects (a colour, a shape, a size) in one
 // or two groups, placed left/right/top/bottom or relative to each other, on a
 // plain background, each with several captions in varied wording ("two small
-// red circles left of a large blue square on a green background").
+// red circles left of a blue square on a green background", "a large green
+// triangle on a white background").
+//
+// Objects are big on purpose: a small one is 0.30-0.36 of the side across, a
+// large one 0.44-0.52, so that at the demo model's 80 px input (a 5×5 grid of
+// 16 px patches) every shape spans one and a half patches or more; at half
+// that size its vision tower did not learn shapes (testdata/models/demo). A
+// large object fits neither in half the image nor beside another one, so
+// large objects are always drawn alone, with no position word.
 //
 // Everything is a pure function of (seed, split, index): the generator uses its
 // own PCG stream per scene and its own integer-to-float conversions (never

@@ -107,9 +107,9 @@ func (s Size) String() string {
 // radius range per size class, as a fraction of the image side.
 func (s Size) radius(r *rng) float64 {
 	if s == Large {
-		return r.uniform(0.15, 0.18)
+		return r.uniform(0.22, 0.26)
 	}
-	return r.uniform(0.085, 0.105)
+	return r.uniform(0.15, 0.18)
 }
 
 // Position places a single group in the image.
