@@ -67,7 +67,9 @@ $(RUN_DIR)/model/model.json: $(DEMO_DIR)/demo.pth $(DEMO_DIR)/demo.model | build
 	rm -rf $(RUN_DIR)/model
 	$(BIN) convert --checkpoint $(DEMO_DIR)/demo.pth --tokenizer $(DEMO_DIR)/demo.model --out $(RUN_DIR)/model
 
-$(RUN_DIR)/photos/captions.tsv: | build
+# Remade when the scene generator changes (the demo model is trained on its world).
+$(RUN_DIR)/photos/captions.tsv: $(filter-out %_test.go,$(wildcard demo/scene/*.go)) | build
+	rm -rf $(RUN_DIR)/photos
 	$(BIN) demo scenes --split test --n $(DEMO_SCENES) --out $(RUN_DIR)/photos
 
 run: build $(if $(MODEL),,$(RUN_DIR)/model/model.json) $(if $(PHOTOS),,$(RUN_DIR)/photos/captions.tsv)
