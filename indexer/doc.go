@@ -98,6 +98,15 @@
 //	base-shaped/scenes      101.0       123.6           99.4         0.82       1.02
 //	base-shaped/photos       72.6       111.6           81.3         0.65       0.89
 //
+// After the demo world's objects were enlarged and the demo model retrained
+// (same architecture), idle again (15:20 UTC, load average 0.8 at the start):
+//
+//	model/collection        index  encoder-only  files→vectors  ratio-enc  ratio-f2v
+//	demo/scenes (128 px)     1134        1986           1336         0.57       0.85
+//	demo/photos (320–640)     761        2109            828         0.36       0.92
+//	base-shaped/scenes       98.3       136.4          105.2         0.72       0.93
+//	base-shaped/photos       92.4       136.7           94.6         0.68       0.98
+//
 // The pipeline's own cost is small: with the demo model on the demo scenes it
 // used 1.30 ms of CPU per image against 1.22 for files→vectors (0.08 ms: the
 // HNSW insert and Badger write ~0.06, walk, lookups and hashing ~0.02). Before
