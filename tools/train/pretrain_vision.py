@@ -53,6 +53,21 @@ def foreground(x: torch.Tensor, patch: int) -> torch.Tensor:
     return fg.reshape(b, g, patch, g, patch).permute(0, 1, 3, 2, 4).reshape(b, g * g, patch * patch)
 
 
+def patch_losses(loss, heads, h, fg, shape, dense: float, mask: float):
+    """loss plus the per-patch losses on the patch outputs h[:, 1:]: each patch
+    with at least 5% object pixels (fg from foreground) is labelled with the
+    scene's object shape (shape: [B]), the others 6, background, at weight 0.2
+    (dense); and each patch's foreground mask (mask). Weights 0 skip a loss."""
+    if dense:
+        pl = torch.where(fg.mean(2) >= 0.05, shape[:, None], torch.full_like(shape[:, None], 6))
+        w = torch.where(pl == 6, 0.2, 1.0)
+        ce = F.cross_entropy(heads["patch_shape"](h[:, 1:, :]).reshape(-1, 7), pl.reshape(-1), reduction="none")
+        loss = loss + dense * (ce * w.reshape(-1)).sum() / w.sum()
+    if mask:
+        loss = loss + mask * F.binary_cross_entropy_with_logits(heads["patch_mask"](h[:, 1:, :]), fg)
+    return loss
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenes", required=True, help="training scenes (imglish demo scenes --split train)")
@@ -92,7 +107,7 @@ def main():
     heads = torch.nn.ModuleDict({"colour": torch.nn.Linear(128, 8), "shape": torch.nn.Linear(128, 6),
                                  "background": torch.nn.Linear(128, 9), "patch_shape": torch.nn.Linear(128, 7),
                                  "patch_mask": torch.nn.Linear(128, cfg.patch_size ** 2)})
-    vision = [p for n, p in model.named_parameters() if not T.is_text_param(n) and n != "logit_scale"]
+    vision = [p for n, p in model.named_parameters() if T.is_vision_param(n)]
     opt = torch.optim.AdamW(vision + list(heads.parameters()), lr=a.lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.05)
 
     def labels(s):
@@ -128,15 +143,7 @@ def main():
         h = model.beit3.encoder(model.beit3.vision_embed(x), "A", None)
         f = model.vision_head(h[:, 0, :])
         loss = sum(F.cross_entropy(heads[n](f), y[:, i]) for i, n in enumerate(["colour", "shape", "background"]))
-        fg = foreground(x, cfg.patch_size)  # [B, patches, p*p]
-        if a.dense:
-            # a patch with at least 5% object pixels is labelled with the object's shape, else 6 (background, weight 0.2)
-            pl = torch.where(fg.mean(2) >= 0.05, y[:, 1:2], torch.full_like(y[:, 1:2], 6))
-            w = torch.where(pl == 6, 0.2, 1.0)
-            ce = F.cross_entropy(heads["patch_shape"](h[:, 1:, :]).reshape(-1, 7), pl.reshape(-1), reduction="none")
-            loss = loss + a.dense * (ce * w.reshape(-1)).sum() / w.sum()
-        if a.mask:
-            loss = loss + a.mask * F.binary_cross_entropy_with_logits(heads["patch_mask"](h[:, 1:, :]), fg)
+        loss = patch_losses(loss, heads, h, foreground(x, cfg.patch_size), y[:, 1], a.dense, a.mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vision, 1.0)
@@ -145,8 +152,8 @@ def main():
             acc = evaluate()
             print(f"step {step + 1} loss {loss.item():.3f} held-out whole-scene accuracy " +
                   " ".join(f"{n} {100 * v:.1f}%" for n, v in acc.items()) + f" ({time.time() - t0:.0f} s)", flush=True)
-            sd = {k: (v if T.is_text_param(k) or k == "logit_scale" else model.state_dict()[k]).detach().to(torch.float16)
-                  for k, v in init.items()}
+            msd = model.state_dict()
+            sd = {k: (msd[k] if T.is_vision_param(k) else v).detach().to(torch.float16) for k, v in init.items()}
             torch.save({"model": sd}, a.out + ".tmp")
             os.replace(a.out + ".tmp", a.out)
 

@@ -69,23 +69,21 @@ def main():
             im = im.crop((int(x0), int(y0), int(x0 + side), int(y0 + side)))
         return T.to_tensor(im, a.img)
 
-    def dataset(d, singles_only):
+    def dataset(d):
         scenes, blobs = T.load_set(d)
         keep = [k for k, s in enumerate(scenes) if len(s["objects"]) == 1]
         x = torch.stack([load(blobs[k], scenes[k]) for k in keep])
         return x, torch.tensor([scenes[k]["objects"][0]["shape"] for k in keep])
 
-    x, y = dataset(a.scenes, True)
-    xt, yt = dataset(a.test, True)
+    x, y = dataset(a.scenes)
+    xt, yt = dataset(a.test)
     fg = P.foreground(x, a.patch)
-    # a patch with at least 5% object pixels is labelled with the object's shape, else 6 (background)
-    pl = torch.where(fg.mean(2) >= 0.05, y[:, None], torch.full_like(fg[:, :, 0], 6, dtype=torch.long))
     cfg = beit3.BEiT3Config(dim=128, layers=4, heads=a.heads, ffn_dim=512, img_size=a.img, patch_size=a.patch,
                             vocab_size=210, text_positions=1024)
     model = beit3.BEiT3ForRetrieval(cfg)
     heads = torch.nn.ModuleDict({"shape": torch.nn.Linear(128, 6), "patch_shape": torch.nn.Linear(128, 7),
                                  "patch_mask": torch.nn.Linear(128, a.patch ** 2)})
-    vision = [p for n, p in model.named_parameters() if not T.is_text_param(n) and n != "logit_scale"]
+    vision = [p for n, p in model.named_parameters() if T.is_vision_param(n)]
     opt = torch.optim.AdamW(vision + list(heads.parameters()), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.05)
     order = np.random.default_rng(0)
     print(f"{vars(a)}: {len(x)} training, {len(xt)} held-out single-object scenes", flush=True)
@@ -96,12 +94,7 @@ def main():
         idx = torch.from_numpy(order.choice(len(x), a.batch, replace=False))
         h = model.beit3.encoder(model.beit3.vision_embed(x[idx]), "A", None)
         loss = F.cross_entropy(heads["shape"](model.vision_head(h[:, 0, :])), y[idx])
-        if a.dense:
-            w = torch.where(pl[idx] == 6, 0.2, 1.0)
-            ce = F.cross_entropy(heads["patch_shape"](h[:, 1:, :]).reshape(-1, 7), pl[idx].reshape(-1), reduction="none")
-            loss = loss + a.dense * (ce * w.reshape(-1)).sum() / w.sum()
-        if a.mask:
-            loss = loss + a.mask * F.binary_cross_entropy_with_logits(heads["patch_mask"](h[:, 1:, :]), fg[idx])
+        loss = P.patch_losses(loss, heads, h, fg[idx], y[idx], a.dense, a.mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vision, 1.0)

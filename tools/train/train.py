@@ -229,6 +229,18 @@ def is_text_param(name: str) -> bool:
     return "text_embed" in name or ".B." in name or name.startswith("language_head")
 
 
+def is_vision_param(name: str) -> bool:
+    """The vision side: everything but the language side and logit_scale."""
+    return not is_text_param(name) and name != "logit_scale"
+
+
+def set_trainable(model, side, on: bool):
+    """Switch requires_grad of the parameters whose name side(name) selects."""
+    for n, p in model.named_parameters():
+        if side(n):
+            p.requires_grad_(on)
+
+
 def minimal_caption(scene: dict) -> str:
     """ "a red circle" for a single-object scene: the bare colour+shape wording
     (what zero-shot prompts and many users type). Multi-object captions can be
@@ -468,13 +480,9 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         if a.freeze_text and step in (start, a.freeze_text):
-            for n, p in model.named_parameters():
-                if is_text_param(n):
-                    p.requires_grad_(step >= a.freeze_text)
+            set_trainable(model, is_text_param, step >= a.freeze_text)
         if a.freeze_vision and step in (start, a.freeze_vision):
-            for n, p in model.named_parameters():
-                if not is_text_param(n) and n != "logit_scale":
-                    p.requires_grad_(step >= a.freeze_vision)
+            set_trainable(model, is_vision_param, step >= a.freeze_vision)
         ids, mask = tok.batch(caps)
         loss = itc_loss(model, img, ids, mask, caps)
         opt.zero_grad(set_to_none=True)
