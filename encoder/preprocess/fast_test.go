@@ -38,7 +38,9 @@ func loadFastManifest(t *testing.T) fastManifest {
 // Pillow's draft('RGB', (S, S)) + resize, Options.Exact gives exactly the
 // official pipeline (open + convert + resize), and the two differ from each
 // other by a bounded amount. Goldens: tools/preprocess/make_draft_goldens.py.
-func TestFastPathParity(t *testing.T) {
+func TestFastPathParity(t *testing.T) { resizePaths(t, testFastPathParity) }
+
+func testFastPathParity(t *testing.T) {
 	m := loadFastManifest(t)
 	if len(m.Fast) != 13 {
 		t.Fatalf("fast_manifest.json has %d cases, want 13", len(m.Fast))

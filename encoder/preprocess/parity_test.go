@@ -45,7 +45,9 @@ func decodeFixture(t *testing.T, name string) *RGB {
 
 // TestResizeParity: colour conversion and the resize are bit-exact with
 // Pillow 9.4 (goldens from tools/preprocess/make_goldens.py).
-func TestResizeParity(t *testing.T) {
+func TestResizeParity(t *testing.T) { resizePaths(t, testResizeParity) }
+
+func testResizeParity(t *testing.T) {
 	m := loadManifest(t)
 	if len(m.Resize) < 30 {
 		t.Fatalf("manifest has %d resize cases, want the full set", len(m.Resize))
