@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: one command, one run, one machine. Writes bench/out/REPORT.md and
 # bench/out/report.json (bench/report), from, in order and never in parallel:
-#   the GEMM ceiling now (bench/ortinspect -gemm), imglish fp32 and int8
+#   the GEMM ceiling now (bench/ortinspect -gemm), the CPU's multiply-add peak
+#   (bench/cpupeak), imglish fp32 and int8
 #   (bench/encbench on a random base-384 checkpoint converted by imglish), the
 #   PyTorch reference (tools/reference/bench_torch.py), the ANN benchmark
 #   (search/annbench), indexing throughput (indexer BenchmarkIndexVsEncoder) and
@@ -43,6 +44,8 @@ $GO build -o "$OUT/ortinspect" ./bench/ortinspect
 $GO build -o "$OUT/encbench" ./bench/encbench
 log "GEMM ceiling (2 threads)"
 "$OUT/ortinspect" -gemm '577,768,3072;2308,768,3072' -runs 3 -threads 2 -nospin -json "$OUT/gemm.json"
+log "CPU multiply-add peak"
+$GO run ./bench/cpupeak -json "$OUT/peak.json"
 
 MIN=8; REPS=40; TREPS=20
 [[ -n $QUICK ]] && { MIN=8; REPS=15; TREPS=8; }

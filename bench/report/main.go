@@ -300,6 +300,7 @@ func encoderSection(md *strings.Builder, js map[string]any, dir string) {
 	js["ceiling"] = map[string]any{"gflop_per_image": total / 1e9, "linear_gflop": lin / 1e9, "gemm_fp32_gflop_per_cpu_s": gf,
 		"gemm_int8_gop_per_cpu_s": gi, "ceiling_cpu_s_fp32": ceilF, "ceiling_cpu_s_int8": ceilI, "share_of_ceiling": eff}
 	fmt.Fprintf(md, "\n\\* projection, not a measurement: share of ceiling × the idle-machine ceiling from ORT's GEMM at %.0f GFLOP/s fp32 and %.0f GOP/s int8 on 2 threads (issue 8's calibration of this machine type).\n\n", idleFP32GFLOPS, idleInt8GOPS)
+	peakSection(md, js, dir, lin, other, fp32, int8)
 	if b, err := os.ReadFile(filepath.Join(dir, "int8-drift.txt")); err == nil {
 		fmt.Fprintf(md, "### int8 drift\n\nint8 vs fp32, same checkpoint and inputs (bench/encbench -compare), cosine per item:\n\n```\n%s\n```\n\n", strings.TrimSpace(string(b)))
 	}
@@ -396,4 +397,75 @@ func httpSection(md *strings.Builder, js map[string]any, dir string) {
 	} else {
 		fmt.Fprintf(md, "Server TestServeLatency (loopback HTTP text search):\n\n```\n%s\n```\n\n", s)
 	}
+}
+
+// peakRow is one line of bench/cpupeak's JSON.
+type peakRow struct {
+	Kernel  string  `json:"kernel"`
+	Threads int     `json:"threads"`
+	Rate    float64 `json:"rate"`
+}
+
+// peakSection compares the encoders' wall rates with this CPU's
+// multiply-add peak on all its threads (bench/cpupeak, same run), and says
+// what share of that peak issue 8's targets would need.
+func peakSection(md *strings.Builder, js map[string]any, dir string, lin, other float64, fp32, int8 encResult) {
+	var rows []peakRow
+	if !readJSON(filepath.Join(dir, "peak.json"), &rows) {
+		return
+	}
+	// Peaks on all threads (wall rates) and on one (per CPU-second).
+	var pf, pi, pf1, pi1 float64
+	threads := 0
+	for _, r := range rows {
+		switch {
+		case r.Threads == 1 && r.Kernel == "fp32":
+			pf1 = r.Rate
+		case r.Threads == 1 && r.Kernel == "int8":
+			pi1 = r.Rate
+		}
+		if r.Threads < threads {
+			continue
+		}
+		threads = r.Threads
+		switch r.Kernel {
+		case "fp32":
+			pf = r.Rate
+		case "int8":
+			pi = r.Rate
+		}
+	}
+	if pf <= 0 || pi <= 0 || pf1 <= 0 || pi1 <= 0 {
+		return
+	}
+	// Seconds per image if every multiply-add ran at the peak: wall on all
+	// threads, and CPU-seconds on one.
+	tf := (lin + other) / 1e9 / pf
+	ti := lin/1e9/pi + other/1e9/pf
+	cf := (lin + other) / 1e9 / pf1
+	ci := lin/1e9/pi1 + other/1e9/pf1
+	fmt.Fprintf(md, "### Distance to the silicon peak\n\n")
+	fmt.Fprintf(md, "This CPU's multiply-add peak, measured in this run by bench/cpupeak (12 independent 512-bit FMA or VNNI chains per thread): **%.0f GFLOP/s fp32** (VFMADD231PS) and **%.0f GOP/s int8** (VPDPBUSD) on %d threads, %.0f and %.0f on one. At that peak an image takes %.3f s in fp32 and %.3f s in int8 (linear layers int8, the rest fp32) on %d threads: at most %.2f and %.2f images/s, a bound no implementation can pass. The wall share compares images/s with that bound (it moves with the machine's load); the CPU share compares CPU-seconds per image with the one-thread peak's %.3f and %.3f CPU-s.\n\n",
+		pf, pi, threads, pf1, pi1, tf, ti, threads, 1/tf, 1/ti, cf, ci)
+	fmt.Fprintf(md, "| model | batch | images/s (wall) | share of the peak (wall) | CPU-s / image | share of the peak (CPU) |\n|---|---|---|---|---|---|\n")
+	share := map[string]any{}
+	for _, c := range []struct {
+		name  string
+		r     encResult
+		t, ct float64
+	}{{"fp32", fp32, tf, cf}, {"int8", int8, ti, ci}} {
+		for _, r := range c.r.Image {
+			if r.ImagesPerS <= 0 || r.CPUPerImage <= 0 {
+				continue
+			}
+			share[fmt.Sprintf("%s_b%d_wall", c.name, r.Batch)] = r.ImagesPerS * c.t
+			share[fmt.Sprintf("%s_b%d_cpu", c.name, r.Batch)] = c.ct / r.CPUPerImage
+			fmt.Fprintf(md, "| imglish %s | %d | %.3f | %.0f%% | %.3f | %.0f%% |\n", c.name, r.Batch, r.ImagesPerS, 100*r.ImagesPerS*c.t, r.CPUPerImage, 100*c.ct/r.CPUPerImage)
+		}
+	}
+	fmt.Fprintf(md, "\nIssue 8's targets on this CPU: fp32 2.0 images/s is %.0f%% of the silicon peak and int8 5.5 images/s is %.0f%%; its calibration (%.0f GFLOP/s fp32, %.0f GOP/s int8 from ORT's GEMM on 2 threads) is %.2f× and %.2f× this CPU's peak on %d threads, so it came from a faster machine.\n\n",
+		100*2.0*tf, 100*5.5*ti, idleFP32GFLOPS, idleInt8GOPS, idleFP32GFLOPS/pf, idleInt8GOPS/pi, threads)
+	js["silicon_peak"] = map[string]any{"threads": threads, "fp32_gflops": pf, "int8_gops": pi,
+		"fp32_gflops_1thread": pf1, "int8_gops_1thread": pi1, "peak_s_per_image_fp32": tf,
+		"peak_s_per_image_int8": ti, "share": share}
 }

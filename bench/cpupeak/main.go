@@ -1,0 +1,95 @@
+// Command cpupeak measures this CPU's multiply-add peak — the most any GEMM
+// can reach — so that bench/REPORT.md can say how far the encoder and ORT's
+// own GEMM are from the silicon, not only from each other: fp32 FMA and
+// int8 VNNI (VPDPBUSD) on 512-bit registers, on 1 and on all threads, each
+// thread locked to its OS thread and running 12 independent chains.
+//
+//	go run ./bench/cpupeak [-json FILE] [-seconds S]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+)
+
+type kernel struct {
+	name, unit string
+	opsPerIter float64
+	run        func(n int)
+}
+
+// result is one kernel at one thread count: the best of the repeats.
+type result struct {
+	Kernel  string  `json:"kernel"`
+	Unit    string  `json:"unit"`
+	Threads int     `json:"threads"`
+	Rate    float64 `json:"rate"` // Unit, all threads together
+}
+
+func main() {
+	out := flag.String("json", "", "write the results here")
+	secs := flag.Float64("seconds", 0.5, "time per measurement (best of 3)")
+	flag.Parse()
+	ks := kernels()
+	if len(ks) == 0 {
+		slog.Error("cpupeak: no AVX-512 kernel for this CPU")
+		os.Exit(1)
+	}
+	var res []result
+	for _, k := range ks {
+		for _, threads := range []int{1, runtime.NumCPU()} {
+			best := 0.0
+			for range 3 {
+				best = max(best, measure(k, threads, *secs))
+			}
+			res = append(res, result{Kernel: k.name, Unit: k.unit, Threads: threads, Rate: best / 1e9})
+			fmt.Printf("%s %d thread(s): %.0f %s\n", k.name, threads, best/1e9, k.unit)
+			if threads == runtime.NumCPU() {
+				break
+			}
+		}
+	}
+	if *out != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err == nil {
+			err = os.WriteFile(*out, b, 0o644)
+		}
+		if err != nil {
+			slog.Error("cpupeak: write result", "err", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// measure runs k on threads OS threads for about secs seconds and returns
+// the operations per second of all of them together.
+func measure(k kernel, threads int, secs float64) float64 {
+	// Calibrate: iterations for ~secs on one thread.
+	n := 1 << 16
+	for {
+		start := time.Now()
+		k.run(n)
+		if d := time.Since(start).Seconds(); d > 0.05 {
+			n = int(float64(n) * secs / d)
+			break
+		}
+		n *= 4
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range threads {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			k.run(n)
+		})
+	}
+	wg.Wait()
+	return float64(threads) * float64(n) * k.opsPerIter / time.Since(start).Seconds()
+}
