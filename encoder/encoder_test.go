@@ -204,3 +204,38 @@ func TestAccessors(t *testing.T) {
 		t.Fatal("Manifest returned the encoder's own map")
 	}
 }
+
+// TestCPUImageBatch: fp32 graphs with a large per-image activation (base and
+// large at 384) run one image per ORT call on the CPU, everything else 8.
+func TestCPUImageBatch(t *testing.T) {
+	man := func(prec string, dim, ffn, size int) *modelfile.Manifest {
+		m := &modelfile.Manifest{Precision: prec}
+		m.Architecture.Dim, m.Architecture.FFNDim, m.Architecture.PatchSize = dim, ffn, 16
+		m.Image.Size = size
+		return m
+	}
+	tests := []struct {
+		name string
+		m    *modelfile.Manifest
+		want int
+	}{
+		{"base-384 fp32", man(convert.PrecisionFP32, 768, 3072, 384), 1},
+		{"large-384 fp32", man(convert.PrecisionFP32, 1024, 4096, 384), 1},
+		{"base-384 without precision (fp32)", man("", 768, 3072, 384), 1},
+		{"base-384 int8", man(convert.PrecisionInt8, 768, 3072, 384), 8},
+		{"base-224 fp32", man(convert.PrecisionFP32, 768, 3072, 224), 8},
+		{"demo fp32", man(convert.PrecisionFP32, 128, 512, 80), 8},
+		{"no patch size", func() *modelfile.Manifest {
+			m := man(convert.PrecisionFP32, 768, 3072, 384)
+			m.Architecture.PatchSize = 0
+			return m
+		}(), 8},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := cpuImageBatch(tc.m); got != tc.want {
+				t.Errorf("cpuImageBatch = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

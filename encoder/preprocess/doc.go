@@ -87,4 +87,14 @@
 // fresh process: 22 MB default, 34 MB Exact, 106 MB Exact turned). Decode's
 // full RGB image adds 3 bytes a pixel. A progressive JPEG also keeps 2
 // bytes per sample of coefficients until its last scan.
+//
+// The resize's multiply-adds run in AVX2 on amd64 (mac_amd64.s, chosen at
+// start-up by CPU feature), 16 samples at a time, on the same integers as
+// the scalar loops, so the result is the same to the bit (the parity tests
+// run on both paths; TestMACMatchesScalar compares them on random shapes).
+// The horizontal pass runs as a vertical one on transposed strips of 64
+// rows, two strips of working memory whatever the image's height. On one
+// core (BenchmarkResize, a 128 px image): to 80 px 0.06 ms instead of
+// 0.22, to 384 px 0.25 ms instead of 1.90; a 12 MP JPEG to a 384 tensor,
+// where decoding dominates, 51 ms instead of 56 (BenchmarkJPEGTensor).
 package preprocess
