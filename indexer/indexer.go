@@ -51,6 +51,15 @@ type Options struct {
 	Workers int
 	// BatchSize is the most images per encoder call (default 16).
 	BatchSize int
+	// Encoders is how many batches are embedded at once. The default, 0,
+	// starts with one and adds a second once a batch took under 2 ms per
+	// image: with a model that small (the demo model: ~0.5 ms) ORT's
+	// intra-op threads spend much of each run handing tiny operators to each
+	// other, and two runs at once keep both cores busier (indexer
+	// BenchmarkIndexVsEncoder, doc.go "Throughput"). A large model keeps
+	// one: two concurrent runs there only add activation memory and
+	// oversubscribe the cores.
+	Encoders int
 	// MaxWait is how long a partial batch waits for more images before it is
 	// embedded anyway, and how long an embedded batch waits for others to
 	// share its store transaction (default 250 ms). The end of a run flushes
@@ -150,7 +159,7 @@ func newIndexer(opts Options, cat catalog, codec imageCodec) (*Indexer, error) {
 	if opts.Model == "" {
 		return nil, fmt.Errorf("%w: no model id", ErrOptions)
 	}
-	for _, n := range []int64{int64(opts.Workers), int64(opts.BatchSize), int64(opts.MaxWait),
+	for _, n := range []int64{int64(opts.Workers), int64(opts.BatchSize), int64(opts.Encoders), int64(opts.MaxWait),
 		opts.PixelBudget, opts.MaxFileBytes, int64(opts.Debounce), int64(opts.Reconcile)} {
 		if n < 0 {
 			return nil, fmt.Errorf("%w: negative value %d", ErrOptions, n)

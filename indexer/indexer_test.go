@@ -400,3 +400,65 @@ func TestSecondModel(t *testing.T) {
 	}
 	e.checkConsistent(root, nil)
 }
+
+// TestEncoders: Options.Encoders' default adds a second encoder when images
+// are cheap to embed and keeps one when they are not; a fixed count is
+// obeyed; either way every image is embedded exactly once.
+func TestEncoders(t *testing.T) {
+	// waitForPartner makes calls after the second wait (up to 5 s) until
+	// another call is running, until two have been seen at once: two
+	// encoders, if there are two, are then seen whatever the machine's load.
+	waitForPartner := func(e *env) func(int64, int) {
+		return func(call int64, _ int) {
+			if call <= 2 {
+				return
+			}
+			for deadline := time.Now().Add(5 * time.Second); e.enc.peak.Load() < 2 && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	tests := []struct {
+		name     string
+		encoders int
+		slow     bool // each image takes 3 ms more (over the 2 ms threshold)
+		partner  bool
+		wantPeak int64
+	}{
+		{"default, cheap model: two", 0, false, true, 2},
+		{"default, slow model: one", 0, true, false, 1},
+		{"one", 1, false, false, 1},
+		{"three", 3, false, true, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, Options{BatchSize: 4, Encoders: tc.encoders, MaxWait: 20 * time.Millisecond})
+			if tc.slow {
+				e.enc.before = func(_ int64, n int) { time.Sleep(3 * time.Millisecond * time.Duration(n)) }
+			}
+			if tc.partner {
+				e.enc.before = waitForPartner(e)
+			}
+			root := t.TempDir()
+			collection(t, root, 48, 1)
+			sum := e.run(root)
+			if sum.Embedded != 48 || e.enc.images.Load() != 48 {
+				t.Fatalf("embedded %d, encoder saw %d images, want 48 each: %+v", sum.Embedded, e.enc.images.Load(), sum.Progress)
+			}
+			e.checkConsistent(root, nil)
+			peak := e.enc.peak.Load()
+			if tc.wantPeak == 3 {
+				if peak < 2 || peak > 3 {
+					t.Errorf("%d encoder calls at once, want 2 or 3", peak)
+				}
+				return
+			}
+			if peak != tc.wantPeak {
+				t.Errorf("%d encoder calls at once, want %d", peak, tc.wantPeak)
+			}
+		})
+	}
+	if _, err := New(Options{Store: newEnv(t, Options{}).db, Encoder: openEncoder(t), Encoders: -1}); !errors.Is(err, ErrOptions) {
+		t.Errorf("Encoders -1: %v, want ErrOptions", err)
+	}
+}

@@ -62,9 +62,21 @@ type countingEncoder struct {
 	calls, images atomic.Int64
 	mu            sync.Mutex
 	onEmbed       func(tensor []float32) // called per image before returning
+	// inflight counts calls running now, peak the most at once; before, when
+	// set, runs at the start of each call with its 1-based number.
+	inflight, peak atomic.Int64
+	before         func(call int64, n int)
+	started        atomic.Int64
 }
 
 func (c *countingEncoder) EmbedImages(ctx context.Context, pixels []float32, n int) ([][]float32, error) {
+	now := c.inflight.Add(1)
+	defer c.inflight.Add(-1)
+	for p := c.peak.Load(); now > p && !c.peak.CompareAndSwap(p, now); p = c.peak.Load() {
+	}
+	if c.before != nil {
+		c.before(c.started.Add(1), n)
+	}
 	vecs, err := c.Encoder.EmbedImages(ctx, pixels, n)
 	if err != nil {
 		return nil, err

@@ -351,8 +351,8 @@ func (r *run) decode(ctx context.Context, data []byte) ([]float32, Meta, error) 
 	return r.ix.codec.decode(ctx, data, r.ix.opts.Encoder.ImageSize())
 }
 
-// batch groups ops into encoder batches and embeds them, handing results to
-// the committer in order.
+// batch groups ops into encoder batches and has encoders embed them,
+// handing results to the committer.
 //
 // A batch that the encoder has embedded is always handed over, even when ctx
 // is done meanwhile (unless the committer has stopped): committing it costs
@@ -361,12 +361,67 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone 
 	ix := r.ix
 	size := ix.opts.Encoder.ImageSize()
 	per := 3 * size * size
+	todo := make(chan encodedBatch)
+	enc, ectx := errgroup.WithContext(ctx)
+	second := newLatch()
+	if n := ix.opts.Encoders; n > 0 {
+		for range n {
+			enc.Go(func() error { return r.encode(ectx, todo, out, committerDone, nil) })
+		}
+	} else {
+		// Auto: a second encoder joins once a batch shows images are cheap.
+		enc.Go(func() error {
+			defer second.decide(false)
+			return r.encode(ectx, todo, out, committerDone, second)
+		})
+		enc.Go(func() error {
+			if !second.wait() {
+				return nil
+			}
+			return r.encode(ectx, todo, out, committerDone, nil)
+		})
+	}
+	err := r.gather(ectx, todo, per)
+	close(todo)
+	return errors.Join(err, enc.Wait())
+}
+
+// cheapImage is the encoder time per image below which Options.Encoders'
+// default embeds two batches at once (see there).
+const cheapImage = 2 * time.Millisecond
+
+// latch is a decision taken once: the first decide wins, and wait blocks
+// until then.
+type latch struct {
+	once sync.Once
+	done chan struct{}
+	yes  bool
+}
+
+func newLatch() *latch { return &latch{done: make(chan struct{})} }
+
+func (l *latch) decide(yes bool) {
+	l.once.Do(func() {
+		l.yes = yes
+		close(l.done)
+	})
+}
+
+func (l *latch) wait() bool {
+	<-l.done
+	return l.yes
+}
+
+// gather collects ops into batches of at most BatchSize images (or
+// maxFileOps records), waiting at most MaxWait after the first, and sends
+// them to todo.
+func (r *run) gather(ctx context.Context, todo chan<- encodedBatch, per int) error {
+	ix := r.ix
 	var (
 		items []*pending
 		files []fileRecord
 		timer *time.Timer
 		wait  <-chan time.Time
-		buf   []float32
 	)
 	flush := func() error {
 		if timer != nil {
@@ -377,33 +432,11 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone 
 			return nil
 		}
 		b := encodedBatch{items: items, files: files}
-		if len(items) > 0 {
-			need := len(items) * per
-			if cap(buf) < need {
-				buf = make([]float32, need)
-			}
-			buf = buf[:need]
-			for i, p := range items {
-				copy(buf[i*per:(i+1)*per], p.tensor)
-				p.tensor = nil
-			}
-			start := time.Now()
-			vecs, err := ix.opts.Encoder.EmbedImages(ctx, buf, len(items))
-			if err != nil {
-				return fmt.Errorf("embed %d images: %w", len(items), err)
-			}
-			if len(vecs) != len(items) {
-				return fmt.Errorf("embed %d images: got %d vectors", len(items), len(vecs))
-			}
-			ix.prog.encodeNanos.Add(int64(time.Since(start)))
-			ix.prog.batches.Add(1)
-			b.vectors = vecs
-		}
 		items, files = nil, nil
 		select {
-		case out <- b:
-			return ctx.Err()
-		case <-committerDone:
+		case todo <- b:
+			return nil
+		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
@@ -438,6 +471,53 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone 
 			return ctx.Err()
 		}
 	}
+}
+
+// encode embeds the batches from todo and hands them to the committer.
+// With second set, it opens that latch once a batch of at least 4 images
+// took under cheapImage per image.
+func (r *run) encode(ctx context.Context, todo <-chan encodedBatch, out chan<- encodedBatch, committerDone <-chan struct{}, second *latch) error {
+	ix := r.ix
+	size := ix.opts.Encoder.ImageSize()
+	per := 3 * size * size
+	var buf []float32
+	for b := range todo {
+		if len(b.items) > 0 {
+			need := len(b.items) * per
+			if cap(buf) < need {
+				buf = make([]float32, need)
+			}
+			buf = buf[:need]
+			for i, p := range b.items {
+				copy(buf[i*per:(i+1)*per], p.tensor)
+				p.tensor = nil
+			}
+			start := time.Now()
+			vecs, err := ix.opts.Encoder.EmbedImages(ctx, buf, len(b.items))
+			if err != nil {
+				return fmt.Errorf("embed %d images: %w", len(b.items), err)
+			}
+			if len(vecs) != len(b.items) {
+				return fmt.Errorf("embed %d images: got %d vectors", len(b.items), len(vecs))
+			}
+			took := time.Since(start)
+			ix.prog.encodeNanos.Add(int64(took))
+			if second != nil && len(b.items) >= 4 && took < cheapImage*time.Duration(len(b.items)) {
+				second.decide(true)
+				second = nil
+			}
+			ix.prog.batches.Add(1)
+			b.vectors = vecs
+		}
+		select {
+		case out <- b:
+		case <-committerDone:
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // commitAll writes encoded batches in synced transactions, even when ctx is
