@@ -14,7 +14,8 @@
 // Options.PixelBudget, a semaphore weighted by each image's pixel count taken
 // from its header, so a folder of 50-megapixel scans does not multiply memory by
 // the worker count. A batcher groups tensors (BatchSize, MaxWait), the encoder
-// embeds them, and a single committer writes them — vectors, item metadata,
+// embeds them (two batches at once when images are cheap to embed, see
+// Options.Encoders), and a single committer writes them — vectors, item metadata,
 // path records and error records — in synced store transactions. Embedded
 // batches that arrive within MaxWait of each other share one transaction
 // (group commit, at most 8 batches): each transaction costs a sync and
@@ -78,54 +79,44 @@
 //
 // BenchmarkIndexVsEncoder (`make bench-index`, or go test -run xxx -bench
 // IndexVsEncoder -benchtime 2x ./indexer/) reports, per model and collection,
-// indexing img/s, encoder-only img/s on tensors made beforehand, and
-// files→vectors img/s: the same files read, preprocessed and embedded by the
-// same workers and encoder without walker, hashing, dedup or store — the part
-// of indexing no pipeline can avoid. Measured 27 Nov 2026 on the shared 2-core
-// machine (load average 4.0–7.1 during the run, best of 2), 1,000 images:
+// indexing img/s, encoder-only img/s on tensors made beforehand (the better
+// of one caller and two at once), and files→vectors img/s: the same files
+// read, preprocessed and embedded by the same workers and as many encoders,
+// without walker, hashing, dedup or store — the part of indexing no pipeline
+// can avoid. Measured 27 Nov 2026 16:03–16:10 UTC on the 2-core machine,
+// nothing else running (load average 0.9 at the start), best of 2, 1,000
+// images:
 //
-//	model/collection        index  encoder-only  files→vectors  ratio-enc  ratio-f2v
-//	demo/scenes (128 px)      852        2005            941         0.43       0.91
-//	demo/photos (320–640)     427        1733            507         0.25       0.84
-//	base-shaped/scenes       56.7        67.8           56.6         0.84       1.00
-//	base-shaped/photos       47.4        62.6           45.9         0.76       1.03
+//	model/collection        index  encoder-only (1 / 2 callers)  files→vectors  ratio-enc  ratio-f2v
+//	demo/scenes (128 px)     1698   2930 (2045 / 2930)                1930         0.58       0.88
+//	demo/photos (320–640)     881   2935 (2212 / 2935)                 921         0.30       0.96
+//	base-shaped/scenes      117.0  129.6 (129.6 / 118.9)              117.4         0.90       1.00
+//	base-shaped/photos      106.1  139.9 (139.9 / 111.1)              105.0         0.76       1.01
 //
-// On the idle machine the same command gave (12:56 UTC, nothing else running):
+// Earlier the same day, before the AVX2 resize (encoder/preprocess), the
+// second encoder and base-384 fp32's one image per ORT call (encoder), the
+// same command gave 1134 / 761 / 98.3 / 92.4 img/s, against encoder-only
+// 1986 / 2109 / 136.4 / 136.7 with one caller (ratios 0.57 / 0.36 / 0.72 /
+// 0.68). Each change, measured alone on demo/scenes: the resize took
+// preprocessing a scene from 0.48 to 0.33 CPU-ms (decode-img/s/core 2,087 →
+// 3,029), and the second encoder took indexing from 1,331–1,527 to
+// 1,653–1,819 img/s (two runs each, interleaved; this machine's rates move
+// ±20% from run to run, so ranges are given).
 //
-//	model/collection        index  encoder-only  files→vectors  ratio-enc  ratio-f2v
-//	demo/scenes (128 px)     1177        1884           1409         0.62       0.84
-//	demo/photos (320–640)     655        1969            748         0.33       0.88
-//	base-shaped/scenes      101.0       123.6           99.4         0.82       1.02
-//	base-shaped/photos       72.6       111.6           81.3         0.65       0.89
-//
-// After the demo world's objects were enlarged and the demo model retrained
-// (same architecture), idle again (15:20 UTC, load average 0.8 at the start):
-//
-//	model/collection        index  encoder-only  files→vectors  ratio-enc  ratio-f2v
-//	demo/scenes (128 px)     1134        1986           1336         0.57       0.85
-//	demo/photos (320–640)     761        2109            828         0.36       0.92
-//	base-shaped/scenes       98.3       136.4          105.2         0.72       0.93
-//	base-shaped/photos       92.4       136.7           94.6         0.68       0.98
-//
-// The pipeline's own cost is small: with the demo model on the demo scenes it
-// used 1.30 ms of CPU per image against 1.22 for files→vectors (0.08 ms: the
-// HNSW insert and Badger write ~0.06, walk, lookups and hashing ~0.02). Before
-// group commit, one transaction per batch of 16 cost 0.14–0.24 ms per image
-// (ratio-f2v 0.67–0.87 over three interleaved runs, 0.78–1.03 with it); with
-// commits skipped altogether indexing ran as fast as files→vectors.
-//
-// With the demo model the target "indexing at ≥ 90% of encoder-only" cannot be
-// met on 2 cores: preprocessing a 128 px PNG scene (decode, resize to 80 px,
-// normalise) costs 0.60 ms of CPU per image (1,657 img/s on one core), as much
-// as the encoder's 0.64 ms, so a CPU-bound run reaches at most about half the
-// encoder-only rate. In the demo/scenes CPU profile of Run, ORT took 59%,
-// preprocessing 33% (the resize alone 18%, PNG decoding 7%), the store commit
-// 5% (HNSW insert 4%) and walk and lookups 2%. The base-shaped model (384 px,
-// ~15 ms per image) is encoder-bound and comes within 0.76–0.84 of
-// encoder-only, and level with files→vectors. ORT intra-op threads 1 or 2
-// against 1–3 workers made no difference beyond the load's noise; the
-// defaults (ORT: one thread per core; Workers: one per CPU) stay. A re-run
-// over 10,000 unchanged files took 0.118 s (BenchmarkRerunUnchanged).
+// With the demo model the target "indexing at ≥ 90% of encoder-only" cannot
+// be met on 2 cores. Both cores are busy while indexing: 1.13 ms of CPU per
+// image (index-cpu-ms/img) at 1,698 img/s is 1.9 cores. 90% of 2,930 img/s
+// on 2 cores leaves 0.76 ms of CPU per image for everything, and the encoder
+// alone takes 0.64 of it (encoder-cpu-ms/img, the less of its two runs);
+// decoding and preprocessing a 128 px PNG scene takes 0.33–0.45
+// (decode-img/s/core 2,200–3,029 across runs), and the store commit, walk
+// and hashing ~0.1 (index minus files→vectors). With the base-shaped model
+// (384 px, ~15 ms of encoder CPU per image) decoding is small beside the
+// encoder and indexing reaches 0.90 of encoder-only on the demo scenes and
+// 0.76 on the 320–640 px photos (a JPEG or PNG of that size costs 3.7 CPU-ms
+// to decode and resize to 384, a quarter of the encoder); it runs level with
+// files→vectors on both. A re-run over 10,000
+// unchanged files took 0.118 s (BenchmarkRerunUnchanged).
 //
 // # Concurrency
 //

@@ -21,10 +21,10 @@ func init() { register(newIndexCmd) }
 
 func newIndexCmd(g *globals) *cobra.Command {
 	var (
-		watch, listErrors, quiet, asJSON bool
-		ignore                           []string
-		workers, batch, threads          int
-		reconcile                        time.Duration
+		watch, listErrors, quiet, asJSON  bool
+		ignore                            []string
+		workers, batch, encoders, threads int
+		reconcile                         time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "index [--model NAME] DIR...",
@@ -56,7 +56,7 @@ symlinks are not followed, and files that are not images or do not decode are re
 				return err
 			}
 			defer db.Close()
-			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Workers: workers, BatchSize: batch,
+			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Workers: workers, BatchSize: batch, Encoders: encoders,
 				Ignore: ignore, Reconcile: reconcile, Logger: g.logger, Preprocess: preprocess.Options{Exact: g.exactJPEG}})
 			if err != nil {
 				return err
@@ -92,6 +92,7 @@ symlinks are not followed, and files that are not images or do not decode are re
 	f.StringArrayVar(&ignore, "ignore", nil, "glob of files or folders to skip (repeatable; with a / it matches the path below the folder)")
 	f.IntVar(&workers, "workers", 0, "files read and decoded at once (default: CPUs)")
 	f.IntVar(&batch, "batch", 0, "images per encoder call (default 16)")
+	f.IntVar(&encoders, "encoders", 0, "batches embedded at once (default: 2 when the model embeds an image in under 2 ms, else 1)")
 	f.IntVar(&threads, "threads", 0, "ONNX Runtime threads (default: one per core)")
 	f.DurationVar(&reconcile, "reconcile", 0, "with --watch, full rescan period (default 10m)")
 	return cmd
