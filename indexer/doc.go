@@ -83,7 +83,7 @@
 // of one caller and two at once), and files→vectors img/s: the same files
 // read, preprocessed and embedded by the same workers and as many encoders,
 // without walker, hashing, dedup or store — the part of indexing no pipeline
-// can avoid. Measured 27 Nov 2026 16:03–16:10 UTC on the 2-core machine,
+// can avoid. Measured 27 Nov 2026 16:03–16:06 UTC on the 2-core machine,
 // nothing else running (load average 0.9 at the start), best of 2, 1,000
 // images:
 //
