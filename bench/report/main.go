@@ -275,14 +275,14 @@ func encoderSection(md *strings.Builder, js map[string]any, dir string) {
 	}
 	lin, other := flops(m)
 	total := lin + other
-	ceilF := total / 1e9 / gf
-	ceilI := lin/1e9/gi + other/1e9/gf
+	ceilF := imageSeconds(lin, other, gf, gf)
+	ceilI := imageSeconds(lin, other, gi, gf)
 	fmt.Fprintf(md, "### Distance to the GEMM-bound ceiling\n\n")
 	fmt.Fprintf(md, "One image is %.1f GFLOP as the graph computes it (%.1f in linear layers, %.1f in attention, patch embedding and head). ORT's own GEMM (best of %s, 2 threads, measured in this run just before the encoders) gave %.0f GFLOP per CPU-second in fp32 and %.0f GOP per CPU-second with int8 DynamicQuantizeMatMul, so the GEMM-bound ceiling is %.3f CPU-s per image in fp32 and %.3f in int8 (linear layers int8, the rest fp32).\n\n",
 		total/1e9, lin/1e9, other/1e9, strings.Join(shapes, ", "), gf, gi, ceilF, ceilI)
 	fmt.Fprintf(md, "| model | batch | CPU-s / image | ceiling CPU-s / image | share of ceiling | projected images/s on 2 idle cores* |\n|---|---|---|---|---|---|\n")
-	idleF := idleFP32GFLOPS * 1e9 / total
-	idleI := 1 / (lin/(idleInt8GOPS*1e9) + other/(idleFP32GFLOPS*1e9))
+	idleF := 1 / imageSeconds(lin, other, idleFP32GFLOPS, idleFP32GFLOPS)
+	idleI := 1 / imageSeconds(lin, other, idleInt8GOPS, idleFP32GFLOPS)
 	eff := map[string]any{}
 	for _, c := range []struct {
 		name      string
@@ -400,6 +400,13 @@ func httpSection(md *strings.Builder, js map[string]any, dir string) {
 	}
 }
 
+// imageSeconds is the time one image takes when its linear layers (lin
+// FLOP) run at linRate and the rest (other FLOP) at otherRate, both in
+// G(FL)OP per second.
+func imageSeconds(lin, other, linRate, otherRate float64) float64 {
+	return lin/1e9/linRate + other/1e9/otherRate
+}
+
 // peakRow is one line of bench/cpupeak's JSON.
 type peakRow struct {
 	Kernel  string  `json:"kernel"`
@@ -441,10 +448,8 @@ func peakSection(md *strings.Builder, js map[string]any, dir string, lin, other 
 	}
 	// Seconds per image if every multiply-add ran at the peak: wall on all
 	// threads, and CPU-seconds on one.
-	tf := (lin + other) / 1e9 / pf
-	ti := lin/1e9/pi + other/1e9/pf
-	cf := (lin + other) / 1e9 / pf1
-	ci := lin/1e9/pi1 + other/1e9/pf1
+	tf, ti := imageSeconds(lin, other, pf, pf), imageSeconds(lin, other, pi, pf)
+	cf, ci := imageSeconds(lin, other, pf1, pf1), imageSeconds(lin, other, pi1, pf1)
 	fmt.Fprintf(md, "### Distance to the silicon peak\n\n")
 	fmt.Fprintf(md, "This CPU's multiply-add peak, measured in this run by bench/cpupeak (12 independent 512-bit FMA or VNNI chains per thread): **%.0f GFLOP/s fp32** (VFMADD231PS) and **%.0f GOP/s int8** (VPDPBUSD) on %d threads, %.0f and %.0f on one. At that peak an image takes %.3f s in fp32 and %.3f s in int8 (linear layers int8, the rest fp32) on %d threads: at most %.2f and %.2f images/s, a bound no implementation can pass. The wall share compares images/s with that bound (it moves with the machine's load); the CPU share compares CPU-seconds per image with the one-thread peak's %.3f and %.3f CPU-s.\n\n",
 		pf, pi, threads, pf1, pi1, tf, ti, threads, 1/tf, 1/ti, cf, ci)
