@@ -13,8 +13,9 @@
 // of different lengths are sorted by length and padded within a run with the key
 // padding mask, which spec §2.2 shows is exact: a vector never depends on its
 // batch mates beyond float32 rounding. Large requests are split into runs of at
-// most 8 images (Options.ImageBatch; 64 with CUDA) or 64 texts — int8 models run
-// one item per run, since their activations are quantised per tensor — and ctx
+// most 8 images (Options.ImageBatch: 1 for base and large fp32 at 384 px, 64
+// with CUDA) or 64 texts — int8 models run one item per run, since their
+// activations are quantised per tensor — and ctx
 // is checked between runs and cancels a run in flight through ORT's terminate
 // flag.
 //

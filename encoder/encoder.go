@@ -62,9 +62,10 @@ type Options struct {
 	// on the CPU, 8, except 1 for fp32 graphs whose feed-forward activation
 	// for one image passes 4 MiB (base and large at 384 px): there one image
 	// per run measured 8% faster than 8 (bench/encbench, base-384 fp32, 2
-	// threads: 1.71 and 1.68 against 1.56 and 1.62 images/s), while int8 was
-	// 6% faster at 8 (4.44 against 4.19). Larger batches add little on the
-	// CPU and cost ~100 MB of activations per base-384 image.
+	// threads: 1.71 and 1.68 against 1.56 and 1.62 images/s). int8 graphs
+	// run one image per run whatever this says (see perItem). Larger batches
+	// add little on the CPU and cost ~100 MB of activations per base-384
+	// image.
 	ImageBatch int
 	// Spin lets ORT's worker threads busy-wait between parallel sections:
 	// slightly lower latency on an idle machine, but CPU taken from every

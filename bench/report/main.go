@@ -201,7 +201,7 @@ func find[T any](rows []T, pick func(T) bool) (T, bool) {
 
 func encoderSection(md *strings.Builder, js map[string]any, dir string) {
 	fmt.Fprintf(md, "## Encoder: BEiT-3 base 384, random weights, 2 threads\n\n")
-	fmt.Fprintf(md, "Batch is images per call. imglish runs them with its defaults (encoder.Options.ImageBatch): base-384 fp32 one image per ORT run, int8 up to 8 per run.\n\n")
+	fmt.Fprintf(md, "Batch is images per call. imglish runs them with its defaults (encoder.Options.ImageBatch): one image per ORT run for both base-384 models (int8 always, since its activations are quantised per tensor; fp32 because it measured faster).\n\n")
 	var fp32, int8, torch encResult
 	okF := readJSON(filepath.Join(dir, "imglish-fp32.json"), &fp32)
 	okI := readJSON(filepath.Join(dir, "imglish-int8.json"), &int8)
