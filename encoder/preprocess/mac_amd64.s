@@ -3,10 +3,10 @@
 // func macRows16(dst *uint8, n int, src *uint8, stride int, k *int32, taps int)
 //
 // For i < n (a multiple of 16):
-//   dst[i] = clip8((1<<21 + Σ_j src[j*stride+i]·k[j]) >> 22)
-// with Pillow's rounding and clipping (see clip8): the sums are exact in
-// int32, the arithmetic shift matches Go's >>, and the two saturating packs
-// clip to [0, 255] exactly as clip8 does.
+//   dst[i] = clip8(1<<21 + Σ_j src[j*stride+i]·k[j])
+// with Pillow's rounding and clipping (clip8 shifts right by 22, then
+// clamps to [0, 255]): the int32 sums wrap exactly as Go's do, VPSRAD is
+// Go's arithmetic >>, and the two saturating packs clamp as clip8 does.
 TEXT ·macRows16(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ n+8(FP), CX

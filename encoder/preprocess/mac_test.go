@@ -10,7 +10,9 @@ import (
 )
 
 // resizePaths runs f once per resize implementation this machine has:
-// "mac" (macRows, AVX2 on amd64) and "scalar" (the row loops).
+// "mac" (macRows, AVX2 on amd64) and "scalar" (the row loops). It and
+// withMAC switch a package variable, which is safe because no test of this
+// package runs in parallel (none calls t.Parallel).
 func resizePaths(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	saved := useMAC

@@ -134,39 +134,32 @@ func packRows(rowAt rowFunc, inW int) packFunc {
 }
 
 // resize is Resize over rows from a rowFunc; inW×inH must differ from w×h.
-// pack, when not nil, gives the same rows to the horizontal pass directly.
+// pack, when not nil, gives the same rows to the scalar horizontal pass
+// directly; the macRows pass (useMAC) reads rowAt only.
 func resize(inW, inH int, rowAt rowFunc, pack packFunc, w, h int) *RGB {
 	needH, needV := inW != w, inH != h
 	var vc coeffs
-	y0 := 0
+	// Like Pillow, the horizontal pass only produces the rows [y0, y1) the
+	// vertical pass will read.
+	y0, y1 := 0, inH
 	if needV {
 		vc = precompute(inH, h)
+		y0 = vc.bounds[0]
+		y1 = vc.bounds[2*(h-1)] + vc.bounds[2*(h-1)+1]
 	}
 	var src *RGB
 	if needH && useMAC {
-		y1 := inH
-		if needV {
-			y0 = vc.bounds[0]
-			y1 = vc.bounds[2*(h-1)] + vc.bounds[2*(h-1)+1]
-		}
 		src = resampleHT(inW, rowAt, w, y0, y1)
 	} else if needH {
-		// Like Pillow, the horizontal pass only produces the rows the
-		// vertical pass will read.
-		y1 := inH
-		if needV {
-			y0 = vc.bounds[0]
-			y1 = vc.bounds[2*(h-1)] + vc.bounds[2*(h-1)+1]
-		}
 		if pack == nil {
 			pack = packRows(rowAt, inW)
 		}
 		src = resampleH(inW, pack, w, y0, y1)
 	} else {
-		src = NewRGB(inW, inH)
+		src = NewRGB(inW, y1-y0)
 		buf := make([]uint8, 3*inW)
-		for y := 0; y < inH; y++ {
-			copy(src.Pix[3*inW*y:], rowAt(y, buf))
+		for y := y0; y < y1; y++ {
+			copy(src.Pix[3*inW*(y-y0):], rowAt(y, buf))
 		}
 	}
 	if !needV {
@@ -287,7 +280,7 @@ func resampleHT(inW int, rowAt rowFunc, w, y0, y1 int) *RGB {
 	c := precompute(inW, w)
 	out := NewRGB(w, y1-y0)
 	rows := min(htStrip, y1-y0)
-	t := make([]uint8, inW*3*rows)
+	tr := make([]uint8, inW*3*rows)
 	ot := make([]uint8, w*3*rows)
 	buf := make([]uint8, 3*inW)
 	for s0 := y0; s0 < y1; s0 += rows {
@@ -297,14 +290,14 @@ func resampleHT(inW int, rowAt rowFunc, w, y0, y1 int) *RGB {
 			row := rowAt(y, buf)[:3*inW]
 			o := 3 * (y - s0)
 			for x := 0; x < inW; x++ {
-				d := t[x*tw+o : x*tw+o+3 : x*tw+o+3]
+				d := tr[x*tw+o : x*tw+o+3 : x*tw+o+3]
 				s := row[3*x : 3*x+3 : 3*x+3]
 				d[0], d[1], d[2] = s[0], s[1], s[2]
 			}
 		}
 		for xx := 0; xx < w; xx++ {
 			xmin, taps := c.bounds[2*xx], c.bounds[2*xx+1]
-			macRows(ot[xx*tw:(xx+1)*tw], t[xmin*tw:inW*tw], tw, c.k[xx*c.ksize:xx*c.ksize+taps])
+			macRows(ot[xx*tw:(xx+1)*tw], tr[xmin*tw:inW*tw], tw, c.k[xx*c.ksize:xx*c.ksize+taps])
 		}
 		for y := 0; y < n; y++ {
 			dst := out.Pix[3*w*(s0-y0+y) : 3*w*(s0-y0+y+1)]
