@@ -167,9 +167,7 @@ func benchIndexVsEncoder(b *testing.B, enc *encoder.Encoder, root string, worker
 			}
 			rate := float64(len(files)) / time.Since(start).Seconds()
 			encRates[callers-1] = max(encRates[callers-1], rate)
-			if rate > encRate {
-				encRate = rate
-			}
+			encRate = max(encRate, rate)
 			encCPU = min(encCPU, cpuSeconds()-cpu)
 		}
 

@@ -105,7 +105,8 @@
 //
 // With the demo model the target "indexing at ≥ 90% of encoder-only" cannot
 // be met on 2 cores. Both cores are busy while indexing: 1.13 ms of CPU per
-// image (index-cpu-ms/img) at 1,698 img/s is 1.9 cores. 90% of 2,930 img/s
+// image (index-cpu-ms/img) at 1,698 img/s is 1.9 cores (both best of 2, so
+// possibly from different runs). 90% of 2,930 img/s
 // on 2 cores leaves 0.76 ms of CPU per image for everything, and the encoder
 // alone takes 0.64 of it (encoder-cpu-ms/img, the less of its two runs);
 // decoding and preprocessing a 128 px PNG scene takes 0.33–0.45

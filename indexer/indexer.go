@@ -52,8 +52,8 @@ type Options struct {
 	// BatchSize is the most images per encoder call (default 16).
 	BatchSize int
 	// Encoders is how many batches are embedded at once. The default, 0,
-	// starts with one and adds a second once a batch took under 2 ms per
-	// image: with a model that small (the demo model: ~0.5 ms) ORT's
+	// starts with one and adds a second once a batch of at least 4 images
+	// took under 2 ms per image: with a model that small (the demo model: ~0.5 ms) ORT's
 	// intra-op threads spend much of each run handing tiny operators to each
 	// other, and two runs at once keep both cores busier (indexer
 	// BenchmarkIndexVsEncoder, doc.go "Throughput"). A large model keeps

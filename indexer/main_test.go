@@ -65,7 +65,7 @@ type countingEncoder struct {
 	// inflight counts calls running now, peak the most at once; before, when
 	// set, runs at the start of each call with its 1-based number.
 	inflight, peak atomic.Int64
-	before         func(call int64, n int)
+	before         func(ctx context.Context, call int64, n int)
 	started        atomic.Int64
 }
 
@@ -75,7 +75,7 @@ func (c *countingEncoder) EmbedImages(ctx context.Context, pixels []float32, n i
 	for p := c.peak.Load(); now > p && !c.peak.CompareAndSwap(p, now); p = c.peak.Load() {
 	}
 	if c.before != nil {
-		c.before(c.started.Add(1), n)
+		c.before(ctx, c.started.Add(1), n)
 	}
 	vecs, err := c.Encoder.EmbedImages(ctx, pixels, n)
 	if err != nil {

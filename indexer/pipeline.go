@@ -383,7 +383,12 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone 
 	}
 	err := r.gather(ectx, todo, per)
 	close(todo)
-	return errors.Join(err, enc.Wait())
+	// An encoder's failure cancels ectx, so gather then returns only
+	// context.Canceled: the encoder's error is the one to report.
+	if werr := enc.Wait(); werr != nil {
+		return werr
+	}
+	return err
 }
 
 // cheapImage is the encoder time per image below which Options.Encoders'
@@ -398,8 +403,10 @@ type latch struct {
 	yes  bool
 }
 
+// newLatch returns an undecided latch.
 func newLatch() *latch { return &latch{done: make(chan struct{})} }
 
+// decide sets the decision unless one was set before, and releases wait.
 func (l *latch) decide(yes bool) {
 	l.once.Do(func() {
 		l.yes = yes
@@ -407,6 +414,7 @@ func (l *latch) decide(yes bool) {
 	})
 }
 
+// wait blocks until decide and returns the decision.
 func (l *latch) wait() bool {
 	<-l.done
 	return l.yes

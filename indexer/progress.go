@@ -50,7 +50,9 @@ type Summary struct {
 	Progress
 	// Roots are the resolved folders that were walked.
 	Roots []string `json:"roots"`
-	// EncoderSeconds is the time spent inside the encoder.
+	// EncoderSeconds is the time spent inside the encoder, summed over
+	// encoder calls; with two encoders at once (Options.Encoders) it can
+	// exceed Elapsed.
 	EncoderSeconds float64 `json:"encoder_s"`
 	// Batches is the number of encoder calls.
 	Batches int64 `json:"batches"`
