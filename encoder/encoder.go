@@ -61,8 +61,11 @@ type Options struct {
 	// ImageBatch is the most images per ORT run; 0 means 64 with cuda and,
 	// on the CPU, 8, except 1 for fp32 graphs whose feed-forward activation
 	// for one image passes 4 MiB (base and large at 384 px): there one image
-	// per run measured 8% faster than 8 (bench/encbench, base-384 fp32, 2
-	// threads: 1.71 and 1.68 against 1.56 and 1.62 images/s). int8 graphs
+	// per run measured about 8% faster than 8 (bench/encbench, base-384
+	// fp32, 2 threads: 1.68–1.81 images/s in three runs against 1.56–1.62
+	// in two;
+	// the cutoff between base-224's 2.4 MB and base-384's 7.1 MB was not
+	// measured further, so base-224 keeps 8). int8 graphs
 	// run one image per run whatever this says (see perItem). Larger batches
 	// add little on the CPU and cost ~100 MB of activations per base-384
 	// image.

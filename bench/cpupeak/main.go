@@ -1,10 +1,11 @@
 // Command cpupeak measures this CPU's multiply-add peak — the most any GEMM
 // can reach — so that bench/REPORT.md can say how far the encoder and ORT's
 // own GEMM are from the silicon, not only from each other: fp32 FMA and
-// int8 VNNI (VPDPBUSD) on 512-bit registers, on 1 and on all threads, each
-// thread locked to its OS thread and running 12 independent chains.
+// int8 VNNI (VPDPBUSD) on 512-bit registers, on 1 thread and on -threads
+// (default: every CPU), each thread locked to its OS thread and running 12
+// independent chains. It exits with status 1 on a CPU without AVX-512.
 //
-//	go run ./bench/cpupeak [-json FILE] [-seconds S]
+//	go run ./bench/cpupeak [-json FILE] [-seconds S] [-threads N]
 package main
 
 import (
@@ -18,6 +19,8 @@ import (
 	"time"
 )
 
+// kernel is one peak loop: run(n) performs n iterations of opsPerIter
+// operations, counted in unit.
 type kernel struct {
 	name, unit string
 	opsPerIter float64
@@ -35,7 +38,12 @@ type result struct {
 func main() {
 	out := flag.String("json", "", "write the results here")
 	secs := flag.Float64("seconds", 0.5, "time per measurement (best of 3)")
+	nthreads := flag.Int("threads", runtime.NumCPU(), "threads for the all-threads figure (as the encoders use)")
 	flag.Parse()
+	if *secs <= 0 || *nthreads < 1 {
+		slog.Error("cpupeak: -seconds and -threads must be positive")
+		os.Exit(2)
+	}
 	ks := kernels()
 	if len(ks) == 0 {
 		slog.Error("cpupeak: no AVX-512 kernel for this CPU")
@@ -43,14 +51,14 @@ func main() {
 	}
 	var res []result
 	for _, k := range ks {
-		for _, threads := range []int{1, runtime.NumCPU()} {
+		for _, threads := range []int{1, *nthreads} {
 			best := 0.0
 			for range 3 {
 				best = max(best, measure(k, threads, *secs))
 			}
 			res = append(res, result{Kernel: k.name, Unit: k.unit, Threads: threads, Rate: best / 1e9})
 			fmt.Printf("%s %d thread(s): %.0f %s\n", k.name, threads, best/1e9, k.unit)
-			if threads == runtime.NumCPU() {
+			if threads == *nthreads {
 				break
 			}
 		}
@@ -76,7 +84,7 @@ func measure(k kernel, threads int, secs float64) float64 {
 		start := time.Now()
 		k.run(n)
 		if d := time.Since(start).Seconds(); d > 0.05 {
-			n = int(float64(n) * secs / d)
+			n = max(1, int(float64(n)*secs/d))
 			break
 		}
 		n *= 4

@@ -2,7 +2,12 @@ package main
 
 import "golang.org/x/sys/cpu"
 
+// fmaZ runs n iterations of 12 VFMADD231PS on 512-bit registers
+// (peak_amd64.s); n must be at least 1.
 func fmaZ(n int)
+
+// vnniZ runs n iterations of 12 VPDPBUSD on 512-bit registers; n must be
+// at least 1.
 func vnniZ(n int)
 
 // kernels lists what this CPU can run: fp32 FMA and int8 VNNI on 512-bit
