@@ -467,6 +467,21 @@ func TestEncoders(t *testing.T) {
 			}
 		})
 	}
+	// An encoder's failure is what Run reports, not the cancellation it
+	// causes, and what was committed before it stays.
+	for _, n := range []int{0, 2} {
+		e := newEnv(t, Options{BatchSize: 4, Encoders: n, MaxWait: time.Minute})
+		e.enc.failAt = 3
+		root := t.TempDir()
+		collection(t, root, 48, 1)
+		sum, err := e.ix.Run(t.Context(), root)
+		if !errors.Is(err, errInjected) || errors.Is(err, context.Canceled) {
+			t.Errorf("encoders %d: Run = %v, want the encoder's error and not context.Canceled", n, err)
+		}
+		if sum.Embedded > 44 {
+			t.Errorf("encoders %d: %d embedded although a batch of 4 failed", n, sum.Embedded)
+		}
+	}
 	e := newEnv(t, Options{})
 	if _, err := New(Options{Store: e.db, Encoder: e.enc, Encoders: -1}); !errors.Is(err, ErrOptions) {
 		t.Errorf("Encoders -1: %v, want ErrOptions", err)

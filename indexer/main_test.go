@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -56,6 +57,9 @@ func repoPath(rel string) string {
 	return filepath.Join(filepath.Dir(file), "..", rel)
 }
 
+// errInjected is countingEncoder's failure on call failAt.
+var errInjected = errors.New("injected encoder failure")
+
 // countingEncoder is the real encoder with a count of the images it embedded.
 type countingEncoder struct {
 	*encoder.Encoder
@@ -66,6 +70,7 @@ type countingEncoder struct {
 	// set, runs at the start of each call with its 1-based number.
 	inflight, peak atomic.Int64
 	before         func(ctx context.Context, call int64, n int)
+	failAt         int64 // when set, that call (1-based) fails with errInjected
 	started        atomic.Int64
 }
 
@@ -74,8 +79,12 @@ func (c *countingEncoder) EmbedImages(ctx context.Context, pixels []float32, n i
 	defer c.inflight.Add(-1)
 	for p := c.peak.Load(); now > p && !c.peak.CompareAndSwap(p, now); p = c.peak.Load() {
 	}
+	call := c.started.Add(1)
 	if c.before != nil {
-		c.before(ctx, c.started.Add(1), n)
+		c.before(ctx, call, n)
+	}
+	if c.failAt > 0 && call == c.failAt {
+		return nil, errInjected
 	}
 	vecs, err := c.Encoder.EmbedImages(ctx, pixels, n)
 	if err != nil {
