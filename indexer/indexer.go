@@ -120,6 +120,10 @@ type Indexer struct {
 
 	runMu sync.Mutex // serialises runs and watch syncs
 	prog  counters
+
+	// cheap is the encoder time per image under which Options.Encoders'
+	// default adds a second encoder (cheapImage; tests move it).
+	cheap time.Duration
 }
 
 // New validates opts and returns an Indexer writing into opts.Store with
@@ -196,7 +200,7 @@ func newIndexer(opts Options, cat catalog, codec imageCodec) (*Indexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Indexer{opts: opts, cat: cat, codec: codec, rules: r}, nil
+	return &Indexer{opts: opts, cat: cat, codec: codec, rules: r, cheap: cheapImage}, nil
 }
 
 // defaultWorkers is Options.Workers' default: one per CPU.

@@ -401,21 +401,21 @@ func TestSecondModel(t *testing.T) {
 	e.checkConsistent(root, nil)
 }
 
-// TestEncoders: Options.Encoders' default adds a second encoder when images
-// are cheap to embed and keeps one when they are not; a fixed count is
-// obeyed; either way every image is embedded exactly once.
+// TestEncoders: Options.Encoders' default adds a second encoder once a batch
+// was cheap to embed and keeps one while none is; a fixed count is obeyed;
+// either way every image is embedded exactly once. The threshold is moved
+// so that the outcome does not depend on the machine's load: any batch is
+// cheap under an hour per image, none under a nanosecond.
 func TestEncoders(t *testing.T) {
-	// waitForPeak makes calls after the second wait (up to 5 s each) until
-	// want calls have run at once, so that the encoders there are, if there
-	// are want of them, are seen together whatever the machine's load. The
-	// first two calls never wait: they are the ones whose speed can open the
-	// default's latch.
+	// waitForPeak makes each call after the first wait (up to 10 s) until
+	// want calls have run at once, so that want encoders, if there are that
+	// many, are seen together however the goroutines are scheduled.
 	waitForPeak := func(e *env, want int64) func(context.Context, int64, int) {
 		return func(ctx context.Context, call int64, _ int) {
-			if call <= 2 {
+			if call == 1 {
 				return
 			}
-			deadline := time.After(5 * time.Second)
+			deadline := time.After(10 * time.Second)
 			for e.enc.peak.Load() < want {
 				select {
 				case <-ctx.Done():
@@ -427,33 +427,32 @@ func TestEncoders(t *testing.T) {
 			}
 		}
 	}
-	// slow makes every image take 3 ms more, over the 2 ms threshold.
-	slow := func(ctx context.Context, _ int64, n int) {
-		select {
-		case <-ctx.Done():
-		case <-time.After(3 * time.Millisecond * time.Duration(n)):
-		}
-	}
 	tests := []struct {
 		name     string
 		encoders int
-		slow     bool
+		cheap    time.Duration
 		wantPeak int64
 	}{
-		{"default, cheap model: two", 0, false, 2},
-		{"default, slow model: one", 0, true, 1},
-		{"one", 1, false, 1},
-		{"three", 3, false, 3},
+		{"default, cheap model: two", 0, time.Hour, 2},
+		{"default, costly model: one", 0, time.Nanosecond, 1},
+		{"one", 1, time.Hour, 1},
+		{"three", 3, time.Hour, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			// A long MaxWait: every batch holds exactly 4 of the 48 images.
 			e := newEnv(t, Options{BatchSize: 4, Encoders: tc.encoders, MaxWait: time.Minute})
-			switch {
-			case tc.slow:
-				e.enc.before = slow
-			case tc.wantPeak > 1:
-				e.enc.before = waitForPeak(e, tc.wantPeak)
+			e.ix.cheap = tc.cheap
+			e.enc.before = waitForPeak(e, tc.wantPeak)
+			if tc.wantPeak == 1 {
+				// Each call lasts 20 ms, so that a second encoder, which
+				// must not be there, would be caught running beside it.
+				e.enc.before = func(ctx context.Context, _ int64, _ int) {
+					select {
+					case <-ctx.Done():
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
 			}
 			root := t.TempDir()
 			collection(t, root, 48, 1)

@@ -483,7 +483,7 @@ func (r *run) gather(ctx context.Context, todo chan<- encodedBatch, per int) err
 
 // encode embeds the batches from todo and hands them to the committer.
 // With second set, it opens that latch once a batch of at least 4 images
-// took under cheapImage per image.
+// took under Indexer.cheap (cheapImage) per image.
 func (r *run) encode(ctx context.Context, todo <-chan encodedBatch, out chan<- encodedBatch, committerDone <-chan struct{}, second *latch) error {
 	ix := r.ix
 	size := ix.opts.Encoder.ImageSize()
@@ -510,7 +510,7 @@ func (r *run) encode(ctx context.Context, todo <-chan encodedBatch, out chan<- e
 			}
 			took := time.Since(start)
 			ix.prog.encodeNanos.Add(int64(took))
-			if second != nil && len(b.items) >= 4 && took < cheapImage*time.Duration(len(b.items)) {
+			if second != nil && len(b.items) >= 4 && took < ix.cheap*time.Duration(len(b.items)) {
 				second.decide(true)
 				second = nil
 			}
