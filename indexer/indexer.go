@@ -53,11 +53,11 @@ type Options struct {
 	BatchSize int
 	// Encoders is how many batches are embedded at once. The default, 0,
 	// starts with one and adds a second once a batch of at least 4 images
-	// took under 2 ms per image: with a model that small (the demo model: ~0.5 ms) ORT's
-	// intra-op threads spend much of each run handing tiny operators to each
-	// other, and two runs at once keep both cores busier (indexer
-	// BenchmarkIndexVsEncoder, doc.go "Throughput"). A large model keeps
-	// one: two concurrent runs there only add activation memory and
+	// took under 2 ms per image: with a model that small (the demo model:
+	// ~0.5 ms) ORT's intra-op threads spend much of each run handing tiny
+	// operators to each other, and two runs at once keep both cores busier
+	// (indexer BenchmarkIndexVsEncoder, doc.go "Throughput"). A large model
+	// keeps one: two concurrent runs there only add activation memory and
 	// oversubscribe the cores.
 	Encoders int
 	// MaxWait is how long a partial batch waits for more images before it is

@@ -366,19 +366,19 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone 
 	second := newLatch()
 	if n := ix.opts.Encoders; n > 0 {
 		for range n {
-			enc.Go(func() error { return r.encode(ectx, todo, out, committerDone, nil) })
+			enc.Go(func() error { return r.encode(ectx, todo, out, committerDone, per, nil) })
 		}
 	} else {
 		// Auto: a second encoder joins once a batch shows images are cheap.
 		enc.Go(func() error {
 			defer second.decide(false)
-			return r.encode(ectx, todo, out, committerDone, second)
+			return r.encode(ectx, todo, out, committerDone, per, second)
 		})
 		enc.Go(func() error {
 			if !second.wait() {
 				return nil
 			}
-			return r.encode(ectx, todo, out, committerDone, nil)
+			return r.encode(ectx, todo, out, committerDone, per, nil)
 		})
 	}
 	err := r.gather(ectx, todo, per)
@@ -392,8 +392,12 @@ func (r *run) batch(ctx context.Context, out chan<- encodedBatch, committerDone 
 }
 
 // cheapImage is the encoder time per image below which Options.Encoders'
-// default embeds two batches at once (see there).
-const cheapImage = 2 * time.Millisecond
+// default embeds two batches at once (see there); only a batch of at least
+// cheapBatch images is timed, as a lone image's time is mostly overhead.
+const (
+	cheapImage = 2 * time.Millisecond
+	cheapBatch = 4
+)
 
 // latch is a decision taken once: the first decide wins, and wait blocks
 // until then.
@@ -481,13 +485,11 @@ func (r *run) gather(ctx context.Context, todo chan<- encodedBatch, per int) err
 	}
 }
 
-// encode embeds the batches from todo and hands them to the committer.
-// With second set, it opens that latch once a batch of at least 4 images
-// took under Indexer.cheap (cheapImage) per image.
-func (r *run) encode(ctx context.Context, todo <-chan encodedBatch, out chan<- encodedBatch, committerDone <-chan struct{}, second *latch) error {
+// encode embeds the batches from todo (per values an image) and hands them
+// to the committer. With second set, it opens that latch once a batch of at
+// least cheapBatch images took under Indexer.cheap (cheapImage) per image.
+func (r *run) encode(ctx context.Context, todo <-chan encodedBatch, out chan<- encodedBatch, committerDone <-chan struct{}, per int, second *latch) error {
 	ix := r.ix
-	size := ix.opts.Encoder.ImageSize()
-	per := 3 * size * size
 	var buf []float32
 	for b := range todo {
 		if len(b.items) > 0 {
@@ -510,7 +512,7 @@ func (r *run) encode(ctx context.Context, todo <-chan encodedBatch, out chan<- e
 			}
 			took := time.Since(start)
 			ix.prog.encodeNanos.Add(int64(took))
-			if second != nil && len(b.items) >= 4 && took < ix.cheap*time.Duration(len(b.items)) {
+			if second != nil && len(b.items) >= cheapBatch && took < ix.cheap*time.Duration(len(b.items)) {
 				second.decide(true)
 				second = nil
 			}

@@ -252,7 +252,7 @@ var useMAC = haveMAC
 // the horizontal pass on a transposed image (resampleHT). The sums are the
 // same integers as Pillow's, so the result is too.
 func macRows(dst, src []uint8, stride int, k []int32) {
-	if len(k) == 0 {
+	if len(k) == 0 { // no taps: the sum is ½, which clips to 0 (and the kernel needs a tap)
 		clear(dst)
 		return
 	}
