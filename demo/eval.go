@@ -225,7 +225,7 @@ func embedTexts(ctx context.Context, enc *encoder.Encoder, tok *tokenizer.Tokeni
 	ids := make([][]int64, len(texts))
 	for i, t := range texts {
 		var err error
-		if ids[i], err = tok.BEiT3Input(t, enc.MaxTokens()); err != nil {
+		if ids[i], err = tok.BEiT3Input(t, enc.TextWindow()); err != nil {
 			return nil, fmt.Errorf("tokenize %q: %w", t, err)
 		}
 	}

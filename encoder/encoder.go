@@ -100,7 +100,8 @@ type Encoder struct {
 	// activations per tensor, so batch mates (and padding) would otherwise
 	// shift each other's vectors.
 	perItem    bool
-	imageBatch int // most images per run
+	imageBatch int    // most images per run
+	provider   string // "cpu" or "cuda"
 }
 
 // Open loads dir's model.json and both graphs. Errors: modelfile.ErrNoManifest
@@ -155,7 +156,12 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Encoder, err error)
 	if err := acquireRuntime(opts.Library); err != nil {
 		return nil, err
 	}
-	e := &Encoder{man: man, log: log, maxTokens: man.Architecture.TextPositions - 2, perItem: man.Precision == convert.PrecisionInt8, imageBatch: imageBatch}
+	provider := "cpu"
+	if cudaCore != "" {
+		provider = "cuda"
+	}
+	e := &Encoder{man: man, log: log, maxTokens: man.Architecture.TextPositions - 2, perItem: man.Precision == convert.PrecisionInt8,
+		imageBatch: imageBatch, provider: provider}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, e.release())
@@ -263,6 +269,15 @@ func (e *Encoder) Dim() int { return e.man.Architecture.Dim }
 
 // ImageSize is the side of the square input the vision graph takes.
 func (e *Encoder) ImageSize() int { return e.man.Image.Size }
+
+// Provider is the execution provider the graphs run on: "cpu" or "cuda".
+func (e *Encoder) Provider() string { return e.provider }
+
+// TextWindow is the text window every caller should frame texts to (<s>
+// and </s> included): model.json's max_tokens (64 for the official retrieval
+// checkpoints, as their fine-tuning and spec/beit3.md frame texts), never
+// more than MaxTokens. Longer texts keep their first TextWindow−2 pieces.
+func (e *Encoder) TextWindow() int { return min(e.man.Text.MaxTokens, e.maxTokens) }
 
 // MaxTokens is the longest id sequence (with <s> and </s>) EmbedTexts accepts.
 func (e *Encoder) MaxTokens() int { return e.maxTokens }

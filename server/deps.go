@@ -28,6 +28,12 @@ type ModelInfo struct {
 	Dim        int     `json:"dim"`
 	LogitScale float64 `json:"logit_scale"`
 	ImageSize  int     `json:"image_size"`
+	// MaxTokens is the text window, <s> and </s> included (64 for BEiT-3's
+	// retrieval checkpoints): longer texts keep their first MaxTokens−2 pieces.
+	MaxTokens int `json:"max_tokens"`
+	// Precision of the graphs (fp32, int8, fp16) and Device they run on (cpu, cuda).
+	Precision string `json:"precision"`
+	Device    string `json:"device"`
 }
 
 // Encoder embeds texts and images. Implementations must be safe for concurrent

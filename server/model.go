@@ -47,7 +47,10 @@ func NewModel(enc *encoder.Encoder, dir string, opts ModelOptions) (*Model, erro
 
 // Info describes the model.
 func (m *Model) Info() ModelInfo {
-	return ModelInfo{ID: m.man.ID, Dim: m.enc.Dim(), LogitScale: m.man.LogitScale, ImageSize: m.enc.ImageSize()}
+	return ModelInfo{
+		ID: m.man.ID, Dim: m.enc.Dim(), LogitScale: m.man.LogitScale, ImageSize: m.enc.ImageSize(),
+		MaxTokens: m.enc.TextWindow(), Precision: m.man.Precision, Device: m.enc.Provider(),
+	}
 }
 
 // PrepareImage decodes data (by content) and returns the vision tower's input.
@@ -77,12 +80,13 @@ func (m *Model) EmbedImages(ctx context.Context, imgs [][]float32) ([][]float32,
 	return m.enc.EmbedImages(ctx, flat, len(imgs))
 }
 
-// EmbedTexts tokenises and embeds texts as one encoder batch. Texts longer
-// than the model's MaxTokens are truncated by the tokenizer.
+// EmbedTexts tokenises and embeds texts as one encoder batch. A text longer
+// than the model's window (ModelInfo.MaxTokens) keeps its first pieces, as
+// `imglish embed` and the official code truncate.
 func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([][]float32, error) {
 	ids := make([][]int64, len(texts))
 	for i, t := range texts {
-		v, err := m.tok.BEiT3Input(t, m.enc.MaxTokens())
+		v, err := m.tok.BEiT3Input(t, m.enc.TextWindow())
 		if err != nil {
 			if errors.Is(err, tokenizer.ErrEmpty) {
 				return nil, fmt.Errorf("%w: text %d is empty after normalisation", ErrBadRequest, i+1)

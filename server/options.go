@@ -85,6 +85,17 @@ type Options struct {
 	// wait, batches form only while the encoder is busy).
 	MaxBatch int      `json:"max_batch"`
 	MaxWait  Duration `json:"max_wait"`
+	// VectorizerAddr, when set, is where Run also serves Weaviate's
+	// multi2vec-clip inference contract (/vectorize, /meta, /.well-known/*;
+	// see VectorizerHandler), so a Weaviate collection can use imglish as its
+	// vectorizer. Empty: not served.
+	VectorizerAddr string `json:"vectorizer_addr"`
+	// VectorizerNoAuth opens the vectorizer door without an API key, which is
+	// how Weaviate's module calls it (it sends no key). New refuses it unless
+	// VectorizerAddr is a loopback or private address. Without it the door
+	// takes the API's read keys (for a proxy that adds the header), and is
+	// open when no keys are configured, as the read routes are.
+	VectorizerNoAuth bool `json:"vectorizer_no_auth"`
 	// Logger receives request and lifecycle logs; default slog.Default().
 	Logger *slog.Logger `json:"-"`
 }
@@ -222,6 +233,9 @@ func (o Options) withDefaults(dataDir string) (Options, error) {
 	if o.NoAuth && !IsLoopback(o.Addr) {
 		return o, fmt.Errorf("%w: auth can only be disabled on a loopback address, not %q", ErrConfig, o.Addr)
 	}
+	if o.VectorizerNoAuth && !isPrivate(o.VectorizerAddr) {
+		return o, fmt.Errorf("%w: the vectorizer door can only be opened without a key on a loopback or private address, not %q", ErrConfig, o.VectorizerAddr)
+	}
 	o.IndexRoots = slices.Clone(o.IndexRoots)
 	o.Keys = slices.Clone(o.Keys)
 	for i, r := range o.IndexRoots {
@@ -249,4 +263,18 @@ func IsLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// isPrivate reports whether addr ("host:port") binds only to a loopback or
+// private-range (RFC 1918, RFC 4193) address.
+func isPrivate(addr string) bool {
+	if IsLoopback(addr) {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsPrivate()
 }

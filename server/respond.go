@@ -101,5 +101,9 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	if status == http.StatusTooManyRequests {
 		c.Header("Retry-After", "1")
 	}
+	if c.GetBool(ctxVectorizer) {
+		c.AbortWithStatusJSON(status, vectorizerError{Error: msg})
+		return
+	}
 	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: msg}})
 }

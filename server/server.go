@@ -28,6 +28,9 @@ type Server struct {
 	engine *gin.Engine
 	keys   keyring
 	rl     *rateLimiter
+	// admitH bounds the work in flight across both doors (API and vectorizer).
+	admitH    gin.HandlerFunc
+	vecEngine *gin.Engine
 
 	texts  *Coalescer[string, []float32]
 	images *Coalescer[[]float32, []float32]
@@ -67,7 +70,9 @@ func New(deps Deps, opts Options) (*Server, error) {
 	e.NoMethod(func(c *gin.Context) { s.writeError(c, errMethodNotAllowed) })
 	e.Use(s.recoverJSON(), s.observe(), s.cors(), s.limits())
 	s.engine = e
+	s.admitH = s.admit()
 	s.routes()
+	s.vecEngine = s.newVectorizerEngine()
 	return s, nil
 }
 
@@ -77,55 +82,87 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // Addr is the configured listen address.
 func (s *Server) Addr() string { return s.opts.Addr }
 
-// Run listens on Options.Addr and serves until ctx ends; then it stops taking
-// connections, waits up to 15 s for requests in flight, stops the coalescers and
-// returns. ready, if not nil, receives the bound address once listening.
+// Run listens on Options.Addr (and on Options.VectorizerAddr when set) and
+// serves until ctx ends; then it stops taking connections, waits up to 15 s
+// for requests in flight, stops the coalescers and returns. ready, if not
+// nil, receives the API's bound address once listening.
 func (s *Server) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.opts.Addr, err)
 	}
-	return s.Serve(ctx, ln, ready)
+	var vln net.Listener
+	if s.opts.VectorizerAddr != "" {
+		if vln, err = net.Listen("tcp", s.opts.VectorizerAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen %s (vectorizer): %w", s.opts.VectorizerAddr, err)
+		}
+	}
+	return s.serve(ctx, ln, vln, ready)
 }
 
-// Serve is Run on an existing listener, which it closes.
+// Serve is Run on an existing listener for the API, which it closes; the
+// vectorizer door is not served (see VectorizerHandler).
 func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net.Addr)) error {
-	hs := &http.Server{
-		Handler:           s.engine,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Duration(s.opts.RequestTimeout),
-		WriteTimeout:      time.Duration(s.opts.RequestTimeout) + 5*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	return s.serve(ctx, ln, nil, ready)
+}
+
+func (s *Server) serve(ctx context.Context, ln, vln net.Listener, ready func(addr net.Addr)) error {
+	httpServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       time.Duration(s.opts.RequestTimeout),
+			WriteTimeout:      time.Duration(s.opts.RequestTimeout) + 5*time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	servers := []*http.Server{httpServer(s.engine)}
+	listeners := []net.Listener{ln}
+	if vln != nil {
+		servers = append(servers, httpServer(s.vecEngine))
+		listeners = append(listeners, vln)
+	}
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
 	s.log.Info("serving", "addr", ln.Addr().String(), "auth", !s.opts.NoAuth, "keys", len(s.keys.keys))
+	if vln != nil {
+		s.log.Info("serving the Weaviate vectorizer contract", "addr", vln.Addr().String(), "auth", !s.opts.NoAuth && !s.opts.VectorizerNoAuth)
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}
 	s.startWatching(ctx)
+	var first error
 	select {
-	case err := <-errc:
-		s.Close()
-		return fmt.Errorf("serve: %w", err)
+	case first = <-errc:
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
 	s.log.Info("shutting down: draining requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	err := hs.Shutdown(sctx)
+	var errs []error
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
+	}
 	s.Close()
-	if err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if first != nil {
+		return errors.Join(append(errs, fmt.Errorf("serve: %w", first))...)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("serve: %w", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Close stops the coalescers and waits for background work (index jobs) the
@@ -156,7 +193,7 @@ func (s *Server) routes() {
 	write := s.require(ScopeWrite)
 	v1 := e.Group("/v1")
 	v1.GET("/openapi.json", s.handleOpenAPI)
-	admit := s.admit()
+	admit := s.admitH
 	r := v1.Group("", read, s.rateLimit())
 	w := v1.Group("", write, s.rateLimit())
 	heavy := r.Group("", admit)

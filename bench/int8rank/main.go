@@ -87,7 +87,7 @@ func main() {
 		}
 		ids := make([][]int64, len(captions))
 		for i, c := range captions {
-			if ids[i], err = tok.BEiT3Input(c, enc.MaxTokens()); err != nil {
+			if ids[i], err = tok.BEiT3Input(c, enc.TextWindow()); err != nil {
 				log.Fatal(err)
 			}
 		}

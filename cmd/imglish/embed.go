@@ -106,7 +106,7 @@ per line. --image decodes and preprocesses a file as the model's model.json says
 					return err
 				}
 				for _, text := range texts {
-					ids, err := tok.BEiT3Input(text, man.Text.MaxTokens)
+					ids, err := tok.BEiT3Input(text, enc.TextWindow())
 					if err != nil {
 						return fmt.Errorf("tokenize %q: %w", text, err)
 					}

@@ -20,7 +20,8 @@ func init() { register(newServeCmd) }
 func newServeCmd(g *globals) *cobra.Command {
 	var (
 		addr, config      string
-		noAuth            bool
+		vecAddr           string
+		noAuth, vecNoAuth bool
 		roots, watch      []string
 		threads, maxBatch int
 		maxWait           time.Duration
@@ -36,7 +37,15 @@ $IMGLISH_API_KEYS ("key:read,key:write"). Write routes always need a write key; 
 opens every route and is refused unless --addr is a loopback address. Index jobs over HTTP
 may only read folders under --index-root (repeatable); --watch folders are indexed on start
 and kept in step. Label sets named in the config's "auto_tags" (or stored with "auto_tag": true)
-tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in flight, then close the store.`,
+tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in flight, then close the store.
+
+--vectorizer-addr also serves Weaviate's multi2vec-clip inference contract (POST /vectorize,
+GET /meta, /.well-known/live and /ready) on a second address, so a Weaviate collection with
+"vectorizer": "multi2vec-clip" gets its vectors from this model (start Weaviate with
+ENABLE_MODULES=multi2vec-clip CLIP_INFERENCE_API=http://<that address>). Weaviate sends no API
+key: --vectorizer-no-auth opens that door without one, and is refused unless the address is
+loopback or private; otherwise it takes the read keys (for a proxy that adds the header).
+Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -50,6 +59,12 @@ tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in
 			}
 			if noAuth {
 				opts.NoAuth = true
+			}
+			if fl.Changed("vectorizer-addr") {
+				opts.VectorizerAddr = vecAddr
+			}
+			if vecNoAuth {
+				opts.VectorizerNoAuth = true
 			}
 			opts.IndexRoots = append(opts.IndexRoots, roots...)
 			opts.WatchFolders = append(opts.WatchFolders, watch...)
@@ -107,6 +122,9 @@ tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in
 			}
 			return srv.Run(ctx, func(a net.Addr) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "imglish: serving http://%s/ (model %s, data %s)\n", a, info.ID, g.data)
+				if opts.VectorizerAddr != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "imglish: Weaviate vectorizer (multi2vec-clip contract) on http://%s\n", opts.VectorizerAddr)
+				}
 			})
 		},
 	}
@@ -114,6 +132,8 @@ tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	f.StringVar(&config, "config", "", "JSON config file (keys, limits, CORS, index roots, watched folders)")
 	f.BoolVar(&noAuth, "no-auth", false, "open every route without a key (only on a loopback --addr)")
+	f.StringVar(&vecAddr, "vectorizer-addr", "", "also serve Weaviate's multi2vec-clip vectorizer contract on this address (e.g. 127.0.0.1:8081)")
+	f.BoolVar(&vecNoAuth, "vectorizer-no-auth", false, "no API key on the vectorizer address (Weaviate sends none; only on a loopback or private address)")
 	f.StringArrayVar(&roots, "index-root", nil, "folder that POST /v1/index/jobs may index (repeatable)")
 	f.StringArrayVar(&watch, "watch", nil, "folder to index on start and keep in step (repeatable)")
 	f.StringArrayVar(&cors, "cors-origin", nil, "origin allowed to call the API from a browser (repeatable; * for any)")
