@@ -42,6 +42,17 @@ $(ORT_GPU)/libonnxruntime.so:
 	mv $(DEPS)/npm-gpu/x/package/Plugins/Linux/x64/libonnxruntime.so $@.tmp && mv $@.tmp $@
 	rm -rf $(DEPS)/npm-gpu
 
+## setup-weaviate: build weaviate-server (internal/wvcluster.Version; keep the two equal) into .deps/weaviate/VERSION/ from the Go
+## module proxy, once (≈3–6 min on 2 cores the first time; Go's build cache keeps it). The Weaviate tests run it.
+WEAVIATE_VERSION := v1.35.2
+WEAVIATE_BIN := $(DEPS)/weaviate/$(WEAVIATE_VERSION)/weaviate-server
+.PHONY: setup-weaviate
+setup-weaviate: $(WEAVIATE_BIN)
+
+$(WEAVIATE_BIN):
+	@mkdir -p $(dir $@)
+	GOBIN=$(abspath $(dir $@)) $(GO) install github.com/weaviate/weaviate/cmd/weaviate-server@$(WEAVIATE_VERSION)
+
 build: setup
 	$(GO) build -o $(BIN) ./cmd/imglish
 
@@ -49,7 +60,7 @@ vet:
 	$(GO) vet ./...
 
 ## test: set up (ORT, Chromium for the page's end-to-end test), vet, and run every test with the race detector.
-test: setup setup-browser vet
+test: setup setup-browser setup-weaviate vet
 	$(GO) test -race -timeout 20m ./...
 
 ## run: the demo: convert the bundled demo checkpoint, render a demo collection of synthetic scenes, index it,
@@ -114,6 +125,13 @@ setup-browser:
 bench-server: setup
 	@mkdir -p bench/out
 	IMGLISH_BENCH_OUT=$(abspath bench/out/server.txt) nice $(GO) test -tags bench -run TestServeLatency -v -timeout 60m ./server/
+
+.PHONY: bench-weaviate
+## bench-weaviate: Weaviate inserts vectorised by `imglish serve --vectorizer-addr` vs imglish's own indexing of the
+## same scenes, demo and base-shaped models (writes bench/out/weaviate.txt; ≈1 min).
+bench-weaviate: setup setup-weaviate
+	@mkdir -p bench/out
+	IMGLISH_BENCH_OUT=$(abspath bench/out/weaviate.txt) $(GO) test -tags bench -run TestWeaviateVectorizerThroughput -v -timeout 30m ./cmd/imglish/
 
 .PHONY: fixtures bench-torch
 ## fixtures: regenerate testdata/reference/ (BEiT-3 parity checkpoints and goldens; Debian python3-torch).

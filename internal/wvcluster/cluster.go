@@ -45,7 +45,8 @@ var ErrNoBinary = errors.New("wvcluster: weaviate-server not found (run `make se
 var ErrNotReady = errors.New("wvcluster: weaviate not ready")
 
 // Find returns the weaviate-server binary: $IMGLISH_WEAVIATE_BIN, else
-// <root>/.deps/weaviate/weaviate-server (where `make setup-weaviate` puts it),
+// <root>/.deps/weaviate/<Version>/weaviate-server (where `make setup-weaviate`
+// puts it),
 // else one on PATH. It returns ErrNoBinary when there is none.
 func Find(root string) (string, error) {
 	if p := os.Getenv(BinEnv); p != "" {
@@ -55,7 +56,7 @@ func Find(root string) (string, error) {
 		return p, nil
 	}
 	if root != "" {
-		p := filepath.Join(root, ".deps", "weaviate", "weaviate-server")
+		p := filepath.Join(root, ".deps", "weaviate", Version, "weaviate-server")
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
@@ -423,8 +424,9 @@ func getOK(ctx context.Context, url string) error {
 
 // NodeState is one entry of Weaviate's GET /v1/nodes.
 type NodeState struct {
-	Name   string `json:"name"`
-	Status string `json:"status"`
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Version string `json:"version"`
 }
 
 // NodeStatus asks the node at base for the cluster's node list.
