@@ -126,6 +126,14 @@ bench-server: setup
 	@mkdir -p bench/out
 	IMGLISH_BENCH_OUT=$(abspath bench/out/server.txt) nice $(GO) test -tags bench -run TestServeLatency -v -timeout 60m ./server/
 
+.PHONY: cluster
+## cluster: a fresh 3-node Weaviate cluster on loopback for trying things by hand (NODES=N; data and logs in
+## .run/cluster, wiped at start since ports are new each time; Ctrl-C stops it). CLUSTER_ENV="ENABLE_MODULES=multi2vec-clip CLIP_INFERENCE_API=http://127.0.0.1:8081" adds env.
+NODES ?= 3
+cluster: setup-weaviate
+	rm -rf $(RUN_DIR)/cluster
+	$(GO) run ./internal/wvcluster/cmd/wvcluster -nodes $(NODES) -dir $(RUN_DIR)/cluster $(foreach e,$(CLUSTER_ENV),-env $(e))
+
 .PHONY: bench-weaviate
 ## bench-weaviate: Weaviate inserts vectorised by `imglish serve --vectorizer-addr` vs imglish's own indexing of the
 ## same scenes, demo and base-shaped models (writes bench/out/weaviate.txt; ≈1 min).

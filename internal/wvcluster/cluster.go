@@ -182,14 +182,21 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		}
 		n.env = append(n.env, opts.Env...)
 	}
-	for _, n := range c.Nodes {
+	wctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
+	defer cancel()
+	for i, n := range c.Nodes {
 		if err := n.start(); err != nil {
 			return nil, errors.Join(err, c.Stop())
 		}
 		log.Info("weaviate node started", "node", n.Name, "url", n.URL(), "log", n.logPath)
+		if i == 0 && len(c.Nodes) > 1 {
+			// The others join through node1's gossip port; one that finds it
+			// closed gives up on the cluster for good.
+			if err := n.waitGossip(wctx); err != nil {
+				return nil, errors.Join(err, c.Stop())
+			}
+		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
-	defer cancel()
 	if err := c.WaitReady(wctx); err != nil {
 		return nil, errors.Join(err, c.Stop())
 	}
@@ -380,6 +387,25 @@ func (n *Node) waitReady(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w (log %s)", ErrNotReady, n.Name, err, n.logPath)
+	}
+	return nil
+}
+
+// waitGossip waits until the node's gossip port takes connections.
+func (n *Node) waitGossip(ctx context.Context) error {
+	addr := "127.0.0.1:" + strconv.Itoa(n.GossipPort)
+	err := poll(ctx, func() error {
+		if !n.Running() {
+			return fmt.Errorf("%w: %s exited (see %s)", errStop, n.Name, n.logPath)
+		}
+		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %s gossip %s: %w", ErrNotReady, n.Name, addr, err)
 	}
 	return nil
 }
