@@ -76,6 +76,9 @@ type env struct {
 type envConfig struct {
 	scenes int
 	opts   Options
+	// data is the data dir as the server is given it (relative, through a
+	// symlink, with ".."); default an absolute temp dir.
+	data string
 	// labelSets are stored before indexing; opts.AutoTags (and sets with
 	// AutoTag) then tag the scenes through an AutoTagger. tagHook, if set,
 	// runs before each image is tagged.
@@ -87,7 +90,10 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
 	ctx := context.Background()
 	mdir, trained := testModel(t)
-	e := &env{t: t, data: filepath.Join(t.TempDir(), "data"), photos: filepath.Join(t.TempDir(), "photos"), trained: trained}
+	e := &env{t: t, data: cfg.data, photos: filepath.Join(t.TempDir(), "photos"), trained: trained}
+	if e.data == "" {
+		e.data = filepath.Join(t.TempDir(), "data")
+	}
 	var err error
 	e.db, err = store.Open(ctx, filepath.Join(e.data, "store"), store.Options{MemTableSize: 4 << 20})
 	if err != nil {

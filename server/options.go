@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"imglish/internal/fspath"
 )
 
 // Scope is what an API key may do.
@@ -63,6 +65,11 @@ type Options struct {
 	CORSOrigins []string `json:"cors_origins"`
 	// IndexRoots is the allow-list of folders index jobs may read; /v1/index/jobs
 	// refuses others with 403. Empty means no index jobs over HTTP.
+	//
+	// IndexRoots, WatchFolders, UploadDir and ThumbDir (and Deps.DataDir) may
+	// be relative (to the working directory), go through symlinks or hold
+	// "..": New makes each canonical (absolute, clean, symlinks resolved),
+	// the form the indexer records paths in.
 	IndexRoots []string `json:"index_roots"`
 	// WatchFolders are indexed on start and watched while the server runs.
 	WatchFolders []string `json:"watch_folders"`
@@ -222,19 +229,39 @@ func (o Options) withDefaults(dataDir string) (Options, error) {
 	if o.NoAuth && !IsLoopback(o.Addr) {
 		return o, fmt.Errorf("%w: auth can only be disabled on a loopback address, not %q", ErrConfig, o.Addr)
 	}
-	o.IndexRoots = slices.Clone(o.IndexRoots)
 	o.Keys = slices.Clone(o.Keys)
-	for i, r := range o.IndexRoots {
-		abs, err := filepath.Abs(r)
+	// Every path is made canonical here, once, in the form the indexer
+	// records (fspath.Canonical: absolute, clean, symlinks resolved), so that
+	// upload lookups, delete cleanups and allow-list checks compare like with
+	// like whatever form the flag, config or caller used.
+	for _, p := range []*string{&o.UploadDir, &o.ThumbDir} {
+		c, err := fspath.Canonical(*p)
 		if err != nil {
-			return o, fmt.Errorf("%w: index root %q: %w", ErrConfig, r, err)
+			return o, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
-		if real, err := filepath.EvalSymlinks(abs); err == nil {
-			abs = real
-		}
-		o.IndexRoots[i] = abs
+		*p = c
+	}
+	var err error
+	if o.IndexRoots, err = canonicalAll("index root", o.IndexRoots); err != nil {
+		return o, err
+	}
+	if o.WatchFolders, err = canonicalAll("watch folder", o.WatchFolders); err != nil {
+		return o, err
 	}
 	return o, nil
+}
+
+// canonicalAll returns a canonical copy of paths.
+func canonicalAll(what string, paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		c, err := fspath.Canonical(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %q: %w", ErrConfig, what, p, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // IsLoopback reports whether addr ("host:port") binds only to the loopback

@@ -14,6 +14,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
+
+	"imglish/internal/fspath"
 )
 
 // Server is the imglish HTTP API and web page. It is safe for concurrent use.
@@ -41,6 +43,13 @@ type Server struct {
 
 // New validates opts and builds the server around deps (see Deps).
 func New(deps Deps, opts Options) (*Server, error) {
+	if deps.DataDir != "" {
+		dir, err := fspath.Canonical(deps.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("%w: data dir: %w", ErrConfig, err)
+		}
+		deps.DataDir = dir
+	}
 	opts, err := opts.withDefaults(deps.DataDir)
 	if err != nil {
 		return nil, err
