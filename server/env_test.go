@@ -79,6 +79,9 @@ type envConfig struct {
 	// data is the data dir as the server is given it (relative, through a
 	// symlink, with ".."); default an absolute temp dir.
 	data string
+	// rateLimitDefault keeps opts.RateLimit 0 (the server's default);
+	// otherwise a zero RateLimit is turned off for the test.
+	rateLimitDefault bool
 	// labelSets are stored before indexing; opts.AutoTags (and sets with
 	// AutoTag) then tag the scenes through an AutoTagger. tagHook, if set,
 	// runs before each image is tagged.
@@ -157,7 +160,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if opts.Keys == nil && !opts.NoAuth {
 		opts.Keys = []APIKey{{Name: "reader", Key: readKey, Scope: ScopeRead}, {Name: "writer", Key: writeKey, Scope: ScopeWrite}}
 	}
-	if opts.RateLimit == 0 {
+	if opts.RateLimit == 0 && !cfg.rateLimitDefault {
 		opts.RateLimit = -1
 	}
 	if opts.Logger == nil {

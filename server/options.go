@@ -48,13 +48,18 @@ type Options struct {
 	MaxPixels int64 `json:"max_pixels"`
 	// RequestTimeout bounds each request; default 60 s.
 	RequestTimeout Duration `json:"request_timeout"`
-	// RateLimit is requests per second per key (or per client address without
-	// one); default 50, negative disables. RateBurst defaults to 2×RateLimit.
+	// RateLimit is requests per second on the /v1 routes, counted per API key
+	// when the request authenticates with one, else per client address.
+	// Zero means the default: 50, except with NoAuth, where it is off (NoAuth
+	// is loopback only, where every client has the same address and would
+	// share one budget). Negative turns it off. RateBurst is how many requests
+	// a key or address may send at once; default 2×RateLimit.
 	RateLimit float64 `json:"rate_limit"`
 	RateBurst int     `json:"rate_burst"`
-	// TrustedProxies are the proxy addresses (IPs or CIDRs) whose
-	// X-Forwarded-For is believed for the client address (rate limits, logs);
-	// none by default, so a client cannot pick its own address.
+	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
+	// X-Forwarded-For or X-Real-IP header is believed for the client address
+	// (per-address rate limits, logs). None by default: the client address is
+	// then the peer's, and a client cannot pick its own by sending the header.
 	TrustedProxies []string `json:"trusted_proxies"`
 	// MaxInFlight caps the API requests doing work at once (search, classify,
 	// embed, uploads), bounding the memory decodes and encodes take under
@@ -95,6 +100,10 @@ type Options struct {
 	// Logger receives request and lifecycle logs; default slog.Default().
 	Logger *slog.Logger `json:"-"`
 }
+
+// DefaultRateLimit is Options.RateLimit's default in requests per second per
+// API key (or client address), when auth is on.
+const DefaultRateLimit = 50
 
 // Duration is a time.Duration that reads "250ms" or "5s" from JSON.
 type Duration time.Duration
@@ -180,9 +189,12 @@ func (o Options) withDefaults(dataDir string) (Options, error) {
 		o.RequestTimeout = Duration(60 * time.Second)
 	}
 	if o.RateLimit == 0 {
-		o.RateLimit = 50
+		o.RateLimit = DefaultRateLimit
+		if o.NoAuth {
+			o.RateLimit = -1
+		}
 	}
-	if o.RateBurst <= 0 {
+	if o.RateBurst <= 0 && o.RateLimit > 0 {
 		o.RateBurst = max(1, int(2*o.RateLimit))
 	}
 	if o.MaxInFlight == 0 {

@@ -111,7 +111,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr net
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "auth", !s.opts.NoAuth, "keys", len(s.keys.keys))
+	s.log.Info("serving", "addr", ln.Addr().String(), "auth", !s.opts.NoAuth, "keys", len(s.keys.keys),
+		"rate_limit", max(0, s.opts.RateLimit), "trusted_proxies", len(s.opts.TrustedProxies))
 	if ready != nil {
 		ready(ln.Addr())
 	}

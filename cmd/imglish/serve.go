@@ -24,7 +24,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		roots, watch      []string
 		threads, maxBatch int
 		maxWait           time.Duration
-		cors              []string
+		cors, proxies     []string
+		rateLimit         float64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--addr 127.0.0.1:8080] [--config FILE] [--no-auth]",
@@ -36,7 +37,13 @@ $IMGLISH_API_KEYS ("key:read,key:write"). Write routes always need a write key; 
 opens every route and is refused unless --addr is a loopback address. Index jobs over HTTP
 may only read folders under --index-root (repeatable); --watch folders are indexed on start
 and kept in step. Label sets named in the config's "auto_tags" (or stored with "auto_tag": true)
-tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in flight, then close the store.`,
+tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in flight, then close the store.
+
+Rate limit (--rate-limit, config "rate_limit" and "rate_burst"): requests/s on /v1 per API key, or
+per client address for requests without one; default 50 (burst 100), off with --no-auth (loopback
+clients all share one address); a negative value turns it off. The client address is the peer's
+unless the peer is a reverse proxy named with --trusted-proxy (config "trusted_proxies"), whose
+X-Forwarded-For / X-Real-IP is then believed; from anyone else those headers are ignored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -54,6 +61,10 @@ tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in
 			opts.IndexRoots = append(opts.IndexRoots, roots...)
 			opts.WatchFolders = append(opts.WatchFolders, watch...)
 			opts.CORSOrigins = append(opts.CORSOrigins, cors...)
+			opts.TrustedProxies = append(opts.TrustedProxies, proxies...)
+			if fl.Changed("rate-limit") {
+				opts.RateLimit = rateLimit
+			}
 			if fl.Changed("max-batch") {
 				opts.MaxBatch = maxBatch
 			}
@@ -117,6 +128,8 @@ tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in
 	f.StringArrayVar(&roots, "index-root", nil, "folder that POST /v1/index/jobs may index (repeatable)")
 	f.StringArrayVar(&watch, "watch", nil, "folder to index on start and keep in step (repeatable)")
 	f.StringArrayVar(&cors, "cors-origin", nil, "origin allowed to call the API from a browser (repeatable; * for any)")
+	f.Float64Var(&rateLimit, "rate-limit", 0, "requests/s per API key (per client address without one); 0: the default (50, off with --no-auth), negative: off")
+	f.StringArrayVar(&proxies, "trusted-proxy", nil, "reverse proxy (IP or CIDR) whose X-Forwarded-For names the client (repeatable)")
 	f.IntVar(&threads, "threads", 0, "ONNX Runtime threads (default: one per core)")
 	f.IntVar(&maxBatch, "max-batch", 16, "most concurrent requests merged into one encoder batch (1 turns coalescing off)")
 	f.DurationVar(&maxWait, "max-wait", 3*time.Millisecond, "how long a request waits for batch mates")
