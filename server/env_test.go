@@ -166,6 +166,11 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Addr == "" {
+		// Never the default 127.0.0.1:8080: a test that Runs the server must
+		// not collide with `make run` or another test.
+		opts.Addr = "127.0.0.1:0"
+	}
 	if opts.IndexRoots == nil {
 		opts.IndexRoots = []string{e.photos}
 	}
