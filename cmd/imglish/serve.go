@@ -80,7 +80,7 @@ X-Forwarded-For / X-Real-IP is then believed; from anyone else those headers are
 			if err != nil {
 				return err
 			}
-			db, err := store.Open(ctx, g.data, store.Options{Logger: g.logger})
+			db, err := openStore(ctx, g, store.Options{}, "one server per store: use that one, or give this one another --data")
 			if err != nil {
 				return errors.Join(err, enc.Close())
 			}
