@@ -62,18 +62,23 @@ DEMO_DIR := testdata/models/demo
 ADDR ?= 127.0.0.1:8080
 DEMO_SCENES ?= 300
 RUN_MODEL = $(or $(MODEL),$(RUN_DIR)/model)
-RUN_PHOTOS = $(abspath $(or $(PHOTOS),$(RUN_DIR)/photos))
+# The demo set: images in scenes/images (the indexed folder holds only images), captions.tsv and
+# scenes.jsonl beside it.
+RUN_SCENES := $(RUN_DIR)/scenes
+RUN_PHOTOS = $(abspath $(or $(PHOTOS),$(RUN_SCENES)/images))
 
 $(RUN_DIR)/model/model.json: $(DEMO_DIR)/demo.pth $(DEMO_DIR)/demo.model | build
 	rm -rf $(RUN_DIR)/model
 	$(BIN) convert --checkpoint $(DEMO_DIR)/demo.pth --tokenizer $(DEMO_DIR)/demo.model --out $(RUN_DIR)/model
 
 # Remade when the scene generator changes (the demo model is trained on its world).
-$(RUN_DIR)/photos/captions.tsv: $(filter-out %_test.go,$(wildcard demo/scene/*.go)) | build
-	rm -rf $(RUN_DIR)/photos
-	$(BIN) demo scenes --split test --n $(DEMO_SCENES) --out $(RUN_DIR)/photos
+# .run/photos is the layout before the images got their own folder: it goes with the store that indexed it.
+$(RUN_SCENES)/captions.tsv: $(filter-out %_test.go,$(wildcard demo/scene/*.go)) | build
+	@if [ -d $(RUN_DIR)/photos ]; then echo "rm -rf $(RUN_DIR)/photos $(RUN_DIR)/data (the demo scenes moved to $(RUN_SCENES))"; rm -rf $(RUN_DIR)/photos $(RUN_DIR)/data; fi
+	rm -rf $(RUN_SCENES)
+	$(BIN) demo scenes --split test --n $(DEMO_SCENES) --out $(RUN_SCENES)
 
-run: build $(if $(MODEL),,$(RUN_DIR)/model/model.json) $(if $(PHOTOS),,$(RUN_DIR)/photos/captions.tsv)
+run: build $(if $(MODEL),,$(RUN_DIR)/model/model.json) $(if $(PHOTOS),,$(RUN_SCENES)/captions.tsv)
 	$(if $(MODEL),$(BIN) --data $(RUN_DIR)/data model pull $(MODEL))
 	$(BIN) --data $(RUN_DIR)/data --model $(RUN_MODEL) index -q $(RUN_PHOTOS)
 	@echo "imglish: open http://$(ADDR)/ (Ctrl-C stops)"

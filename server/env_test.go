@@ -93,7 +93,8 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
 	ctx := context.Background()
 	mdir, trained := testModel(t)
-	e := &env{t: t, data: cfg.data, photos: filepath.Join(t.TempDir(), "photos"), trained: trained}
+	// The scenes' images folder; their captions.tsv and scenes.jsonl lie beside it.
+	e := &env{t: t, data: cfg.data, photos: filepath.Join(t.TempDir(), "scenes", scene.ImagesDir), trained: trained}
 	if e.data == "" {
 		e.data = filepath.Join(t.TempDir(), "data")
 	}
@@ -141,7 +142,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := scene.WriteDataset(ctx, e.photos, gen, scene.DatasetOptions{N: cfg.scenes, Size: 96}); err != nil {
+		if err := scene.WriteDataset(ctx, filepath.Dir(e.photos), gen, scene.DatasetOptions{N: cfg.scenes, Size: 96}); err != nil {
 			t.Fatalf("write scenes: %v", err)
 		}
 		for i := range cfg.scenes {
