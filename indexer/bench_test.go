@@ -42,9 +42,9 @@ func benchInt(name string, def int) int {
 // IMGLISH_BENCH_MODEL names a converted model folder.
 //
 // Collections (IMGLISH_BENCH_IMAGES images each, default 1000, fixed seeds):
-// "scenes" is what `make run` indexes — `imglish demo scenes --split test`
-// (128 px PNG scenes, seed 1), rendered with demo/scene plus its captions.tsv
-// and scenes.jsonl, which the indexer records as not images; "photos" are
+// "scenes" is what `make run` indexes — the images folder of `imglish demo
+// scenes --split test` (128 px PNG scenes, seed 1, rendered with demo/scene;
+// its captions.tsv and scenes.jsonl lie beside that folder); "photos" are
 // generated 320–640 px JPEG (3 in 4) and PNG images, the sizes of a
 // thumbnail folder.
 //
@@ -338,7 +338,7 @@ func benchConvert(b *testing.B, name string, opts convert.Options) string {
 }
 
 // benchScenes writes n test-split demo scenes as `imglish demo scenes
-// --split test --n n` does (seed 1, 128 px PNG).
+// --split test --n n` does (seed 1, 128 px PNG) and returns their images folder.
 func benchScenes(b *testing.B, n int) string {
 	dir := filepath.Join(b.TempDir(), "scenes")
 	g, err := scene.New(scene.Options{Seed: 1, Split: scene.Test})
@@ -348,7 +348,7 @@ func benchScenes(b *testing.B, n int) string {
 	if err := scene.WriteDataset(b.Context(), dir, g, scene.DatasetOptions{N: n}); err != nil {
 		b.Fatal(err)
 	}
-	return dir
+	return filepath.Join(dir, scene.ImagesDir)
 }
 
 // benchPhotos writes n 320–640 px JPEG and PNG images in ten folders.

@@ -9,6 +9,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"imglish/internal/fspath"
 )
 
 // systemNames are folders that NAS boxes, Windows, macOS and fsck leave in
@@ -87,14 +89,11 @@ type walkError struct {
 	Err  error
 }
 
-// resolveRoot makes root absolute, resolves a symlinked root once and checks
-// that it exists.
+// resolveRoot makes root canonical (fspath.Canonical: absolute, clean,
+// symlinks resolved), the form every path is recorded in, and checks that it
+// exists.
 func resolveRoot(root string) (string, fs.FileInfo, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return "", nil, fmt.Errorf("%w: %s: %w", ErrRoot, root, err)
-	}
-	real, err := filepath.EvalSymlinks(abs)
+	real, err := fspath.Canonical(root)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %s: %w", ErrRoot, root, err)
 	}
@@ -102,7 +101,7 @@ func resolveRoot(root string) (string, fs.FileInfo, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %s: %w", ErrRoot, root, err)
 	}
-	return filepath.Clean(real), st, nil
+	return real, st, nil
 }
 
 // dedupeRoots drops roots that lie inside other roots (and duplicates), so

@@ -106,7 +106,7 @@ func TestAuthModes(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"no auth on all interfaces", Options{NoAuth: true, Addr: ":8080"}},
+		{"no auth on all interfaces", Options{NoAuth: true, Addr: ":0"}},
 		{"no auth on a public address", Options{NoAuth: true, Addr: "10.1.2.3:80"}},
 		{"short key", Options{Keys: []APIKey{{Key: "short", Scope: ScopeRead}}}},
 		{"bad scope", Options{Keys: []APIKey{{Key: "0123456789abcdefgh", Scope: "admin"}}}},

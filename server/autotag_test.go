@@ -145,6 +145,7 @@ func TestAutoTags(t *testing.T) {
 	if err := scene.WriteDataset(t.Context(), more, gen, scene.DatasetOptions{N: 3, Size: 96}); err != nil {
 		t.Fatal(err)
 	}
+	more = filepath.Join(more, scene.ImagesDir)
 	hookMu.Lock()
 	hookOn = true
 	hookMu.Unlock()

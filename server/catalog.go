@@ -14,6 +14,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"imglish/indexer"
+	"imglish/internal/fspath"
 	"imglish/search"
 	"imglish/store"
 )
@@ -64,9 +65,24 @@ func itemView(it store.Item) Item {
 func storeFilter(f Filter) *store.Filter {
 	sf := &store.Filter{From: f.After, To: f.Before, Camera: f.Camera, Tags: f.Tags, IDs: f.IDs}
 	if f.PathPrefix != "" {
-		sf.PathPrefixes = []string{f.PathPrefix}
+		sf.PathPrefixes = []string{canonicalPrefix(f.PathPrefix)}
 	}
 	return sf
+}
+
+// canonicalPrefix puts a path_prefix filter in the form stored paths have
+// (fspath.Canonical of the part that exists, so a prefix typed through a
+// symlink or relative still matches), keeping a trailing separator, which
+// means "inside this folder". A prefix that cannot be resolved is used as given.
+func canonicalPrefix(p string) string {
+	c, err := fspath.Canonical(p)
+	if err != nil {
+		return p
+	}
+	if sep := string(filepath.Separator); strings.HasSuffix(p, sep) && !strings.HasSuffix(c, sep) {
+		c += sep
+	}
+	return c
 }
 
 func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f Filter, after *Hit) ([]Hit, error) {
@@ -122,10 +138,15 @@ func (c *storeCatalog) Vector(_ context.Context, id string) ([]float32, error) {
 }
 
 // IndexFile runs the indexer over one file, so uploads get the same ids,
-// metadata and dedup as indexed folders.
+// metadata and dedup as indexed folders. The file is looked up by its
+// canonical path, the form the indexer records.
 func (c *storeCatalog) IndexFile(ctx context.Context, path string) (Item, error) {
 	if c.ix == nil {
 		return Item{}, fmt.Errorf("%w: no indexer", ErrUnavailable)
+	}
+	path, err := fspath.Canonical(path)
+	if err != nil {
+		return Item{}, fmt.Errorf("%w: %w", ErrInternal, err)
 	}
 	if _, err := c.ix.Run(ctx, path); err != nil {
 		return Item{}, fmt.Errorf("index %s: %w", path, err)
@@ -224,10 +245,12 @@ func (c *storeCatalog) SearchTexts(ctx context.Context, collection string, q []f
 	return out, nil
 }
 
-// removeUpload deletes an uploaded copy when its item is deleted.
+// removeUpload deletes an uploaded copy when its item is deleted. uploadDir
+// and the item's paths are canonical (Options, the indexer), so a plain
+// comparison finds the copies.
 func removeUpload(uploadDir string, it Item) {
 	for _, p := range append([]string{it.Path}, it.Paths...) {
-		if p != "" && filepath.Dir(p) == filepath.Clean(uploadDir) {
+		if p != "" && filepath.Dir(p) == uploadDir {
 			_ = os.Remove(p)
 		}
 	}

@@ -12,7 +12,8 @@ import (
 // after Run returns. Encoder and Catalog are required for the /v1 search routes
 // (readyz reports 503 until both are set); Indexer is optional.
 type Deps struct {
-	// DataDir is the store's folder; uploads and thumbnails default to sub-folders.
+	// DataDir is the store's folder; uploads and thumbnails default to
+	// sub-folders. New makes it canonical (see Options.IndexRoots).
 	DataDir string
 	Encoder Encoder
 	Catalog Catalog

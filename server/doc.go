@@ -56,7 +56,9 @@
 // the request, and ids are restricted to [A-Za-z0-9_.-]. Bodies are capped by
 // Options.MaxUpload, decoded images by Options.MaxPixels (checked from the
 // header before pixels are decoded), requests by Options.RequestTimeout, and
-// each key (or client address) by a token-bucket rate limit. The page, its
+// each key (or client address) by a token-bucket rate limit (Options.RateLimit;
+// off by default under NoAuth). The client address is the peer's; a forwarded
+// one is believed only from Options.TrustedProxies. The page, its
 // assets, /healthz, /readyz and /metrics need no key (metrics expose counts and
 // latencies, no content); put them behind the network's own controls if that matters.
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,7 +186,13 @@ func startBrowser(t *testing.T, bin string) *webdriver {
 func TestWebPageInChromium(t *testing.T) {
 	bin := chromium()
 	if bin == "" {
-		t.Skip("no Chromium binary (chromium, chromium-browser, google-chrome) on PATH: install it with `make setup-browser`")
+		const msg = "no Chromium binary (chromium, chromium-browser, google-chrome) on PATH: install it with `make setup-browser` (as root)"
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+			// CI installs Chromium (.ci/run runs make setup-browser first): a
+			// skip there would hide that the page was never tested.
+			t.Fatal(msg + "; CI=true, so this test must run")
+		}
+		t.Skip(msg)
 	}
 	const n = 60
 	e := newEnv(t, envConfig{scenes: n, opts: Options{NoAuth: true, Addr: "127.0.0.1:0"}})
@@ -318,4 +326,27 @@ func shot(t *testing.T, w *webdriver, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// TestWebPageTestRequiredInCI runs TestWebPageInChromium in a child process
+// (this test binary) with no Chromium on PATH: a developer's run skips it with
+// one line, a CI run (CI=true) fails instead of passing without the browser.
+func TestWebPageTestRequiredInCI(t *testing.T) {
+	for _, tc := range []struct {
+		ci       string
+		wantFail bool
+		wantLine string
+	}{
+		{"", false, "--- SKIP: TestWebPageInChromium"},
+		{"false", false, "--- SKIP: TestWebPageInChromium"},
+		{"true", true, "--- FAIL: TestWebPageInChromium"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestWebPageInChromium$", "-test.v")
+		cmd.Env = append(os.Environ(), "PATH="+t.TempDir(), "CI="+tc.ci)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if failed := errors.As(err, &ee); failed != tc.wantFail || (err != nil && !failed) || !bytes.Contains(out, []byte(tc.wantLine)) {
+			t.Errorf("CI=%q without Chromium: %v, want failed=%v and %q in:\n%s", tc.ci, err, tc.wantFail, tc.wantLine, out)
+		}
+	}
 }

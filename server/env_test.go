@@ -76,6 +76,12 @@ type env struct {
 type envConfig struct {
 	scenes int
 	opts   Options
+	// data is the data dir as the server is given it (relative, through a
+	// symlink, with ".."); default an absolute temp dir.
+	data string
+	// rateLimitDefault keeps opts.RateLimit 0 (the server's default);
+	// otherwise a zero RateLimit is turned off for the test.
+	rateLimitDefault bool
 	// labelSets are stored before indexing; opts.AutoTags (and sets with
 	// AutoTag) then tag the scenes through an AutoTagger. tagHook, if set,
 	// runs before each image is tagged.
@@ -87,7 +93,11 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
 	ctx := context.Background()
 	mdir, trained := testModel(t)
-	e := &env{t: t, data: filepath.Join(t.TempDir(), "data"), photos: filepath.Join(t.TempDir(), "photos"), trained: trained}
+	// The scenes' images folder; their captions.tsv and scenes.jsonl lie beside it.
+	e := &env{t: t, data: cfg.data, photos: filepath.Join(t.TempDir(), "scenes", scene.ImagesDir), trained: trained}
+	if e.data == "" {
+		e.data = filepath.Join(t.TempDir(), "data")
+	}
 	var err error
 	e.db, err = store.Open(ctx, filepath.Join(e.data, "store"), store.Options{MemTableSize: 4 << 20})
 	if err != nil {
@@ -132,7 +142,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := scene.WriteDataset(ctx, e.photos, gen, scene.DatasetOptions{N: cfg.scenes, Size: 96}); err != nil {
+		if err := scene.WriteDataset(ctx, filepath.Dir(e.photos), gen, scene.DatasetOptions{N: cfg.scenes, Size: 96}); err != nil {
 			t.Fatalf("write scenes: %v", err)
 		}
 		for i := range cfg.scenes {
@@ -151,11 +161,16 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if opts.Keys == nil && !opts.NoAuth {
 		opts.Keys = []APIKey{{Name: "reader", Key: readKey, Scope: ScopeRead}, {Name: "writer", Key: writeKey, Scope: ScopeWrite}}
 	}
-	if opts.RateLimit == 0 {
+	if opts.RateLimit == 0 && !cfg.rateLimitDefault {
 		opts.RateLimit = -1
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Addr == "" {
+		// Never the default 127.0.0.1:8080: a test that Runs the server must
+		// not collide with `make run` or another test.
+		opts.Addr = "127.0.0.1:0"
 	}
 	if opts.IndexRoots == nil {
 		opts.IndexRoots = []string{e.photos}

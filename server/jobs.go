@@ -4,18 +4,20 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"imglish/indexer"
+	"imglish/internal/fspath"
 )
 
 // job is one index run started over HTTP or for a watched folder.
@@ -119,29 +121,30 @@ func newJobID() string {
 	return hex.EncodeToString(b)
 }
 
-// allowedFolder resolves folder (symlinks included) and checks that it lies
-// inside one of the IndexRoots, so a request cannot index /etc or climb out with "..".
+// allowedFolder makes folder canonical (symlinks resolved, as the indexer
+// will) and checks that it lies inside one of the IndexRoots (canonical too),
+// so a request cannot index /etc or climb out with ".." or a symlink.
 func (s *Server) allowedFolder(folder string) (string, error) {
 	if folder == "" || !filepath.IsAbs(folder) {
 		return "", fmt.Errorf("%w: folder must be an absolute path", ErrBadRequest)
 	}
-	real, err := filepath.EvalSymlinks(filepath.Clean(folder))
+	real, err := fspath.Canonical(folder)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return "", fmt.Errorf("%w: folder %s", ErrNotFound, folder)
-		}
 		return "", fmt.Errorf("%w: folder %s: %w", ErrBadRequest, folder, err)
 	}
-	for _, root := range s.opts.IndexRoots {
-		if real == root || strings.HasPrefix(real, root+string(filepath.Separator)) {
-			st, err := os.Stat(real)
-			if err != nil || !st.IsDir() {
-				return "", fmt.Errorf("%w: %s is not a folder", ErrBadRequest, folder)
-			}
-			return real, nil
-		}
+	if !slices.ContainsFunc(s.opts.IndexRoots, func(root string) bool { return fspath.Within(real, root) }) {
+		return "", fmt.Errorf("%w: folder %s is not under an allowed index root", ErrForbidden, folder)
 	}
-	return "", fmt.Errorf("%w: folder %s is not under an allowed index root", ErrForbidden, folder)
+	st, err := os.Stat(real)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("%w: folder %s", ErrNotFound, folder)
+	case err != nil:
+		return "", fmt.Errorf("%w: folder %s: %w", ErrBadRequest, folder, err)
+	case !st.IsDir():
+		return "", fmt.Errorf("%w: %s is not a folder", ErrBadRequest, folder)
+	}
+	return real, nil
 }
 
 type createJobRequest struct {
@@ -287,12 +290,7 @@ func (s *Server) liveJobs() []job {
 func (s *Server) startWatching(ctx context.Context) {
 	if s.deps.Indexer != nil {
 		for _, f := range s.opts.WatchFolders {
-			abs, err := filepath.Abs(f)
-			if err != nil {
-				s.log.Error("watch folder", "folder", f, "err", err)
-				continue
-			}
-			s.startJob(abs, true)
+			s.startJob(f, true) // canonical since New
 		}
 	}
 	if s.deps.Catalog == nil {

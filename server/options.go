@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"imglish/internal/fspath"
 )
 
 // Scope is what an API key may do.
@@ -46,13 +48,18 @@ type Options struct {
 	MaxPixels int64 `json:"max_pixels"`
 	// RequestTimeout bounds each request; default 60 s.
 	RequestTimeout Duration `json:"request_timeout"`
-	// RateLimit is requests per second per key (or per client address without
-	// one); default 50, negative disables. RateBurst defaults to 2×RateLimit.
+	// RateLimit is requests per second on the /v1 routes, counted per API key
+	// when the request authenticates with one, else per client address.
+	// Zero means the default: 50, except with NoAuth, where it is off (NoAuth
+	// is loopback only, where every client has the same address and would
+	// share one budget). Negative turns it off. RateBurst is how many requests
+	// a key or address may send at once; default 2×RateLimit.
 	RateLimit float64 `json:"rate_limit"`
 	RateBurst int     `json:"rate_burst"`
-	// TrustedProxies are the proxy addresses (IPs or CIDRs) whose
-	// X-Forwarded-For is believed for the client address (rate limits, logs);
-	// none by default, so a client cannot pick its own address.
+	// TrustedProxies are the reverse proxies (IPs or CIDRs) whose
+	// X-Forwarded-For or X-Real-IP header is believed for the client address
+	// (per-address rate limits, logs). None by default: the client address is
+	// then the peer's, and a client cannot pick its own by sending the header.
 	TrustedProxies []string `json:"trusted_proxies"`
 	// MaxInFlight caps the API requests doing work at once (search, classify,
 	// embed, uploads), bounding the memory decodes and encodes take under
@@ -63,6 +70,11 @@ type Options struct {
 	CORSOrigins []string `json:"cors_origins"`
 	// IndexRoots is the allow-list of folders index jobs may read; /v1/index/jobs
 	// refuses others with 403. Empty means no index jobs over HTTP.
+	//
+	// IndexRoots, WatchFolders, UploadDir and ThumbDir (and Deps.DataDir) may
+	// be relative (to the working directory), go through symlinks or hold
+	// "..": New makes each canonical (absolute, clean, symlinks resolved),
+	// the form the indexer records paths in.
 	IndexRoots []string `json:"index_roots"`
 	// WatchFolders are indexed on start and watched while the server runs.
 	WatchFolders []string `json:"watch_folders"`
@@ -99,6 +111,10 @@ type Options struct {
 	// Logger receives request and lifecycle logs; default slog.Default().
 	Logger *slog.Logger `json:"-"`
 }
+
+// DefaultRateLimit is Options.RateLimit's default in requests per second per
+// API key (or client address), when auth is on.
+const DefaultRateLimit = 50
 
 // Duration is a time.Duration that reads "250ms" or "5s" from JSON.
 type Duration time.Duration
@@ -184,9 +200,12 @@ func (o Options) withDefaults(dataDir string) (Options, error) {
 		o.RequestTimeout = Duration(60 * time.Second)
 	}
 	if o.RateLimit == 0 {
-		o.RateLimit = 50
+		o.RateLimit = DefaultRateLimit
+		if o.NoAuth {
+			o.RateLimit = -1
+		}
 	}
-	if o.RateBurst <= 0 {
+	if o.RateBurst <= 0 && o.RateLimit > 0 {
 		o.RateBurst = max(1, int(2*o.RateLimit))
 	}
 	if o.MaxInFlight == 0 {
@@ -236,19 +255,39 @@ func (o Options) withDefaults(dataDir string) (Options, error) {
 	if o.VectorizerNoAuth && !isPrivate(o.VectorizerAddr) {
 		return o, fmt.Errorf("%w: the vectorizer door can only be opened without a key on a loopback or private address, not %q", ErrConfig, o.VectorizerAddr)
 	}
-	o.IndexRoots = slices.Clone(o.IndexRoots)
 	o.Keys = slices.Clone(o.Keys)
-	for i, r := range o.IndexRoots {
-		abs, err := filepath.Abs(r)
+	// Every path is made canonical here, once, in the form the indexer
+	// records (fspath.Canonical: absolute, clean, symlinks resolved), so that
+	// upload lookups, delete cleanups and allow-list checks compare like with
+	// like whatever form the flag, config or caller used.
+	for _, p := range []*string{&o.UploadDir, &o.ThumbDir} {
+		c, err := fspath.Canonical(*p)
 		if err != nil {
-			return o, fmt.Errorf("%w: index root %q: %w", ErrConfig, r, err)
+			return o, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
-		if real, err := filepath.EvalSymlinks(abs); err == nil {
-			abs = real
-		}
-		o.IndexRoots[i] = abs
+		*p = c
+	}
+	var err error
+	if o.IndexRoots, err = canonicalAll("index root", o.IndexRoots); err != nil {
+		return o, err
+	}
+	if o.WatchFolders, err = canonicalAll("watch folder", o.WatchFolders); err != nil {
+		return o, err
 	}
 	return o, nil
+}
+
+// canonicalAll returns a canonical copy of paths.
+func canonicalAll(what string, paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		c, err := fspath.Canonical(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %q: %w", ErrConfig, what, p, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // IsLoopback reports whether addr ("host:port") binds only to the loopback

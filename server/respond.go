@@ -37,6 +37,9 @@ type statusRule struct {
 // builds on (store, search, indexer, encoder, preprocess, tokenizer); the
 // first match wins.
 var statusRules = []statusRule{
+	// A fault of the server is a 500 even when its cause is a not-found or
+	// bad-input error of a package below.
+	{ErrInternal, http.StatusInternalServerError, "internal"},
 	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
 	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
 	{ErrForbidden, http.StatusForbidden, "forbidden"},

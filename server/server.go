@@ -14,6 +14,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
+
+	"imglish/internal/fspath"
 )
 
 // Server is the imglish HTTP API and web page. It is safe for concurrent use.
@@ -44,6 +46,13 @@ type Server struct {
 
 // New validates opts and builds the server around deps (see Deps).
 func New(deps Deps, opts Options) (*Server, error) {
+	if deps.DataDir != "" {
+		dir, err := fspath.Canonical(deps.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("%w: data dir: %w", ErrConfig, err)
+		}
+		deps.DataDir = dir
+	}
 	opts, err := opts.withDefaults(deps.DataDir)
 	if err != nil {
 		return nil, err
@@ -130,7 +139,8 @@ func (s *Server) serve(ctx context.Context, ln, vln net.Listener, ready func(add
 	for i, hs := range servers {
 		go func() { errc <- hs.Serve(listeners[i]) }()
 	}
-	s.log.Info("serving", "addr", ln.Addr().String(), "auth", !s.opts.NoAuth, "keys", len(s.keys.keys))
+	s.log.Info("serving", "addr", ln.Addr().String(), "auth", !s.opts.NoAuth, "keys", len(s.keys.keys),
+		"rate_limit", max(0, s.opts.RateLimit), "trusted_proxies", len(s.opts.TrustedProxies))
 	if vln != nil {
 		s.log.Info("serving the Weaviate vectorizer contract", "addr", vln.Addr().String(), "auth", !s.opts.NoAuth && !s.opts.VectorizerNoAuth)
 	}

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -203,22 +205,35 @@ func badgerOptions(dir string, opts Options, log *slog.Logger) badger.Options {
 // Open opens (creating if needed) the store in dir and loads every space's
 // graph, the item metadata and the text collections into memory; nothing
 // is rebuilt. A store written by a newer schema fails with
-// ErrSchemaVersion; a record that fails its checksum with ErrCorrupt.
+// ErrSchemaVersion; a record that fails its checksum with ErrCorrupt. A
+// store another process (or another DB of this one) holds open fails with
+// a *LockedError (ErrLocked); a read-only Open of a directory that is
+// missing or holds no store fails with ErrNoStore and creates nothing.
 func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	log := opts.Logger
 	if log == nil {
 		log = discardLogger()
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil && !opts.ReadOnly {
-		return nil, fmt.Errorf("create store dir: %w", err)
-	}
-	if !opts.ReadOnly {
+	if opts.ReadOnly {
+		// Badger would create the directory, then refuse it ("no manifest
+		// found, required for read-only db").
+		if _, err := os.Stat(filepath.Join(dir, badgerManifest)); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open %s: %w", dir, ErrNoStore)
+		}
+	} else {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create store dir: %w", err)
+		}
 		if err := removeEmptyMemtables(dir, log); err != nil {
 			return nil, err
 		}
 	}
 	bdb, err := badger.Open(badgerOptions(dir, opts, log))
 	if err != nil {
+		// Badger's lock error keeps no chain to test; probe the lock itself.
+		if pid, held := lockedBy(dir, opts.ReadOnly); held {
+			return nil, &LockedError{Dir: dir, PID: pid}
+		}
 		return nil, fmt.Errorf("open badger %s: %w", dir, err)
 	}
 	db := &DB{opts: opts, log: log, bdb: bdb}
@@ -234,6 +249,26 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		go db.gcLoop(gctx, iv)
 	}
 	return db, nil
+}
+
+// Badger's file names: its manifest (present in every store it has
+// opened for writing) and the pid file it writes beside its directory lock.
+const (
+	badgerManifest = "MANIFEST"
+	badgerPIDFile  = "LOCK"
+)
+
+// lockPID reads the pid Badger's writer recorded in dir; 0 when none.
+func lockPID(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, badgerPIDFile))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
 }
 
 // removeEmptyMemtables deletes zero-length Badger memtable files (*.mem). A

@@ -50,6 +50,11 @@
 // changes) are serialised, reads and searches run alongside. A search may
 // see a batch shortly before Apply acknowledges it.
 //
+// One process at a time: Badger locks the directory (shared for read-only
+// opens), so Open of a store another process or DB holds fails with a
+// *LockedError (ErrLocked) naming the writer's pid; a read-only Open never
+// creates anything and fails with ErrNoStore where there is no store.
+//
 // Ownership: Open returns a DB the caller must Close (idempotent). Backup
 // streams a consistent snapshot; Restore loads one into an empty directory.
 package store

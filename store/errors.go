@@ -28,7 +28,33 @@ var (
 	ErrBatchTooLarge = errors.New("batch too large")
 	// ErrNotEmpty means Restore was pointed at a directory holding data.
 	ErrNotEmpty = errors.New("directory not empty")
+	// ErrLocked means another process, or another DB in this process, has
+	// the store open in a mode that excludes this Open (a writer excludes
+	// everyone; readers exclude a writer). Open returns it as a *LockedError
+	// naming the holder's pid when known.
+	ErrLocked = errors.New("store in use")
+	// ErrNoStore means a read-only Open found no store: the directory is
+	// missing or holds no Badger manifest. Nothing is created.
+	ErrNoStore = errors.New("no store")
 )
+
+// LockedError reports a store held open elsewhere. It unwraps to ErrLocked.
+type LockedError struct {
+	Dir string
+	// PID is the holding writer's process id, from the pid file Badger keeps
+	// beside its lock; 0 when unknown (a read-only holder writes none).
+	PID int
+}
+
+func (e *LockedError) Error() string {
+	if e.PID > 0 {
+		return fmt.Sprintf("store %s is in use by process %d", e.Dir, e.PID)
+	}
+	return fmt.Sprintf("store %s is in use by another process", e.Dir)
+}
+
+// Unwrap returns ErrLocked.
+func (e *LockedError) Unwrap() error { return ErrLocked }
 
 // RecordError reports a record that failed to decode.
 type RecordError struct {

@@ -30,7 +30,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 			if out == "" {
 				return errors.New("backup: --out is required")
 			}
-			db, err := store.Open(cmd.Context(), g.data, store.Options{Logger: g.logger})
+			db, err := openStore(cmd.Context(), g, store.Options{}, "a backup needs the store to itself")
 			if err != nil {
 				return err
 			}

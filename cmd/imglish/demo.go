@@ -34,7 +34,7 @@ func newDemoScenesCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "scenes",
-		Short: "Write N generated scenes (images, captions.tsv, scenes.jsonl) into --out",
+		Short: "Write N generated scenes into --out: the images in --out/images (index that), captions.tsv and scenes.jsonl beside it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sp, err := scene.ParseSplit(split)

@@ -30,7 +30,7 @@ func TestDemoScenesAndModelList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "test-000002.png\t" + g.Scene(2).Caption(); !strings.Contains(string(tsv), want) {
+	if want := "images/test-000002.png\t" + g.Scene(2).Caption(); !strings.Contains(string(tsv), want) {
 		t.Fatalf("captions.tsv %q lacks %q", tsv, want)
 	}
 

@@ -51,7 +51,8 @@ symlinks are not followed, and files that are not images or do not decode are re
 				return err
 			}
 			defer enc.Close()
-			db, err := store.Open(ctx, g.data, store.Options{Logger: g.logger})
+			db, err := openStore(ctx, g, store.Options{},
+				`index through it instead (POST /v1/index/jobs {"folder": DIR}, under one of its --index-root folders)`)
 			if err != nil {
 				return err
 			}
@@ -99,7 +100,8 @@ symlinks are not followed, and files that are not images or do not decode are re
 }
 
 func printIndexErrors(ctx context.Context, g *globals, w io.Writer, asJSON bool) error {
-	db, err := store.Open(ctx, g.data, store.Options{Logger: g.logger, ReadOnly: true})
+	db, err := openStore(ctx, g, store.Options{ReadOnly: true},
+		"while it runs, ask it instead (GET /v1/index/status for counts and index jobs)")
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"imglish/encoder"
+	"imglish/internal/fspath"
 )
 
 // globals are the flags every subcommand shares.
@@ -67,6 +68,14 @@ func newRoot() *cobra.Command {
 				return fmt.Errorf("parse --log-level: %w", err)
 			}
 			g.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+			// The data dir is made canonical once, here, in the form the
+			// indexer records paths in (uploads and deletes compare with it).
+			// Nothing is created.
+			data, err := fspath.Canonical(g.data)
+			if err != nil {
+				return fmt.Errorf("--data: %w", err)
+			}
+			g.data = data
 			return nil
 		},
 	}

@@ -201,9 +201,9 @@ func localSearch(cmd *cobra.Command, g *globals, req server.SearchRequest) (serv
 		return server.SearchResponse{}, err
 	}
 	defer enc.Close()
-	db, err := store.Open(ctx, g.data, store.Options{Logger: g.logger, ReadOnly: true})
+	db, err := openStore(ctx, g, store.Options{ReadOnly: true}, "search through it instead (imglish search --server URL)")
 	if err != nil {
-		return server.SearchResponse{}, fmt.Errorf("%w (is imglish serve running on this store? then use --server)", err)
+		return server.SearchResponse{}, err
 	}
 	defer db.Close()
 	model, err := server.NewModel(enc, dir, server.ModelOptions{ExactJPEG: g.exactJPEG})

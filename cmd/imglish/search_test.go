@@ -36,16 +36,23 @@ func runCLI(ctx context.Context, t *testing.T, args ...string) (string, error) {
 func TestServeAndSearchCLI(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	model, data, photos := filepath.Join(dir, "model"), filepath.Join(dir, "data"), filepath.Join(dir, "photos")
+	model, data, scenes := filepath.Join(dir, "model"), filepath.Join(dir, "data"), filepath.Join(dir, "scenes")
+	photos := filepath.Join(scenes, "images")
 	steps := [][]string{
 		{"convert", "--checkpoint", "../../testdata/reference/tiny.pth", "--image-size", "32",
 			"--tokenizer", "../../testdata/models/demo/demo.model", "--out", model},
-		{"demo", "scenes", "--out", photos, "--n", "12", "--size", "64"},
+		{"demo", "scenes", "--out", scenes, "--n", "12", "--size", "64"},
 		{"--data", data, "--model", model, "index", "-q", photos},
 	}
 	for _, args := range steps {
-		if _, err := runCLI(ctx, t, args...); err != nil {
+		out, err := runCLI(ctx, t, args...)
+		if err != nil {
 			t.Fatalf("%v: %v", args, err)
+		}
+		// As `make run` does: the scenes' images folder holds only images
+		// (captions.tsv and scenes.jsonl in it were reported as 2 failed).
+		if args[len(args)-1] == photos && !strings.Contains(out, "12 embedded") || strings.Contains(out, "see `imglish index --errors`") {
+			t.Errorf("%v: %q, want 12 images embedded and none failed", args, out)
 		}
 	}
 	out, err := runCLI(ctx, t, "--data", data, "--model", model, "search", "--json", "-k", "3", "--image", filepath.Join(photos, "train-000004.png"))

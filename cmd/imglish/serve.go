@@ -25,7 +25,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		roots, watch      []string
 		threads, maxBatch int
 		maxWait           time.Duration
-		cors              []string
+		cors, proxies     []string
+		rateLimit         float64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--addr 127.0.0.1:8080] [--config FILE] [--no-auth]",
@@ -38,6 +39,12 @@ opens every route and is refused unless --addr is a loopback address. Index jobs
 may only read folders under --index-root (repeatable); --watch folders are indexed on start
 and kept in step. Label sets named in the config's "auto_tags" (or stored with "auto_tag": true)
 tag every newly indexed image ("auto:<label>"). SIGINT/SIGTERM drain requests in flight, then close the store.
+
+Rate limit (--rate-limit, config "rate_limit" and "rate_burst"): requests/s on /v1 per API key, or
+per client address for requests without one; default 50 (burst 100), off with --no-auth (loopback
+clients all share one address); a negative value turns it off. The client address is the peer's
+unless the peer is a reverse proxy named with --trusted-proxy (config "trusted_proxies"), whose
+X-Forwarded-For / X-Real-IP is then believed; from anyone else those headers are ignored.
 
 --vectorizer-addr also serves Weaviate's multi2vec-clip inference contract (POST /vectorize,
 GET /meta, /.well-known/live and /ready) on a second address, so a Weaviate collection with
@@ -69,6 +76,10 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 			opts.IndexRoots = append(opts.IndexRoots, roots...)
 			opts.WatchFolders = append(opts.WatchFolders, watch...)
 			opts.CORSOrigins = append(opts.CORSOrigins, cors...)
+			opts.TrustedProxies = append(opts.TrustedProxies, proxies...)
+			if fl.Changed("rate-limit") {
+				opts.RateLimit = rateLimit
+			}
 			if fl.Changed("max-batch") {
 				opts.MaxBatch = maxBatch
 			}
@@ -84,7 +95,7 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 			if err != nil {
 				return err
 			}
-			db, err := store.Open(ctx, g.data, store.Options{Logger: g.logger})
+			db, err := openStore(ctx, g, store.Options{}, "one server per store: use that one, or give this one another --data")
 			if err != nil {
 				return errors.Join(err, enc.Close())
 			}
@@ -137,6 +148,8 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 	f.StringArrayVar(&roots, "index-root", nil, "folder that POST /v1/index/jobs may index (repeatable)")
 	f.StringArrayVar(&watch, "watch", nil, "folder to index on start and keep in step (repeatable)")
 	f.StringArrayVar(&cors, "cors-origin", nil, "origin allowed to call the API from a browser (repeatable; * for any)")
+	f.Float64Var(&rateLimit, "rate-limit", 0, "requests/s per API key (per client address without one); 0: the default (50, off with --no-auth), negative: off")
+	f.StringArrayVar(&proxies, "trusted-proxy", nil, "reverse proxy (IP or CIDR) whose X-Forwarded-For names the client (repeatable)")
 	f.IntVar(&threads, "threads", 0, "ONNX Runtime threads (default: one per core)")
 	f.IntVar(&maxBatch, "max-batch", 16, "most concurrent requests merged into one encoder batch (1 turns coalescing off)")
 	f.DurationVar(&maxWait, "max-wait", 3*time.Millisecond, "how long a request waits for batch mates")

@@ -47,7 +47,7 @@ func TestWeaviateVectorizerThroughput(t *testing.T) {
 		}
 		files := make([]string, m.n)
 		for i := range files {
-			files[i] = filepath.Join(photos, fmt.Sprintf("test-%06d.png", i))
+			files[i] = filepath.Join(photos, scene.ImagesDir, fmt.Sprintf("test-%06d.png", i))
 		}
 		if _, err := runCLI(ctx, t, "convert", "--checkpoint", m.ckpt, "--tokenizer", "../../testdata/models/demo/demo.model", "--out", model); err != nil {
 			t.Fatal(err)

@@ -144,7 +144,7 @@ func TestWeaviateVectorizer(t *testing.T) {
 	}
 	files := make([]string, n)
 	for i := range n {
-		files[i] = filepath.Join(photos, fmt.Sprintf("test-%06d.png", i))
+		files[i] = filepath.Join(photos, scene.ImagesDir, fmt.Sprintf("test-%06d.png", i))
 	}
 	for _, args := range [][]string{
 		{"convert", "--checkpoint", "../../testdata/models/demo/demo.pth", "--tokenizer", "../../testdata/models/demo/demo.model", "--out", model},

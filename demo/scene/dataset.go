@@ -45,11 +45,18 @@ type DatasetOptions struct {
 	AllCaptions bool
 }
 
+// ImagesDir is the folder of a dataset (below the dir given to WriteDataset)
+// that holds its images and nothing else.
+const ImagesDir = "images"
+
 // WriteDataset renders scenes into dir: one image per scene named
-// <split>-<index>.png, captions.tsv (file TAB caption, one row per caption) and
-// scenes.jsonl (one Scene per line, with every caption). The two index files are
-// written last, atomically, so their presence means the set is complete. It
-// checks ctx between scenes.
+// <split>-<index>.png in dir/images (ImagesDir), and beside that folder
+// captions.tsv (file TAB caption, one row per caption) and scenes.jsonl (one
+// Scene per line, with every caption), whose file names are relative to dir
+// ("images/test-000000.png"). The images folder holds only images, so it can
+// be indexed as it is: the index files in it were counted as failed files.
+// The two index files are written last, atomically, so their presence means
+// the set is complete. It checks ctx between scenes.
 func WriteDataset(ctx context.Context, dir string, g *Generator, opts DatasetOptions) error {
 	size := opts.Size
 	if size == 0 {
@@ -61,7 +68,7 @@ func WriteDataset(ctx context.Context, dir string, g *Generator, opts DatasetOpt
 	if opts.N < 0 {
 		return fmt.Errorf("write dataset: n=%d: %w", opts.N, ErrOptions)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, ImagesDir), 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	ext := ".png"
@@ -74,8 +81,8 @@ func WriteDataset(ctx context.Context, dir string, g *Generator, opts DatasetOpt
 			return fmt.Errorf("write dataset: %w", err)
 		}
 		s := g.Scene(i)
-		name := fmt.Sprintf("%s-%06d%s", s.Split, i, ext)
-		if err := writeImage(filepath.Join(dir, name), s, size, opts.Format); err != nil {
+		name := fmt.Sprintf("%s/%s-%06d%s", ImagesDir, s.Split, i, ext) // a slash path, as the index files list it
+		if err := writeImage(filepath.Join(dir, filepath.FromSlash(name)), s, size, opts.Format); err != nil {
 			return err
 		}
 		caps := s.Captions[:1]

@@ -334,8 +334,22 @@ func TestWriteDataset(t *testing.T) {
 			}
 			first := strings.SplitN(rows[0], "\t", 2)
 			want := g.Scene(c.opts.First)
-			if first[0] != "test-"+pad6(c.opts.First)+c.ext || first[1] != want.Caption() {
-				t.Fatalf("first row %q, want %s / %q", rows[0], "test-"+pad6(c.opts.First)+c.ext, want.Caption())
+			if name := "images/test-" + pad6(c.opts.First) + c.ext; first[0] != name || first[1] != want.Caption() {
+				t.Fatalf("first row %q, want %s / %q", rows[0], name, want.Caption())
+			}
+			// The images folder holds the images and nothing else (indexing it
+			// counted the index files as failed), the index files lie beside it.
+			imgs, err := os.ReadDir(filepath.Join(dir, ImagesDir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range imgs {
+				if filepath.Ext(e.Name()) != c.ext {
+					t.Errorf("%s in the images folder", e.Name())
+				}
+			}
+			if len(imgs) != c.opts.N {
+				t.Errorf("%d files in the images folder, want %d", len(imgs), c.opts.N)
 			}
 			jl, err := os.ReadFile(filepath.Join(dir, "scenes.jsonl"))
 			if err != nil {

@@ -200,7 +200,7 @@ func TestOptionsErrors(t *testing.T) {
 	if _, err := ParseLayout("zigzag"); !errors.Is(err, ErrOptions) {
 		t.Errorf("ParseLayout: %v", err)
 	}
-	p := newPuller(t, "http://127.0.0.1:1/", Options{})
+	p := newPuller(t, "http://mirror.invalid/", Options{}) // never dialled: both pulls fail first
 	if _, err := p.Pull(t.Context(), t.TempDir(), "beit3-huge"); !errors.Is(err, ErrUnknownModel) {
 		t.Errorf("unknown name: %v", err)
 	}
