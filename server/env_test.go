@@ -217,6 +217,8 @@ func (e *env) call(method, path, key string, body any, out any) (int, http.Heade
 		var eb errorBody
 		if err := json.Unmarshal(data, &eb); err != nil || eb.Error.Code == "" {
 			e.t.Errorf("%s %s: status %d without a JSON error body: %q", method, path, resp.StatusCode, truncate(data))
+		} else if m := goInternals.FindString(eb.Error.Message); m != "" {
+			e.t.Errorf("%s %s: status %d: message %q shows Go internals (%q)", method, path, resp.StatusCode, eb.Error.Message, m)
 		}
 	}
 	return resp.StatusCode, resp.Header
