@@ -71,6 +71,7 @@ type env struct {
 	trained bool
 	scenes  []scene.Scene
 	tagger  *AutoTagger
+	spec    *specChecker
 }
 
 type envConfig struct {
@@ -164,7 +165,9 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
-	e.ts = httptest.NewServer(e.srv.Handler())
+	// Every response the tests get is checked against openapi.json.
+	e.spec = newSpecChecker(t, e.srv.engine)
+	e.ts = httptest.NewServer(e.spec.handler(t, e.srv.Handler()))
 	t.Cleanup(func() {
 		e.ts.Close()
 		e.srv.Close()
@@ -175,6 +178,12 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 // call sends a request with an optional key and JSON body (or raw bytes with
 // contentType) and decodes a JSON answer into out when out is not nil.
 func (e *env) call(method, path, key string, body any, out any) (int, http.Header) {
+	e.t.Helper()
+	return e.callWith(method, path, key, body, nil, out)
+}
+
+// callWith is call with extra request headers.
+func (e *env) callWith(method, path, key string, body any, header map[string]string, out any) (int, http.Header) {
 	e.t.Helper()
 	var r io.Reader
 	ct := ""
@@ -198,6 +207,9 @@ func (e *env) call(method, path, key string, body any, out any) (int, http.Heade
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	resp, err := e.ts.Client().Do(req)
 	if err != nil {
