@@ -59,10 +59,23 @@ build: setup
 vet:
 	$(GO) vet ./...
 
-## test: set up (ORT; Chromium for the page's end-to-end test when root can install it), vet, and run every
-## test with the race detector.
-test: setup setup-browser setup-weaviate vet
+## test: set up (ORT; Chromium for the page's end-to-end test when root can install it; weaviate-server for the
+## Weaviate tests), vet, lint the OpenAPI document, and run every test with the race detector.
+test: setup setup-browser setup-weaviate vet lint-openapi
 	$(GO) test -race -timeout 20m ./...
+
+## lint-openapi: lint server/openapi.json with Redocly CLI, pinned by tools/openapi/package-lock.json and
+## installed there by npm ci; tools/openapi/redocly.yaml says which rules run and why. Any finding fails.
+OPENAPI_TOOLS := tools/openapi
+REDOCLY := $(OPENAPI_TOOLS)/node_modules/.bin/redocly
+.PHONY: lint-openapi
+lint-openapi: $(REDOCLY)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		$(REDOCLY) lint --config $(OPENAPI_TOOLS)/redocly.yaml server/openapi.json
+
+$(REDOCLY): $(OPENAPI_TOOLS)/package.json $(OPENAPI_TOOLS)/package-lock.json
+	cd $(OPENAPI_TOOLS) && npm ci --no-audit --no-fund
+	touch $@
 
 ## run: the demo: convert the bundled demo checkpoint, render a demo collection of synthetic scenes, index it,
 ## and serve the page and API on http://127.0.0.1:8080 (auth off, loopback only). State lives in .run/.

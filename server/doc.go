@@ -42,7 +42,13 @@
 // malformed input 400, an unsupported format or content type 415,
 // *http.MaxBytesError 413, the pixel limit 422, the rate limit 429, not ready or
 // draining 503, a request past its timeout 504. A handler panic becomes a
-// logged 500; bad input is never a 500.
+// logged 500; bad input is never a 500. A 500's message is only "internal
+// error (request id …)", with the id also in "request_id" and in the log line
+// that holds the cause. Other messages say what was wrong in the request's own
+// terms (publicMessage): a JSON body's field path and the type expected
+// ("field \"query[1].weight\": expected a number, got the string \"x\""), or the
+// line, column and byte of a syntax error; never Go type names or the package
+// prefixes of error texts.
 //
 // # Security
 //

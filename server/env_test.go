@@ -71,6 +71,7 @@ type env struct {
 	trained bool
 	scenes  []scene.Scene
 	tagger  *AutoTagger
+	spec    *specChecker
 }
 
 type envConfig struct {
@@ -179,7 +180,9 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
-	e.ts = httptest.NewServer(e.srv.Handler())
+	// Every response the tests get is checked against openapi.json.
+	e.spec = newSpecChecker(t, e.srv.engine)
+	e.ts = httptest.NewServer(e.spec.handler(t, e.srv.Handler()))
 	t.Cleanup(func() {
 		e.ts.Close()
 		e.srv.Close()
@@ -190,6 +193,12 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 // call sends a request with an optional key and JSON body (or raw bytes with
 // contentType) and decodes a JSON answer into out when out is not nil.
 func (e *env) call(method, path, key string, body any, out any) (int, http.Header) {
+	e.t.Helper()
+	return e.callWith(method, path, key, body, nil, out)
+}
+
+// callWith is call with extra request headers.
+func (e *env) callWith(method, path, key string, body any, header map[string]string, out any) (int, http.Header) {
 	e.t.Helper()
 	var r io.Reader
 	ct := ""
@@ -214,6 +223,9 @@ func (e *env) call(method, path, key string, body any, out any) (int, http.Heade
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	resp, err := e.ts.Client().Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
@@ -232,6 +244,8 @@ func (e *env) call(method, path, key string, body any, out any) (int, http.Heade
 		var eb errorBody
 		if err := json.Unmarshal(data, &eb); err != nil || eb.Error.Code == "" {
 			e.t.Errorf("%s %s: status %d without a JSON error body: %q", method, path, resp.StatusCode, truncate(data))
+		} else if m := goInternals.FindString(eb.Error.Message); m != "" {
+			e.t.Errorf("%s %s: status %d: message %q shows Go internals (%q)", method, path, resp.StatusCode, eb.Error.Message, m)
 		}
 	}
 	return resp.StatusCode, resp.Header

@@ -36,5 +36,5 @@ func ExampleNew() {
 	}
 	// Output:
 	// /healthz 200 {"status":"ok"}
-	// /readyz 503 {"error":{"code":"unavailable","message":"server: not ready"}}
+	// /readyz 503 {"error":{"code":"unavailable","message":"not ready"}}
 }

@@ -49,6 +49,9 @@ func serveOne(t *testing.T, e *env, method, path, ctype string, key byte, body [
 	if rec.Code >= 400 && !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
 		t.Fatalf("%s %s: %d without a JSON error", method, path, rec.Code)
 	}
+	if err := e.spec.check(req, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
+		t.Fatalf("OpenAPI: %s %s (%q, %d bytes %q) answered %d %q: %v", method, path, ctype, len(body), truncate(body), rec.Code, truncate(rec.Body.Bytes()), err)
+	}
 }
 
 // FuzzAPI throws arbitrary methods, paths, content types, keys and bodies at

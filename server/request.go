@@ -3,11 +3,11 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"regexp"
 	"strings"
@@ -51,26 +51,6 @@ func bodyKind(c *gin.Context) (string, error) {
 	}
 }
 
-// decodeJSON reads one JSON value strictly: unknown fields and trailing data are errors.
-func decodeJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: empty body", ErrBadRequest)
-		}
-		return fmt.Errorf("%w: decode json: %w", ErrBadRequest, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the JSON value", ErrBadRequest)
-	}
-	return nil
-}
-
 // readJSON decodes a JSON request body.
 func readJSON(c *gin.Context, v any) error {
 	kind, err := bodyKind(c)
@@ -104,10 +84,17 @@ func (s *Server) multipartFiles(c *gin.Context, field string) ([][]byte, error) 
 	form, err := c.MultipartForm()
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			return nil, err
+		case errors.Is(err, http.ErrMissingBoundary):
+			return nil, fmt.Errorf("%w: the multipart/form-data Content-Type has no boundary parameter", ErrBadRequest)
+		case errors.Is(err, multipart.ErrMessageTooLarge):
+			return nil, fmt.Errorf("%w: the multipart/form-data body has too many parts or headers", ErrBadRequest)
+		default:
+			// The parser's own messages ("multipart: NextPart: EOF") name its package.
+			return nil, fmt.Errorf("%w: the multipart/form-data body is malformed or cut short (it must end with the closing boundary)", ErrBadRequest)
 		}
-		return nil, fmt.Errorf("%w: parse multipart form: %w", ErrBadRequest, err)
 	}
 	var out [][]byte
 	for _, fh := range form.File[field] {

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -24,13 +27,20 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// RequestID names a server fault (500) in the log, where its cause is.
+	RequestID string `json:"request_id,omitempty"`
 }
 
-// statusRule maps one sentinel (matched with errors.Is) to a status and code.
+// statusRule maps one sentinel (matched with errors.Is) to a status and code,
+// and its text to the phrase a client reads instead: sentinel texts carry
+// package prefixes for the logs ("server: not found"). An empty phrase drops
+// the text where a detail stands beside it ("server: bad request: field
+// \"k\": ..." reads "field \"k\": ..."), as does a phrase the detail already says.
 type statusRule struct {
 	err    error
 	status int
 	code   string
+	phrase string
 }
 
 // statusRules maps this package's sentinels, then those of the packages it
@@ -39,32 +49,32 @@ type statusRule struct {
 var statusRules = []statusRule{
 	// A fault of the server is a 500 even when its cause is a not-found or
 	// bad-input error of a package below.
-	{ErrInternal, http.StatusInternalServerError, "internal"},
-	{ErrBadRequest, http.StatusBadRequest, "bad_request"},
-	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized"},
-	{ErrForbidden, http.StatusForbidden, "forbidden"},
-	{ErrNotFound, http.StatusNotFound, "not_found"},
-	{ErrUnsupportedType, http.StatusUnsupportedMediaType, "unsupported_media_type"},
-	{ErrTooManyPixels, http.StatusUnprocessableEntity, "too_many_pixels"},
-	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
-	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
-	{ErrShuttingDown, http.StatusServiceUnavailable, "shutting_down"},
-	{ErrTimeout, http.StatusGatewayTimeout, "timeout"},
-	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout"},
-	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
+	{ErrInternal, http.StatusInternalServerError, "internal", "internal error"},
+	{ErrBadRequest, http.StatusBadRequest, "bad_request", ""},
+	{ErrUnauthorized, http.StatusUnauthorized, "unauthorized", "missing or invalid API key"},
+	{ErrForbidden, http.StatusForbidden, "forbidden", "forbidden"},
+	{ErrNotFound, http.StatusNotFound, "not_found", "not found"},
+	{ErrUnsupportedType, http.StatusUnsupportedMediaType, "unsupported_media_type", "unsupported media type"},
+	{ErrTooManyPixels, http.StatusUnprocessableEntity, "too_many_pixels", "image exceeds the pixel limit"},
+	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited", "rate limit exceeded"},
+	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "not ready"},
+	{ErrShuttingDown, http.StatusServiceUnavailable, "shutting_down", "shutting down"},
+	{ErrTimeout, http.StatusGatewayTimeout, "timeout", "request timed out"},
+	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout", "request timed out"},
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"},
 
-	{store.ErrNotFound, http.StatusNotFound, "not_found"},
-	{store.ErrInvalid, http.StatusBadRequest, "bad_request"},
-	{store.ErrBatchTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large"},
-	{store.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
-	{search.ErrDimension, http.StatusBadRequest, "bad_request"},
-	{indexer.ErrRoot, http.StatusBadRequest, "bad_request"},
-	{indexer.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
-	{preprocess.ErrTooLarge, http.StatusUnprocessableEntity, "too_many_pixels"},
-	{preprocess.ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_media_type"},
-	{preprocess.ErrCorrupt, http.StatusBadRequest, "corrupt_image"},
-	{tokenizer.ErrEmpty, http.StatusBadRequest, "bad_request"},
-	{encoder.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
+	{store.ErrNotFound, http.StatusNotFound, "not_found", "not found"},
+	{store.ErrInvalid, http.StatusBadRequest, "bad_request", "invalid argument"},
+	{store.ErrBatchTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", "batch too large"},
+	{store.ErrClosed, http.StatusServiceUnavailable, "unavailable", "not ready"},
+	{search.ErrDimension, http.StatusBadRequest, "bad_request", "vector dimension mismatch"},
+	{indexer.ErrRoot, http.StatusBadRequest, "bad_request", "bad index root"},
+	{indexer.ErrClosed, http.StatusServiceUnavailable, "unavailable", "not ready"},
+	{preprocess.ErrTooLarge, http.StatusUnprocessableEntity, "too_many_pixels", "image too large"},
+	{preprocess.ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_media_type", "unsupported image format"},
+	{preprocess.ErrCorrupt, http.StatusBadRequest, "corrupt_image", "corrupt image"},
+	{tokenizer.ErrEmpty, http.StatusBadRequest, "bad_request", "empty text"},
+	{encoder.ErrClosed, http.StatusServiceUnavailable, "unavailable", "not ready"},
 }
 
 var errMethodNotAllowed = errors.New("server: method not allowed")
@@ -74,11 +84,6 @@ func statusOf(err error) (int, string) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge, "payload_too_large"
-	}
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &se) || errors.As(err, &te) {
-		return http.StatusBadRequest, "bad_request"
 	}
 	for _, r := range statusRules {
 		if errors.Is(err, r.err) {
@@ -93,20 +98,55 @@ func statusOf(err error) (int, string) {
 }
 
 // writeError responds with err's status and JSON body and aborts the chain.
-// Internal errors are logged and shown only as "internal error".
+// A server fault (500) is logged with a request id, and the client sees only
+// "internal error" and that id; other messages are publicMessage's.
 func (s *Server) writeError(c *gin.Context, err error) {
 	status, code := statusOf(err)
-	msg := err.Error()
+	detail := errorDetail{Code: code}
 	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
-		s.log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
-		msg = "internal error"
+		detail.RequestID = rand.Text()
+		detail.Message = "internal error (request id " + detail.RequestID + ")"
+		s.log.Error("request failed", "request_id", detail.RequestID, "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	} else {
+		detail.Message = publicMessage(err, status)
 	}
 	if status == http.StatusTooManyRequests {
 		c.Header("Retry-After", "1")
 	}
 	if c.GetBool(ctxVectorizer) {
-		c.AbortWithStatusJSON(status, vectorizerError{Error: msg})
+		// The vectorizer door answers in the shape Weaviate's module reads.
+		c.AbortWithStatusJSON(status, vectorizerError{Error: detail.Message})
 		return
 	}
-	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: msg}})
+	c.AbortWithStatusJSON(status, errorBody{Error: detail})
+}
+
+// publicMessage is err's message in the request's terms: each sentinel's text
+// becomes its rule's phrase, and a body over the limit says the limit (its
+// own text is "http: request body too large").
+func publicMessage(err error, status int) string {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)
+	}
+	msg := err.Error()
+	for _, r := range statusRules {
+		if !errors.Is(err, r.err) {
+			continue
+		}
+		text := r.err.Error()
+		if msg == text {
+			msg = cmp.Or(r.phrase, strings.ToLower(http.StatusText(status)))
+			continue
+		}
+		// The text goes where the rest says it already ("request timed out:
+		// waiting for a free slot: context deadline exceeded").
+		rest := strings.ReplaceAll(strings.ReplaceAll(msg, text+": ", ""), ": "+text, "")
+		if r.phrase == "" || strings.Contains(rest, r.phrase) {
+			msg = rest
+		} else {
+			msg = strings.ReplaceAll(msg, text, r.phrase)
+		}
+	}
+	return msg
 }

@@ -170,7 +170,7 @@ func (s *Server) readSearch(c *gin.Context) (SearchRequest, error) {
 		}
 		if q := formValue(c, "query"); q != "" {
 			if err := decodeJSON(strings.NewReader(q), &req); err != nil {
-				return req, err
+				return req, fmt.Errorf("form field %q: %w", "query", err)
 			}
 		}
 		if t := formValue(c, "text"); t != "" {
@@ -179,7 +179,7 @@ func (s *Server) readSearch(c *gin.Context) (SearchRequest, error) {
 		w := 1.0
 		if v := formValue(c, "image_weight"); v != "" {
 			if w, err = strconv.ParseFloat(v, 64); err != nil {
-				return req, fmt.Errorf("%w: image_weight %q", ErrBadRequest, v)
+				return req, fmt.Errorf("%w: form field %q: expected a number, got %q", ErrBadRequest, "image_weight", v)
 			}
 		}
 		for _, f := range files {
