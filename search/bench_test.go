@@ -41,3 +41,51 @@ func BenchmarkFilterSelectivity(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExactPage measures what a page after the first costs the server:
+// an exact scan for k=201 hits after a deep cursor, excluding 200 keys (page
+// 1's), and the MeanScore scan sort=date adds on its first page. The graph
+// is built as cheaply as possible (M 2, efConstruction 1): only the scan is
+// measured.
+// Run: go test -run '^$' -bench ExactPage -benchtime 20x ./search/
+func BenchmarkExactPage(b *testing.B) {
+	const dim = 768
+	for _, n := range []int{10000, 100000} {
+		all := synth.Clustered(n+10, dim, 200, 0.8, 9)
+		x, err := New(Options{Dim: dim, M: 2, EfConstruction: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, v := range all[:n] {
+			if err := x.Add(key(i), v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		q := all[n]
+		ranked, err := x.Search(b.Context(), q, 5001, SearchOptions{Exact: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		served := map[string]bool{}
+		for _, h := range ranked[:200] {
+			served[h.ID] = true
+		}
+		opts := SearchOptions{Exact: true, After: &ranked[5000], Exclude: func(k string) bool { return served[k] }}
+		b.Run(fmt.Sprintf("n=%d/page", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := x.Search(b.Context(), q, 201, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("n=%d/mean", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := x.MeanScore(b.Context(), q, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

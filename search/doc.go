@@ -23,11 +23,16 @@
 // Search: Search(ctx, query, k, opts) returns hits sorted by score
 // descending, then key ascending — a total order, so a cursor (the last
 // hit) passed as SearchOptions.After pages stably, also while nodes are
-// added. Filters (IDSet, from Select or SelectKeys) and the cursor are
-// applied during the layer-0 walk: rejected nodes still route but never
-// enter the result set. When the filter keeps less than ExactFraction (2%)
-// of the nodes, or fewer than ExactBelow nodes, Search scans exactly
-// instead. RecallCheck measures recall@k of the graph against the scan.
+// added. Filters (IDSet, from Select or SelectKeys), the cursor, Until and
+// Exclude are applied during the layer-0 walk: rejected nodes still route
+// but never enter the result set. When the filter keeps less than
+// ExactFraction (2%) of the nodes, or fewer than ExactBelow nodes, Search
+// scans exactly instead. A walk is approximate, so keyset paging over walks
+// can skip a node for good; exact pages (SearchOptions.Exact) with Exclude
+// (the keys an approximate first page served) and After enumerate the rest
+// of a ranking exactly once. MeanScore is a query's mean score over the
+// (filtered) nodes. RecallCheck measures recall@k of the graph against the
+// scan.
 //
 // Concurrency: an Index is safe for concurrent use. Searches share a read
 // lock; writers are serialised, compute their changes without blocking

@@ -265,6 +265,121 @@ func TestCursorPaging(t *testing.T) {
 	}
 }
 
+// TestCompletePaging pages a whole index as the server does: page 1 an
+// approximate graph walk, every later page an exact scan excluding page 1's
+// keys after the previous page's last hit. Every node comes exactly once,
+// and after page 1 in the exact order — with duplicate vectors (equal
+// scores), a filter, and a graph whose walk misses nodes.
+func TestCompletePaging(t *testing.T) {
+	f := build(t, 3000, Options{M: 4, EfConstruction: 8, ExactBelow: 1})
+	for i := range 300 { // twins: equal scores, ties broken by key
+		if err := f.x.Add(fmt.Sprintf("twin-%05d", i), f.vecs[i*7]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	odd := f.x.Select(func(k string) bool { return strings.HasSuffix(k, "1") || strings.HasSuffix(k, "3") })
+	tests := []struct {
+		name   string
+		q      []float32
+		page   int
+		filter *IDSet
+	}{
+		{"query k=100", f.queries[0], 100, nil},
+		{"a twin's vector k=33", f.vecs[7], 33, nil},
+		{"filtered k=50", f.queries[1], 50, odd},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := f.x.Search(t.Context(), tc.q, 1<<20, SearchOptions{Exact: true, Filter: tc.filter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, err := f.x.search(t.Context(), tc.q, tc.page, SearchOptions{Ef: tc.page, Filter: tc.filter}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := map[string]bool{}
+			for _, h := range first {
+				served[h.ID] = true
+			}
+			var rest []Hit
+			for _, h := range want {
+				if !served[h.ID] {
+					rest = append(rest, h)
+				}
+			}
+			var got []Hit
+			var after *Hit
+			for {
+				hs, err := f.x.Search(t.Context(), tc.q, tc.page, SearchOptions{
+					Exact: true, Filter: tc.filter, After: after, Exclude: func(k string) bool { return served[k] }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, hs...)
+				if len(hs) < tc.page {
+					break
+				}
+				after = &hs[len(hs)-1]
+			}
+			if fmt.Sprint(got) != fmt.Sprint(rest) {
+				t.Fatalf("pages 2..n: %d hits, want the %d of the exact ranking page 1 did not serve, in order", len(got), len(rest))
+			}
+			// The point: a walk that misses items, as a big index's does.
+			missed := len(first) - int(overlap(first, want[:len(first)])*float64(len(first))+0.5)
+			if missed == 0 {
+				t.Fatalf("page 1's walk missed none of the top %d: the case tests nothing", len(first))
+			}
+			t.Logf("page 1's walk missed %d of the top %d", missed, len(first))
+		})
+	}
+}
+
+// TestUntilAndMeanScore: Until keeps the hits sorting at or before it (a
+// boundary inside a run of equal scores splits it by key); MeanScore is the
+// mean of every (filtered) node's score.
+func TestUntilAndMeanScore(t *testing.T) {
+	f := build(t, 2500, Options{})
+	if err := f.x.Add("item-99999", f.vecs[5]); err != nil { // item-00005's twin
+		t.Fatal(err)
+	}
+	q := f.vecs[5]
+	all, err := f.x.Search(t.Context(), q, 1<<20, SearchOptions{Exact: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all[0].ID != "item-00005" || all[1].ID != "item-99999" || all[0].Score != all[1].Score {
+		t.Fatalf("top two %v, want the twins at an equal score", all[:2])
+	}
+	for _, n := range []int{1, 2, 40, len(all)} {
+		got, err := f.x.Search(t.Context(), q, 1<<20, SearchOptions{Exact: true, Until: &all[n-1]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(all[:n]) {
+			t.Errorf("until hit %d: %d hits, want the first %d", n, len(got), n)
+		}
+	}
+	even := f.x.Select(func(k string) bool { return strings.HasSuffix(k, "0") })
+	for _, set := range []*IDSet{nil, even} {
+		var sum float64
+		n := 0
+		for _, h := range all {
+			if set == nil || strings.HasSuffix(h.ID, "0") {
+				sum += float64(h.Score)
+				n++
+			}
+		}
+		mean, count, err := f.x.MeanScore(t.Context(), q, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if count != n || math.Abs(mean-sum/float64(n)) > 1e-9 {
+			t.Errorf("mean score %v over %d, want %v over %d", mean, count, sum/float64(n), n)
+		}
+	}
+}
+
 func TestConcurrentSearchAndWrite(t *testing.T) {
 	f := build(t, 2500, Options{})
 	ctx := t.Context()

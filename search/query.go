@@ -35,8 +35,22 @@ type SearchOptions struct {
 	// After, when non-nil, restricts results to hits sorting strictly after
 	// it (see Hit.Before): the next page after a cursor. Like Filter, it is
 	// applied during traversal, so a page deep in the ranking needs no
-	// larger k; keep Ef ≥ the page size for recall.
+	// larger k. A graph walk is approximate, though: paging with After
+	// alone can skip a node whose rank falls on a page the walk missed
+	// (once the cursor has passed its score it is never returned), so a
+	// complete enumeration pages with Exact (see Exclude).
 	After *Hit
+	// Until, when non-nil, restricts results to hits sorting at or before
+	// it: the lower end of a set of the ranking fixed earlier (its least
+	// relevant member), so that nodes added since can join the set but
+	// none of its members drop out.
+	Until *Hit
+	// Exclude, when non-nil, drops the nodes whose key it reports true:
+	// e.g. the hits an approximate first page served, so that exact pages
+	// after it enumerate the rest of the ranking exactly once. It runs
+	// under the index's read lock, only for nodes that would otherwise
+	// enter the result set, and must not call back into the Index.
+	Exclude func(key string) bool
 	// Exact scans every (matching) node instead of walking the graph.
 	Exact bool
 }
@@ -143,20 +157,28 @@ func (x *Index) search(ctx context.Context, query []float32, k int, opts SearchO
 	return x.hits(res, k), nil
 }
 
-// acceptor combines the filter and the cursor; nil accepts everything.
+// acceptor combines the filter, the bounds and the exclusion; nil accepts
+// everything.
 func (x *Index) acceptor(opts SearchOptions) acceptFunc {
-	f, after := opts.Filter, opts.After
+	f, after, until, excl := opts.Filter, opts.After, opts.Until, opts.Exclude
 	switch {
-	case f == nil && after == nil:
-		return nil
-	case after == nil:
+	case after == nil && until == nil && excl == nil:
+		if f == nil {
+			return nil
+		}
 		return func(n uint32, _ float32) bool { return f.has(n) }
 	default:
 		return func(n uint32, s float32) bool {
 			if f != nil && !f.has(n) {
 				return false
 			}
-			return s < after.Score || (s == after.Score && x.keys[n] > after.ID)
+			if after != nil && !(s < after.Score || (s == after.Score && x.keys[n] > after.ID)) {
+				return false
+			}
+			if until != nil && !(s > until.Score || (s == until.Score && x.keys[n] <= until.ID)) {
+				return false
+			}
+			return excl == nil || !excl(x.keys[n])
 		}
 	}
 }
@@ -181,7 +203,7 @@ func (x *Index) hits(res []cand, k int) []Hit {
 
 // exact scans the (filtered) live nodes. Caller holds mu.RLock.
 func (x *Index) exact(ctx context.Context, q []float32, k int, f *IDSet, accept acceptFunc) ([]Hit, error) {
-	h := rankHeap{x: x, a: make([]cand, 0, k)}
+	h := rankHeap{x: x, a: make([]cand, 0, min(k, x.live))}
 	for i, l := range x.levels {
 		if i&4095 == 4095 {
 			if err := ctx.Err(); err != nil {
@@ -202,6 +224,37 @@ func (x *Index) exact(ctx context.Context, q []float32, k int, f *IDSet, accept 
 		h.offer(c, k)
 	}
 	return x.hits(h.a, k), nil
+}
+
+// MeanScore returns the mean similarity of query to the live nodes (to the
+// members of filter when it is not nil) and how many nodes that is (0, 0
+// when none): the level a query's score curve is measured from. It scans
+// every such node, as an exact search does. Safe for concurrent use.
+func (x *Index) MeanScore(ctx context.Context, query []float32, filter *IDSet) (float64, int, error) {
+	q, err := x.normalise(query)
+	if err != nil {
+		return 0, 0, fmt.Errorf("mean score: %w", err)
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var sum float64
+	n := 0
+	for i, l := range x.levels {
+		if i&4095 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return 0, 0, fmt.Errorf("mean score: %w", err)
+			}
+		}
+		if l == freeLevel || (filter != nil && !filter.has(uint32(i))) {
+			continue
+		}
+		sum += float64(x.dot(q, x.vec(uint32(i))))
+		n++
+	}
+	if n == 0 {
+		return 0, 0, nil
+	}
+	return sum / float64(n), n, nil
 }
 
 // rankHeap keeps the k best nodes in the exact public order (score, then

@@ -95,11 +95,11 @@ func TestSearchFiltersAndDateSort(t *testing.T) {
 	if len(sr.Hits) != n {
 		t.Errorf("path prefix of the collection: %d hits, want %d", len(sr.Hits), n)
 	}
-	// sort=date pages newest first over the relevant set.
+	// sort=date pages newest first over the relevant set (min_score -1: all).
 	var order []string
 	cursor := ""
 	for {
-		body := map[string]any{"text": "a shape", "k": 5, "sort": "date"}
+		body := map[string]any{"text": "a shape", "k": 5, "sort": "date", "min_score": -1}
 		if cursor != "" {
 			body["cursor"] = cursor
 		}

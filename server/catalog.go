@@ -85,30 +85,59 @@ func canonicalPrefix(p string) string {
 	return c
 }
 
-func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f Filter, after *Hit) ([]Hit, error) {
-	opts := store.SearchOptions{Filter: storeFilter(f), Ef: max(64, k)}
-	if after != nil {
-		opts.After = &search.Hit{ID: after.ID, Score: after.Score}
+func storeSearchOptions(k int, p SearchPage) store.SearchOptions {
+	opts := store.SearchOptions{Exclude: p.Exclude, Exact: p.Exact}
+	if !p.Exact {
+		opts.Ef = max(64, k)
 	}
-	hits, err := c.db.Search(ctx, c.space, q, k, opts)
-	if errors.Is(err, store.ErrNotFound) && !c.hasSpace(c.space) {
-		return nil, nil // nothing indexed with this model yet
+	if p.After != nil {
+		opts.After = &search.Hit{ID: p.After.ID, Score: p.After.Score}
 	}
-	if err != nil {
-		return nil, err
+	if p.Until != nil {
+		opts.Until = &search.Hit{ID: p.Until.ID, Score: p.Until.Score}
 	}
-	out := make([]Hit, 0, len(hits))
-	for _, h := range hits {
-		it, err := c.db.Item(h.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // deleted since the search
+	return opts
+}
+
+func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f Filter, p SearchPage) ([]Hit, error) {
+	opts := storeSearchOptions(k, p)
+	opts.Filter = storeFilter(f)
+	var out []Hit
+	for {
+		want := k - len(out)
+		hits, err := c.db.Search(ctx, c.space, q, want, opts)
+		if errors.Is(err, store.ErrNotFound) && !c.hasSpace(c.space) {
+			return nil, nil // nothing indexed with this model yet
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Hit{ID: h.ID, Score: h.Score, Item: itemView(it)})
+		for _, h := range hits {
+			it, err := c.db.Item(h.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted since the search
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Hit{ID: h.ID, Score: h.Score, Item: itemView(it)})
+		}
+		if len(hits) < want || len(out) == k {
+			return out, nil
+		}
+		// Some were deleted meanwhile: go on after the last one, so that a
+		// short answer still means the end of the ranking.
+		last := hits[len(hits)-1]
+		opts.After = &last
 	}
-	return out, nil
+}
+
+func (c *storeCatalog) MeanScore(ctx context.Context, q []float32, f Filter) (float64, error) {
+	mean, _, err := c.db.MeanScore(ctx, c.space, q, storeFilter(f))
+	if errors.Is(err, store.ErrNotFound) && !c.hasSpace(c.space) {
+		return 0, nil
+	}
+	return mean, err
 }
 
 func (c *storeCatalog) hasSpace(name string) bool {
@@ -229,12 +258,8 @@ func (c *storeCatalog) DeleteTexts(ctx context.Context, collection string) error
 	return c.db.DropSpace(ctx, c.textSpace(collection))
 }
 
-func (c *storeCatalog) SearchTexts(ctx context.Context, collection string, q []float32, k int, after *Hit) ([]TextHit, error) {
-	opts := store.SearchOptions{Ef: max(64, k)}
-	if after != nil {
-		opts.After = &search.Hit{ID: after.ID, Score: after.Score}
-	}
-	hits, err := c.db.SearchTexts(ctx, c.textSpace(collection), q, k, opts)
+func (c *storeCatalog) SearchTexts(ctx context.Context, collection string, q []float32, k int, p SearchPage) ([]TextHit, error) {
+	hits, err := c.db.SearchTexts(ctx, c.textSpace(collection), q, k, storeSearchOptions(k, p))
 	if err != nil {
 		return nil, err
 	}

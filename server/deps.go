@@ -101,14 +101,32 @@ type TextHit struct {
 	Score float32 `json:"score"`
 }
 
+// SearchPage selects the part of the relevance ranking (score desc, id asc)
+// a Catalog search returns; the zero value is the top, found by a graph walk.
+type SearchPage struct {
+	// After keeps the hits sorting strictly after it.
+	After *Hit
+	// Until keeps the hits sorting at or before it.
+	Until *Hit
+	// Exclude drops the ids it reports true; it must not call into the Catalog.
+	Exclude func(id string) bool
+	// Exact scans every item the filter keeps instead of walking the graph:
+	// the only way to enumerate a ranking completely.
+	Exact bool
+}
+
 // Catalog is the store and index: items, vectors, text collections and search.
 // Implementations must be safe for concurrent use and return errors wrapping
 // ErrNotFound (or a store/indexer sentinel that statusRules maps to 404) for missing ids.
 // NewCatalog adapts a store.DB and an indexer.Indexer.
 type Catalog interface {
-	// Search returns up to k hits in the image space, best first (ties by id),
-	// each sorting strictly after the cursor when after is not nil.
-	Search(ctx context.Context, q []float32, k int, f Filter, after *Hit) ([]Hit, error)
+	// Search returns up to k hits in the image space, best first (ties by
+	// id), from the part of the ranking p selects; fewer than k only when
+	// that part has no more.
+	Search(ctx context.Context, q []float32, k int, f Filter, p SearchPage) ([]Hit, error)
+	// MeanScore returns the mean similarity of q to the items f keeps (0
+	// when none): an exact scan.
+	MeanScore(ctx context.Context, q []float32, f Filter) (float64, error)
 	Item(ctx context.Context, id string) (Item, error)
 	// ContentID is the id an image with these bytes has (or would have).
 	ContentID(data []byte) string
@@ -122,7 +140,8 @@ type Catalog interface {
 	AddTexts(ctx context.Context, collection string, texts []string, vecs [][]float32) ([]TextEntry, error)
 	Texts(ctx context.Context, collection string) ([]TextEntry, error)
 	DeleteTexts(ctx context.Context, collection string) error
-	SearchTexts(ctx context.Context, collection string, q []float32, k int, after *Hit) ([]TextHit, error)
+	// SearchTexts is Search in a text collection.
+	SearchTexts(ctx context.Context, collection string, q []float32, k int, p SearchPage) ([]TextHit, error)
 }
 
 // Indexer runs folder indexing for index jobs, uploads and watched folders.

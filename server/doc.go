@@ -14,9 +14,13 @@
 //
 // Search queries are sums of weighted terms (text, base64 or uploaded image,
 // indexed image id, raw vector; negative weights subtract), normalised, and
-// searched in the image space or a text collection. Pages use keyset cursors
-// (score, id) handed to the index, so a page never repeats or skips an item
-// that existed when the first page was served, also while items are added.
+// searched in the image space or a text collection. Page 1 is a graph
+// search; every later page is an exact scan in the order (score desc, id
+// asc) of the items page 1 did not serve, after the previous page's last hit
+// (the cursor carries both), so paging to the end never repeats or skips an
+// item that existed when page 1 was served, also while items are added (see
+// pageAfter). sort=date pages a relevant set fixed on page 1 by (date, id)
+// (see searchByDate).
 //
 // Concurrent encoder requests are merged by a Coalescer (max batch, max wait)
 // into one encoder run, so many clients asking for one vector each cost one

@@ -22,7 +22,15 @@ type SearchOptions struct {
 	// After is a cursor: only hits sorting strictly after it are returned.
 	// For stable pages while items are added, pass the last hit of the
 	// previous page; each page is then the k best items after the cursor.
+	// A graph walk is approximate, so only Exact pages enumerate a ranking
+	// completely (see search.SearchOptions).
 	After *Hit
+	// Until keeps only hits sorting at or before it (see
+	// search.SearchOptions.Until).
+	Until *Hit
+	// Exclude drops the ids it reports true; it must not call into the DB
+	// (see search.SearchOptions.Exclude).
+	Exclude func(id string) bool
 	// Exact scans instead of walking the graph (the reference answer).
 	Exact bool
 }
@@ -30,39 +38,83 @@ type SearchOptions struct {
 // Search returns the k items of an image space (or entries of a text
 // collection) most similar to query. Filters apply during the graph walk;
 // a filter matching under 2% of the space is answered by an exact scan.
+// Fewer than k hits means the ranking (after opts.After) has no more.
 // Safe for concurrent use.
 func (db *DB) Search(ctx context.Context, spaceName string, query []float32, k int, opts SearchOptions) ([]Hit, error) {
+	sp, so, err := db.searchSetup(spaceName, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := []Hit{}
+	for {
+		want := k - len(out)
+		hits, err := sp.idx.Search(ctx, query, want, so)
+		if err != nil {
+			return nil, fmt.Errorf("search %s: %w", spaceName, err)
+		}
+		if len(hits) == 0 {
+			return out, nil
+		}
+		n, last := len(hits), hits[len(hits)-1]
+		if sp.cfg.Kind == KindImages {
+			// An item deleted since the walk, or a slot freed and reused
+			// between building the filter and the walk (which could let a
+			// non-matching item through): re-check the few hits.
+			db.mu.RLock()
+			hits = slices.DeleteFunc(hits, func(h Hit) bool {
+				it, ok := db.items[h.ID]
+				return !ok || (so.Filter != nil && !opts.Filter.Match(it))
+			})
+			db.mu.RUnlock()
+		}
+		out = append(out, hits...)
+		if n < want || len(out) == k {
+			return out, nil
+		}
+		// Some were dropped: continue after the last one the index
+		// returned, so that a short answer still means the end of the
+		// ranking.
+		so.After = &last
+	}
+}
+
+// searchSetup resolves a space and turns opts into the index's options.
+func (db *DB) searchSetup(spaceName string, opts SearchOptions) (*space, search.SearchOptions, error) {
 	sp, err := db.space(spaceName)
 	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		return nil, search.SearchOptions{}, fmt.Errorf("search: %w", err)
 	}
-	so := search.SearchOptions{Ef: opts.Ef, After: opts.After, Exact: opts.Exact}
+	so := search.SearchOptions{Ef: opts.Ef, After: opts.After, Until: opts.Until, Exclude: opts.Exclude, Exact: opts.Exact}
 	if !opts.Filter.empty() {
 		if sp.cfg.Kind == KindTexts {
 			if opts.Filter.IDs == nil || len(opts.Filter.PathPrefixes)+len(opts.Filter.MediaTypes)+len(opts.Filter.Tags) > 0 ||
 				opts.Filter.Camera != "" || !opts.Filter.From.IsZero() || !opts.Filter.To.IsZero() {
-				return nil, fmt.Errorf("search %s: only ids filter text collections: %w", spaceName, ErrInvalid)
+				return nil, so, fmt.Errorf("search %s: only ids filter text collections: %w", spaceName, ErrInvalid)
 			}
 			so.Filter = sp.idx.SelectKeys(opts.Filter.IDs)
 		} else {
 			so.Filter = sp.idx.SelectKeys(db.matching(opts.Filter))
 		}
 	}
-	hits, err := sp.idx.Search(ctx, query, k, so)
+	return sp, so, nil
+}
+
+// MeanScore returns the mean similarity of query to the items of a space
+// that match filter (nil: all) and how many there are (0, 0 when none): an
+// exact scan (see search.Index.MeanScore). Safe for concurrent use.
+func (db *DB) MeanScore(ctx context.Context, spaceName string, query []float32, filter *Filter) (float64, int, error) {
+	sp, so, err := db.searchSetup(spaceName, SearchOptions{Filter: filter})
 	if err != nil {
-		return nil, fmt.Errorf("search %s: %w", spaceName, err)
+		return 0, 0, err
 	}
-	if sp.cfg.Kind == KindImages {
-		// A slot freed and reused between building the filter and the walk
-		// could let a non-matching item through; re-check the few hits.
-		db.mu.RLock()
-		hits = slices.DeleteFunc(hits, func(h Hit) bool {
-			it, ok := db.items[h.ID]
-			return !ok || (so.Filter != nil && !opts.Filter.Match(it))
-		})
-		db.mu.RUnlock()
+	if so.Filter != nil && so.Filter.Len() == 0 {
+		return 0, 0, nil
 	}
-	return hits, nil
+	mean, n, err := sp.idx.MeanScore(ctx, query, so.Filter)
+	if err != nil {
+		return 0, 0, fmt.Errorf("search %s: %w", spaceName, err)
+	}
+	return mean, n, nil
 }
 
 // matching returns the ids of items matching f, taken under the read lock

@@ -82,7 +82,7 @@
       for (const hit of res.hits) $("grid").appendChild(card(hit));
       state.shown += res.hits.length;
       state.cursor = res.next_cursor || null;
-      status(state.shown ? `${state.shown} result${state.shown === 1 ? "" : "s"}${state.cursor ? "" : " (end)"}` : "No results");
+      status(state.shown ? `${state.shown} result${state.shown === 1 ? "" : "s"}${res.truncated ? " (truncated: the 1,000 most relevant, by date)" : ""}${state.cursor ? "" : " (end)"}` : "No results");
     } catch (err) {
       if (seq === state.seq) status(err.message, true);
     } finally {
