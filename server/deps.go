@@ -28,6 +28,10 @@ type ModelInfo struct {
 	Dim        int     `json:"dim"`
 	LogitScale float64 `json:"logit_scale"`
 	ImageSize  int     `json:"image_size"`
+	// Demo is true for the bundled demo model (demo.IsModel), which knows only
+	// the synthetic scenes of demo/scene: the page says so, and classify has
+	// a built-in default label set for it.
+	Demo bool `json:"demo"`
 }
 
 // Encoder embeds texts and images. Implementations must be safe for concurrent

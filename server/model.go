@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"imglish/demo"
 	"imglish/encoder"
 	"imglish/encoder/modelfile"
 	"imglish/encoder/preprocess"
@@ -47,7 +48,7 @@ func NewModel(enc *encoder.Encoder, dir string, opts ModelOptions) (*Model, erro
 
 // Info describes the model.
 func (m *Model) Info() ModelInfo {
-	return ModelInfo{ID: m.man.ID, Dim: m.enc.Dim(), LogitScale: m.man.LogitScale, ImageSize: m.enc.ImageSize()}
+	return ModelInfo{ID: m.man.ID, Dim: m.enc.Dim(), LogitScale: m.man.LogitScale, ImageSize: m.enc.ImageSize(), Demo: demo.IsModel(m.man)}
 }
 
 // PrepareImage decodes data (by content) and returns the vision tower's input.
