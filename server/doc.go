@@ -35,6 +35,11 @@
 // auto-tag set, a retag job (indexer.Retag, under the indexer's run lock)
 // brings the indexed images in step, named by the X-Retag-Job header.
 //
+// The label set "default" (DefaultLabelSet), which the page runs on a query
+// image when no labels are typed, is the stored set of that name, else the
+// first auto-tag set, else on the demo model (ModelInfo.Demo) the built-in
+// BuiltinDemoLabelSet.
+//
 // # Errors
 //
 // Every error response is {"error":{"code","message"}}. statusOf is the one

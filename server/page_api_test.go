@@ -2,7 +2,11 @@ package server
 
 import (
 	"net/http"
+	"os"
+	"slices"
 	"testing"
+
+	"imglish/demo/scene"
 )
 
 // TestModelInfoDemo checks that the server says which model it runs: demo is
@@ -36,4 +40,106 @@ func TestModelInfoDemo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDefaultLabelSet checks what label_set "default" resolves to, in order:
+// a stored set "default", else the first auto-tag set, else on the demo model
+// the built-in set of its world's 48 prompts; else it is not found.
+func TestDefaultLabelSet(t *testing.T) {
+	e := newEnv(t, envConfig{scenes: 3})
+	tiny := newEnv(t, envConfig{tinyModel: true})
+	demoLabels := 48
+	colours := colourLabels()
+	mine := []string{"a red thing", "a blue thing"}
+	for _, tc := range []struct {
+		name    string
+		env     *env
+		setup   func(e *env)
+		status  int
+		wantSet string
+		want    []string // the labels, in any order; nil: only count demoLabels
+	}{
+		{"demo model, nothing stored", e, func(*env) {}, 200, BuiltinDemoLabelSet, nil},
+		{"a stored set that is not an auto-tag set", e, func(e *env) {
+			e.call("PUT", "/v1/labelsets/colours", writeKey, map[string]any{"labels": colours}, nil)
+		}, 200, BuiltinDemoLabelSet, nil},
+		{"the configured auto-tag set", e, func(e *env) { e.srv.opts.AutoTags = []string{"colours"} }, 200, "colours", colours},
+		{"a stored set named default", e, func(e *env) {
+			e.call("PUT", "/v1/labelsets/default", writeKey, map[string]any{"labels": mine}, nil)
+		}, 200, "default", mine},
+		{"another model, nothing stored", tiny, func(*env) {}, 404, "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.setup(tc.env)
+			var cr classified
+			img := b64File(t, e.scenePath(1))
+			st, _ := tc.env.call("POST", "/v1/classify", readKey, map[string]any{"image": img, "label_set": "default"}, &cr)
+			var ls LabelSet
+			gst, _ := tc.env.call("GET", "/v1/labelsets/default", readKey, nil, &ls)
+			if st != tc.status || gst != tc.status {
+				t.Fatalf("classify with the default set: %d, get it: %d; want %d", st, gst, tc.status)
+			}
+			if st != 200 {
+				return
+			}
+			var got []string
+			for _, l := range cr.Labels {
+				got = append(got, l.Label)
+			}
+			want := tc.want
+			if want == nil {
+				if len(got) != demoLabels {
+					t.Fatalf("%d labels, want the demo world's %d", len(got), demoLabels)
+				}
+				want = got
+			}
+			if cr.LabelSet != tc.wantSet || !sameSet(got, want) || !sameSet(ls.Labels, want) {
+				t.Errorf("label set %q with %v (GET: %v); want %q with %v", cr.LabelSet, got, ls.Labels, tc.wantSet, want)
+			}
+		})
+	}
+	// The demo model names what a single-object scene shows among its 48 labels.
+	if !e.trained {
+		return
+	}
+	e.srv.opts.AutoTags = nil
+	if err := os.Remove(labelSetPath(e.data, DefaultLabelSet)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, s := range e.scenes {
+		if s.NumObjects() != 1 {
+			continue
+		}
+		n++
+		o := s.Objects[0]
+		want := "a " + o.Colour.String() + " " + o.Shape.String()
+		if o.Colour == scene.Orange {
+			want = "an " + want[2:]
+		}
+		var cr classified
+		e.call("POST", "/v1/classify", readKey, map[string]any{"image_id": e.itemID(i), "label_set": DefaultLabelSet}, &cr)
+		if cr.LabelSet != BuiltinDemoLabelSet || len(cr.Labels) == 0 || cr.Labels[0].Label != want {
+			t.Errorf("scene %d (%q): set %q, top labels %v, want %q", i, s.Caption(), cr.LabelSet, cr.Labels[:min(3, len(cr.Labels))], want)
+		}
+	}
+	if n == 0 {
+		t.Error("no single-object scene among the test scenes")
+	}
+}
+
+// classified is a POST /v1/classify answer.
+type classified struct {
+	Labels []struct {
+		Label       string  `json:"label"`
+		Probability float64 `json:"probability"`
+	} `json:"labels"`
+	LabelSet string `json:"label_set"`
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
