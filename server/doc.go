@@ -18,6 +18,11 @@
 // (score, id) handed to the index, so a page never repeats or skips an item
 // that existed when the first page was served, also while items are added.
 //
+// A filter's path_prefix is absolute, or relative to the roots (the index
+// roots and watched folders): resolvePrefix turns it into absolute prefixes
+// within them, and GET /v1/folders lists the indexed folders under the roots
+// by those relative names, with image counts.
+//
 // Concurrent encoder requests are merged by a Coalescer (max batch, max wait)
 // into one encoder run, so many clients asking for one vector each cost one
 // batch instead of many single runs.

@@ -2,8 +2,11 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"imglish/demo/scene"
@@ -142,4 +145,135 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// foldersEnv indexes 12 scenes and moves some into sub-folders of the root:
+// 2024/05 holds scenes 0–3, 2023 scenes 4–5, the root the others. ids are
+// the scenes' item ids.
+func foldersEnv(t *testing.T) (e *env, ids []string) {
+	t.Helper()
+	e = newEnv(t, envConfig{scenes: 12})
+	for i := range e.scenes {
+		ids = append(ids, e.itemID(i))
+	}
+	for _, mv := range []struct {
+		dir    string
+		scenes []int
+	}{{"2024/05", []int{0, 1, 2, 3}}, {"2023", []int{4, 5}}} {
+		dir := filepath.Join(e.photos, mv.dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, i := range mv.scenes {
+			if err := os.Rename(e.scenePath(i), filepath.Join(dir, filepath.Base(e.scenePath(i)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := e.ix.Run(t.Context(), e.photos); err != nil {
+		t.Fatalf("re-index: %v", err)
+	}
+	return e, ids
+}
+
+// TestFolders checks GET /v1/folders: the indexed folders under the roots
+// with their image counts, matched by an absolute or a relative prefix,
+// shallowest first, bounded by limit.
+func TestFolders(t *testing.T) {
+	e, _ := foldersEnv(t)
+	root := filepath.Base(e.photos) // "photos"
+	for _, tc := range []struct {
+		query     string
+		status    int
+		want      []string // "name count"
+		truncated bool
+	}{
+		{"", 200, []string{root + " 12", root + "/2023 2", root + "/2024 4", root + "/2024/05 4"}, false},
+		{"?prefix=" + root, 200, []string{root + " 12", root + "/2023 2", root + "/2024 4", root + "/2024/05 4"}, false},
+		{"?prefix=" + root[:3], 200, []string{root + " 12", root + "/2023 2", root + "/2024 4", root + "/2024/05 4"}, false},
+		{"?prefix=" + root + "/20", 200, []string{root + "/2023 2", root + "/2024 4", root + "/2024/05 4"}, false},
+		{"?prefix=2024/", 200, []string{root + "/2024 4", root + "/2024/05 4"}, false},
+		{"?prefix=2024/0", 200, []string{root + "/2024/05 4"}, false},
+		{"?prefix=" + url.QueryEscape(e.photos+"/2023"), 200, []string{root + "/2023 2"}, false},
+		{"?prefix=elsewhere", 200, nil, false},
+		{"?prefix=/elsewhere", 200, nil, false},
+		{"?limit=2", 200, []string{root + " 12", root + "/2023 2"}, true},
+		{"?limit=0", 400, nil, false},
+		{"?limit=201", 400, nil, false},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			var fr struct {
+				Roots   []string `json:"roots"`
+				Folders []struct {
+					Path  string `json:"path"`
+					Name  string `json:"name"`
+					Count int    `json:"count"`
+				} `json:"folders"`
+				Truncated bool `json:"truncated"`
+			}
+			st, _ := e.call("GET", "/v1/folders"+tc.query, readKey, nil, &fr)
+			if st != tc.status {
+				t.Fatalf("status %d, want %d", st, tc.status)
+			}
+			if st != 200 {
+				return
+			}
+			var got []string
+			for _, f := range fr.Folders {
+				got = append(got, f.Name+" "+strconv.Itoa(f.Count))
+				if f.Path != filepath.Join(filepath.Dir(e.photos), f.Name) {
+					t.Errorf("folder %s has path %s", f.Name, f.Path)
+				}
+			}
+			if !slices.Equal(got, tc.want) || fr.Truncated != tc.truncated || !slices.Equal(fr.Roots, []string{e.photos}) {
+				t.Errorf("roots %v, folders %v truncated %v; want %v truncated %v", fr.Roots, got, fr.Truncated, tc.want, tc.truncated)
+			}
+		})
+	}
+	if st, _ := e.call("GET", "/v1/folders", "", nil, nil); st != http.StatusUnauthorized {
+		t.Errorf("folders without a key: %d, want 401", st)
+	}
+}
+
+// TestRelativePathPrefix checks that a path_prefix that is not absolute is
+// matched relative to the roots: from the root itself ("2024/") or from its
+// own name ("photos/2024").
+func TestRelativePathPrefix(t *testing.T) {
+	e, ids := foldersEnv(t)
+	root := filepath.Base(e.photos)
+	for _, tc := range []struct {
+		prefix string
+		want   []int // scenes
+	}{
+		{root, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}},
+		{root + "/", []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}},
+		{root + "/2024", []int{0, 1, 2, 3}},
+		{root + "/2024/05/", []int{0, 1, 2, 3}},
+		{"2024/05", []int{0, 1, 2, 3}},
+		{"2023/", []int{4, 5}},
+		{"20", []int{0, 1, 2, 3, 4, 5}},
+		{root + "/test-00000", []int{6, 7, 8, 9}},
+		{e.photos + "/2023/", []int{4, 5}},
+		{"elsewhere", nil},
+		{"05", nil}, // not a folder of the root
+		{"../" + root, nil},
+	} {
+		t.Run(tc.prefix, func(t *testing.T) {
+			var sr SearchResponse
+			if st, _ := e.call("POST", "/v1/search", readKey, map[string]any{"text": "a shape", "k": 50,
+				"filter": map[string]any{"path_prefix": tc.prefix}}, &sr); st != 200 {
+				t.Fatalf("search: %d", st)
+			}
+			var got, want []string
+			for _, h := range sr.Hits {
+				got = append(got, h.ID)
+			}
+			for _, i := range tc.want {
+				want = append(want, ids[i])
+			}
+			if !sameSet(got, want) {
+				t.Errorf("%d hits %v, want scenes %v", len(got), got, tc.want)
+			}
+		})
+	}
 }
