@@ -266,6 +266,7 @@
     const i = cards().indexOf(el);
     if (i < 0) return;
     showInLightbox(i);
+    lb.refocus = true;
     if (!$("lightbox").open) $("lightbox").showModal();
     $("lb-close").focus();
   }
@@ -329,17 +330,25 @@
     if (!$("lightbox").open) return;
     lb.refocus = refocus !== false;
     $("lightbox").close();
+    refocusCard();
   }
 
-  // Esc closes the dialog natively; every way of closing ends here.
-  $("lightbox").addEventListener("close", () => {
+  function refocusCard() {
     const el = lb.refocus && cards()[lb.index];
-    lb.refocus = true;
+    lb.refocus = false;
     if (el) el.focus();
+  }
+
+  // Closed another way (the browser's own close request): focus, left on
+  // the dialog or the page, returns to the card all the same.
+  $("lightbox").addEventListener("close", () => {
+    const a = document.activeElement;
+    if (!a || a === document.body || $("lightbox").contains(a)) refocusCard();
   });
   $("lightbox").addEventListener("keydown", (e) => {
     if (e.key === "ArrowRight") { e.preventDefault(); moveLightbox(1); }
     if (e.key === "ArrowLeft") { e.preventDefault(); moveLightbox(-1); }
+    if (e.key === "Escape") { e.preventDefault(); closeLightbox(); }
   });
   // A click on the backdrop (the dialog box itself, outside its content) closes.
   $("lightbox").addEventListener("click", (e) => { if (e.target === $("lightbox")) closeLightbox(); });
