@@ -39,7 +39,7 @@ func TestServeLatency(t *testing.T) {
 	n := envInt("IMGLISH_BENCH_N", 100_000)
 	secs := envInt("IMGLISH_BENCH_SECONDS", 10)
 	ctx := context.Background()
-	mdir, trained := testModel(t)
+	mdir, trained := testModel(t, false)
 	enc, err := encoder.Open(ctx, mdir, encoder.Options{})
 	if err != nil {
 		t.Fatal(err)

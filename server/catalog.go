@@ -64,7 +64,12 @@ func itemView(it store.Item) Item {
 
 func storeFilter(f Filter) *store.Filter {
 	sf := &store.Filter{From: f.After, To: f.Before, Camera: f.Camera, Tags: f.Tags, IDs: f.IDs}
-	if f.PathPrefix != "" {
+	switch {
+	case len(f.PathPrefixes) > 0:
+		for _, p := range f.PathPrefixes {
+			sf.PathPrefixes = append(sf.PathPrefixes, canonicalPrefix(p))
+		}
+	case f.PathPrefix != "":
 		sf.PathPrefixes = []string{canonicalPrefix(f.PathPrefix)}
 	}
 	return sf
@@ -191,6 +196,22 @@ func (c *storeCatalog) DeleteItem(ctx context.Context, id string) error {
 	var b store.Batch
 	b.DeleteItem(id)
 	return c.db.Apply(ctx, &b)
+}
+
+// FilePaths lists the items of the store (those of every model: the file
+// records are shared) with a file under one of prefixes.
+func (c *storeCatalog) FilePaths(ctx context.Context, prefixes []string, fn func(id string, paths []string) bool) error {
+	var f *store.Filter
+	if len(prefixes) > 0 {
+		f = &store.Filter{PathPrefixes: prefixes}
+	}
+	return c.db.Items(ctx, f, func(it store.Item) bool {
+		paths := make([]string, len(it.Files))
+		for i, fl := range it.Files {
+			paths[i] = fl.Path
+		}
+		return fn(it.ID, paths)
+	})
 }
 
 func (c *storeCatalog) Count(context.Context) (int, error) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"imglish/demo"
 	"imglish/encoder/modelfile"
 )
 
@@ -60,7 +61,21 @@ type classifyResponse struct {
 	Labels     []labelScore `json:"labels"`
 	Model      string       `json:"model"`
 	LogitScale float64      `json:"logit_scale"`
+	// LabelSet is the set the request's label_set resolved to (for
+	// "default": see resolveLabelSet).
+	LabelSet string `json:"label_set,omitempty"`
 }
+
+// DefaultLabelSet is the label set name the page classifies a query image
+// with when no labels are typed. It resolves (resolveLabelSet) to the stored
+// set of that name, else the first auto-tag set, else, on the demo model, the
+// built-in set BuiltinDemoLabelSet.
+const DefaultLabelSet = "default"
+
+// BuiltinDemoLabelSet names the built-in label set of the demo model: the 48
+// prompts "a red circle" … "a black cross" of its zero-shot evaluation
+// (demo.ZeroShotPrompts). The name cannot be stored (validName refuses ':').
+const BuiltinDemoLabelSet = "builtin:demo"
 
 func (s *Server) handleClassify(c *gin.Context) {
 	if err := s.ready(); err != nil {
@@ -119,10 +134,11 @@ func (s *Server) classify(ctx context.Context, req classifyRequest) (classifyRes
 	info := s.deps.Encoder.Info()
 	resp := classifyResponse{Model: info.ID, LogitScale: info.LogitScale}
 	if req.LabelSet != "" {
-		ls, err := s.loadLabelSet(req.LabelSet)
+		name, ls, err := s.resolveLabelSet(req.LabelSet)
 		if err != nil {
 			return resp, err
 		}
+		resp.LabelSet = name
 		req.Labels = append(req.Labels, ls.Labels...)
 		if len(req.Templates) == 0 {
 			req.Templates = ls.Templates
@@ -312,8 +328,44 @@ func loadLabelSet(dataDir, name string) (LabelSet, error) {
 	return ls, nil
 }
 
+// resolveLabelSet loads the label set name. DefaultLabelSet, when no set of
+// that name is stored, falls back to the first auto-tag set (the config's
+// auto_tags in their order, then sets stored with auto_tag, by name), so a
+// dropped image shows the labels it would be tagged with; then, on the demo
+// model, to BuiltinDemoLabelSet, the world the model knows. It returns the
+// name of the set it loaded; without any, an error wrapping ErrNotFound.
+func (s *Server) resolveLabelSet(name string) (string, LabelSet, error) {
+	ls, err := s.loadLabelSet(name)
+	if name != DefaultLabelSet || !errors.Is(err, ErrNotFound) {
+		return name, ls, err
+	}
+	if sets := s.autoTagSets(); len(sets) > 0 {
+		ls, err := s.loadLabelSet(sets[0])
+		return sets[0], ls, err
+	}
+	if s.deps.Encoder != nil && s.deps.Encoder.Info().Demo {
+		labels, _ := demo.ZeroShotPrompts()
+		return BuiltinDemoLabelSet, LabelSet{Labels: labels}, nil
+	}
+	return name, ls, fmt.Errorf("%w (store one with PUT /v1/labelsets/%s or name auto_tags in the config)", err, DefaultLabelSet)
+}
+
+// autoTagSets lists the auto-tag label sets: the configured ones in their
+// order, then the others the AutoTagger runs (sets stored with auto_tag).
+func (s *Server) autoTagSets() []string {
+	out := slices.Clone(s.opts.AutoTags)
+	if at := s.deps.AutoTagger; at != nil {
+		for _, n := range at.Sets() {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
 func (s *Server) handleGetLabelSet(c *gin.Context) {
-	ls, err := s.loadLabelSet(c.Param("name"))
+	_, ls, err := s.resolveLabelSet(c.Param("name"))
 	if err != nil {
 		s.writeError(c, err)
 		return

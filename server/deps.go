@@ -35,6 +35,10 @@ type ModelInfo struct {
 	// Precision of the graphs (fp32, int8, fp16) and Device they run on (cpu, cuda).
 	Precision string `json:"precision"`
 	Device    string `json:"device"`
+	// Demo is true for the bundled demo model (demo.IsModel), which knows only
+	// the synthetic scenes of demo/scene: the page says so, and classify has
+	// a built-in default label set for it.
+	Demo bool `json:"demo"`
 }
 
 // Encoder embeds texts and images. Implementations must be safe for concurrent
@@ -72,7 +76,9 @@ func (it Item) Date() time.Time {
 	return it.ModTime
 }
 
-// Filter restricts a search; the zero value matches everything.
+// Filter restricts a search; the zero value matches everything. PathPrefix
+// is an absolute path prefix, or a relative one resolved against the roots
+// (resolvePrefix).
 type Filter struct {
 	PathPrefix string    `json:"path_prefix,omitempty"`
 	After      time.Time `json:"after,omitzero"`
@@ -80,6 +86,10 @@ type Filter struct {
 	Camera     string    `json:"camera,omitempty"`
 	Tags       []string  `json:"tags,omitempty"`
 	IDs        []string  `json:"ids,omitempty"`
+
+	// PathPrefixes are the absolute prefixes PathPrefix resolved to (a file
+	// path must start with one); the server sets them, a Catalog matches them.
+	PathPrefixes []string `json:"-"`
 }
 
 // Hit is one search result from the catalog.
@@ -134,6 +144,10 @@ type Catalog interface {
 	// IndexFile embeds and indexes one file (dedup by content).
 	IndexFile(ctx context.Context, path string) (Item, error)
 	DeleteItem(ctx context.Context, id string) error
+	// FilePaths calls fn with the id and file paths of every item with a
+	// file starting with one of prefixes (none: every item) until fn returns
+	// false.
+	FilePaths(ctx context.Context, prefixes []string, fn func(id string, paths []string) bool) error
 	Count(ctx context.Context) (int, error)
 	RecallCheck(ctx context.Context, sample int) (float64, error)
 

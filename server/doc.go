@@ -22,6 +22,11 @@
 // pageAfter). sort=date pages a relevant set fixed on page 1 by (date, id)
 // (see searchByDate).
 //
+// A filter's path_prefix is absolute, or relative to the roots (the index
+// roots and watched folders): resolvePrefix turns it into absolute prefixes
+// within them, and GET /v1/folders lists the indexed folders under the roots
+// by those relative names, with image counts.
+//
 // Concurrent encoder requests are merged by a Coalescer (max batch, max wait)
 // into one encoder run, so many clients asking for one vector each cost one
 // batch instead of many single runs.
@@ -38,6 +43,11 @@
 // set reloads the tagger (Deps.AutoTagger); when the set is or was an
 // auto-tag set, a retag job (indexer.Retag, under the indexer's run lock)
 // brings the indexed images in step, named by the X-Retag-Job header.
+//
+// The label set "default" (DefaultLabelSet), which the page runs on a query
+// image when no labels are typed, is the stored set of that name, else the
+// first auto-tag set, else on the demo model (ModelInfo.Demo) the built-in
+// BuiltinDemoLabelSet.
 //
 // # Errors
 //

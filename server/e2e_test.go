@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,9 +181,71 @@ func startBrowser(t *testing.T, bin string) *webdriver {
 	return w
 }
 
-// TestWebPageInChromium drives the embedded page in real headless Chromium:
-// type a query and see the images the API ranks first, scroll for more pages,
-// drop an image to search by it, classify it against labels.
+// on returns a copy of w that reports to t (a subtest's), so a failure
+// stops the goroutine of the test that made it.
+func (w *webdriver) on(t *testing.T) *webdriver {
+	c := *w
+	c.t = t
+	return &c
+}
+
+// WebDriver key codes (W3C WebDriver, "Keyboard actions").
+const (
+	keyEnter = "\uE007"
+	keyEsc   = "\uE00C"
+	keyLeft  = "\uE012"
+	keyRight = "\uE014"
+)
+
+// key presses and releases a key in the focused element, as a user does
+// (trusted events: a modal dialog closes on Esc only for those).
+func (w *webdriver) key(k string) {
+	w.t.Helper()
+	w.sess("POST", "/actions", map[string]any{"actions": []any{map[string]any{
+		"type": "key", "id": "keyboard", "actions": []any{
+			map[string]any{"type": "keyDown", "value": k}, map[string]any{"type": "keyUp", "value": k}}}}})
+}
+
+// viewport emulates a device width×height in CSS pixels (mobile: the
+// viewport meta tag applies); 0×0 clears it.
+func (w *webdriver) viewport(width, height int) {
+	w.t.Helper()
+	if width == 0 {
+		w.sess("POST", "/goog/cdp/execute", map[string]any{"cmd": "Emulation.clearDeviceMetricsOverride", "params": map[string]any{}})
+		return
+	}
+	w.sess("POST", "/goog/cdp/execute", map[string]any{"cmd": "Emulation.setDeviceMetricsOverride", "params": map[string]any{
+		"width": width, "height": height, "deviceScaleFactor": 1, "mobile": true}})
+}
+
+// open loads a page path and waits for its script.
+func (w *webdriver) open(base, path string) {
+	w.t.Helper()
+	w.sess("POST", "/url", map[string]any{"url": base + path})
+	w.waitJS("the page script", `return !!window.imglish`)
+}
+
+// search types a query and submits it, then waits for the first card.
+func (w *webdriver) search(query string) {
+	w.t.Helper()
+	w.js(nil, `document.getElementById("q").value = ""`)
+	w.sess("POST", "/element/"+w.element("#q")+"/value", map[string]any{"text": query})
+	w.sess("POST", "/element/"+w.element("#go")+"/click", map[string]any{})
+	w.waitJS("results for "+query, `return document.querySelectorAll("#grid .card").length > 0 && !window.imglish.loading`)
+}
+
+func (w *webdriver) urlParams() map[string]string {
+	w.t.Helper()
+	var p map[string]string
+	w.js(&p, `return Object.fromEntries(new URLSearchParams(location.search))`)
+	return p
+}
+
+// TestWebPageInChromium drives the embedded page in real headless Chromium,
+// one browser for every scenario: type a query and see the images the API
+// ranks first, scroll for more pages, filter by a suggested folder, drop an
+// image to search by it and see its labels, open a result in the lightbox,
+// keep the search in the address bar, and fit a phone's screen.
 func TestWebPageInChromium(t *testing.T) {
 	bin := chromium()
 	if bin == "" {
@@ -201,109 +264,300 @@ func TestWebPageInChromium(t *testing.T) {
 	t.Cleanup(stopWatch)
 	e.srv.opts.WatchFolders = []string{e.photos}
 	e.srv.startWatching(wctx)
-	w := startBrowser(t, bin)
-	w.sess("POST", "/url", map[string]any{"url": e.ts.URL + "/"})
-	w.waitJS("the page script", `return !!window.imglish`)
-	w.waitJS("the watch state", `return !document.getElementById("progress").hidden && document.getElementById("progress-text").textContent === "watching 1 folder"`)
-
-	query := e.scenes[5].Caption()
-	w.sess("POST", "/element/"+w.element("#q")+"/value", map[string]any{"text": query})
-	w.sess("POST", "/element/"+w.element("#go")+"/click", map[string]any{})
-	w.waitJS("the first page of results", `return document.querySelectorAll("#grid .card").length >= 24`)
-
-	// The page shows exactly what the API ranks first, in order.
-	var api SearchResponse
-	e.call("POST", "/v1/search", "", map[string]any{"text": query, "k": 24}, &api)
-	first := w.cardIDs()[:24]
-	for i, h := range api.Hits {
-		if first[i] != h.ID {
-			t.Fatalf("card %d is %s, the API ranks %s there", i, first[i], h.ID)
+	browser := startBrowser(t, bin)
+	apiSearch := func(t *testing.T, body map[string]any) []string {
+		var api SearchResponse
+		if st, _ := e.call("POST", "/v1/search", "", body, &api); st != 200 {
+			t.Fatalf("API search: %d", st)
 		}
-	}
-	if e.trained && !slices.Contains(first[:5], e.itemID(5)) {
-		t.Errorf("the trained demo model does not show scene 5 in the top 5 for its own caption %q", query)
-	}
-	w.waitJS("thumbnails to load", `return [...document.querySelectorAll("#grid .card img")].slice(0, 12).every(i => i.complete && i.naturalWidth > 0)`)
-	w.js(nil, `document.getElementById("q").blur()`)
-	shot(t, w, "search")
-
-	// Infinite scroll: keep scrolling until the cursor runs out; every item
-	// appears exactly once.
-	for range 10 {
-		w.js(nil, `window.scrollTo(0, document.body.scrollHeight)`)
-		time.Sleep(300 * time.Millisecond)
-		var done bool
-		w.js(&done, `return !window.imglish.loading && !window.imglish.cursor`)
-		if done {
-			break
+		var ids []string
+		for _, h := range api.Hits {
+			ids = append(ids, h.ID)
 		}
+		return ids
 	}
-	w.waitJS("every result", `return document.querySelectorAll("#grid .card").length === arguments[0]`, n)
-	ids := w.cardIDs()
-	if len(uniq(ids)) != n {
-		t.Fatalf("scrolled through %d cards, %d distinct; want %d", len(ids), len(uniq(ids)), n)
-	}
-
-	// Folder and date filters narrow the results.
 	setFilter := `const el = document.getElementById(arguments[0]); el.value = arguments[1]; el.dispatchEvent(new Event("change"));`
-	w.js(nil, setFilter, "f-folder", "/nowhere/")
-	w.waitJS("an empty result for another folder", `return document.getElementById("status").textContent === "No results"`)
-	w.js(nil, setFilter, "f-folder", e.photos+"/")
-	w.js(nil, setFilter, "f-after", sceneTime(50).Format("2006-01-02"))
-	w.js(nil, setFilter, "f-before", sceneTime(50).Format("2006-01-02"))
-	w.waitJS("the scenes of one day", `return document.getElementById("status").textContent === "12 results (end)"`)
-	w.js(nil, setFilter, "f-after", "")
-	w.js(nil, setFilter, "f-before", "")
-	w.js(nil, setFilter, "f-folder", "")
 
-	// Drop an image file on the page: it becomes the query and finds itself first.
-	target := e.itemID(17)
-	w.js(nil, `window.scrollTo(0, 0)`)
-	var dropped string
-	raw := w.sess("POST", "/execute/async", map[string]any{"args": []any{"/v1/items/" + target + "/original"}, "script": `
-		const done = arguments[arguments.length - 1];
-		fetch(arguments[0]).then(r => r.blob()).then(b => {
-			const dt = new DataTransfer();
-			dt.items.add(new File([b], "dropped.png", {type: "image/png"}));
-			window.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt, bubbles: true}));
-			window.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
-			done("ok");
-		}).catch(e => done(String(e)));`})
-	_ = json.Unmarshal(raw, &dropped)
-	if dropped != "ok" {
-		t.Fatalf("drop script: %s", raw)
-	}
-	w.waitJS("image search results", `const c = document.querySelector("#grid .card"); return !document.getElementById("query-image").hidden && !!c && c.dataset.id === arguments[0]`, target)
-	var score string
-	w.js(&score, `return document.querySelector("#grid .card .score").textContent`)
-	if score != "1.000" {
-		t.Errorf("dropped image scores %s against itself, want 1.000", score)
-	}
-
-	// Zero-shot labels for the dropped image.
-	labels := []string{"red circle", "blue square", "green star"}
-	w.sess("POST", "/element/"+w.element("#labels")+"/value", map[string]any{"text": strings.Join(labels, ", ")})
-	w.sess("POST", "/element/"+w.element("#classify-form button")+"/click", map[string]any{})
-	w.waitJS("label probabilities", `return document.querySelectorAll("#classify-out li").length === 3`)
-	var shown []string
-	w.js(&shown, `return [...document.querySelectorAll("#classify-out li")].map(li => li.dataset.label)`)
-	var cr classifyResponse
-	e.call("POST", "/v1/classify", "", map[string]any{"image_id": target, "labels": labels}, &cr)
-	for i, l := range cr.Labels {
-		if shown[i] != l.Label {
-			t.Errorf("label %d shown %q, the API ranks %q", i, shown[i], l.Label)
+	t.Run("search, scroll, model notice", func(t *testing.T) {
+		w := browser.on(t)
+		w.open(e.ts.URL, "/")
+		w.waitJS("the watch state", `return !document.getElementById("progress").hidden && document.getElementById("progress-text").textContent === "watching 1 folder"`)
+		// The demo model says what it knows and how to get a real one.
+		if e.model.Info().Demo {
+			w.waitJS("the demo model notice", `const n = document.getElementById("model-notice"); return !n.hidden && n.textContent.includes("imglish model pull")`)
+		} else if e.trained {
+			t.Error("the server does not recognise the demo model")
 		}
-	}
 
-	w.waitJS("thumbnails to load", `return [...document.querySelectorAll("#grid .card img")].slice(0, 6).every(i => i.complete && i.naturalWidth > 0)`)
-	shot(t, w, "drop-and-classify")
+		query := e.scenes[5].Caption()
+		w.search(query)
+		w.waitJS("the first page of results", `return document.querySelectorAll("#grid .card").length >= 24`)
+		// The page shows exactly what the API ranks first, in order.
+		want := apiSearch(t, map[string]any{"text": query, "k": 24})
+		first := w.cardIDs()[:24]
+		if !slices.Equal(first, want) {
+			t.Fatalf("cards %v, the API ranks %v", first, want)
+		}
+		if e.trained && !slices.Contains(first[:5], e.itemID(5)) {
+			t.Errorf("the trained demo model does not show scene 5 in the top 5 for its own caption %q", query)
+		}
+		w.waitJS("thumbnails to load", `return [...document.querySelectorAll("#grid .card img")].slice(0, 12).every(i => i.complete && i.naturalWidth > 0)`)
+		w.js(nil, `document.getElementById("q").blur()`)
+		shot(t, w, "search-1280")
 
-	// "More like this" on a result searches by that item.
-	other := w.cardIDs()[3]
-	w.js(nil, `document.querySelector('#grid .card[data-id="' + arguments[0] + '"] button').click()`, other)
-	w.waitJS("more like this", `const c = document.querySelector("#grid .card"); return !!c && c.dataset.id === arguments[0]`, other)
-	w.waitJS("thumbnails to load", `return [...document.querySelectorAll("#grid .card img")].slice(0, 6).every(i => i.complete && i.naturalWidth > 0)`)
-	shot(t, w, "more-like-this")
+		// Infinite scroll: keep scrolling until the cursor runs out; every item
+		// appears exactly once.
+		for range 10 {
+			w.js(nil, `window.scrollTo(0, document.body.scrollHeight)`)
+			time.Sleep(300 * time.Millisecond)
+			var done bool
+			w.js(&done, `return !window.imglish.loading && !window.imglish.cursor`)
+			if done {
+				break
+			}
+		}
+		w.waitJS("every result", `return document.querySelectorAll("#grid .card").length === arguments[0]`, n)
+		if ids := w.cardIDs(); len(uniq(ids)) != n {
+			t.Fatalf("scrolled through %d cards, %d distinct; want %d", len(ids), len(uniq(ids)), n)
+		}
+	})
+
+	t.Run("folder suggestions and filters", func(t *testing.T) {
+		w := browser.on(t)
+		w.open(e.ts.URL, "/?q=a+shape")
+		w.waitJS("results", `return document.querySelectorAll("#grid .card").length > 0`)
+		w.js(nil, setFilter, "f-folder", "/nowhere/")
+		w.waitJS("an empty result for another folder", `return document.getElementById("status").textContent === "No results"`)
+		// Typing part of the root's name suggests it, as a relative prefix
+		// with its image count.
+		root := filepath.Base(e.photos)
+		w.js(nil, `document.getElementById("f-folder").value = ""`)
+		w.sess("POST", "/element/"+w.element("#f-folder")+"/value", map[string]any{"text": root[:3]})
+		w.waitJS("a folder suggestion", `return [...document.querySelectorAll("#folder-list option")].some(o => o.value === arguments[0] && o.label === arguments[1])`,
+			root+"/", fmt.Sprintf("%d images", n))
+		// Picking it searches the folder (a relative prefix the server
+		// resolves against its index root); the dates narrow it to one day.
+		w.js(nil, `const el = document.getElementById("f-folder"); el.value = arguments[0]; el.dispatchEvent(new InputEvent("input", {inputType: "insertReplacementText"}));`, root+"/")
+		w.waitJS("the folder's results", `return document.getElementById("status").textContent.startsWith("24 results")`)
+		w.js(nil, setFilter, "f-after", sceneTime(50).Format("2006-01-02"))
+		w.js(nil, setFilter, "f-before", sceneTime(50).Format("2006-01-02"))
+		w.waitJS("the scenes of one day", `return document.getElementById("status").textContent === "12 results (end)"`)
+		day := sceneTime(50).Format("2006-01-02")
+		if p := w.urlParams(); p["q"] != "a shape" || p["folder"] != root+"/" || p["after"] != day || p["before"] != day {
+			t.Errorf("address bar holds %v, want q, folder, after and before", p)
+		}
+		var paths []string
+		w.js(&paths, `return [...document.querySelectorAll("#grid .card")].map(c => c.dataset.path)`)
+		for _, p := range paths {
+			if !strings.HasPrefix(p, e.photos+"/") {
+				t.Errorf("result %s is not under %s", p, e.photos)
+			}
+		}
+	})
+
+	t.Run("address bar", func(t *testing.T) {
+		w := browser.on(t)
+		w.open(e.ts.URL, "/")
+		first, second := e.scenes[3].Caption(), e.scenes[8].Caption()
+		w.search(first)
+		if p := w.urlParams(); p["q"] != first {
+			t.Fatalf("address bar holds %v after searching %q", p, first)
+		}
+		w.search(second)
+		w.js(nil, setFilter, "f-sort", "date")
+		w.waitJS("date order", `return document.querySelectorAll("#grid .card").length > 0 && !window.imglish.loading`)
+		if p := w.urlParams(); p["q"] != second || p["sort"] != "date" {
+			t.Fatalf("address bar holds %v, want q %q and sort date", p, second)
+		}
+		// Reload restores the search and its results.
+		w.sess("POST", "/refresh", map[string]any{})
+		w.waitJS("the page script", `return !!window.imglish`)
+		// Date order holds only the relevant hits (the API's auto-cut), maybe fewer than a page.
+		want := apiSearch(t, map[string]any{"text": second, "k": 24, "sort": "date"})
+		if len(want) == 0 {
+			t.Fatalf("the API finds nothing for %q by date", second)
+		}
+		w.waitJS("the restored search", `return document.getElementById("q").value === arguments[0] && document.getElementById("f-sort").value === "date" && document.querySelectorAll("#grid .card").length >= arguments[1]`, second, len(want))
+		if got := w.cardIDs()[:len(want)]; !slices.Equal(got, want) {
+			t.Errorf("after reload the cards are %v, the API gives %v", got, want)
+		}
+		// Back returns to the previous searches, Forward comes back.
+		w.sess("POST", "/back", map[string]any{})
+		w.waitJS("the search before the sort", `return document.getElementById("q").value === arguments[0] && document.getElementById("f-sort").value === "relevance" && document.querySelectorAll("#grid .card").length >= 24 && !window.imglish.loading`, second)
+		w.sess("POST", "/back", map[string]any{})
+		w.waitJS("the previous search", `return document.getElementById("q").value === arguments[0] && document.querySelectorAll("#grid .card").length >= 24 && !window.imglish.loading`, first)
+		if got, want := w.cardIDs()[:24], apiSearch(t, map[string]any{"text": first, "k": 24}); !slices.Equal(got, want) {
+			t.Errorf("after Back the cards are %v, the API ranks %v", got, want)
+		}
+		w.sess("POST", "/forward", map[string]any{})
+		w.waitJS("the next search", `return document.getElementById("q").value === arguments[0] && document.querySelectorAll("#grid .card").length >= 24 && !window.imglish.loading`, second)
+		// "More like this" is an image id in the address bar, kept on reload.
+		other := w.cardIDs()[2]
+		w.js(nil, `document.querySelector('#grid .card[data-id="' + arguments[0] + '"] button').click()`, other)
+		w.waitJS("more like this", `const c = document.querySelector("#grid .card"); return !!c && c.dataset.id === arguments[0]`, other)
+		if p := w.urlParams(); p["img"] != other || p["q"] != "" {
+			t.Errorf("address bar holds %v, want img %s alone", p, other)
+		}
+		w.sess("POST", "/refresh", map[string]any{})
+		w.waitJS("the page script", `return !!window.imglish`)
+		w.waitJS("the restored image search", `const c = document.querySelector("#grid .card"); return !document.getElementById("query-image").hidden && !!c && c.dataset.id === arguments[0]`, other)
+	})
+
+	t.Run("drop an image, its labels", func(t *testing.T) {
+		w := browser.on(t)
+		w.open(e.ts.URL, "/")
+		// Drop an image file on the page: it becomes the query and finds itself first.
+		target := e.itemID(17)
+		var dropped string
+		raw := w.sess("POST", "/execute/async", map[string]any{"args": []any{"/v1/items/" + target + "/original"}, "script": `
+			const done = arguments[arguments.length - 1];
+			fetch(arguments[0]).then(r => r.blob()).then(b => {
+				const dt = new DataTransfer();
+				dt.items.add(new File([b], "dropped.png", {type: "image/png"}));
+				window.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt, bubbles: true}));
+				window.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
+				done("ok");
+			}).catch(e => done(String(e)));`})
+		_ = json.Unmarshal(raw, &dropped)
+		if dropped != "ok" {
+			t.Fatalf("drop script: %s", raw)
+		}
+		w.waitJS("image search results", `const c = document.querySelector("#grid .card"); return !document.getElementById("query-image").hidden && !!c && c.dataset.id === arguments[0]`, target)
+		var score string
+		w.js(&score, `return document.querySelector("#grid .card .score").textContent`)
+		if score != "1.000" {
+			t.Errorf("dropped image scores %s against itself, want 1.000", score)
+		}
+
+		// Without typing, the labels of the default label set (on the demo
+		// model, its world's colour and shape prompts) are shown, top five.
+		var def classifyResponse
+		if st, _ := e.call("POST", "/v1/classify", "", map[string]any{"image_id": target, "label_set": "default"}, &def); st != 200 {
+			t.Fatalf("classify with the default label set: %d", st)
+		}
+		w.waitJS("the default labels", `return document.querySelectorAll("#classify-out li").length === 5`)
+		var shown []string
+		w.js(&shown, `return [...document.querySelectorAll("#classify-out li")].map(li => li.dataset.label)`)
+		for i, l := range def.Labels[:5] {
+			if shown[i] != l.Label {
+				t.Errorf("default label %d shown %q, the API ranks %q", i, shown[i], l.Label)
+			}
+		}
+		if e.trained && e.scenes[17].NumObjects() == 1 && !strings.Contains(shown[0], e.scenes[17].Objects[0].Shape.String()) {
+			t.Errorf("top label %q for a scene of %q", shown[0], e.scenes[17].Caption())
+		}
+		w.waitJS("thumbnails to load", `return [...document.querySelectorAll("#grid .card img")].slice(0, 6).every(i => i.complete && i.naturalWidth > 0)`)
+		shot(t, w, "drop-1280")
+
+		// Typed labels replace them.
+		labels := []string{"red circle", "blue square", "green star"}
+		w.sess("POST", "/element/"+w.element("#labels")+"/value", map[string]any{"text": strings.Join(labels, ", ")})
+		w.sess("POST", "/element/"+w.element("#classify-form button")+"/click", map[string]any{})
+		w.waitJS("label probabilities", `return document.querySelectorAll("#classify-out li").length === 3`)
+		w.js(&shown, `return [...document.querySelectorAll("#classify-out li")].map(li => li.dataset.label)`)
+		var cr classifyResponse
+		e.call("POST", "/v1/classify", "", map[string]any{"image_id": target, "labels": labels}, &cr)
+		for i, l := range cr.Labels {
+			if shown[i] != l.Label {
+				t.Errorf("label %d shown %q, the API ranks %q", i, shown[i], l.Label)
+			}
+		}
+	})
+
+	t.Run("lightbox", func(t *testing.T) {
+		w := browser.on(t)
+		query := e.scenes[11].Caption()
+		w.open(e.ts.URL, "/?q="+url.QueryEscape(query))
+		w.waitJS("results", `return document.querySelectorAll("#grid .card").length >= 24 && !window.imglish.loading`)
+		ids := w.cardIDs()
+		shown := func() string {
+			var id string
+			w.js(&id, `const d = document.getElementById("lightbox"); return d.open ? d.dataset.id : ""`)
+			return id
+		}
+		// A click on a result opens its original with its metadata.
+		w.js(nil, `document.querySelector("#grid .card img").click()`)
+		w.waitJS("the original", `const i = document.getElementById("lb-img"); return document.getElementById("lightbox").open && i.src.endsWith(arguments[0]) && i.complete && i.naturalWidth > 0`,
+			"/v1/items/"+ids[0]+"/original")
+		var it Item
+		e.call("GET", "/v1/items/"+ids[0], "", nil, &it)
+		var meta map[string]string
+		w.js(&meta, `return Object.fromEntries([...document.querySelectorAll("#lb-meta dd")].map(d => [d.dataset.field, d.textContent]))`)
+		var score, link string
+		w.js(&score, `return document.querySelector("#grid .card .score").textContent`)
+		w.js(&link, `return document.getElementById("lb-open").getAttribute("href")`)
+		if meta["path"] != it.Path || meta["score"] != score || meta["size"] != fmt.Sprintf("%d × %d px", it.Width, it.Height) || meta["modified"] == "" ||
+			link != "/v1/items/"+ids[0]+"/original" {
+			t.Errorf("lightbox shows %v and links %q; the item is %s %d×%d, score %s", meta, link, it.Path, it.Width, it.Height, score)
+		}
+		shot(t, w, "lightbox-1280")
+		// ←/→ move between the results, Esc closes and focus returns to the
+		// card last shown.
+		for _, step := range []struct {
+			key  string
+			want string
+		}{{keyRight, ids[1]}, {keyRight, ids[2]}, {keyLeft, ids[1]}, {keyRight, ids[2]}} {
+			w.key(step.key)
+			w.waitJS("the lightbox to move", `return document.getElementById("lightbox").dataset.id === arguments[0]`, step.want)
+		}
+		w.key(keyEsc)
+		w.waitJS("the lightbox to close", `return !document.getElementById("lightbox").open`)
+		var focused string
+		w.js(&focused, `return document.activeElement.dataset.id || document.activeElement.id`)
+		if focused != ids[2] {
+			t.Errorf("after Esc the focus is on %q, want the card %s", focused, ids[2])
+		}
+		time.Sleep(50 * time.Millisecond) // the dialog's close event, which must not move the focus again
+		// Enter on a focused result opens it; while open, focus stays in it.
+		w.js(nil, `document.querySelector('#grid .card[data-id="' + arguments[0] + '"]').focus()`, ids[5])
+		w.key(keyEnter)
+		w.waitJS("the lightbox to open", `return document.getElementById("lightbox").dataset.id === arguments[0] && document.getElementById("lightbox").open`, ids[5])
+		var inside bool
+		w.js(&inside, `return document.getElementById("lightbox").contains(document.activeElement)`)
+		if !inside || shown() != ids[5] {
+			t.Errorf("focus inside the lightbox: %v; it shows %s, want %s", inside, shown(), ids[5])
+		}
+		w.key(keyEsc)
+		w.waitJS("the lightbox to close", `return !document.getElementById("lightbox").open`)
+	})
+
+	t.Run("phone width", func(t *testing.T) {
+		w := browser.on(t)
+		w.viewport(390, 844)
+		t.Cleanup(func() { w.viewport(0, 0) })
+		// An image query with text: the query image, its labels and the results.
+		w.open(e.ts.URL, "/?q=blue&img="+e.itemID(17))
+		w.waitJS("results", `return document.querySelectorAll("#grid .card").length >= 24 && !window.imglish.loading`)
+		w.waitJS("the labels", `return document.querySelectorAll("#classify-out li").length === 5`)
+		w.waitJS("thumbnails to load", `return [...document.querySelectorAll("img")].filter(i => i.getClientRects().length && i.getBoundingClientRect().top < 844).every(i => i.complete && i.naturalWidth > 0)`)
+		// No sideways scrolling, and every control lies on the screen, the
+		// Search button on top of whatever is under it.
+		fits := func(what string, searchOnTop bool) {
+			t.Helper()
+			var r struct {
+				Width, ScrollWidth int
+				Off                []string
+				SearchOnTop        bool
+			}
+			w.js(&r, `const d = document.documentElement;
+				const ids = ["q", "go", "settings", "f-folder", "f-after", "f-before", "f-sort", "labels"];
+				const els = ids.map(id => document.getElementById(id)).concat([document.querySelector("label.file")], [...document.querySelectorAll("#lightbox[open] button, #lightbox[open] a")]);
+				const off = els.filter(el => el && el.getClientRects().length && (el.getBoundingClientRect().left < 0 || el.getBoundingClientRect().right > d.clientWidth)).map(el => el.id || el.textContent);
+				const go = document.getElementById("go").getBoundingClientRect();
+				return {Width: d.clientWidth, ScrollWidth: d.scrollWidth, Off: off,
+					SearchOnTop: go.width > 0 && document.elementFromPoint(go.left + go.width / 2, go.top + go.height / 2) === document.getElementById("go")};`)
+			if r.Width != 390 || r.ScrollWidth > r.Width || len(r.Off) > 0 || (searchOnTop && !r.SearchOnTop) {
+				t.Errorf("%s at 390 px: width %d, scroll width %d, off screen %v, Search button on top %v", what, r.Width, r.ScrollWidth, r.Off, r.SearchOnTop)
+			}
+		}
+		fits("the results", true)
+		shot(t, w, "search-390")
+		w.js(nil, `document.querySelector("#grid .card img").click()`)
+		w.waitJS("the lightbox", `const i = document.getElementById("lb-img"); return document.getElementById("lightbox").open && i.src.endsWith("/original") && i.complete`)
+		fits("the lightbox", false) // the modal dialog covers the page
+		shot(t, w, "lightbox-390")
+		w.key(keyEsc)
+	})
 }
 
 // shot saves a screenshot; with $IMGLISH_E2E_SCREENSHOT set it goes there

@@ -31,19 +31,19 @@ const (
 func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 // testModel converts the model the tests run: the trained demo model when its
-// checkpoint is in testdata/models/demo, else the tiny reference fixture (random
-// weights, so only vector-level assertions hold) with the demo tokenizer.
-// trained reports which.
-func testModel(t testing.TB) (dir string, trained bool) {
+// checkpoint is in testdata/models/demo and tiny is false, else the tiny
+// reference fixture (random weights, so only vector-level assertions hold)
+// with the demo tokenizer. trained reports which.
+func testModel(t testing.TB, tiny bool) (dir string, trained bool) {
 	t.Helper()
 	root := repoRoot(t)
 	demoDir := filepath.Join(root, "testdata", "models", "demo")
 	ckpt, size := filepath.Join(root, "testdata", "reference", "tiny.pth"), 32
-	if m, _ := filepath.Glob(filepath.Join(demoDir, "*.pth")); len(m) == 1 {
+	if m, _ := filepath.Glob(filepath.Join(demoDir, "*.pth")); len(m) == 1 && !tiny {
 		ckpt, size, trained = m[0], 0, true
 	}
 	// A checkpoint being trained can be tried before it is committed.
-	if p := os.Getenv("IMGLISH_TEST_DEMO_CHECKPOINT"); p != "" {
+	if p := os.Getenv("IMGLISH_TEST_DEMO_CHECKPOINT"); p != "" && !tiny {
 		ckpt, size, trained = p, 0, true
 	}
 	dir = filepath.Join(t.TempDir(), "model")
@@ -88,12 +88,15 @@ type envConfig struct {
 	// runs before each image is tagged.
 	labelSets map[string]LabelSet
 	tagHook   func()
+	// tinyModel runs the tiny reference fixture instead of the demo model
+	// (a model that is not the demo model).
+	tinyModel bool
 }
 
 func newEnv(t testing.TB, cfg envConfig) *env {
 	t.Helper()
 	ctx := context.Background()
-	mdir, trained := testModel(t)
+	mdir, trained := testModel(t, cfg.tinyModel)
 	// The scenes' images folder; their captions.tsv and scenes.jsonl lie beside it.
 	e := &env{t: t, data: cfg.data, photos: filepath.Join(t.TempDir(), "scenes", scene.ImagesDir), trained: trained}
 	if e.data == "" {

@@ -15,6 +15,7 @@ var fuzzPaths = []string{
 	"/v1/search", "/v1/classify", "/v1/embed", "/v1/images", "/v1/items/ID", "/v1/items/ID/thumbnail",
 	"/v1/items/ID/original", "/v1/texts/c1", "/v1/labelsets/n1", "/v1/index/jobs", "/v1/index/jobs/j1",
 	"/v1/index/status", "/healthz", "/readyz", "/", "/assets/app.js", "/v1/openapi.json", "/v1/items/..%2f..",
+	"/v1/folders?prefix=../..&limit=-1", "/v1/labelsets/default",
 }
 
 var fuzzMethods = []string{"GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"imglish/demo"
 	"imglish/encoder"
 	"imglish/encoder/modelfile"
 	"imglish/encoder/preprocess"
@@ -50,6 +51,7 @@ func (m *Model) Info() ModelInfo {
 	return ModelInfo{
 		ID: m.man.ID, Dim: m.enc.Dim(), LogitScale: m.man.LogitScale, ImageSize: m.enc.ImageSize(),
 		MaxTokens: m.enc.TextWindow(), Precision: m.man.Precision, Device: m.enc.Provider(),
+		Demo: demo.IsModel(m.man),
 	}
 }
 

@@ -358,6 +358,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"POST", "/v1/texts/captions", writeKey, map[string]any{"texts": []string{"a red circle", "a blue square"}}, nil, 201},
 		{"POST", "/v1/texts/captions", writeKey, map[string]any{"texts": []string{}}, nil, 400},
 		{"GET", "/v1/texts/captions", readKey, nil, nil, 200},
+		{"GET", "/v1/folders?prefix=scenes&limit=5", readKey, nil, nil, 200},
+		{"GET", "/v1/folders?limit=0", readKey, nil, nil, 400},
 		{"POST", "/v1/search", readKey, map[string]any{"image_id": id, "target": "texts", "collection": "captions"}, nil, 200},
 		{"DELETE", "/v1/texts/captions", readKey, nil, nil, 403},
 		{"DELETE", "/v1/texts/captions", writeKey, nil, nil, 200},

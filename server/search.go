@@ -323,6 +323,7 @@ func (s *Server) embedImage(ctx context.Context, data []byte) ([]float32, error)
 func (s *Server) search(ctx context.Context, req SearchRequest) (SearchResponse, error) {
 	resp := SearchResponse{Hits: []SearchHit{}, Model: s.deps.Encoder.Info().ID}
 	qh := queryHash(req)
+	req.Filter = s.resolveFilter(req.Filter)
 	var cur *cursor
 	if req.Cursor != "" {
 		var err error

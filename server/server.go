@@ -216,6 +216,7 @@ func (s *Server) routes() {
 	r.GET("/items/:id/original", s.handleOriginal)
 	r.GET("/texts/:collection", s.handleGetTexts)
 	r.GET("/labelsets/:name", s.handleGetLabelSet)
+	r.GET("/folders", s.handleFolders)
 	r.GET("/index/jobs/:id", s.handleGetJob)
 	r.GET("/index/status", s.handleIndexStatus)
 

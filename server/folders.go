@@ -1,0 +1,220 @@
+package server
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Folder listing limits.
+const (
+	defaultFolders = 20
+	maxFolders     = 200
+)
+
+// Folder is one indexed folder of GET /v1/folders: its absolute path, its
+// name relative to its root's parent (what the page offers as a relative
+// path_prefix, "photos/2024" for /home/me/photos/2024 under the root
+// /home/me/photos) and how many indexed images have a file in it or below.
+type Folder struct {
+	Path  string `json:"path"`
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// foldersResponse answers GET /v1/folders.
+type foldersResponse struct {
+	Roots     []string `json:"roots"`
+	Folders   []Folder `json:"folders"`
+	Truncated bool     `json:"truncated"`
+}
+
+// roots are the folders relative path prefixes are resolved against and
+// folders are listed under: the index roots and the watched folders
+// (absolute, symlinks resolved), outermost first; "/" when there are none.
+func (s *Server) roots() []string {
+	var out []string
+	for _, r := range append(slices.Clone(s.opts.IndexRoots), s.opts.WatchFolders...) {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
+		out = append(out, filepath.Clean(abs))
+	}
+	if len(out) == 0 {
+		return []string{"/"}
+	}
+	slices.SortFunc(out, func(a, b string) int { return cmp.Or(cmp.Compare(len(a), len(b)), strings.Compare(a, b)) })
+	return slices.Compact(out)
+}
+
+// resolvePrefix turns a filter's path_prefix into the absolute prefixes a
+// file path must start with (any of them). An absolute prefix is itself: a
+// plain string prefix, as before ("/photos/2024" also matches
+// "/photos/2024-old"; a trailing "/" keeps to the folder). A relative prefix
+// P is tried at each folder boundary from the root up: for every root R and
+// every A that is R or one of its ancestors, A/P, kept when it lies within R
+// (A/P starts with R/) or covers all of R (R/ starts with A/P: then it is
+// R/). So under the root /home/me/photos, "2024/" is /home/me/photos/2024/,
+// "photos/2024" is /home/me/photos/2024 and "photos" (or "pho", or
+// "me/photos") the whole root; a relative prefix never reaches outside the
+// roots. With no root, one that matches nothing stands in, so the search
+// finds nothing rather than everything.
+func resolvePrefix(p string, roots []string) []string {
+	if p == "" || strings.HasPrefix(p, "/") {
+		return []string{p}
+	}
+	var out []string
+	for _, r := range roots {
+		if r == "/" {
+			out = append(out, filepath.Clean("/"+p)+map[bool]string{true: "/"}[strings.HasSuffix(p, "/")])
+			continue
+		}
+		within := r + "/"
+		for a := r; ; a = filepath.Dir(a) {
+			// Cleaned, so that ".." cannot climb out of the root unseen (the
+			// catalog makes prefixes canonical before matching).
+			c := filepath.Clean(a + "/" + p)
+			if strings.HasSuffix(p, "/") && c != "/" {
+				c += "/"
+			}
+			switch {
+			case strings.HasPrefix(c, within):
+				out = append(out, c)
+			case strings.HasPrefix(within, c):
+				out = append(out, within)
+			}
+			if a == "/" {
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) == 0 {
+		// Item paths are absolute, so a relative prefix matches none.
+		return []string{p}
+	}
+	return out
+}
+
+// resolveFilter resolves f's path prefix against the roots (resolvePrefix).
+func (s *Server) resolveFilter(f Filter) Filter {
+	if f.PathPrefix != "" {
+		f.PathPrefixes = resolvePrefix(f.PathPrefix, s.roots())
+	}
+	return f
+}
+
+// handleFolders lists the indexed folders under the roots whose path matches
+// the prefix query parameter (resolved as a search filter's path_prefix; none:
+// every folder), shallowest first, then by path, at most limit (default 20,
+// at most 200). It reads every indexed image with a file under the prefix.
+func (s *Server) handleFolders(c *gin.Context) {
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	limit := defaultFolders
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxFolders {
+			s.writeError(c, fmt.Errorf("%w: limit must be within 1..%d", ErrBadRequest, maxFolders))
+			return
+		}
+		limit = n
+	}
+	prefix := c.Query("prefix")
+	if len(prefix) > maxTextLen {
+		s.writeError(c, fmt.Errorf("%w: prefix longer than %d bytes", ErrBadRequest, maxTextLen))
+		return
+	}
+	roots := s.roots()
+	var prefixes []string
+	if prefix != "" {
+		prefixes = resolvePrefix(prefix, roots)
+	}
+	type tally struct {
+		Folder
+		last string // the last item counted, so an item counts once per folder
+	}
+	folders := map[string]*tally{}
+	err := s.deps.Catalog.FilePaths(c.Request.Context(), prefixes, func(id string, paths []string) bool {
+		for _, p := range paths {
+			for _, r := range roots {
+				if r != "/" && !strings.HasPrefix(p, r+"/") {
+					continue
+				}
+				parent := filepath.Dir(r)
+				for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
+					if matchesAny(strings.TrimSuffix(dir, "/")+"/", prefixes) {
+						f := folders[dir]
+						if f == nil {
+							f = &tally{Folder: Folder{Path: dir, Name: folderName(dir, parent, r)}}
+							folders[dir] = f
+						}
+						if f.last != id {
+							f.Count++
+							f.last = id
+						}
+					}
+					if dir == r || dir == "/" {
+						break
+					}
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	resp := foldersResponse{Roots: roots, Folders: make([]Folder, 0, min(limit, len(folders)))}
+	list := make([]Folder, 0, len(folders))
+	for _, f := range folders {
+		list = append(list, f.Folder)
+	}
+	slices.SortFunc(list, func(a, b Folder) int {
+		return cmp.Or(cmp.Compare(strings.Count(a.Path, "/"), strings.Count(b.Path, "/")), strings.Compare(a.Path, b.Path))
+	})
+	if len(list) > limit {
+		list, resp.Truncated = list[:limit], true
+	}
+	resp.Folders = append(resp.Folders, list...)
+	c.JSON(http.StatusOK, resp)
+}
+
+// matchesAny reports whether p starts with one of prefixes (none: it does).
+func matchesAny(p string, prefixes []string) bool {
+	if len(prefixes) == 0 {
+		return true
+	}
+	for _, pre := range prefixes {
+		if strings.HasPrefix(p, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// folderName is dir relative to its root's parent, so it starts with the
+// root's own name; under the root "/" it is the absolute path.
+func folderName(dir, parent, root string) string {
+	if root == "/" {
+		return dir
+	}
+	if parent == "/" {
+		return strings.TrimPrefix(dir, "/")
+	}
+	return strings.TrimPrefix(dir, parent+"/")
+}
