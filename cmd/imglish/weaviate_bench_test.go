@@ -16,6 +16,7 @@ import (
 
 	"imglish/demo/scene"
 	"imglish/internal/wvcluster"
+	"imglish/internal/wvcluster/wvtest"
 )
 
 // TestWeaviateVectorizerThroughput (make bench-weaviate) measures Weaviate
@@ -24,7 +25,7 @@ import (
 // one run on one machine. Weaviate, imglish and the client share the CPU, as
 // they would on one host. IMGLISH_BENCH_OUT names a file for the table.
 func TestWeaviateVectorizerThroughput(t *testing.T) {
-	bin := weaviateBin(t)
+	bin := wvtest.Binary(t)
 	ctx := t.Context()
 	models := []struct {
 		name, ckpt string
@@ -73,7 +74,7 @@ func TestWeaviateVectorizerThroughput(t *testing.T) {
 			t.Fatal(err)
 		}
 		base := cl.Nodes[0].URL()
-		wv(t, http.MethodPost, base+"/v1/schema", map[string]any{
+		wvtest.Call(t, http.MethodPost, base+"/v1/schema", map[string]any{
 			"class": "Scene", "vectorizer": "multi2vec-clip",
 			"moduleConfig":      map[string]any{"multi2vec-clip": map[string]any{"imageFields": []string{"image"}}},
 			"vectorIndexConfig": map[string]any{"distance": "cosine"},
@@ -93,7 +94,7 @@ func TestWeaviateVectorizerThroughput(t *testing.T) {
 				objs = append(objs, map[string]any{"class": "Scene", "properties": map[string]any{
 					"image": base64.StdEncoding.EncodeToString(raw), "path": f}})
 			}
-			wv(t, http.MethodPost, base+"/v1/batch/objects", map[string]any{"objects": objs}, nil)
+			wvtest.Call(t, http.MethodPost, base+"/v1/batch/objects", map[string]any{"objects": objs}, nil)
 		}
 		wvRate := float64(m.n) / time.Since(start).Seconds()
 		var agg struct {
@@ -107,7 +108,7 @@ func TestWeaviateVectorizerThroughput(t *testing.T) {
 				} `json:"Aggregate"`
 			} `json:"data"`
 		}
-		wv(t, http.MethodPost, base+"/v1/graphql", map[string]string{"query": "{ Aggregate { Scene { meta { count } } } }"}, &agg)
+		wvtest.Call(t, http.MethodPost, base+"/v1/graphql", map[string]string{"query": "{ Aggregate { Scene { meta { count } } } }"}, &agg)
 		if got := agg.Data.Aggregate.Scene; len(got) != 1 || got[0].Meta.Count != m.n {
 			t.Fatalf("weaviate holds %+v objects, want %d", got, m.n)
 		}

@@ -17,25 +17,10 @@ import (
 	"time"
 
 	"imglish/demo/scene"
-	"imglish/internal/testenv"
 	"imglish/internal/wvcluster"
+	"imglish/internal/wvcluster/wvtest"
 	"imglish/server"
 )
-
-// weaviateBin finds the weaviate-server binary `make setup-weaviate` builds.
-// Without it the test skips with one line, except under CI, where `make test`
-// has built it and its absence is a failure.
-func weaviateBin(t *testing.T) string {
-	t.Helper()
-	bin, err := wvcluster.Find(testenv.RepoRoot(t))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	return bin
-}
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
@@ -46,42 +31,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// wv sends one JSON request to Weaviate and decodes the answer into out.
-func wv(t *testing.T, method, url string, body, out any) int {
-	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: decode %.300s: %v", method, url, data, err)
-		}
-	}
-	return resp.StatusCode
 }
 
 // wvHit is one object of a Weaviate GraphQL Get.
@@ -108,7 +57,7 @@ func graphQL(t *testing.T, base, args, fields string) []wvHit {
 		} `json:"errors"`
 	}
 	q := fmt.Sprintf("{ Get { Scene(%s) { %s } } }", args, fields)
-	wv(t, http.MethodPost, base+"/v1/graphql", map[string]string{"query": q}, &out)
+	wvtest.Call(t, http.MethodPost, base+"/v1/graphql", map[string]string{"query": q}, &out)
 	if len(out.Errors) > 0 {
 		t.Fatalf("graphql %s: %v", q, out.Errors)
 	}
@@ -130,7 +79,7 @@ func cosine32(a, b []float32) float64 {
 // module vectorises inserted scenes and nearText/nearImage queries through
 // imglish, and the stored vectors, rankings and errors must be imglish's own.
 func TestWeaviateVectorizer(t *testing.T) {
-	bin := weaviateBin(t)
+	bin := wvtest.Binary(t)
 	ctx := t.Context()
 	dir := t.TempDir()
 	model, data, photos := filepath.Join(dir, "model"), filepath.Join(dir, "data"), filepath.Join(dir, "photos")
@@ -186,7 +135,7 @@ func TestWeaviateVectorizer(t *testing.T) {
 	if st, err := wvcluster.NodeStatus(ctx, base); err != nil || len(st) != 1 || "v"+st[0].Version != wvcluster.Version {
 		t.Fatalf("weaviate nodes %+v (%v), want one node of %s", st, err, wvcluster.Version)
 	}
-	wv(t, http.MethodPost, base+"/v1/schema", map[string]any{
+	wvtest.Call(t, http.MethodPost, base+"/v1/schema", map[string]any{
 		"class":             "Scene",
 		"vectorizer":        "multi2vec-clip",
 		"moduleConfig":      map[string]any{"multi2vec-clip": map[string]any{"imageFields": []string{"image"}}},
@@ -223,7 +172,7 @@ func TestWeaviateVectorizer(t *testing.T) {
 				} `json:"errors"`
 			} `json:"result"`
 		}
-		wv(t, http.MethodPost, base+"/v1/batch/objects", map[string]any{"objects": objects[lo:min(lo+20, len(objects))]}, &res)
+		wvtest.Call(t, http.MethodPost, base+"/v1/batch/objects", map[string]any{"objects": objects[lo:min(lo+20, len(objects))]}, &res)
 		for _, r := range res {
 			if r.Result.Errors != nil {
 				msg := ""

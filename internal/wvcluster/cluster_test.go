@@ -1,62 +1,16 @@
-package wvcluster
+package wvcluster_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
-	"imglish/internal/testenv"
+	"imglish/internal/wvcluster"
+	"imglish/internal/wvcluster/wvtest"
 )
-
-func binary(t *testing.T) string {
-	t.Helper()
-	bin, err := Find(testenv.RepoRoot(t))
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	return bin
-}
-
-func call(t *testing.T, method, url string, body, out any) int {
-	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %.200s: %v", method, url, data, err)
-		}
-	}
-	return resp.StatusCode
-}
 
 // count asks one node for the class's object count.
 func count(t *testing.T, base string) int {
@@ -72,7 +26,7 @@ func count(t *testing.T, base string) int {
 			} `json:"Aggregate"`
 		} `json:"data"`
 	}
-	call(t, http.MethodPost, base+"/v1/graphql", map[string]string{"query": "{ Aggregate { Vec { meta { count } } } }"}, &out)
+	wvtest.Call(t, http.MethodPost, base+"/v1/graphql", map[string]string{"query": "{ Aggregate { Vec { meta { count } } } }"}, &out)
 	if len(out.Data.Aggregate.Vec) != 1 {
 		t.Fatalf("aggregate on %s: %+v", base, out)
 	}
@@ -83,8 +37,8 @@ func count(t *testing.T, base string) int {
 // class sharded 3 ways with 2 replicas keeps answering with one node killed,
 // and the node rejoins on restart with every object still there.
 func TestThreeNodes(t *testing.T) {
-	bin := binary(t)
-	cl, err := Start(t.Context(), Options{Bin: bin, Nodes: 3, Dir: t.TempDir()})
+	bin := wvtest.Binary(t)
+	cl, err := wvcluster.Start(t.Context(), wvcluster.Options{Bin: bin, Nodes: 3, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +48,13 @@ func TestThreeNodes(t *testing.T) {
 		}
 	})
 	for _, n := range cl.Nodes {
-		st, err := NodeStatus(t.Context(), n.URL())
+		st, err := wvcluster.NodeStatus(t.Context(), n.URL())
 		if err != nil || len(st) != 3 {
 			t.Fatalf("%s sees %+v (%v), want 3 nodes", n.Name, st, err)
 		}
 	}
 	base := cl.Nodes[0].URL()
-	call(t, http.MethodPost, base+"/v1/schema", map[string]any{
+	wvtest.Call(t, http.MethodPost, base+"/v1/schema", map[string]any{
 		"class": "Vec", "vectorizer": "none",
 		"vectorIndexConfig": map[string]any{"distance": "cosine"},
 		"replicationConfig": map[string]any{"factor": 2},
@@ -118,7 +72,7 @@ func TestThreeNodes(t *testing.T) {
 		}
 		objs[i] = map[string]any{"class": "Vec", "id": fmt.Sprintf("00000000-0000-4000-8000-%012d", i), "vector": vecs[i], "properties": map[string]any{"n": i}}
 	}
-	call(t, http.MethodPost, base+"/v1/batch/objects?consistency_level=ALL", map[string]any{"objects": objs}, nil)
+	wvtest.Call(t, http.MethodPost, base+"/v1/batch/objects?consistency_level=ALL", map[string]any{"objects": objs}, nil)
 	nearest := func(base string, i int) string {
 		var out struct {
 			Data struct {
@@ -131,7 +85,7 @@ func TestThreeNodes(t *testing.T) {
 		}
 		b, _ := json.Marshal(vecs[i])
 		q := fmt.Sprintf("{ Get { Vec(nearVector: {vector: %s}, limit: 1) { n } } }", b)
-		call(t, http.MethodPost, base+"/v1/graphql", map[string]string{"query": q}, &out)
+		wvtest.Call(t, http.MethodPost, base+"/v1/graphql", map[string]string{"query": q}, &out)
 		if len(out.Data.Get.Vec) != 1 {
 			return "none"
 		}
