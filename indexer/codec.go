@@ -31,6 +31,14 @@ func (c pixelCodec) decode(ctx context.Context, data []byte, size int) ([]float3
 	return tensor, metaOf(info), nil
 }
 
+func (c pixelCodec) meta(data []byte) (Meta, error) {
+	info, err := preprocess.Probe(bytes.NewReader(data), c.opts)
+	if err != nil {
+		return Meta{}, err
+	}
+	return metaOf(info), nil
+}
+
 // metaOf keeps what search filters and sorts on.
 func metaOf(info preprocess.Info) Meta {
 	m := Meta{Width: info.Width, Height: info.Height, Format: info.Format, Orientation: info.Orientation}

@@ -63,7 +63,7 @@
 // time. Deleting an item's last path deletes the item and its vectors in every
 // space. The store has no read-modify-write primitive, so another writer
 // editing the same item's paths during a commit could lose that edit; within
-// one Indexer, runs are serialised.
+// one Indexer, commits are serialised (runs, Retag and AddImage alike).
 //
 // # Auto-tags
 //
@@ -119,10 +119,25 @@
 // files→vectors on both. A re-run over 10,000
 // unchanged files took 0.118 s (BenchmarkRerunUnchanged).
 //
+// # Single images
+//
+// AddImage indexes one image its caller has already decoded (the server's
+// uploads): it hashes the bytes, reads the metadata from the header and
+// EXIF, embeds the given tensor with the same encoder, tags it and commits
+// item, vector and path record in one synced transaction, like a run. It
+// does not wait for runs: it only waits for the commit in progress, and
+// gives up with its context before its own commit. When it and a run embed
+// the same content at once, the commit that comes second finds the vector
+// of the first and only links its path (an upsert by content id), so the
+// content still makes one item with both paths.
+//
 // # Concurrency
 //
 // An Indexer is safe for concurrent use, but runs over the same store are
-// serialised: Run and Watch hold a per-Indexer lock while they write. Progress
-// may be called at any time from any goroutine. The Indexer does not own the
+// serialised: Run, Watch and Retag hold a per-Indexer run lock while they
+// write. Every commit (those of runs, Retag and AddImage) reads and writes
+// its items under a second, per-Indexer commit lock, which AddImage takes
+// without the run lock. Progress (of runs; AddImage is not counted) may be
+// called at any time from any goroutine. The Indexer does not own the
 // store or the encoder; the caller closes them after the last Run returns.
 package indexer

@@ -14,6 +14,9 @@ var (
 	ErrNotImage = errors.New("indexer: not a supported image")
 	// ErrFileTooLarge means a file is larger than Options.MaxFileBytes.
 	ErrFileTooLarge = errors.New("indexer: file too large")
+	// ErrTensor means AddImage was given pixels that are not the encoder's
+	// input (3×ImageSize×ImageSize values).
+	ErrTensor = errors.New("indexer: tensor does not fit the encoder")
 	// ErrClosed means the Indexer was used after Close.
 	ErrClosed = errors.New("indexer: closed")
 )

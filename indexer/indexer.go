@@ -110,8 +110,9 @@ type TaggerFunc func(ctx context.Context, vec []float32) ([]string, error)
 // Tags calls f.
 func (f TaggerFunc) Tags(ctx context.Context, vec []float32) ([]string, error) { return f(ctx, vec) }
 
-// Indexer indexes folders into one model's space of a store. It is safe for
-// concurrent use; runs are serialised.
+// Indexer indexes folders (and single uploaded images, AddImage) into one
+// model's space of a store. It is safe for concurrent use; runs are
+// serialised, commits too.
 type Indexer struct {
 	opts  Options
 	cat   catalog
@@ -119,7 +120,11 @@ type Indexer struct {
 	rules rules
 
 	runMu sync.Mutex // serialises runs and watch syncs
-	prog  counters
+	// commitMu (a one-slot semaphore, so a waiter can give up with its
+	// context) serialises every read-modify-write of items: the committer
+	// of a run, pruning, Retag and AddImage, which does not take runMu.
+	commitMu chan struct{}
+	prog     counters
 
 	// cheap is the encoder time per image under which Options.Encoders'
 	// default adds a second encoder (cheapImage; tests move it).
@@ -200,7 +205,7 @@ func newIndexer(opts Options, cat catalog, codec imageCodec) (*Indexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Indexer{opts: opts, cat: cat, codec: codec, rules: r, cheap: cheapImage}, nil
+	return &Indexer{opts: opts, cat: cat, codec: codec, rules: r, commitMu: make(chan struct{}, 1), cheap: cheapImage}, nil
 }
 
 // defaultWorkers is Options.Workers' default: one per CPU.

@@ -23,6 +23,9 @@ type imageCodec interface {
 	pixels(data []byte) (int64, error)
 	// decode returns the CHW tensor of side size and the image's metadata.
 	decode(ctx context.Context, data []byte, size int) ([]float32, Meta, error)
+	// meta returns the metadata decode would, from the header and EXIF
+	// only (for an image its caller decoded, AddImage).
+	meta(data []byte) (Meta, error)
 }
 
 // scope is a part of a root to bring in step: the root itself (Run, reconcile)
@@ -603,7 +606,7 @@ func (r *run) commitGroup(ctx context.Context, group []encodedBatch) error {
 		b.Files = append(b.Files, eb.files...)
 	}
 	ix.tag(context.WithoutCancel(ctx), b.Items)
-	if err := ix.cat.commit(context.WithoutCancel(ctx), &b); err != nil {
+	if err := ix.commit(context.WithoutCancel(ctx), &b); err != nil {
 		return fmt.Errorf("commit batch: %w", err)
 	}
 	ix.prog.commits.Add(1)
@@ -656,7 +659,7 @@ func (ix *Indexer) prune(ctx context.Context, s scope) error {
 	}
 	for len(gone) > 0 {
 		n := min(len(gone), maxFileOps)
-		if err := ix.cat.commit(ctx, &batch{Deletes: gone[:n]}); err != nil {
+		if err := ix.commit(ctx, &batch{Deletes: gone[:n]}); err != nil {
 			return fmt.Errorf("prune %s: %w", s.path, err)
 		}
 		ix.prog.deleted.Add(int64(n))

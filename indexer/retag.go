@@ -35,7 +35,7 @@ func (ix *Indexer) Retag(ctx context.Context) (int, error) {
 		if len(pending) == 0 {
 			return nil
 		}
-		if err := ix.cat.commit(ctx, &batch{Retags: pending}); err != nil {
+		if err := ix.commit(ctx, &batch{Retags: pending}); err != nil {
 			return fmt.Errorf("retag: %w", err)
 		}
 		changed += len(pending)

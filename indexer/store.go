@@ -140,7 +140,10 @@ func (c *storeCatalog) hasContent(_ context.Context, h Hash) (bool, error) {
 
 // commit turns b into one store.Batch: it edits working copies of the items
 // it touches (new content, paths moving between items, paths going away) and
-// deletes an item when its last path went in this batch.
+// deletes an item when its last path went in this batch. New content whose
+// vector is in the space already keeps that vector: an upsert by content id,
+// so two writers embedding the same image make one item. The caller holds
+// Indexer.commitMu.
 func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 	var sb store.Batch
 	work := map[string]*store.Item{} // working copies by id
@@ -211,6 +214,13 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 			it.GPS = &store.GPS{Lat: m.Lat, Lon: m.Lon, Alt: m.Alt}
 		}
 		it.Model = c.model
+		if c.hasVector(id) {
+			// Another commit embedded this content first (an upload beside
+			// a run, AddImage): its vector and auto-tags stay, this commit
+			// only links its paths. Commits are serialised (commitMu), so
+			// the check holds until this batch is applied.
+			continue
+		}
 		if ni.Tagged {
 			setAutoTags(it, ni.Tags)
 		}

@@ -171,21 +171,18 @@ func (c *storeCatalog) Vector(_ context.Context, id string) ([]float32, error) {
 	return c.db.Vector(c.space, id)
 }
 
-// IndexFile runs the indexer over one file, so uploads get the same ids,
-// metadata and dedup as indexed folders. The file is looked up by its
-// canonical path, the form the indexer records.
-func (c *storeCatalog) IndexFile(ctx context.Context, path string) (Item, error) {
+// AddImage has the indexer add one uploaded file (Indexer.AddImage), so
+// uploads get the same ids, metadata, auto-tags and dedup as indexed
+// folders without waiting for index jobs.
+func (c *storeCatalog) AddImage(ctx context.Context, path string, data []byte, pixels []float32) (Item, error) {
 	if c.ix == nil {
 		return Item{}, fmt.Errorf("%w: no indexer", ErrUnavailable)
 	}
-	path, err := fspath.Canonical(path)
+	id, err := c.ix.AddImage(ctx, path, data, pixels)
 	if err != nil {
-		return Item{}, fmt.Errorf("%w: %w", ErrInternal, err)
+		return Item{}, fmt.Errorf("index %s: %w", filepath.Base(path), err)
 	}
-	if _, err := c.ix.Run(ctx, path); err != nil {
-		return Item{}, fmt.Errorf("index %s: %w", path, err)
-	}
-	it, err := c.db.ItemByPath(path)
+	it, err := c.db.Item(id)
 	if err != nil {
 		return Item{}, fmt.Errorf("%w: %s was not indexed: %w", ErrInternal, filepath.Base(path), err)
 	}

@@ -141,8 +141,11 @@ type Catalog interface {
 	// ContentID is the id an image with these bytes has (or would have).
 	ContentID(data []byte) string
 	Vector(ctx context.Context, id string) ([]float32, error)
-	// IndexFile embeds and indexes one file (dedup by content).
-	IndexFile(ctx context.Context, path string) (Item, error)
+	// AddImage indexes the image file at path, whose content is data and
+	// whose encoder input pixels the caller has already prepared (dedup by
+	// content; no second decode). It does not wait for index jobs; when ctx
+	// ends first it returns ctx.Err() and has indexed nothing.
+	AddImage(ctx context.Context, path string, data []byte, pixels []float32) (Item, error)
 	DeleteItem(ctx context.Context, id string) error
 	// FilePaths calls fn with the id and file paths of every item with a
 	// file starting with one of prefixes (none: every item) until fn returns
@@ -158,12 +161,14 @@ type Catalog interface {
 	SearchTexts(ctx context.Context, collection string, q []float32, k int, p SearchPage) ([]TextHit, error)
 }
 
-// Indexer runs folder indexing for index jobs, uploads and watched folders.
-// *indexer.Indexer implements it; its runs are serialised.
+// Indexer runs folder indexing for index jobs and watched folders, and
+// indexes uploads. *indexer.Indexer implements it; its runs are serialised,
+// AddImage does not wait for them.
 type Indexer interface {
 	Run(ctx context.Context, roots ...string) (indexer.Summary, error)
 	Watch(ctx context.Context, roots ...string) error
 	Progress() indexer.Progress
+	AddImage(ctx context.Context, path string, data []byte, pixels []float32) (string, error)
 }
 
 // initDeps checks deps and starts the coalescers.

@@ -91,6 +91,22 @@ type envConfig struct {
 	// tinyModel runs the tiny reference fixture instead of the demo model
 	// (a model that is not the demo model).
 	tinyModel bool
+	// embedHook, if set, runs before each batch of n images the indexer
+	// embeds (its runs and uploads alike); an error fails the batch.
+	embedHook func(ctx context.Context, n int) error
+}
+
+// hookedEmbedder is the real encoder with envConfig.embedHook before each batch.
+type hookedEmbedder struct {
+	*encoder.Encoder
+	hook func(ctx context.Context, n int) error
+}
+
+func (h hookedEmbedder) EmbedImages(ctx context.Context, pixels []float32, n int) ([][]float32, error) {
+	if err := h.hook(ctx, n); err != nil {
+		return nil, err
+	}
+	return h.Encoder.EmbedImages(ctx, pixels, n)
 }
 
 func newEnv(t testing.TB, cfg envConfig) *env {
@@ -126,6 +142,9 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		t.Fatal(err)
 	}
 	ixOpts := indexer.Options{Store: e.db, Encoder: enc, Workers: 2, MaxWait: 20e6}
+	if cfg.embedHook != nil {
+		ixOpts.Encoder = hookedEmbedder{Encoder: enc, hook: cfg.embedHook}
+	}
 	if e.tagger = e.autoTagger(cfg); e.tagger != nil {
 		ixOpts.Tagger = indexer.TaggerFunc(func(ctx context.Context, vec []float32) ([]string, error) {
 			if cfg.tagHook != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -194,7 +196,9 @@ type uploadResponse struct {
 
 // handleUploadImage stores an uploaded image under UploadDir (named by content
 // hash), embeds and indexes it; an upload whose content is already indexed
-// returns the existing item (200) without inference.
+// returns the existing item (200) without inference. The image is decoded
+// once, and indexed beside any index job rather than after it
+// (Catalog.AddImage); a request that ends first leaves no item and no file.
 func (s *Server) handleUploadImage(c *gin.Context) {
 	if err := s.ready(); err != nil {
 		s.writeError(c, err)
@@ -231,35 +235,70 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	if it, err := s.deps.Catalog.Item(ctx, s.deps.Catalog.ContentID(data)); err == nil {
+	id := s.deps.Catalog.ContentID(data)
+	// One upload of a content at a time: a second one then finds the first's
+	// item, and a failed one may remove the file (named by content) knowing
+	// that no other upload is about to index it.
+	unlock, err := s.uploads.lock(ctx, id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	defer unlock()
+	if it, err := s.deps.Catalog.Item(ctx, id); err == nil {
 		c.JSON(http.StatusOK, uploadResponse{Item: it})
 		return
 	} else if !isNotFound(err) {
 		s.writeError(c, err)
 		return
 	}
-	// Refuse what the model cannot read before anything is written, with the
-	// decoder's typed error (415 format, 422 pixels, 400 corrupt).
-	if _, err := s.deps.Encoder.PrepareImage(ctx, data, s.opts.MaxPixels); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if err := os.MkdirAll(s.opts.UploadDir, 0o755); err != nil {
-		s.writeError(c, fmt.Errorf("create upload dir: %w", err))
-		return
-	}
-	sum := sha256.Sum256(data)
-	path := filepath.Join(s.opts.UploadDir, hex.EncodeToString(sum[:16])+extFor(data))
-	if err := modelfile.WriteFileAtomic(path, data); err != nil {
-		s.writeError(c, fmt.Errorf("store upload: %w", err))
-		return
-	}
-	it, err := s.deps.Catalog.IndexFile(ctx, path)
+	// The one decode: it refuses what the model cannot read before anything
+	// is written, with the decoder's typed error (415 format, 422 pixels,
+	// 400 corrupt), and its tensor is what the index embeds.
+	pixels, err := s.deps.Encoder.PrepareImage(ctx, data, s.opts.MaxPixels)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
+	path, err := s.saveUpload(data)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	it, err := s.deps.Catalog.AddImage(ctx, path, data, pixels)
+	if err != nil {
+		s.discardUpload(ctx, id, path)
+		s.writeError(c, err)
+		return
+	}
 	c.JSON(http.StatusCreated, uploadResponse{Item: it, Created: true})
+}
+
+// saveUpload writes an upload's original under UploadDir, named by content,
+// atomically, and returns its path.
+func (s *Server) saveUpload(data []byte) (string, error) {
+	if err := os.MkdirAll(s.opts.UploadDir, 0o755); err != nil {
+		return "", fmt.Errorf("create upload dir: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	path := filepath.Join(s.opts.UploadDir, hex.EncodeToString(sum[:16])+extFor(data))
+	if err := modelfile.WriteFileAtomic(path, data); err != nil {
+		return "", fmt.Errorf("store upload: %w", err)
+	}
+	return path, nil
+}
+
+// discardUpload removes the original saveUpload wrote for an upload that
+// was not indexed, unless item id records it after all. The caller holds
+// the content's upload lock.
+func (s *Server) discardUpload(ctx context.Context, id, path string) {
+	it, err := s.deps.Catalog.Item(context.WithoutCancel(ctx), id)
+	if err == nil && slices.Contains(append([]string{it.Path}, it.Paths...), path) {
+		return
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("remove upload", "path", path, "err", err)
+	}
 }
 
 func extFor(data []byte) string {

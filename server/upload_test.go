@@ -1,0 +1,436 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"imglish/demo/scene"
+	"imglish/indexer"
+	"imglish/store"
+)
+
+// freshScenes writes n demo scenes of seed into dir/images (scenes no env
+// has indexed) and returns their paths.
+func freshScenes(t *testing.T, dir string, seed uint64, n int) []string {
+	t.Helper()
+	gen, err := scene.New(scene.Options{Seed: seed, Split: scene.Test})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scene.WriteDataset(t.Context(), dir, gen, scene.DatasetOptions{N: n, Size: 96}); err != nil {
+		t.Fatal(err)
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, scene.ImagesDir, "*.png"))
+	if err != nil || len(paths) != n {
+		t.Fatalf("wrote %d scenes of %d: %v", len(paths), n, err)
+	}
+	return paths
+}
+
+// upload posts data as an image/png or image/jpeg body with the write key.
+// It returns an error rather than failing, so it may run off the test's
+// goroutine; the response is still checked against openapi.json.
+func (e *env) upload(ctx context.Context, data []byte) (int, uploadResponse, error) {
+	ct := "image/png"
+	if bytes.HasPrefix(data, []byte{0xFF, 0xD8}) {
+		ct = "image/jpeg"
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", e.ts.URL+"/v1/images", bytes.NewReader(data))
+	if err != nil {
+		return 0, uploadResponse{}, err
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+writeKey)
+	resp, err := e.ts.Client().Do(req)
+	if err != nil {
+		return 0, uploadResponse{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, uploadResponse{}, err
+	}
+	var out uploadResponse
+	if resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, &out); err != nil {
+			return resp.StatusCode, out, fmt.Errorf("decode %q: %w", truncate(b), err)
+		}
+	}
+	return resp.StatusCode, out, nil
+}
+
+// uploadFiles lists what is in the upload folder (nothing when it is absent).
+func (e *env) uploadFiles() []string {
+	e.t.Helper()
+	ents, err := os.ReadDir(e.srv.opts.UploadDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, d := range ents {
+		out = append(out, d.Name())
+	}
+	return out
+}
+
+// spaceCount is the number of vectors in the model's image space.
+func (e *env) spaceCount() int {
+	e.t.Helper()
+	n, err := e.cat.Count(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// waitJob polls index job id until it is no longer running.
+func (e *env) waitJob(id string) job {
+	e.t.Helper()
+	var j job
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st, _ := e.call("GET", "/v1/index/jobs/"+id, readKey, nil, &j); st != http.StatusOK {
+			e.t.Fatalf("job %s: status %d", id, st)
+		}
+		if j.State != "running" {
+			return j
+		}
+	}
+	e.t.Fatalf("job %s still running after 60 s", id)
+	return j
+}
+
+// TestUploadBesideIndexJob holds an index job of 24 new scenes inside its
+// first encoder batch (so it holds the indexer's run lock) and uploads a new
+// image meanwhile: the upload is indexed while the job is still running,
+// and both end complete.
+func TestUploadBesideIndexJob(t *testing.T) {
+	var held, taken atomic.Bool
+	var freeOnce sync.Once
+	entered, release := make(chan struct{}), make(chan struct{})
+	free := func() { freeOnce.Do(func() { close(release) }) }
+	e := newEnv(t, envConfig{scenes: 2, embedHook: func(ctx context.Context, _ int) error {
+		if !held.Load() || !taken.CompareAndSwap(false, true) {
+			return nil // only the job's first batch is held
+		}
+		close(entered)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}})
+	t.Cleanup(free)
+	jobScenes := freshScenes(t, filepath.Join(e.photos, "job"), 9, 24)
+	data, err := os.ReadFile(freshScenes(t, t.TempDir(), 10, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.spaceCount()
+
+	held.Store(true)
+	var j job
+	if st, _ := e.call("POST", "/v1/index/jobs", writeKey, map[string]any{"folder": filepath.Dir(jobScenes[0])}, &j); st != http.StatusAccepted {
+		t.Fatalf("index job: status %d", st)
+	}
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the index job never reached the encoder")
+	}
+	type result struct {
+		status int
+		resp   uploadResponse
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, resp, err := e.upload(t.Context(), data)
+		done <- result{st, resp, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(15 * time.Second):
+		t.Error("the upload is still waiting after 15 s behind an index job")
+		free()
+		r = <-done
+	}
+	if r.err != nil || r.status != http.StatusCreated || !r.resp.Created {
+		t.Fatalf("upload: status %d, %+v, %v", r.status, r.resp, r.err)
+	}
+	if st, _ := e.call("GET", "/v1/index/jobs/"+j.ID, readKey, nil, &j); st != http.StatusOK || j.State != "running" {
+		t.Errorf("job %s after the upload (status %d), want still running", j.State, st)
+	}
+	if _, err := e.db.Vector(store.ImageSpace(e.model.Info().ID), r.resp.Item.ID); err != nil {
+		t.Errorf("uploaded item %s has no vector: %v", r.resp.Item.ID, err)
+	}
+	free()
+	if j = e.waitJob(j.ID); j.State != "done" {
+		t.Fatalf("job ended %s: %q", j.State, j.Error)
+	}
+	if got := e.spaceCount(); got != before+len(jobScenes)+1 {
+		t.Errorf("%d vectors, want %d before + %d scenes + 1 upload", got, before, len(jobScenes))
+	}
+}
+
+// TestUploadCancelled has the encoder stay busy until the upload's request
+// context ends (Options.RequestTimeout): the upload answers 504 promptly and
+// leaves no item, no vector and no file behind, and the same upload then
+// succeeds.
+func TestUploadCancelled(t *testing.T) {
+	const timeout = time.Second
+	var busy atomic.Bool
+	e := newEnv(t, envConfig{scenes: 1, opts: Options{RequestTimeout: Duration(timeout)},
+		embedHook: func(ctx context.Context, _ int) error {
+			if !busy.Load() {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(30 * time.Second):
+				return nil
+			}
+		}})
+	data, err := os.ReadFile(freshScenes(t, t.TempDir(), 11, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.cat.ContentID(data)
+	before := e.spaceCount()
+
+	busy.Store(true)
+	start := time.Now()
+	st, _, err := e.upload(t.Context(), data)
+	took := time.Since(start)
+	if err != nil || st != http.StatusGatewayTimeout {
+		t.Fatalf("upload with a busy encoder: status %d, %v; want 504", st, err)
+	}
+	if took > timeout+3*time.Second {
+		t.Errorf("the upload answered %v after its %v deadline", took-timeout, timeout)
+	}
+	if _, err := e.db.Item(id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("item %s after the cancelled upload: %v, want store.ErrNotFound", id, err)
+	}
+	if got := e.spaceCount(); got != before {
+		t.Errorf("%d vectors after the cancelled upload, want %d", got, before)
+	}
+	if files := e.uploadFiles(); len(files) != 0 {
+		t.Errorf("the cancelled upload left %q", files)
+	}
+
+	busy.Store(false)
+	st, resp, err := e.upload(t.Context(), data)
+	if err != nil || st != http.StatusCreated || resp.Item.ID != id {
+		t.Fatalf("upload again: status %d, item %q, %v", st, resp.Item.ID, err)
+	}
+	if files := e.uploadFiles(); len(files) != 1 || resp.Item.Path != filepath.Join(e.srv.opts.UploadDir, files[0]) {
+		t.Errorf("upload folder %q, item path %s", files, resp.Item.Path)
+	}
+}
+
+// TestUploadDecodesOnce uploads a new image and checks that the indexer
+// neither read nor decoded it again: the handler's PrepareImage is the one
+// decode, and the indexer only embedded its tensor. Its progress counters
+// (which count every file an index run reads and decodes) are unchanged, and
+// the encoder embedded exactly one image.
+func TestUploadDecodesOnce(t *testing.T) {
+	var embedded atomic.Int64
+	e := newEnv(t, envConfig{scenes: 1, embedHook: func(_ context.Context, n int) error {
+		embedded.Add(int64(n))
+		return nil
+	}})
+	data, err := os.ReadFile(freshScenes(t, t.TempDir(), 12, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.ix.Progress()
+	embedded.Store(0)
+	if st, _, err := e.upload(t.Context(), data); err != nil || st != http.StatusCreated {
+		t.Fatalf("upload: status %d, %v", st, err)
+	}
+	after := e.ix.Progress()
+	if !after.Started.Equal(before.Started) || after.Files != before.Files || after.Bytes != before.Bytes || after.Embedded != before.Embedded {
+		t.Errorf("the upload went through an index run that read and decoded it again: progress %+v, before %+v", after, before)
+	}
+	if n := embedded.Load(); n != 1 {
+		t.Errorf("%d images embedded for one upload", n)
+	}
+}
+
+// TestUploadAndIndexSameContent uploads an image while an index run embeds
+// a copy of it (both held in the encoder until both are there): the content
+// becomes one item with one vector and both paths.
+func TestUploadAndIndexSameContent(t *testing.T) {
+	var armed atomic.Bool
+	var arrived atomic.Int64
+	both := make(chan struct{})
+	e := newEnv(t, envConfig{scenes: 1, embedHook: func(ctx context.Context, _ int) error {
+		if !armed.Load() {
+			return nil
+		}
+		if arrived.Add(1) == 2 {
+			close(both)
+		}
+		select {
+		case <-both:
+		case <-time.After(10 * time.Second): // the other never came
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}})
+	src := freshScenes(t, t.TempDir(), 13, 1)[0]
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(e.photos, "same")
+	copyPath := filepath.Join(dir, "copy.png")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(copyPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := e.cat.ContentID(data)
+	before := e.spaceCount()
+
+	armed.Store(true)
+	runErr := make(chan error, 1)
+	go func() {
+		_, err := e.ix.Run(t.Context(), dir)
+		runErr <- err
+	}()
+	st, resp, err := e.upload(t.Context(), data)
+	if err != nil || st != http.StatusCreated || resp.Item.ID != id {
+		t.Fatalf("upload: status %d, item %q, %v", st, resp.Item.ID, err)
+	}
+	if err := <-runErr; err != nil {
+		t.Fatalf("index run: %v", err)
+	}
+	select {
+	case <-both:
+	default:
+		t.Error("the upload and the index run never embedded at the same time: one waited for the other")
+	}
+	it, err := e.db.Item(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range it.Files {
+		paths = append(paths, f.Path)
+	}
+	slices.Sort(paths)
+	files := e.uploadFiles()
+	if len(files) != 1 {
+		t.Fatalf("upload folder %q", files)
+	}
+	upPath := filepath.Join(e.srv.opts.UploadDir, files[0])
+	want := []string{copyPath, upPath}
+	slices.Sort(want)
+	if !slices.Equal(paths, want) {
+		t.Errorf("item %s has paths %q, want %q", id, paths, want)
+	}
+	if !slices.Contains(resp.Item.Paths, upPath) {
+		t.Errorf("the upload answered paths %q, without %s", resp.Item.Paths, upPath)
+	}
+	if got := e.spaceCount(); got != before+1 {
+		t.Errorf("%d vectors, want %d + 1", got, before)
+	}
+	n := 0
+	if err := e.db.Items(t.Context(), nil, func(store.Item) bool { n++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if n != before+1 {
+		t.Errorf("%d items, want %d + 1", n, before)
+	}
+}
+
+// TestUploadMetadataMatchesFolder uploads a JPEG with EXIF (camera, lens,
+// an offset DateTimeOriginal, orientation 6), deletes it, indexes the same
+// file from a folder, and compares the two items: the same metadata, the
+// same vector and the same auto-tags (a colour set whose top label always
+// tags, so the comparison is not of two empty lists).
+func TestUploadMetadataMatchesFolder(t *testing.T) {
+	e := newEnv(t, envConfig{
+		scenes:    1,
+		opts:      Options{AutoTags: []string{"colours"}, AutoTagMinProb: 0.01},
+		labelSets: map[string]LabelSet{"colours": {Labels: colourLabels(), Templates: []string{"a {} object"}}},
+	})
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "preprocess", "exif_rot6.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	space := store.ImageSpace(e.model.Info().ID)
+	st, resp, err := e.upload(t.Context(), data)
+	if err != nil || st != http.StatusCreated {
+		t.Fatalf("upload: status %d, %v", st, err)
+	}
+	up, err := e.db.Item(resp.Item.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upVec, err := e.db.Vector(space, up.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.CameraModel != "Fixture Cam 1" || up.Taken.IsZero() || !up.TakenOffset || up.Orientation != 6 || len(indexer.AutoTags(up.Tags)) != 1 {
+		t.Fatalf("uploaded item lacks the file's EXIF or an auto-tag: %+v", up)
+	}
+	if st, _ := e.call("DELETE", "/v1/items/"+up.ID, writeKey, nil, nil); st != http.StatusOK {
+		t.Fatalf("delete: status %d", st)
+	}
+	dir := filepath.Join(e.photos, "exif")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "photo.jpg"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ix.Run(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	fold, err := e.db.ItemByPath(filepath.Join(dir, "photo.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	foldVec, err := e.db.Vector(space, fold.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only where the file lies and when it was added may differ.
+	norm := func(it store.Item) store.Item {
+		it.Files, it.AddedAt = nil, time.Time{}
+		return it
+	}
+	if a, b := norm(up), norm(fold); !itemsEqual(a, b) {
+		t.Errorf("uploaded item\n%+v\nindexed from a folder\n%+v", a, b)
+	}
+	if len(upVec) != len(foldVec) || cosine(upVec, foldVec) < 1-1e-6 {
+		t.Errorf("upload and folder vectors differ: cosine %v", cosine(upVec, foldVec))
+	}
+}
+
+// itemsEqual compares two items field by field (times with Equal).
+func itemsEqual(a, b store.Item) bool {
+	ta, tb := a.Taken, b.Taken
+	a.Taken, b.Taken = time.Time{}, time.Time{}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return ta.Equal(tb) && bytes.Equal(ja, jb)
+}
