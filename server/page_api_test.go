@@ -255,7 +255,7 @@ func TestRelativePathPrefix(t *testing.T) {
 		{root + "/test-00000", []int{6, 7, 8, 9}},
 		{e.photos + "/2023/", []int{4, 5}},
 		{"elsewhere", nil},
-		{"05", nil}, // not a folder of the root
+		{"05", nil},           // not a folder of the root
 		{"../elsewhere", nil}, // climbs out of the root
 		{"../" + root + "/2023/", []int{4, 5}},
 	} {
