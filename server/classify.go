@@ -16,7 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"imglish/demo"
-	"imglish/encoder/modelfile"
+	"imglish/internal/atomicfile"
 )
 
 // Zero-shot limits.
@@ -395,7 +395,7 @@ func (s *Server) handlePutLabelSet(c *gin.Context) {
 	b, err := json.MarshalIndent(ls, "", "  ")
 	if err == nil {
 		if err = os.MkdirAll(filepath.Dir(s.labelSetPath(name)), 0o755); err == nil {
-			err = modelfile.WriteFileAtomic(s.labelSetPath(name), b)
+			err = atomicfile.WriteFile(s.labelSetPath(name), b)
 		}
 	}
 	if err != nil {

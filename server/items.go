@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"imglish/internal/atomicfile"
 	"io"
 	"io/fs"
 	"net/http"
@@ -17,8 +18,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/image/draw"
-
-	"imglish/encoder/modelfile"
 )
 
 func (s *Server) item(c *gin.Context) (Item, bool) {
@@ -180,7 +179,7 @@ func (s *Server) makeThumbnail(it Item, path string) ([]byte, error) {
 	if err := os.MkdirAll(s.opts.ThumbDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create thumbnail dir: %w", err)
 	}
-	if err := modelfile.WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 		s.log.Warn("cache thumbnail", "item", it.ID, "err", err)
 	}
 	return buf.Bytes(), nil
@@ -250,7 +249,7 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 	}
 	sum := sha256.Sum256(data)
 	path := filepath.Join(s.opts.UploadDir, hex.EncodeToString(sum[:16])+extFor(data))
-	if err := modelfile.WriteFileAtomic(path, data); err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		s.writeError(c, fmt.Errorf("store upload: %w", err))
 		return
 	}
