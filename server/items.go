@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/image/draw"
@@ -58,10 +60,27 @@ func (s *Server) handleDeleteItem(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"deleted": it.ID})
 }
 
+// original is an item's image: its file, or the upload bytes kept in the
+// store.
+type original struct {
+	io.ReadSeeker
+	modTime time.Time
+	close   func() error
+}
+
+func (o original) Close() error {
+	if o.close == nil {
+		return nil
+	}
+	return o.close()
+}
+
 // openOriginal opens an item's file. The path comes from the catalog, never
 // from the request, and must still be a regular file; every recorded path is
-// tried in turn (a moved copy may still exist).
-func (s *Server) openOriginal(it Item) (*os.File, fs.FileInfo, error) {
+// tried in turn (a moved copy may still exist). Where none is there, the
+// bytes of an upload kept in the store are served (after a restore into
+// another data folder, or when the uploads folder was lost; see state.go).
+func (s *Server) openOriginal(ctx context.Context, it Item) (original, error) {
 	paths := append([]string{it.Path}, it.Paths...)
 	for _, p := range paths {
 		if p == "" || !filepath.IsAbs(p) {
@@ -76,9 +95,16 @@ func (s *Server) openOriginal(it Item) (*os.File, fs.FileInfo, error) {
 			_ = f.Close()
 			continue
 		}
-		return f, st, nil
+		return original{ReadSeeker: f, modTime: st.ModTime(), close: f.Close}, nil
 	}
-	return nil, nil, fmt.Errorf("%w: the file of item %s is gone", ErrNotFound, it.ID)
+	b, err := s.deps.Catalog.Original(ctx, it.ID)
+	if err == nil {
+		return original{ReadSeeker: bytes.NewReader(b), modTime: it.ModTime}, nil
+	}
+	if !isNotFound(err) {
+		return original{}, err
+	}
+	return original{}, fmt.Errorf("%w: the file of item %s is gone", ErrNotFound, it.ID)
 }
 
 func (s *Server) handleOriginal(c *gin.Context) {
@@ -86,7 +112,7 @@ func (s *Server) handleOriginal(c *gin.Context) {
 	if !ok {
 		return
 	}
-	f, st, err := s.openOriginal(it)
+	f, err := s.openOriginal(c.Request.Context(), it)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -101,7 +127,7 @@ func (s *Server) handleOriginal(c *gin.Context) {
 	c.Header("Content-Type", http.DetectContentType(head[:n]))
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Header("Content-Security-Policy", "default-src 'none'")
-	http.ServeContent(c.Writer, c.Request, "", st.ModTime(), f)
+	http.ServeContent(c.Writer, c.Request, "", f.modTime, f)
 }
 
 // thumbPath is the cache file of an item's thumbnail, keyed by content hash
@@ -129,7 +155,7 @@ func (s *Server) handleThumbnail(c *gin.Context) {
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		b, err = s.makeThumbnail(it, path)
+		b, err = s.makeThumbnail(c.Request.Context(), it, path)
 	}
 	if err != nil {
 		s.writeError(c, err)
@@ -141,13 +167,13 @@ func (s *Server) handleThumbnail(c *gin.Context) {
 // makeThumbnail decodes the original once, scales it to ThumbSize on its long
 // side and caches the JPEG atomically. One thumbnail is made at a time, which
 // bounds the memory large originals take.
-func (s *Server) makeThumbnail(it Item, path string) ([]byte, error) {
+func (s *Server) makeThumbnail(ctx context.Context, it Item, path string) ([]byte, error) {
 	s.thumbMu.Lock()
 	defer s.thumbMu.Unlock()
 	if b, err := os.ReadFile(path); err == nil {
 		return b, nil
 	}
-	f, _, err := s.openOriginal(it)
+	f, err := s.openOriginal(ctx, it)
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +273,14 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 		s.writeError(c, fmt.Errorf("create upload dir: %w", err))
 		return
 	}
+	// The bytes go to the store first (what a backup carries; see state.go),
+	// then to the file the indexer reads. A crash in between leaves stored
+	// bytes without an item, which the retried upload reuses.
+	id := s.deps.Catalog.ContentID(data)
+	if err := s.deps.Catalog.PutOriginal(ctx, id, data); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	sum := sha256.Sum256(data)
 	path := filepath.Join(s.opts.UploadDir, hex.EncodeToString(sum[:16])+extFor(data))
 	if err := atomicfile.WriteFile(path, data); err != nil {
@@ -257,6 +291,14 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 	if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	if it.ID != id {
+		// Not expected (ContentID is the indexer's id), but the original
+		// must be found under the item's id.
+		if err := s.deps.Catalog.PutOriginal(ctx, it.ID, data); err != nil {
+			s.writeError(c, err)
+			return
+		}
 	}
 	c.JSON(http.StatusCreated, uploadResponse{Item: it, Created: true})
 }

@@ -106,9 +106,7 @@ func TestDefaultLabelSet(t *testing.T) {
 		return
 	}
 	e.srv.opts.AutoTags = nil
-	if err := os.Remove(labelSetPath(e.data, DefaultLabelSet)); err != nil {
-		t.Fatal(err)
-	}
+	e.setRawLabelSet(DefaultLabelSet, nil)
 	n := 0
 	for i, s := range e.scenes {
 		if s.NumObjects() != 1 {
@@ -255,7 +253,7 @@ func TestRelativePathPrefix(t *testing.T) {
 		{root + "/test-00000", []int{6, 7, 8, 9}},
 		{e.photos + "/2023/", []int{4, 5}},
 		{"elsewhere", nil},
-		{"05", nil}, // not a folder of the root
+		{"05", nil},           // not a folder of the root
 		{"../elsewhere", nil}, // climbs out of the root
 		{"../" + root + "/2023/", []int{4, 5}},
 	} {
