@@ -19,8 +19,10 @@ func init() {
 }
 
 // newBackupCmd is `imglish backup --out FILE`: a full, consistent backup of
-// the store in --data (Badger's stream backup format). Badger locks the
-// directory, so run it while no server uses the store.
+// the store in --data (Badger's stream backup format). The store holds
+// everything the API shows (label sets and uploaded originals included, see
+// server/state.go), so no file beside it is needed; thumbnails are a cache.
+// Badger locks the directory, so run it while no server uses the store.
 func newBackupCmd(g *globals) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
