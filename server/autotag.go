@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"imglish/store"
 	"slices"
-	"strings"
 	"sync"
 )
 
@@ -21,8 +18,9 @@ const DefaultAutoTagMinProb = 0.5
 type AutoTagOptions struct {
 	// Encoder embeds the labels' prompts. Required.
 	Encoder Encoder
-	// DataDir holds the label sets (DataDir/labelsets/<name>.json). Required.
-	DataDir string
+	// Store holds the label sets (see MigrateLabelSets for the files older
+	// versions kept). Required.
+	Store *store.DB
 	// Sets names label sets to run whatever their auto_tag flag
 	// (Options.AutoTags); each must exist. Stored sets with "auto_tag": true
 	// are run too.
@@ -57,8 +55,8 @@ type autoTagSet struct {
 // named in opts.Sets that is not stored is an error wrapping ErrConfig and
 // ErrNotFound.
 func NewAutoTagger(ctx context.Context, opts AutoTagOptions) (*AutoTagger, error) {
-	if opts.Encoder == nil || opts.DataDir == "" {
-		return nil, fmt.Errorf("%w: auto-tags need an encoder and a data folder", ErrConfig)
+	if opts.Encoder == nil || opts.Store == nil {
+		return nil, fmt.Errorf("%w: auto-tags need an encoder and a store", ErrConfig)
 	}
 	if opts.MinProb < 0 || opts.MinProb > 1 {
 		return nil, fmt.Errorf("%w: auto-tag min_prob %v not within [0, 1]", ErrConfig, opts.MinProb)
@@ -93,7 +91,7 @@ func (a *AutoTagger) Sets() []string {
 // with auto_tag) and re-embeds their labels. On error the previous sets stay.
 func (a *AutoTagger) Reload(ctx context.Context) error {
 	names := slices.Clone(a.opts.Sets)
-	flagged, err := flaggedLabelSets(a.opts.DataDir)
+	flagged, err := flaggedLabelSets(ctx, a.opts.Store)
 	if err != nil {
 		return err
 	}
@@ -102,7 +100,7 @@ func (a *AutoTagger) Reload(ctx context.Context) error {
 	names = slices.Compact(names)
 	sets := make([]autoTagSet, 0, len(names))
 	for _, n := range names {
-		ls, err := loadLabelSet(a.opts.DataDir, n)
+		ls, err := getLabelSet(a.opts.Store, n)
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("%w: auto-tag label set %q: %w", ErrConfig, n, err)
 		}
@@ -160,29 +158,18 @@ func (a *AutoTagger) Tags(_ context.Context, vec []float32) ([]string, error) {
 	return tags, nil
 }
 
-// flaggedLabelSets lists the stored label sets with "auto_tag": true.
-func flaggedLabelSets(dataDir string) ([]string, error) {
-	entries, err := os.ReadDir(filepath.Join(dataDir, "labelsets"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list label sets: %w", err)
-	}
+// flaggedLabelSets lists the stored label sets with "auto_tag": true, by
+// name. A set that does not parse is not flagged (GET reports it).
+func flaggedLabelSets(ctx context.Context, db *store.DB) ([]string, error) {
 	var out []string
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || e.IsDir() || validName("label set", name) != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dataDir, "labelsets", e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("read label set %s: %w", name, err)
-		}
+	err := scanLabelSets(ctx, db, func(name string, raw []byte) {
 		var ls LabelSet
-		if json.Unmarshal(b, &ls) == nil && ls.AutoTag {
+		if json.Unmarshal(raw, &ls) == nil && ls.AutoTag {
 			out = append(out, name)
 		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list label sets: %w", err)
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -22,24 +21,17 @@ import (
 func (e *env) autoTagger(cfg envConfig) *AutoTagger {
 	e.t.Helper()
 	auto := len(cfg.opts.AutoTags) > 0
-	for name, ls := range cfg.labelSets {
-		b, err := json.Marshal(ls)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(e.data, "labelsets"), 0o755); err != nil {
-			e.t.Fatal(err)
-		}
-		if err := os.WriteFile(labelSetPath(e.data, name), b, 0o644); err != nil {
-			e.t.Fatal(err)
-		}
+	if err := putLabelSets(context.Background(), e.db, cfg.labelSets); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, ls := range cfg.labelSets {
 		auto = auto || ls.AutoTag
 	}
 	if !auto {
 		return nil
 	}
 	at, err := NewAutoTagger(context.Background(), AutoTagOptions{
-		Encoder: e.model, DataDir: e.data, Sets: cfg.opts.AutoTags, MinProb: cfg.opts.AutoTagMinProb})
+		Encoder: e.model, Store: e.db, Sets: cfg.opts.AutoTags, MinProb: cfg.opts.AutoTagMinProb})
 	if err != nil {
 		e.t.Fatalf("auto-tagger: %v", err)
 	}
@@ -258,10 +250,10 @@ func TestAutoTaggerErrors(t *testing.T) {
 		opts AutoTagOptions
 		want []error
 	}{
-		{"unknown set", AutoTagOptions{Encoder: e.model, DataDir: e.data, Sets: []string{"nope"}}, []error{ErrConfig, ErrNotFound}},
-		{"bad name", AutoTagOptions{Encoder: e.model, DataDir: e.data, Sets: []string{"../x"}}, []error{ErrConfig}},
-		{"no encoder", AutoTagOptions{DataDir: e.data}, []error{ErrConfig}},
-		{"min prob", AutoTagOptions{Encoder: e.model, DataDir: e.data, MinProb: 1.5}, []error{ErrConfig}},
+		{"unknown set", AutoTagOptions{Encoder: e.model, Store: e.db, Sets: []string{"nope"}}, []error{ErrConfig, ErrNotFound}},
+		{"bad name", AutoTagOptions{Encoder: e.model, Store: e.db, Sets: []string{"../x"}}, []error{ErrConfig}},
+		{"no encoder", AutoTagOptions{Store: e.db}, []error{ErrConfig}},
+		{"min prob", AutoTagOptions{Encoder: e.model, Store: e.db, MinProb: 1.5}, []error{ErrConfig}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewAutoTagger(t.Context(), tc.opts)

@@ -189,10 +189,44 @@ func (c *storeCatalog) AddImage(ctx context.Context, path string, data []byte, p
 	return itemView(it), nil
 }
 
+// DeleteItem deletes the item and the upload bytes kept for it in one
+// transaction.
 func (c *storeCatalog) DeleteItem(ctx context.Context, id string) error {
 	var b store.Batch
 	b.DeleteItem(id)
+	b.SetBlob(uploadPrefix+id, nil)
 	return c.db.Apply(ctx, &b)
+}
+
+func (c *storeCatalog) LabelSet(_ context.Context, name string) (LabelSet, error) {
+	return getLabelSet(c.db, name)
+}
+
+func (c *storeCatalog) PutLabelSet(ctx context.Context, name string, ls LabelSet) error {
+	return putLabelSets(ctx, c.db, map[string]LabelSet{name: ls})
+}
+
+func (c *storeCatalog) PutOriginal(ctx context.Context, id string, data []byte) error {
+	if err := validName("item id", id); err != nil {
+		return err
+	}
+	var b store.Batch
+	b.SetBlob(uploadPrefix+id, data)
+	if err := c.db.Apply(ctx, &b); err != nil {
+		return fmt.Errorf("store upload: %w", err)
+	}
+	return nil
+}
+
+func (c *storeCatalog) Original(_ context.Context, id string) ([]byte, error) {
+	if err := validName("item id", id); err != nil {
+		return nil, err
+	}
+	b, err := c.db.Blob(uploadPrefix + id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no stored upload for item %s", ErrNotFound, id)
+	}
+	return b, err
 }
 
 // FilePaths lists the items of the store (those of every model: the file

@@ -2,21 +2,16 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"imglish/demo"
-	"imglish/encoder/modelfile"
 )
 
 // Zero-shot limits.
@@ -134,7 +129,7 @@ func (s *Server) classify(ctx context.Context, req classifyRequest) (classifyRes
 	info := s.deps.Encoder.Info()
 	resp := classifyResponse{Model: info.ID, LogitScale: info.LogitScale}
 	if req.LabelSet != "" {
-		name, ls, err := s.resolveLabelSet(req.LabelSet)
+		name, ls, err := s.resolveLabelSet(ctx, req.LabelSet)
 		if err != nil {
 			return resp, err
 		}
@@ -299,48 +294,19 @@ func zeroShot(img []float32, labels []string, vecs [][]float32, logitScale float
 	return out
 }
 
-// Label sets live as JSON files under <data>/labelsets, written atomically.
-func (s *Server) labelSetPath(name string) string { return labelSetPath(s.deps.DataDir, name) }
-
-func labelSetPath(dataDir, name string) string {
-	return filepath.Join(dataDir, "labelsets", name+".json")
-}
-
-func (s *Server) loadLabelSet(name string) (LabelSet, error) {
-	return loadLabelSet(s.deps.DataDir, name)
-}
-
-func loadLabelSet(dataDir, name string) (LabelSet, error) {
-	var ls LabelSet
-	if err := validName("label set", name); err != nil {
-		return ls, err
-	}
-	b, err := os.ReadFile(labelSetPath(dataDir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return ls, fmt.Errorf("%w: label set %q", ErrNotFound, name)
-	}
-	if err != nil {
-		return ls, fmt.Errorf("read label set: %w", err)
-	}
-	if err := json.Unmarshal(b, &ls); err != nil {
-		return ls, fmt.Errorf("parse label set %s: %w", name, err)
-	}
-	return ls, nil
-}
-
 // resolveLabelSet loads the label set name. DefaultLabelSet, when no set of
 // that name is stored, falls back to the first auto-tag set (the config's
 // auto_tags in their order, then sets stored with auto_tag, by name), so a
 // dropped image shows the labels it would be tagged with; then, on the demo
 // model, to BuiltinDemoLabelSet, the world the model knows. It returns the
 // name of the set it loaded; without any, an error wrapping ErrNotFound.
-func (s *Server) resolveLabelSet(name string) (string, LabelSet, error) {
-	ls, err := s.loadLabelSet(name)
+func (s *Server) resolveLabelSet(ctx context.Context, name string) (string, LabelSet, error) {
+	ls, err := s.deps.Catalog.LabelSet(ctx, name)
 	if name != DefaultLabelSet || !errors.Is(err, ErrNotFound) {
 		return name, ls, err
 	}
 	if sets := s.autoTagSets(); len(sets) > 0 {
-		ls, err := s.loadLabelSet(sets[0])
+		ls, err := s.deps.Catalog.LabelSet(ctx, sets[0])
 		return sets[0], ls, err
 	}
 	if s.deps.Encoder != nil && s.deps.Encoder.Info().Demo {
@@ -365,7 +331,11 @@ func (s *Server) autoTagSets() []string {
 }
 
 func (s *Server) handleGetLabelSet(c *gin.Context) {
-	_, ls, err := s.resolveLabelSet(c.Param("name"))
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	_, ls, err := s.resolveLabelSet(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -374,6 +344,10 @@ func (s *Server) handleGetLabelSet(c *gin.Context) {
 }
 
 func (s *Server) handlePutLabelSet(c *gin.Context) {
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	name := c.Param("name")
 	if err := validName("label set", name); err != nil {
 		s.writeError(c, err)
@@ -392,14 +366,8 @@ func (s *Server) handlePutLabelSet(c *gin.Context) {
 		s.writeError(c, fmt.Errorf("%w: min_prob must be within [0, 1]", ErrBadRequest))
 		return
 	}
-	b, err := json.MarshalIndent(ls, "", "  ")
-	if err == nil {
-		if err = os.MkdirAll(filepath.Dir(s.labelSetPath(name)), 0o755); err == nil {
-			err = modelfile.WriteFileAtomic(s.labelSetPath(name), b)
-		}
-	}
-	if err != nil {
-		s.writeError(c, fmt.Errorf("store label set: %w", err))
+	if err := s.deps.Catalog.PutLabelSet(c.Request.Context(), name, ls); err != nil {
+		s.writeError(c, err)
 		return
 	}
 	if at := s.deps.AutoTagger; at != nil {

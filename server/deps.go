@@ -159,6 +159,18 @@ type Catalog interface {
 	DeleteTexts(ctx context.Context, collection string) error
 	// SearchTexts is Search in a text collection.
 	SearchTexts(ctx context.Context, collection string, q []float32, k int, p SearchPage) ([]TextHit, error)
+
+	// LabelSet returns the stored label set name (an error wrapping
+	// ErrNotFound when there is none).
+	LabelSet(ctx context.Context, name string) (LabelSet, error)
+	// PutLabelSet stores a label set durably (acknowledged after the sync).
+	PutLabelSet(ctx context.Context, name string, ls LabelSet) error
+	// PutOriginal keeps the bytes of an uploaded image for item id in the
+	// store, durably, so backups carry them; DeleteItem removes them.
+	PutOriginal(ctx context.Context, id string, data []byte) error
+	// Original returns the bytes PutOriginal kept for id (an error wrapping
+	// ErrNotFound when there are none).
+	Original(ctx context.Context, id string) ([]byte, error)
 }
 
 // Indexer runs folder indexing for index jobs and watched folders, and

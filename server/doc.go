@@ -12,6 +12,17 @@
 // never opens or closes them: the caller (imglish serve) opens them, runs the
 // server, and closes them after Run returns, in reverse order.
 //
+// # State
+//
+// Everything the API shows is in the store (see state.go): items, vectors,
+// tags, text collections, label sets with their auto-tag settings, and the
+// bytes of uploaded images, so `imglish backup` and `imglish restore`
+// reproduce it. MigrateLabelSets moves label sets an older version kept as
+// files into the store. Uploads are also files under Options.UploadDir (what
+// the indexer reads) and thumbnails a file cache under Options.ThumbDir;
+// files are written with internal/atomicfile. Index jobs are in memory: GET
+// /v1/index/jobs/:id does not answer for a job of an earlier run.
+//
 // Search queries are sums of weighted terms (text, base64 or uploaded image,
 // indexed image id, raw vector; negative weights subtract), normalised, and
 // searched in the image space or a text collection. Page 1 is a graph

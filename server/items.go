@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"imglish/internal/atomicfile"
 	"io"
 	"io/fs"
 	"net/http"
@@ -16,11 +17,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/image/draw"
-
-	"imglish/encoder/modelfile"
 )
 
 func (s *Server) item(c *gin.Context) (Item, bool) {
@@ -61,10 +61,27 @@ func (s *Server) handleDeleteItem(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"deleted": it.ID})
 }
 
+// original is an item's image: its file, or the upload bytes kept in the
+// store.
+type original struct {
+	io.ReadSeeker
+	modTime time.Time
+	close   func() error
+}
+
+func (o original) Close() error {
+	if o.close == nil {
+		return nil
+	}
+	return o.close()
+}
+
 // openOriginal opens an item's file. The path comes from the catalog, never
 // from the request, and must still be a regular file; every recorded path is
-// tried in turn (a moved copy may still exist).
-func (s *Server) openOriginal(it Item) (*os.File, fs.FileInfo, error) {
+// tried in turn (a moved copy may still exist). Where none is there, the
+// bytes of an upload kept in the store are served (after a restore into
+// another data folder, or when the uploads folder was lost; see state.go).
+func (s *Server) openOriginal(ctx context.Context, it Item) (original, error) {
 	paths := append([]string{it.Path}, it.Paths...)
 	for _, p := range paths {
 		if p == "" || !filepath.IsAbs(p) {
@@ -79,9 +96,16 @@ func (s *Server) openOriginal(it Item) (*os.File, fs.FileInfo, error) {
 			_ = f.Close()
 			continue
 		}
-		return f, st, nil
+		return original{ReadSeeker: f, modTime: st.ModTime(), close: f.Close}, nil
 	}
-	return nil, nil, fmt.Errorf("%w: the file of item %s is gone", ErrNotFound, it.ID)
+	b, err := s.deps.Catalog.Original(ctx, it.ID)
+	if err == nil {
+		return original{ReadSeeker: bytes.NewReader(b), modTime: it.ModTime}, nil
+	}
+	if !isNotFound(err) {
+		return original{}, err
+	}
+	return original{}, fmt.Errorf("%w: the file of item %s is gone", ErrNotFound, it.ID)
 }
 
 func (s *Server) handleOriginal(c *gin.Context) {
@@ -89,7 +113,7 @@ func (s *Server) handleOriginal(c *gin.Context) {
 	if !ok {
 		return
 	}
-	f, st, err := s.openOriginal(it)
+	f, err := s.openOriginal(c.Request.Context(), it)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -104,7 +128,7 @@ func (s *Server) handleOriginal(c *gin.Context) {
 	c.Header("Content-Type", http.DetectContentType(head[:n]))
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Header("Content-Security-Policy", "default-src 'none'")
-	http.ServeContent(c.Writer, c.Request, "", st.ModTime(), f)
+	http.ServeContent(c.Writer, c.Request, "", f.modTime, f)
 }
 
 // thumbPath is the cache file of an item's thumbnail, keyed by content hash
@@ -132,7 +156,7 @@ func (s *Server) handleThumbnail(c *gin.Context) {
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		b, err = s.makeThumbnail(it, path)
+		b, err = s.makeThumbnail(c.Request.Context(), it, path)
 	}
 	if err != nil {
 		s.writeError(c, err)
@@ -144,13 +168,13 @@ func (s *Server) handleThumbnail(c *gin.Context) {
 // makeThumbnail decodes the original once, scales it to ThumbSize on its long
 // side and caches the JPEG atomically. One thumbnail is made at a time, which
 // bounds the memory large originals take.
-func (s *Server) makeThumbnail(it Item, path string) ([]byte, error) {
+func (s *Server) makeThumbnail(ctx context.Context, it Item, path string) ([]byte, error) {
 	s.thumbMu.Lock()
 	defer s.thumbMu.Unlock()
 	if b, err := os.ReadFile(path); err == nil {
 		return b, nil
 	}
-	f, _, err := s.openOriginal(it)
+	f, err := s.openOriginal(ctx, it)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +206,7 @@ func (s *Server) makeThumbnail(it Item, path string) ([]byte, error) {
 	if err := os.MkdirAll(s.opts.ThumbDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create thumbnail dir: %w", err)
 	}
-	if err := modelfile.WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes()); err != nil {
 		s.log.Warn("cache thumbnail", "item", it.ID, "err", err)
 	}
 	return buf.Bytes(), nil
@@ -260,6 +284,13 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	// The bytes go to the store first (what a backup carries; see state.go),
+	// then to the file the indexer records. A crash in between leaves stored
+	// bytes without an item, which the retried upload reuses.
+	if err := s.deps.Catalog.PutOriginal(ctx, id, data); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	path, err := s.saveUpload(data)
 	if err != nil {
 		s.writeError(c, err)
@@ -270,6 +301,14 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 		s.discardUpload(ctx, id, path)
 		s.writeError(c, err)
 		return
+	}
+	if it.ID != id {
+		// Not expected (ContentID is the indexer's id), but the original
+		// must be found under the item's id.
+		if err := s.deps.Catalog.PutOriginal(ctx, it.ID, data); err != nil {
+			s.writeError(c, err)
+			return
+		}
 	}
 	c.JSON(http.StatusCreated, uploadResponse{Item: it, Created: true})
 }
@@ -282,7 +321,7 @@ func (s *Server) saveUpload(data []byte) (string, error) {
 	}
 	sum := sha256.Sum256(data)
 	path := filepath.Join(s.opts.UploadDir, hex.EncodeToString(sum[:16])+extFor(data))
-	if err := modelfile.WriteFileAtomic(path, data); err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return "", fmt.Errorf("store upload: %w", err)
 	}
 	return path, nil

@@ -11,8 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -301,12 +299,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	e := newEnv(t, envConfig{scenes: 3, opts: Options{MaxUpload: 256 << 10, MaxPixels: 100 * 100}})
 	id := e.itemID(0)
 	big := pngBytes(t, 120, 120) // over MaxPixels
-	if err := os.MkdirAll(filepath.Join(e.data, "labelsets"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(e.data, "labelsets", "broken.json"), []byte("{"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.setRawLabelSet("broken", []byte("{"))
 	jsonBody := func(s string) rawBody { return rawBody{[]byte(s), "application/json"} }
 	var job job
 	etag := ""

@@ -106,9 +106,7 @@ func TestDefaultLabelSet(t *testing.T) {
 		return
 	}
 	e.srv.opts.AutoTags = nil
-	if err := os.Remove(labelSetPath(e.data, DefaultLabelSet)); err != nil {
-		t.Fatal(err)
-	}
+	e.setRawLabelSet(DefaultLabelSet, nil)
 	n := 0
 	for i, s := range e.scenes {
 		if s.NumObjects() != 1 {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -117,13 +115,8 @@ func (b *syncBuffer) String() string {
 func TestErrorMessagesHideInternals(t *testing.T) {
 	var logs syncBuffer
 	e := newEnv(t, envConfig{opts: Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}})
-	// A label set file that is not JSON is the server's fault, not the request's.
-	if err := os.MkdirAll(filepath.Join(e.data, "labelsets"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(e.data, "labelsets", "broken.json"), []byte(`{"labels":`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// A stored label set that is not JSON is the server's fault, not the request's.
+	e.setRawLabelSet("broken", []byte(`{"labels":`))
 	var eb struct {
 		Error struct {
 			Code      string `json:"code"`

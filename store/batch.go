@@ -40,8 +40,9 @@ type vecOp struct {
 }
 
 type valueOp struct {
-	key string
-	val []byte // nil = delete
+	key  string
+	val  []byte // nil = delete
+	blob bool   // a blob (blob/<key>), not a value (kv/<key>)
 }
 
 // TextEntry is one entry of a text collection.
@@ -125,10 +126,18 @@ func (b *Batch) DeleteText(collection, id string) {
 	b.vecs = append(b.vecs, vecOp{space: collection, id: id, isText: true})
 }
 
-// SetValue stores an application value under key (for other packages'
-// small state: index errors, job records, label sets). nil deletes.
+// MaxValueSize is the largest application value SetValue takes.
+const MaxValueSize = 1 << 20
+
+// MaxBlobSize is the largest blob SetBlob takes. Badger keeps a value in one
+// value-log file (1 GiB by default) and holds a transaction in memory.
+const MaxBlobSize = 256 << 20
+
+// SetValue stores a small application value under key (for other packages'
+// state, such as the server's label sets; at most MaxValueSize bytes). nil
+// deletes.
 func (b *Batch) SetValue(key string, val []byte) {
-	if key == "" || len(key) > MaxIDLen || len(val) > 1<<20 {
+	if key == "" || len(key) > MaxIDLen || len(val) > MaxValueSize {
 		b.fail(fmt.Errorf("value key %.40q: %w", key, ErrInvalid))
 		return
 	}
@@ -136,6 +145,23 @@ func (b *Batch) SetValue(key string, val []byte) {
 		val = slices.Clone(val)
 	}
 	b.values = append(b.values, valueOp{key: key, val: val})
+}
+
+// SetBlob stores a blob (a file's bytes, such as an uploaded original; at
+// most MaxBlobSize) under key; nil deletes. Blobs live apart from values:
+// Open does not read them and ScanValues does not see them, but Backup
+// carries them like every other record. A copy is taken.
+func (b *Batch) SetBlob(key string, data []byte) {
+	if key == "" || len(key) > MaxIDLen || len(data) > MaxBlobSize {
+		b.fail(fmt.Errorf("blob key %.40q (%d bytes): %w", key, len(data), ErrInvalid))
+		return
+	}
+	var val []byte
+	if data != nil {
+		val = make([]byte, len(data), len(data)+4) // room for the checksum
+		copy(val, data)
+	}
+	b.values = append(b.values, valueOp{key: key, val: val, blob: true})
 }
 
 func checkVector(v []float32) error {
@@ -353,6 +379,9 @@ func (db *DB) commit(p *batchPlan) error {
 	}
 	for _, v := range p.values {
 		k := []byte(prefixValue + v.key)
+		if v.blob {
+			k = []byte(prefixBlob + v.key)
+		}
 		var err error
 		if v.val == nil {
 			err = del(k)
@@ -458,6 +487,15 @@ func txnErr(err error) error {
 
 // Value returns the application value stored under key.
 func (db *DB) Value(key string) ([]byte, error) {
+	return db.get(prefixValue, "value", key)
+}
+
+// Blob returns the blob stored under key (ErrNotFound when there is none).
+func (db *DB) Blob(key string) ([]byte, error) {
+	return db.get(prefixBlob, "blob", key)
+}
+
+func (db *DB) get(prefix, what, key string) ([]byte, error) {
 	db.mu.RLock()
 	err := db.usable()
 	db.mu.RUnlock()
@@ -466,9 +504,9 @@ func (db *DB) Value(key string) ([]byte, error) {
 	}
 	var out []byte
 	err = db.bdb.View(func(txn *badger.Txn) error {
-		it, err := txn.Get([]byte(prefixValue + key))
+		it, err := txn.Get([]byte(prefix + key))
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("value %.40q: %w", key, ErrNotFound)
+			return fmt.Errorf("%s %.40q: %w", what, key, ErrNotFound)
 		}
 		if err != nil {
 			return err

@@ -39,6 +39,7 @@ const (
 	prefixVec    = "vec/"  // vec/<space>\x00<id BE32>  → float32 LE
 	prefixText   = "text/" // text/<space>\x00<text id> → text
 	prefixValue  = "kv/"
+	prefixBlob   = "blob/"
 	maxSpaceName = 200
 )
 

@@ -1,8 +1,9 @@
 // Package store is imglish's durable state: one Badger (v4.9.6) directory
 // holding the items (one per content hash, with every path), their vectors
 // per space (one space per kind and model, so searches never mix models),
-// text collections for image→text search, small application values, and
-// each space's HNSW graph.
+// text collections for image→text search, small application values (the
+// server's label sets), blobs (uploaded originals), and each space's HNSW
+// graph. Everything lives in Badger, so Backup and Restore carry all of it.
 //
 // Badger is the truth; package search's Index is its in-memory mirror.
 // Apply installs a Batch in the Index (which records the nodes it touched)
@@ -21,6 +22,7 @@
 //	vec/<space>\x00<id BE32>   float32 little-endian (CRC)
 //	text/<space>\x00<text id>  text of a collection entry (CRC)
 //	kv/<key>                   application values (CRC)
+//	blob/<key>                 application blobs: files' bytes (CRC)
 //
 // Every value carries a checksum; a mismatch, a malformed record, or a
 // restored graph that breaks an invariant fails Open with ErrCorrupt. A

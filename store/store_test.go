@@ -508,6 +508,69 @@ func TestBackupRestore(t *testing.T) {
 	}
 }
 
+// TestValuesAndBlobs: application values and blobs are found after a reopen
+// and after Backup → Restore into another folder, blobs apart from values,
+// and both limits are enforced.
+func TestValuesAndBlobs(t *testing.T) {
+	dir := t.TempDir()
+	db := openT(t, dir)
+	big := bytes.Repeat([]byte{0xd8, 0xff, 7}, MaxValueSize) // over MaxValueSize, fine as a blob
+	var b Batch
+	b.SetValue("labelset/shapes", []byte(`{"labels":["circle"]}`))
+	b.SetBlob("upload/abc", big)
+	b.SetBlob("upload/gone", []byte("x"))
+	if err := db.Apply(t.Context(), &b); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	b.SetBlob("upload/gone", nil)
+	if err := db.Apply(t.Context(), &b); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := db.Backup(t.Context(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	if err := Restore(t.Context(), restored, &buf, testOpts()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{dir, restored} {
+		db := openT(t, d)
+		tests := []struct {
+			name    string
+			get     func(string) ([]byte, error)
+			key     string
+			want    []byte
+			wantErr error
+		}{
+			{"value", db.Value, "labelset/shapes", []byte(`{"labels":["circle"]}`), nil},
+			{"blob", db.Blob, "upload/abc", big, nil},
+			{"deleted blob", db.Blob, "upload/gone", nil, ErrNotFound},
+			{"blob is no value", db.Value, "upload/abc", nil, ErrNotFound},
+			{"value is no blob", db.Blob, "labelset/shapes", nil, ErrNotFound},
+		}
+		for _, tc := range tests {
+			got, err := tc.get(tc.key)
+			if !errors.Is(err, tc.wantErr) || !bytes.Equal(got, tc.want) {
+				t.Errorf("%s %s: %d bytes, %v; want %d bytes, %v", d, tc.name, len(got), err, len(tc.want), tc.wantErr)
+			}
+		}
+		n := 0
+		if err := db.ScanValues(t.Context(), "", func(string, []byte) bool { n++; return true }); err != nil || n != 1 {
+			t.Errorf("ScanValues saw %d values, %v; want only the value", n, err)
+		}
+	}
+	var bad Batch
+	bad.SetValue("v", big)
+	if err := openT(t, t.TempDir()).Apply(t.Context(), &bad); !errors.Is(err, ErrInvalid) {
+		t.Errorf("value over MaxValueSize: %v, want ErrInvalid", err)
+	}
+}
+
 // Crash test: a child process (this test binary, re-executed) inserts and
 // deletes in batches, reporting each batch on fd 3 before Apply ("try") and
 // after it returned ("ack"); the parent SIGKILLs it at a random moment.

@@ -2,13 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"imglish/internal/atomicfile"
 	"imglish/store"
 )
 
@@ -18,8 +19,10 @@ func init() {
 }
 
 // newBackupCmd is `imglish backup --out FILE`: a full, consistent backup of
-// the store in --data (Badger's stream backup format). Badger locks the
-// directory, so run it while no server uses the store.
+// the store in --data (Badger's stream backup format). The store holds
+// everything the API shows (label sets and uploaded originals included, see
+// server/state.go), so no file beside it is needed; thumbnails are a cache.
+// Badger locks the directory, so run it while no server uses the store.
 func newBackupCmd(g *globals) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
@@ -34,10 +37,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			werr := writeFileAtomic(out, func(w *bufio.Writer) error {
-				_, err := db.Backup(cmd.Context(), w)
-				return err
-			})
+			werr := writeBackup(cmd.Context(), db, out)
 			if err := errors.Join(werr, db.Close()); err != nil {
 				return fmt.Errorf("backup %s: %w", out, err)
 			}
@@ -71,40 +71,16 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	}
 }
 
-// writeFileAtomic writes path via a temp file in the same folder: write,
-// fsync, close, rename, fsync the folder; the temp file is removed on error.
-func writeFileAtomic(path string, write func(w *bufio.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+// writeBackup writes db's backup to path atomically, so an interrupted
+// backup never replaces a good one.
+func writeBackup(ctx context.Context, db *store.DB, path string) error {
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err = write(w); err != nil {
+	defer f.Abort()
+	if _, err := db.Backup(ctx, f); err != nil {
 		return err
 	}
-	if err = w.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return f.Commit()
 }

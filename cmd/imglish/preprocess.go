@@ -15,6 +15,7 @@ import (
 
 	"imglish/encoder/modelfile"
 	"imglish/encoder/preprocess"
+	"imglish/internal/atomicfile"
 )
 
 func init() { register(newPreprocessCmd) }
@@ -88,7 +89,7 @@ func newPreprocessCmd(g *globals) *cobra.Command {
 				for i, v := range tensor {
 					binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
 				}
-				if err := modelfile.WriteFileAtomic(out, buf); err != nil {
+				if err := atomicfile.WriteFile(out, buf); err != nil {
 					return fmt.Errorf("write tensor: %w", err)
 				}
 				rep.Out = out
@@ -103,7 +104,7 @@ func newPreprocessCmd(g *globals) *cobra.Command {
 				if err := png.Encode(&b, rgba); err != nil {
 					return fmt.Errorf("encode png: %w", err)
 				}
-				if err := modelfile.WriteFileAtomic(pngTo, b.Bytes()); err != nil {
+				if err := atomicfile.WriteFile(pngTo, b.Bytes()); err != nil {
 					return fmt.Errorf("write png: %w", err)
 				}
 				rep.PNG = pngTo

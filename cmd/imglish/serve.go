@@ -110,10 +110,14 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 			if err != nil {
 				return err
 			}
+			// Label sets an older version kept as files move into the store.
+			if _, err := server.MigrateLabelSets(ctx, db, g.data, g.logger); err != nil {
+				return err
+			}
 			// Auto-tag label sets (config "auto_tags" and sets stored with
 			// "auto_tag": true) run in the indexer's own commits.
 			tagger, err := server.NewAutoTagger(ctx, server.AutoTagOptions{
-				Encoder: model, DataDir: g.data, Sets: opts.AutoTags, MinProb: opts.AutoTagMinProb})
+				Encoder: model, Store: db, Sets: opts.AutoTags, MinProb: opts.AutoTagMinProb})
 			if err != nil {
 				return err
 			}

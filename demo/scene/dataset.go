@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"image/jpeg"
 	"image/png"
+	"imglish/internal/atomicfile"
 	"os"
 	"path/filepath"
-
-	"imglish/encoder/modelfile"
 )
 
 // Format is an image file format for WriteDataset.
@@ -101,10 +100,10 @@ func WriteDataset(ctx context.Context, dir string, g *Generator, opts DatasetOpt
 		}
 		jsonl = append(append(jsonl, line...), '\n')
 	}
-	if err := modelfile.WriteFileAtomic(filepath.Join(dir, "scenes.jsonl"), jsonl); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "scenes.jsonl"), jsonl); err != nil {
 		return err
 	}
-	return modelfile.WriteFileAtomic(filepath.Join(dir, "captions.tsv"), tsv)
+	return atomicfile.WriteFile(filepath.Join(dir, "captions.tsv"), tsv)
 }
 
 func writeImage(path string, s Scene, size int, f Format) (err error) {

@@ -16,6 +16,7 @@ import (
 
 	"imglish/encoder/convert/onnxpb"
 	"imglish/encoder/modelfile"
+	"imglish/internal/atomicfile"
 )
 
 // Version is the converter version recorded in model.json. GraphVersion
@@ -197,7 +198,7 @@ func Convert(ctx context.Context, opts Options) (*modelfile.Manifest, error) {
 		if name == modelfile.Name || strings.HasPrefix(name, VisionFile) || strings.HasPrefix(name, TextFile) {
 			return nil, fmt.Errorf("%w: tokenizer file name %q clashes with a model file", ErrOptions, name)
 		}
-		if err := modelfile.WriteFileAtomic(filepath.Join(opts.OutDir, name), b); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(opts.OutDir, name), b); err != nil {
 			return nil, err
 		}
 		sum := sha256.Sum256(b)

@@ -1,7 +1,6 @@
 package convert
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,13 +8,12 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"path/filepath"
 
 	"google.golang.org/protobuf/proto"
 
 	"imglish/encoder/convert/onnxpb"
-	"imglish/encoder/modelfile"
+	"imglish/internal/atomicfile"
 )
 
 // Protobuf field numbers used when streaming a ModelProto (onnx.proto).
@@ -194,15 +192,14 @@ func appendTag(b []byte, field int, length uint64) []byte {
 	return binary.AppendUvarint(b, length)
 }
 
-// atomicFile is a temp file that becomes path on commit (fsync, rename, fsync
-// dir) and disappears on abort. Its content is hashed as it is written.
+// atomicFile is an atomicfile.File whose content is hashed and counted as it
+// is written, for the manifest.
 type atomicFile struct {
 	path string
-	f    *os.File
-	w    *bufio.Writer
+	f    *atomicfile.File
+	w    io.Writer
 	h    hash.Hash
 	n    *countWriter
-	done bool
 }
 
 type countWriter struct{ n int64 }
@@ -210,45 +207,21 @@ type countWriter struct{ n int64 }
 func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 func createAtomic(path string) (*atomicFile, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := atomicfile.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("create temp for %s: %w", path, err)
+		return nil, err
 	}
 	a := &atomicFile{path: path, f: f, h: sha256.New(), n: &countWriter{}}
-	a.w = bufio.NewWriterSize(io.MultiWriter(f, a.h, a.n), 1<<20)
+	a.w = io.MultiWriter(f, a.h, a.n)
 	return a, nil
 }
 
 func (a *atomicFile) commit() (writtenFile, error) {
-	if err := a.w.Flush(); err != nil {
-		return writtenFile{}, fmt.Errorf("write %s: %w", a.path, err)
-	}
-	// CreateTemp makes 0600 files; model files are world-readable like any other.
-	if err := a.f.Chmod(0o644); err != nil {
-		return writtenFile{}, fmt.Errorf("chmod %s: %w", a.path, err)
-	}
-	if err := a.f.Sync(); err != nil {
-		return writtenFile{}, fmt.Errorf("sync %s: %w", a.path, err)
-	}
-	if err := a.f.Close(); err != nil {
-		return writtenFile{}, fmt.Errorf("close %s: %w", a.path, err)
-	}
-	if err := os.Rename(a.f.Name(), a.path); err != nil {
-		return writtenFile{}, fmt.Errorf("rename %s: %w", a.path, err)
-	}
-	a.done = true
-	if err := modelfile.SyncDir(filepath.Dir(a.path)); err != nil {
+	if err := a.f.Commit(); err != nil {
 		return writtenFile{}, err
 	}
 	return writtenFile{name: filepath.Base(a.path), sha256: hex.EncodeToString(a.h.Sum(nil)), size: a.n.n}, nil
 }
 
 // abort removes the temp file unless commit succeeded; safe to defer.
-func (a *atomicFile) abort() {
-	if a.done {
-		return
-	}
-	a.done = true
-	_ = a.f.Close()
-	_ = os.Remove(a.f.Name())
-}
+func (a *atomicFile) abort() { a.f.Abort() }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"imglish/encoder/modelfile"
+	"imglish/internal/atomicfile"
 )
 
 // partialSuffix marks a download in progress; it survives interruptions so the
@@ -116,7 +117,7 @@ func (p *Puller) fetch(ctx context.Context, url, dest string, w want) (Download,
 	if err := os.Rename(part, dest); err != nil {
 		return res, fmt.Errorf("rename %s: %w", part, err)
 	}
-	if err := modelfile.SyncDir(filepath.Dir(dest)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(dest)); err != nil {
 		return res, err
 	}
 	p.log.Info("downloaded", "url", url, "path", dest, "bytes", res.Bytes, "sha256", res.SHA256, "resumed", res.Resumed)
