@@ -110,6 +110,17 @@ func TestIndexRootForms(t *testing.T) {
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
 	}
+	// real/escape → a folder outside the root, with an image in it.
+	outside := filepath.Join(dir, "outside")
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "secret.png"), pngBytes(t, 33, 33), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(real, "escape")); err != nil {
+		t.Fatal(err)
+	}
 	e := newEnv(t, envConfig{opts: Options{
 		IndexRoots:   []string{relToCwd(t, link)},
 		WatchFolders: []string{relToCwd(t, link) + "/sub/../watched"},
@@ -120,6 +131,7 @@ func TestIndexRootForms(t *testing.T) {
 	}{
 		{filepath.Join(link, "sub", "..", "..", "elsewhere"), http.StatusForbidden},
 		{filepath.Join(link, "missing"), http.StatusNotFound},
+		{real + "/missing/../escape", http.StatusForbidden}, // a ".." after a missing folder, then a symlink out
 		{filepath.Join(real, "sub"), http.StatusAccepted},
 	} {
 		var j job

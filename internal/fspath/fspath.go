@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -55,7 +56,16 @@ func Canonical(p string) (string, error) {
 		if err != nil {
 			return "", &fs.PathError{Op: "canonical", Path: p, Err: err}
 		}
-		return filepath.Clean(real + sep + strings.Join(parts[i:], sep)), nil
+		rest := parts[i:]
+		out := filepath.Clean(real + sep + strings.Join(rest, sep))
+		if slices.Contains(rest, "..") {
+			// Cleaning let a ".." cancel a missing component, so what follows
+			// it ("missing/../link") names an existing path whose symlinks
+			// are not resolved yet. The cleaned path holds no "..", so this
+			// recursion ends.
+			return Canonical(out)
+		}
+		return out, nil
 	}
 	return filepath.Clean(joined), nil
 }

@@ -49,6 +49,10 @@ func TestCanonical(t *testing.T) {
 		{"symlinked folder", filepath.Join(base, "link"), real, nil, false},
 		{"below a symlink", filepath.Join(base, "link", "sub"), filepath.Join(real, "sub"), nil, false},
 		{"missing below a symlink", filepath.Join(base, "link", "new", "uploads"), filepath.Join(real, "new", "uploads"), nil, false},
+		// A ".." that cancels a missing component must not leave the symlink
+		// after it unresolved: base/missing/../link is base/real, not base/link.
+		{"missing, dot-dot, then a symlink", base + "/missing/../link", real, nil, false},
+		{"missing, dot-dot, below a symlink", base + "/missing/more/../../link/sub", filepath.Join(real, "sub"), nil, false},
 		{"relative missing", rel + "/x/../x", filepath.Join(base, "x"), nil, false},
 		{"dot-dot after a symlink climbs from its target", base + "/deep/inner/../new", filepath.Join(real, "new"), nil, false},
 		{"missing from the root down", "/no-such-root-" + filepath.Base(base) + "/a/../b", "/no-such-root-" + filepath.Base(base) + "/b", nil, false},
