@@ -103,10 +103,10 @@ type Options struct {
 	// vectorizer. Empty: not served.
 	VectorizerAddr string `json:"vectorizer_addr"`
 	// VectorizerNoAuth opens the vectorizer door without an API key, which is
-	// how Weaviate's module calls it (it sends no key). New refuses it unless
-	// VectorizerAddr is a loopback or private address. Without it the door
-	// takes the API's read keys (for a proxy that adds the header), and is
-	// open when no keys are configured, as the read routes are.
+	// how Weaviate's module calls it (it sends no key). Without it the door
+	// takes the API's read keys (for a proxy that adds the header). Whenever
+	// the door answers without a key (this, NoAuth, or no keys configured),
+	// New refuses a VectorizerAddr that is not loopback or private.
 	VectorizerNoAuth bool `json:"vectorizer_no_auth"`
 	// Logger receives request and lifecycle logs; default slog.Default().
 	Logger *slog.Logger `json:"-"`
@@ -252,8 +252,12 @@ func (o Options) withDefaults(dataDir string) (Options, error) {
 	if o.NoAuth && !IsLoopback(o.Addr) {
 		return o, fmt.Errorf("%w: auth can only be disabled on a loopback address, not %q", ErrConfig, o.Addr)
 	}
-	if o.VectorizerNoAuth && !isPrivate(o.VectorizerAddr) {
-		return o, fmt.Errorf("%w: the vectorizer door can only be opened without a key on a loopback or private address, not %q", ErrConfig, o.VectorizerAddr)
+	// The vectorizer door answers without a key under NoAuth, under
+	// VectorizerNoAuth, and (as the read routes do) when no keys are
+	// configured: then it must not listen beyond loopback or a private range.
+	keyless := o.NoAuth || o.VectorizerNoAuth || len(o.Keys) == 0
+	if (o.VectorizerAddr != "" || o.VectorizerNoAuth) && keyless && !isPrivate(o.VectorizerAddr) {
+		return o, fmt.Errorf("%w: the vectorizer door answers without an API key here (--no-auth, --vectorizer-no-auth or no keys configured), so it must listen on a loopback or private address, not %q", ErrConfig, o.VectorizerAddr)
 	}
 	o.Keys = slices.Clone(o.Keys)
 	// Every path is made canonical here, once, in the form the indexer

@@ -33,6 +33,7 @@ type Server struct {
 	// admitH bounds the work in flight across both doors (API and vectorizer).
 	admitH    gin.HandlerFunc
 	vecEngine *gin.Engine
+	vecBound  atomic.Pointer[string] // the vectorizer door's bound address, once listening
 
 	texts  *Coalescer[string, []float32]
 	images *Coalescer[[]float32, []float32]
@@ -92,6 +93,16 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // Addr is the configured listen address.
 func (s *Server) Addr() string { return s.opts.Addr }
 
+// VectorizerAddr is the address the vectorizer door listens on: the bound
+// one once Run listens (so port 0 reads as the port chosen), before that the
+// configured Options.VectorizerAddr ("" when the door is not served).
+func (s *Server) VectorizerAddr() string {
+	if a := s.vecBound.Load(); a != nil {
+		return *a
+	}
+	return s.opts.VectorizerAddr
+}
+
 // Run listens on Options.Addr (and on Options.VectorizerAddr when set) and
 // serves until ctx ends; then it stops taking connections, waits up to 15 s
 // for requests in flight, stops the coalescers and returns. ready, if not
@@ -135,6 +146,8 @@ func (s *Server) serve(ctx context.Context, ln, vln net.Listener, ready func(add
 	if vln != nil {
 		servers = append(servers, httpServer(s.vecEngine))
 		listeners = append(listeners, vln)
+		bound := vln.Addr().String()
+		s.vecBound.Store(&bound)
 	}
 	errc := make(chan error, len(servers))
 	for i, hs := range servers {

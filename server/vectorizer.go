@@ -37,8 +37,8 @@ const (
 	// reads only its first 62 pieces, which fit in far fewer bytes; the cut
 	// bounds the tokenizer's work on a huge text property.
 	maxVectorizeText = 64 << 10
-	// vectorizeParallel bounds the items of one request decoded or queued
-	// for the encoder at once (the coalescer's default batch).
+	// vectorizeParallel bounds the texts of one request queued for the
+	// encoder at once (the coalescer's default batch); images go one by one.
 	vectorizeParallel = 16
 )
 
@@ -154,8 +154,12 @@ func (s *Server) handleVectorize(c *gin.Context) {
 			return nil
 		})
 	}
-	for i, img := range req.Images {
-		g.Go(func() error {
+	// Images one at a time: the request holds one admission slot, and
+	// MaxInFlight bounds decodes (each up to MaxPixels) by counting requests.
+	// Weaviate sends one object's image per request, so images of different
+	// objects still share encoder batches through the coalescer.
+	g.Go(func() error {
+		for i, img := range req.Images {
 			b, err := decodeBase64(img)
 			if err != nil {
 				return fmt.Errorf("images[%d]: %w", i, err)
@@ -165,9 +169,9 @@ func (s *Server) handleVectorize(c *gin.Context) {
 				return fmt.Errorf("images[%d]: %w", i, err)
 			}
 			resp.ImageVectors[i] = v
-			return nil
-		})
-	}
+		}
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		s.writeError(c, err)
 		return

@@ -206,7 +206,8 @@ func TestVectorizerAuth(t *testing.T) {
 		{"keys, read key sent", Options{}, readKey, http.StatusOK},
 		{"keys, wrong key", Options{}, "not-a-key-0123456789", http.StatusUnauthorized},
 		{"no-auth door", Options{VectorizerAddr: "127.0.0.1:8081", VectorizerNoAuth: true}, "", http.StatusOK},
-		{"no keys configured", Options{NoAuth: true}, "", http.StatusOK},
+		{"no-auth server", Options{NoAuth: true}, "", http.StatusOK},
+		{"no keys configured", Options{Keys: []APIKey{}, VectorizerAddr: "127.0.0.1:0"}, "", http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, envConfig{opts: tc.opts})
@@ -220,22 +221,27 @@ func TestVectorizerAuth(t *testing.T) {
 			}
 		})
 	}
+	keys := []APIKey{{Name: "reader", Key: readKey, Scope: ScopeRead}}
 	for _, tc := range []struct {
-		addr string
+		name string
+		opts Options
 		ok   bool
 	}{
-		{"127.0.0.1:8081", true},
-		{"[::1]:8081", true},
-		{"10.1.2.3:8081", true},
-		{"192.168.1.20:8081", true},
-		{"0.0.0.0:8081", false},
-		{":8081", false},
-		{"203.0.113.5:8081", false},
-		{"", false},
+		{"no-auth door on loopback", Options{VectorizerAddr: "127.0.0.1:8081", VectorizerNoAuth: true, Keys: keys}, true},
+		{"no-auth door on IPv6 loopback", Options{VectorizerAddr: "[::1]:8081", VectorizerNoAuth: true, Keys: keys}, true},
+		{"no-auth door on 10/8", Options{VectorizerAddr: "10.1.2.3:8081", VectorizerNoAuth: true, Keys: keys}, true},
+		{"no-auth door on 192.168/16", Options{VectorizerAddr: "192.168.1.20:8081", VectorizerNoAuth: true, Keys: keys}, true},
+		{"no-auth door on all interfaces", Options{VectorizerAddr: "0.0.0.0:8081", VectorizerNoAuth: true, Keys: keys}, false},
+		{"no-auth door, empty host", Options{VectorizerAddr: ":8081", VectorizerNoAuth: true, Keys: keys}, false},
+		{"no-auth door on a public address", Options{VectorizerAddr: "203.0.113.5:8081", VectorizerNoAuth: true, Keys: keys}, false},
+		{"no-auth door without an address", Options{VectorizerNoAuth: true, Keys: keys}, false},
+		{"no-auth server, door on all interfaces", Options{NoAuth: true, VectorizerAddr: "0.0.0.0:8081"}, false},
+		{"no keys, door on all interfaces", Options{VectorizerAddr: "0.0.0.0:8081"}, false},
+		{"keys, door on all interfaces", Options{VectorizerAddr: "0.0.0.0:8081", Keys: keys}, true},
 	} {
-		_, err := Options{VectorizerAddr: tc.addr, VectorizerNoAuth: true}.withDefaults(t.TempDir())
+		_, err := tc.opts.withDefaults(t.TempDir())
 		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrConfig)) {
-			t.Errorf("vectorizer no-auth on %q: %v, want ok=%v (else ErrConfig)", tc.addr, err, tc.ok)
+			t.Errorf("%s: %v, want ok=%v (else ErrConfig)", tc.name, err, tc.ok)
 		}
 	}
 }

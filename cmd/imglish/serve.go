@@ -50,8 +50,9 @@ X-Forwarded-For / X-Real-IP is then believed; from anyone else those headers are
 GET /meta, /.well-known/live and /ready) on a second address, so a Weaviate collection with
 "vectorizer": "multi2vec-clip" gets its vectors from this model (start Weaviate with
 ENABLE_MODULES=multi2vec-clip CLIP_INFERENCE_API=http://<that address>). Weaviate sends no API
-key: --vectorizer-no-auth opens that door without one, and is refused unless the address is
-loopback or private; otherwise it takes the read keys (for a proxy that adds the header).
+key: --vectorizer-no-auth opens that door without one; otherwise it takes the read keys (for a
+proxy that adds the header). Whenever the door would answer without a key (--vectorizer-no-auth,
+--no-auth, or no keys configured), an address that is not loopback or private is refused.
 Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -137,8 +138,8 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 			}
 			return srv.Run(ctx, func(a net.Addr) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "imglish: serving http://%s/ (model %s, data %s)\n", a, info.ID, g.data)
-				if opts.VectorizerAddr != "" {
-					fmt.Fprintf(cmd.ErrOrStderr(), "imglish: Weaviate vectorizer (multi2vec-clip contract) on http://%s\n", opts.VectorizerAddr)
+				if va := srv.VectorizerAddr(); va != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "imglish: Weaviate vectorizer (multi2vec-clip contract) on http://%s\n", va)
 				}
 			})
 		},

@@ -59,7 +59,8 @@ func TestWeaviateVectorizerThroughput(t *testing.T) {
 		}
 		indexRate := float64(m.n) / time.Since(start).Seconds()
 
-		api, vec := freeAddr(t), freeAddr(t)
+		addrs := freeAddrs(t, 2)
+		api, vec := addrs[0], addrs[1]
 		sctx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() {

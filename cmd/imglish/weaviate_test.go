@@ -22,15 +22,21 @@ import (
 	"imglish/server"
 )
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
+// freeAddrs returns n distinct loopback addresses whose ports were free a
+// moment ago (all held until every one is chosen, so no two are the same;
+// another process could still take one before the server binds it).
+func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	out := make([]string, n)
+	for i := range out {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		out[i] = ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return out
 }
 
 // wvHit is one object of a Weaviate GraphQL Get.
@@ -105,7 +111,8 @@ func TestWeaviateVectorizer(t *testing.T) {
 	}
 
 	// imglish serves the API and the vectorizer door.
-	api, vec := freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 2)
+	api, vec := addrs[0], addrs[1]
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {

@@ -38,12 +38,6 @@ const Version = "v1.35.2"
 // binary, overriding the `make setup-weaviate` location.
 const BinEnv = "IMGLISH_WEAVIATE_BIN"
 
-// ErrNoBinary means no weaviate-server binary was found (see Find).
-var ErrNoBinary = errors.New("wvcluster: weaviate-server not found (run `make setup-weaviate`)")
-
-// ErrNotReady means a node did not become ready before the deadline.
-var ErrNotReady = errors.New("wvcluster: weaviate not ready")
-
 // Find returns the weaviate-server binary: $IMGLISH_WEAVIATE_BIN, else
 // <root>/.deps/weaviate/<Version>/weaviate-server (where `make setup-weaviate`
 // puts it),
@@ -113,7 +107,6 @@ type Cluster struct {
 	Nodes []*Node
 	opts  Options
 	log   *slog.Logger
-	once  sync.Once
 }
 
 // Start launches opts.Nodes nodes on free loopback ports and waits until every
@@ -227,6 +220,9 @@ func (n *Node) start() error {
 	cmd.Dir = n.dataDir
 	cmd.Stdout, cmd.Stderr = lf, lf
 	// Its own process group, so a test's Ctrl-C reaches it only through Stop.
+	// Pdeathsig fires when the OS thread that started it exits, not the
+	// process: fine while nothing here locks threads, and it only backs up
+	// Stop when this process dies without calling it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		lf.Close()
@@ -300,24 +296,25 @@ func (n *Node) Restart(ctx context.Context) error {
 	return n.waitReady(ctx)
 }
 
-// Stop ends every node (SIGTERM, then SIGKILL after 20 s). It is idempotent.
+// Stop ends every running node (SIGTERM, then SIGKILL after 20 s). It is
+// idempotent, and stops a node restarted after an earlier Stop too.
 func (c *Cluster) Stop() error {
-	var errs []error
-	c.once.Do(func() {
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		for _, n := range c.Nodes {
-			wg.Go(func() {
-				if err := n.stop(20 * time.Second); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		c.log.Info("weaviate cluster stopped", "nodes", len(c.Nodes))
-	})
+	var (
+		errs []error
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+	)
+	for _, n := range c.Nodes {
+		wg.Go(func() {
+			if err := n.stop(20 * time.Second); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	c.log.Info("weaviate cluster stopped", "nodes", len(c.Nodes))
 	return errors.Join(errs...)
 }
 
