@@ -60,18 +60,17 @@ type Options struct {
 	Library string
 	// ImageBatch is the most images per ORT run; 0 means 64 with cuda and,
 	// on the CPU, 8, except 1 for fp32 graphs whose feed-forward activation
-	// for one image passes 4 MiB (base and large at 384 px): there one image
-	// per run measured about 8% faster than 8 (bench/encbench, base-384
-	// fp32, 2 threads: 1.68–1.81 images/s in three runs against 1.56–1.62 in
-	// two). Between base-224's 2.4 MB and base-384's 7.1 MB the cutoff was
-	// not measured, so base-224 keeps 8. int8 graphs run one image per run
-	// whatever this says (see perItem). Larger batches add little on the CPU
-	// and cost ~100 MB of activations per base-384 image.
+	// for one image passes 4 MiB (base and large at 384 px), where one image
+	// per run measured faster than 8 (bench/HISTORY.md, "Images per ORT call
+	// on the CPU"; the cutoff between base-224 and base-384 was not measured,
+	// so base-224 keeps 8). int8 graphs run one image per run whatever this
+	// says (see perItem). Larger batches add little on the CPU and cost
+	// ~100 MB of activations per base-384 image.
 	ImageBatch int
 	// Spin lets ORT's worker threads busy-wait between parallel sections:
 	// slightly lower latency on an idle machine, but CPU taken from every
 	// other process (and from ORT's own threads) on a busy one, where it
-	// measured 1.2–2.5× slower. Off by default.
+	// measured slower (bench/HISTORY.md, "ORT spinning"). Off by default.
 	Spin bool
 	// Verify hashes every model file against model.json before loading.
 	Verify bool

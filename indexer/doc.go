@@ -83,41 +83,11 @@
 // of one caller and two at once), and files→vectors img/s: the same files
 // read, preprocessed and embedded by the same workers and as many encoders,
 // without walker, hashing, dedup or store — the part of indexing no pipeline
-// can avoid. Measured 27 Nov 2026 16:03–16:06 UTC on the 2-core machine,
-// nothing else running (load average 0.9 at the start), best of 2, 1,000
-// images:
-//
-//	model/collection        index  encoder-only (1 / 2 callers)  files→vectors  ratio-enc  ratio-f2v
-//	demo/scenes (128 px)     1698   2930 (2045 / 2930)                1930         0.58       0.88
-//	demo/photos (320–640)     881   2935 (2212 / 2935)                 921         0.30       0.96
-//	base-shaped/scenes      117.0  129.6 (129.6 / 118.9)              117.4         0.90       1.00
-//	base-shaped/photos      106.1  139.9 (139.9 / 111.1)              105.0         0.76       1.01
-//
-// Earlier the same day, before the AVX2 resize (encoder/preprocess), the
-// second encoder and base-384 fp32's one image per ORT call (encoder), the
-// same command gave 1134 / 761 / 98.3 / 92.4 img/s, against encoder-only
-// 1986 / 2109 / 136.4 / 136.7 with one caller (ratios 0.57 / 0.36 / 0.72 /
-// 0.68). Each change, measured alone on demo/scenes: the resize took
-// preprocessing a scene from 0.48 to 0.33 CPU-ms (decode-img/s/core 2,087 →
-// 3,029), and the second encoder took indexing from 1,331–1,527 to
-// 1,653–1,819 img/s (two runs each, interleaved; this machine's rates move
-// ±20% from run to run, so ranges are given).
-//
-// With the demo model the target "indexing at ≥ 90% of encoder-only" cannot
-// be met on 2 cores. Both cores are busy while indexing: 1.13 ms of CPU per
-// image (index-cpu-ms/img) at 1,698 img/s is 1.9 cores (both best of 2, so
-// possibly from different runs). 90% of 2,930 img/s
-// on 2 cores leaves 0.76 ms of CPU per image for everything, and the encoder
-// alone takes 0.64 of it (encoder-cpu-ms/img, the less of its two runs);
-// decoding and preprocessing a 128 px PNG scene takes 0.33–0.45
-// (decode-img/s/core 2,200–3,029 across runs), and the store commit, walk
-// and hashing ~0.1 (index minus files→vectors). With the base-shaped model
-// (384 px, ~15 ms of encoder CPU per image) decoding is small beside the
-// encoder and indexing reaches 0.90 of encoder-only on the demo scenes and
-// 0.76 on the 320–640 px photos (a JPEG or PNG of that size costs 3.7 CPU-ms
-// to decode and resize to 384, a quarter of the encoder); it runs level with
-// files→vectors on both. A re-run over 10,000
-// unchanged files took 0.118 s (BenchmarkRerunUnchanged).
+// can avoid. With a base-sized model indexing runs level with files→vectors;
+// with the tiny demo model decoding a scene costs more than half of what
+// embedding it does, so on 2 cores indexing cannot come near encoder-only. The
+// dated runs behind these statements and the second-encoder rule are in
+// bench/HISTORY.md ("Indexing throughput").
 //
 // # Single images
 //

@@ -37,11 +37,9 @@
 // an open store). Open reads one snapshot with parallel range scans:
 // items, then per space nodes and vectors into slots reserved from the
 // highest stored id (search.Restorer). The path lookup (ItemByPath) is
-// built on its first use. Opening 1M×768 items with vectors and graph
-// (make bench-store, TestOpenLarge) took 24.9 s before these changes and
-// about 3.8 CPU-seconds, 5.5–6 s wall on the shared 2-core machine at load
-// 6–7, after them; on a quiet machine a fresh process opened it in 2.91 s
-// (5.7 CPU-s; bench/REPORT.md), page faults for the 3 GB of vectors included.
+// built on its first use. Opening 1M×768 items with vectors and graph is
+// measured by make bench-store (TestOpenLarge); bench/HISTORY.md ("Store
+// open time") has the dated runs.
 //
 // Item metadata and texts are also held in memory (filters and hit
 // decoration need them on every query). Filters are evaluated against that
