@@ -7,8 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
-
-	"github.com/viterin/vek/vek32"
 )
 
 const (
@@ -265,10 +263,14 @@ func (x *Index) capOf(layer int) int {
 	return x.m
 }
 
-func (x *Index) dot(a, b []float32) float32 { return vek32.Dot(a, b) }
+func (x *Index) dot(a, b []float32) float32 { return dot(a, b) }
 
 // normalise validates v and returns a unit-length copy.
-func (x *Index) normalise(v []float32) ([]float32, error) {
+func (x *Index) normalise(v []float32) ([]float32, error) { return x.normaliseInto(nil, v) }
+
+// normaliseInto is normalise writing into dst's storage when it is large
+// enough (a search's pooled query buffer).
+func (x *Index) normaliseInto(dst, v []float32) ([]float32, error) {
 	if len(v) != x.dim {
 		return nil, fmt.Errorf("length %d, want %d: %w", len(v), x.dim, ErrDimension)
 	}
@@ -283,7 +285,11 @@ func (x *Index) normalise(v []float32) ([]float32, error) {
 		return nil, fmt.Errorf("norm %v: %w", math.Sqrt(ss), ErrInvalidVector)
 	}
 	inv := float32(1 / math.Sqrt(ss))
-	out := make([]float32, x.dim)
+	out := dst[:0]
+	if cap(out) < x.dim {
+		out = make([]float32, x.dim)
+	}
+	out = out[:x.dim]
 	for i, f := range v {
 		out[i] = f * inv
 	}
@@ -327,23 +333,48 @@ func (x *Index) markChanged(n uint32) {
 }
 
 // visited is a reusable visited-set: a node is visited when its tag equals
-// the current generation, so clearing is O(1) except on wrap-around.
+// the current generation, so clearing is O(1) except on wrap-around. It also
+// carries a walk's buffers, so that a search, pooled, allocates nothing.
 type visited struct {
 	tags []uint16
 	gen  uint16
+
+	q     []float32   // the normalised query
+	cands maxHeap     // searchLayer's candidates
+	res   minHeap     // searchLayer's results
+	ids   []uint32    // the unvisited neighbours of the node being expanded
+	vs    [][]float32 // their vectors, padded with the query to a multiple of 4
+	dots  []float32   // their similarities to the query
 }
 
+// getVisited returns a pooled visited set, reset for capacity n.
 func (x *Index) getVisited(n int) *visited {
+	v := x.getScratch()
+	v.reset(n)
+	return v
+}
+
+// getScratch returns a pooled visited set whose tags are not yet sized;
+// call reset (under the read lock, which fixes the capacity) before a walk.
+func (x *Index) getScratch() *visited {
 	v, _ := x.visPool.Get().(*visited)
-	if v == nil || len(v.tags) < n {
-		v = &visited{tags: make([]uint16, n+chunkSize)}
+	if v == nil {
+		v = &visited{}
+	}
+	return v
+}
+
+// reset starts a new walk over n node slots.
+func (v *visited) reset(n int) {
+	if len(v.tags) < n {
+		v.tags = make([]uint16, n+chunkSize)
+		v.gen = 0
 	}
 	v.gen++
 	if v.gen == 0 {
 		clear(v.tags)
 		v.gen = 1
 	}
-	return v
 }
 
 func (x *Index) putVisited(v *visited) { x.visPool.Put(v) }
@@ -390,12 +421,29 @@ func (x *Index) searchLayer(q []float32, eps []cand, ef, layer int, accept accep
 		if len(res) >= ef && c.s < res[0].s {
 			break
 		}
+		// Score the unvisited neighbours in one batch (four vectors per
+		// pass over q, the next four prefetched), then update the sets in
+		// list order, exactly as scoring them one by one would.
+		ids, vs := vis.ids[:0], vis.vs[:0]
 		for _, e := range x.neighbours(c.n, layer) {
 			if vis.tags[e] == vis.gen {
 				continue
 			}
 			vis.tags[e] = vis.gen
-			s := x.dot(q, x.vec(e))
+			ids = append(ids, e)
+			vs = append(vs, x.vec(e))
+		}
+		for len(vs)%4 != 0 {
+			vs = append(vs, q)
+		}
+		if cap(vis.dots) < len(vs) {
+			vis.dots = make([]float32, len(vs))
+		}
+		dots := vis.dots[:len(vs)]
+		dotBatch(q, vs, dots)
+		vis.ids, vis.vs = ids, vs
+		for i, e := range ids {
+			s := dots[i]
 			if len(res) < ef || s > res[0].s {
 				cands.push(cand{s, e})
 				if accept == nil || accept(e, s) {
@@ -484,17 +532,12 @@ func (x *Index) insert(key string, v []float32) error {
 		for l := x.top; l > level; l-- {
 			ep = x.greedy(v, ep, l)
 		}
-		vis := x.getVisited(x.capacity())
-		var cands maxHeap
-		var res minHeap
+		vis := x.getScratch()
+		res := vis.res
 		eps := []cand{ep}
 		for l := min(level, x.top); l >= 0; l-- {
-			vis.gen++
-			if vis.gen == 0 {
-				clear(vis.tags)
-				vis.gen = 1
-			}
-			res = x.searchLayer(v, eps, x.opts.EfConstruction, l, func(e uint32, _ float32) bool { return e != n }, vis, &cands, res)
+			vis.reset(x.capacity())
+			res = x.searchLayer(v, eps, x.opts.EfConstruction, l, func(e uint32, _ float32) bool { return e != n }, vis, &vis.cands, res)
 			w := append([]cand(nil), res...)
 			sortDesc(w)
 			own[l] = x.selectNeighbours(w, x.m, make([]uint32, 0, x.m))
@@ -503,6 +546,7 @@ func (x *Index) insert(key string, v []float32) error {
 			}
 			eps = w
 		}
+		vis.res = res
 		x.putVisited(vis)
 	}
 	// Phase 2: install under the exclusive lock.
