@@ -95,9 +95,10 @@ run: build $(if $(MODEL),,$(RUN_DIR)/model/model.json) $(if $(PHOTOS),,$(RUN_DIR
 bench: build
 	bench/run.sh
 
-## bench-ann: imglish HNSW vs hnswlib, faiss, coder/hnsw and exact scan, 100k×768 (≈20 min; search/README.md).
+## bench-ann: imglish HNSW vs hnswlib compiled here with g++ -O3 -march=native (needs libhnswlib-dev), interleaved
+## in 3 rounds, plus Debian's Python hnswlib, coder/hnsw and exact scan, 100k×768 (≈25 min; search/README.md).
 bench-ann:
-	nice $(GO) run ./search/annbench -out bench/out/ann -faiss-n 30000 -coder-n 50000
+	nice $(GO) run ./search/annbench -out bench/out/ann -coder-n 50000
 
 ## bench-store: open time of a 1M×768 store (writes ~3.5 GB to a temp dir) and the crash soak.
 bench-store:
