@@ -16,6 +16,11 @@ func dotAVX2(a, b []float32) float32
 //go:noescape
 func dotBatchAVX2(q []float32, vs [][]float32, out []float32)
 
+// prefetch starts loading the cache lines of p[0:48] without waiting.
+//
+//go:noescape
+func prefetch(p *uint32)
+
 // kernels lists the kernels this CPU can run, fastest first; the last is
 // always the generic one. x/sys/cpu reports AVX-512 and AVX2 only when the
 // OS also saves their registers.

@@ -4,3 +4,6 @@ package search
 
 // kernels lists the kernels this platform runs: only the generic one.
 func kernels() []kernel { return []kernel{generic} }
+
+// prefetch does nothing where there is no assembly.
+func prefetch(*uint32) {}

@@ -137,7 +137,7 @@ func (x *Index) search(ctx context.Context, query []float32, k int, opts SearchO
 	ef = max(ef, k)
 	ep := cand{x.dot(q, x.vec(x.entry)), x.entry}
 	for l := x.top; l > 0; l-- {
-		ep = x.greedy(q, ep, l)
+		ep = x.greedy(q, ep, l, vis)
 	}
 	vis.reset(x.capacity())
 	res := x.searchLayer(q, []cand{ep}, ef, 0, accept, vis, &vis.cands, vis.res)
