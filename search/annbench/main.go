@@ -103,14 +103,20 @@ type round struct {
 }
 
 // threads is one interleaved round of imglish passes on one and on two
-// search goroutines (wall clock: CPU time cannot show parallelism).
+// search goroutines. The speedup is in wall-clock QPS (CPU time cannot show
+// parallelism); Cores2 is the CPU-seconds per wall second the two-thread
+// pass got, which caps that speedup on a shared machine, and Efficiency
+// its QPS per CPU-second over the one-thread pass's (1 = no cost from
+// sharing the index).
 type threads struct {
-	Ef      int     `json:"ef"`
-	Recall  float64 `json:"recall"`
-	QPS1    float64 `json:"qps_1"`
-	QPS2    float64 `json:"qps_2"`
-	Speedup float64 `json:"speedup"`
-	Load    string  `json:"loadavg"`
+	Ef         int     `json:"ef"`
+	Recall     float64 `json:"recall"`
+	QPS1       float64 `json:"qps_1"`
+	QPS2       float64 `json:"qps_2"`
+	Speedup    float64 `json:"speedup"`
+	Cores2     float64 `json:"cores_2"`
+	Efficiency float64 `json:"efficiency"`
+	Load       string  `json:"loadavg"`
 }
 
 type report struct {
@@ -254,7 +260,8 @@ func mainErr(c config) error {
 	if c.threadsEf > 0 {
 		for r := range c.rounds {
 			t := b.threads(idx, c.threadsEf, r%2 == 1)
-			logf("threads ef=%d: 1 thread %.0f QPS, 2 threads %.0f QPS (%.2f×), load %s", t.Ef, t.QPS1, t.QPS2, t.Speedup, t.Load)
+			logf("threads ef=%d: 1 thread %.0f QPS, 2 threads %.0f QPS (%.2f×, on %.2f cores, QPS per CPU-s %.2f× one thread's), load %s",
+				t.Ef, t.QPS1, t.QPS2, t.Speedup, t.Cores2, t.Efficiency, t.Load)
 			rep.Threads = append(rep.Threads, t)
 		}
 	}
@@ -459,11 +466,12 @@ func (b *bench) passImglish(idx *search.Index, ef int) run {
 func (b *bench) threads(idx *search.Index, ef int, twoFirst bool) threads {
 	t := threads{Ef: ef, Load: loadAvg()}
 	found := make([][]int, len(b.queries))
-	pass := func(workers int) float64 {
+	// pass returns wall seconds and CPU seconds.
+	pass := func(workers int) (float64, float64) {
 		runtime.GOMAXPROCS(workers)
 		defer runtime.GOMAXPROCS(1)
 		var wg sync.WaitGroup
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuSeconds()
 		for w := range workers {
 			wg.Go(func() {
 				for i := w; i < len(b.queries); i += workers {
@@ -476,17 +484,22 @@ func (b *bench) threads(idx *search.Index, ef int, twoFirst bool) threads {
 			})
 		}
 		wg.Wait()
-		return float64(len(b.queries)) / time.Since(t0).Seconds()
+		return time.Since(t0).Seconds(), cpuSeconds() - c0
 	}
+	var s1, c1, s2, c2 float64
 	if twoFirst {
-		t.QPS2 = pass(2)
-		t.QPS1 = pass(1)
+		s2, c2 = pass(2)
+		s1, c1 = pass(1)
 	} else {
-		t.QPS1 = pass(1)
-		t.QPS2 = pass(2)
+		s1, c1 = pass(1)
+		s2, c2 = pass(2)
 	}
+	nq := float64(len(b.queries))
 	t.Recall = recallOf(found, b.gt)
+	t.QPS1, t.QPS2 = nq/s1, nq/s2
 	t.Speedup = t.QPS2 / t.QPS1
+	t.Cores2 = c2 / s2
+	t.Efficiency = (nq / c2) / (nq / c1)
 	return t
 }
 
@@ -768,14 +781,16 @@ func summarise(rep report) []string {
 		s = append(s, fmt.Sprintf("build, imglish / native hnswlib inserts per CPU-s, by round: %s; wall: %s (target ≥ 1.0)", span(c), span(w)))
 	}
 	if len(rep.Threads) > 0 {
-		var v []float64
+		var v, cores, eff []float64
 		var loads []string
 		for _, t := range rep.Threads {
 			v = append(v, t.Speedup)
+			cores = append(cores, t.Cores2)
+			eff = append(eff, t.Efficiency)
 			loads = append(loads, t.Load)
 		}
-		s = append(s, fmt.Sprintf("imglish two search threads / one (wall QPS, ef=%d, recall %.4f), by round: %s at load %s (target ≥ 1.8; the machine has %d cores shared with other work)",
-			rep.Threads[0].Ef, rep.Threads[0].Recall, span(v), strings.Join(loads, " / "), runtime.NumCPU()))
+		s = append(s, fmt.Sprintf("imglish two search threads / one (wall QPS, ef=%d, recall %.4f), by round: %s, the two-thread pass getting %s cores of the machine's %d at load %s (target ≥ 1.8); QPS per CPU-second, two threads / one: %s",
+			rep.Threads[0].Ef, rep.Threads[0].Recall, span(v), span(cores), runtime.NumCPU(), strings.Join(loads, " / "), span(eff)))
 	}
 	if py != nil {
 		var parts []string
