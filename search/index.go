@@ -381,8 +381,9 @@ func (x *Index) putVisited(v *visited) { x.visPool.Put(v) }
 
 // batch scores q against vs (which it may extend, in v.vs's storage) and
 // returns the similarities, in v.dots's storage. It pads vs with q to a
-// multiple of 4, the kernel's group size: a padding "vector" is in cache
-// and costs far less than a separate call for the remainder.
+// multiple of 4, the kernel's group size, so that every vector goes through
+// the grouped, prefetching kernel; a padding "vector" is q itself, already
+// in cache.
 func (v *visited) batch(q []float32, vs [][]float32) []float32 {
 	for len(vs)%4 != 0 {
 		vs = append(vs, q)
