@@ -5,8 +5,9 @@
 #   (bench/cpupeak), imglish fp32 and int8
 #   (bench/encbench on a random base-384 checkpoint converted by imglish), the
 #   PyTorch reference (tools/reference/bench_torch.py), the ANN benchmark
-#   (search/annbench), indexing throughput (indexer BenchmarkIndexVsEncoder) and
-#   HTTP latency (server TestServeLatency, when that benchmark exists).
+#   (search/annbench: imglish interleaved with hnswlib compiled here with
+#   g++ -O3 -march=native from Debian's libhnswlib-dev), indexing throughput
+#   (indexer BenchmarkIndexVsEncoder) and HTTP latency (server TestServeLatency, when that benchmark exists).
 # BENCH_QUICK=1 runs smaller sizes (pipeline check, a few minutes); the full run
 # takes ~35-45 min, most of it the ANN benchmark. BENCH_CHECKPOINT reuses a
 # base-384 checkpoint (default: made once in bench/out/base384.pth).
@@ -65,9 +66,9 @@ $PY tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8
 
 log "ANN benchmark"
 if [[ -n $QUICK ]]; then
-  $GO run ./search/annbench -out "$OUT/ann" -n 20000 -q 200 -faiss-n 10000 -coder-n 10000
+  $GO run ./search/annbench -out "$OUT/ann" -n 20000 -q 200 -coder-n 10000
 else
-  $GO run ./search/annbench -out "$OUT/ann" -faiss-n 30000 -coder-n 50000
+  $GO run ./search/annbench -out "$OUT/ann" -coder-n 50000
 fi
 
 log "indexing throughput"

@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 
 	"imglish/search/synth"
@@ -83,6 +84,41 @@ func BenchmarkExactPage(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, _, err := x.MeanScore(b.Context(), q, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchIndex is BenchmarkSearch's index, built once per process (-count
+// reruns the benchmark function).
+var benchIndex = sync.OnceValues(func() (*Index, [][]float32) {
+	const n, dim, nq = 20000, 768, 256
+	all := synth.Clustered(n+nq, dim, 100, 0.8, 11)
+	x, err := New(Options{Dim: dim, ExactBelow: 1})
+	if err != nil {
+		panic(err)
+	}
+	for i, v := range all[:n] {
+		if err := x.Add(key(i), v); err != nil {
+			panic(err)
+		}
+	}
+	return x, all[n:]
+})
+
+// BenchmarkSearch times one unfiltered k=10 graph search at several ef on
+// 20,000 clustered 768-d vectors (the encoder's dimension), with
+// allocations per search. Run:
+// go test -run '^$' -bench 'Search$' -benchmem -cpu 1 ./search/
+func BenchmarkSearch(b *testing.B) {
+	x, qs := benchIndex()
+	for _, ef := range []int{16, 64, 128} {
+		b.Run(fmt.Sprintf("ef=%d", ef), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := x.Search(b.Context(), qs[i%len(qs)], 10, SearchOptions{Ef: ef}); err != nil {
 					b.Fatal(err)
 				}
 			}

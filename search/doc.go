@@ -34,6 +34,14 @@
 // (filtered) nodes. RecallCheck measures recall@k of the graph against the
 // scan.
 //
+// Distances: dot products run in Go assembly (distance_amd64.s), AVX-512
+// or AVX2+FMA, chosen once at start-up by CPU feature (Kernel names it),
+// with a pure-Go loop elsewhere. The walk scores a node's unvisited
+// neighbours in one batch call, four vectors per pass over the query, and
+// prefetches the next four vectors and the best candidate's link list. A
+// search allocates only its result: its buffers travel with the pooled
+// visited set.
+//
 // Concurrency: an Index is safe for concurrent use. Searches share a read
 // lock; writers are serialised, compute their changes without blocking
 // searches (only the writer mutates the graph) and take the write lock only

@@ -121,10 +121,13 @@ func (x *Index) search(ctx context.Context, query []float32, k int, opts SearchO
 	if opts.Ef < 0 || opts.Ef > 1<<20 {
 		return nil, fmt.Errorf("search ef=%d: %w", opts.Ef, ErrInvalidOptions)
 	}
-	q, err := x.normalise(query)
+	vis := x.getScratch()
+	defer x.putVisited(vis)
+	q, err := x.normaliseInto(vis.q, query)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
+	vis.q = q
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.live == 0 {
@@ -148,12 +151,11 @@ func (x *Index) search(ctx context.Context, query []float32, k int, opts SearchO
 	ef = max(ef, k)
 	ep := cand{x.dot(q, x.vec(x.entry)), x.entry}
 	for l := x.top; l > 0; l-- {
-		ep = x.greedy(q, ep, l)
+		ep = x.greedy(q, ep, l, vis)
 	}
-	vis := x.getVisited(x.capacity())
-	var cands maxHeap
-	res := x.searchLayer(q, []cand{ep}, ef, 0, accept, vis, &cands, make(minHeap, 0, ef+1))
-	x.putVisited(vis)
+	vis.reset(x.capacity())
+	res := x.searchLayer(q, []cand{ep}, ef, 0, accept, vis, &vis.cands, vis.res)
+	vis.res = res
 	return x.hits(res, k), nil
 }
 

@@ -334,7 +334,7 @@ func encoderSection(md *strings.Builder, js map[string]any, dir string) {
 }
 
 func annSection(md *strings.Builder, js map[string]any, dir string) {
-	fmt.Fprintf(md, "## Search: imglish HNSW vs hnswlib, faiss, coder/hnsw and exact scan\n\n")
+	fmt.Fprintf(md, "## Search: imglish HNSW vs hnswlib (native build, interleaved; Debian Python build), coder/hnsw and exact scan\n\n")
 	b, err := os.ReadFile(filepath.Join(dir, "ann", "report.md"))
 	if err != nil {
 		fmt.Fprintf(md, "_no ANN results (%v)_\n\n", errors.Unwrap(err))

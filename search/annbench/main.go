@@ -1,6 +1,6 @@
-// Command annbench compares imglish's HNSW (package search) with hnswlib,
-// faiss, coder/hnsw v0.6.1 and an exact scan on the same deterministic
-// clustered data, single-threaded, and writes a markdown table and JSON.
+// Command annbench compares imglish's HNSW (package search) with hnswlib
+// compiled for this CPU, on the same deterministic clustered data, one
+// search thread, and writes a markdown table and JSON.
 //
 // It lives under search/ (not cmd/) because it is a measuring tool for this
 // package, not a product binary; it is the only importer of coder/hnsw.
@@ -8,16 +8,30 @@
 //	go run ./search/annbench -out bench/out/ann        # full: 100k×768, 1,000 queries
 //	go run ./search/annbench -n 20000 -skip-python     # quick
 //
+// The reference is hnswlib 0.6.2 from Debian's libhnswlib-dev headers,
+// compiled here at run time with g++ -O3 -march=native
+// (bench/hnswlib/hnswbench.cpp), as hnswlib's own build does; Debian's
+// python3-hnswlib is a generic x86-64 build (128-bit SSE only), so it is
+// only a labelled second row. The two engines run interleaved on one
+// thread: each round builds both indexes, then runs one pass over the
+// queries per ef for each engine in turn (the order flips every round), so
+// both see the same machine; ratios at equal recall (0.95, 0.98, 0.99,
+// interpolated on each engine's recall/QPS curve over ef) are taken per
+// round and reported as a range over rounds.
+//
 // The data file (vectors, queries, exact top-k) is written once to a temp
-// dir and read by tools/bench_ann/bench.py (Debian /usr/bin/python3 with
-// python3-hnswlib and python3-faiss), so both sides measure the same data.
+// dir and read by the C++ driver and by tools/bench_ann/bench.py (Debian
+// /usr/bin/python3 with python3-hnswlib), so every side measures the same
+// data.
 package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -29,6 +43,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,11 +54,28 @@ import (
 	"imglish/search/synth"
 )
 
+// Engine names in the report.
+const (
+	imglishName = "imglish"
+	nativeName  = "hnswlib 0.6.2 native (g++ -O3 -march=native)"
+	pythonName  = "hnswlib 0.6.2 Debian python3-hnswlib (generic x86-64 build)"
+)
+
+// targetRecalls are the recalls at which the QPS ratio is read off both
+// curves.
+var targetRecalls = []float64{0.95, 0.98, 0.99}
+
 type run struct {
 	Ef     int     `json:"ef"`
 	Recall float64 `json:"recall"`
 	QPS    float64 `json:"qps"`     // queries per wall second
 	QPSCPU float64 `json:"qps_cpu"` // queries per CPU second of the process
+}
+
+type build struct {
+	S              float64 `json:"build_s"`
+	CPUS           float64 `json:"build_cpu_s"`
+	BytesPerVector float64 `json:"bytes_per_vector,omitempty"`
 }
 
 type engine struct {
@@ -58,39 +90,100 @@ type engine struct {
 	Note           string  `json:"note,omitempty"`
 }
 
+// round is one interleaved round: both builds, then one pass per ef and
+// engine.
+type round struct {
+	Round     int                `json:"round"`
+	First     string             `json:"first"`
+	LoadStart string             `json:"loadavg_start"`
+	LoadEnd   string             `json:"loadavg_end"`
+	Builds    map[string]build   `json:"builds"`
+	Runs      map[string][]run   `json:"runs"`
+	Ratios    map[string]float64 `json:"ratios"` // imglish / native, per CPU-second
+}
+
+// threads is one interleaved round of imglish passes on one and on two
+// search goroutines. The speedup is in wall-clock QPS (CPU time cannot show
+// parallelism); Cores2 is the CPU-seconds per wall second the two-thread
+// pass got, which caps that speedup on a shared machine, and Efficiency
+// its QPS per CPU-second over the one-thread pass's (1 = no cost from
+// sharing the index).
+type threads struct {
+	Ef         int     `json:"ef"`
+	Recall     float64 `json:"recall"`
+	QPS1       float64 `json:"qps_1"`
+	QPS2       float64 `json:"qps_2"`
+	Speedup    float64 `json:"speedup"`
+	Cores2     float64 `json:"cores_2"`
+	Efficiency float64 `json:"efficiency"`
+	Load       string  `json:"loadavg"`
+}
+
 type report struct {
 	Date      string             `json:"date"`
 	CPU       string             `json:"cpu"`
+	Kernel    string             `json:"kernel"`
+	Compiler  string             `json:"native_compiler,omitempty"`
 	N         int                `json:"n"`
 	Queries   int                `json:"queries"`
 	Dim       int                `json:"dim"`
 	K         int                `json:"k"`
 	M         int                `json:"m"`
 	EfC       int                `json:"ef_construction"`
+	Rounds    []round            `json:"rounds"`
+	Threads   []threads          `json:"threads,omitempty"`
 	Engines   []engine           `json:"engines"`
 	Delete    map[string]float64 `json:"delete_10pct"`
 	Summary   []string           `json:"summary"`
 	LoadStart string             `json:"loadavg_start"`
+	LoadEnd   string             `json:"loadavg_end"`
+}
+
+type config struct {
+	n, nq, dim, centres int
+	sigma               float64
+	k, m, efc           int
+	efs                 []int
+	rounds              int
+	threadsEf           int
+	out, py, cxx        string
+	skipPy, skipNative  bool
+	coderN              int
 }
 
 func main() {
-	n := flag.Int("n", 100000, "indexed vectors")
-	nq := flag.Int("q", 1000, "held-out queries")
-	dim := flag.Int("dim", 768, "dimension")
-	centres := flag.Int("centres", 500, "cluster centres")
-	sigma := flag.Float64("sigma", 0.8, "noise: N(0, sigma²/dim) per component")
-	k := flag.Int("k", 10, "recall@k")
-	m := flag.Int("m", 16, "HNSW M")
-	efc := flag.Int("efc", 128, "efConstruction")
-	efList := flag.String("ef", "16,24,32,64,128", "search ef values")
-	out := flag.String("out", "bench/out/ann", "output folder (report.md, report.json)")
-	py := flag.String("python", "/usr/bin/python3", "python with hnswlib and faiss")
-	skipPy := flag.Bool("skip-python", false, "skip hnswlib and faiss")
-	faissN := flag.Int("faiss-n", 0, "vectors for the faiss build (0 = all)")
-	faissThreads := flag.Int("faiss-threads", 2, "faiss build threads (search is single-threaded)")
-	coderN := flag.Int("coder-n", 0, "vectors for coder/hnsw (0 = all, -1 = skip)")
+	var c config
+	flag.IntVar(&c.n, "n", 100000, "indexed vectors")
+	flag.IntVar(&c.nq, "q", 1000, "held-out queries")
+	flag.IntVar(&c.dim, "dim", 768, "dimension")
+	flag.IntVar(&c.centres, "centres", 500, "cluster centres")
+	flag.Float64Var(&c.sigma, "sigma", 0.8, "noise: N(0, sigma²/dim) per component")
+	flag.IntVar(&c.k, "k", 10, "recall@k")
+	flag.IntVar(&c.m, "m", 16, "HNSW M")
+	flag.IntVar(&c.efc, "efc", 128, "efConstruction")
+	efList := flag.String("ef", "16,24,32,40,48,64,96,128", "search ef values")
+	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds of imglish and native hnswlib (each builds both)")
+	flag.IntVar(&c.threadsEf, "threads-ef", 32, "ef of the one- vs two-thread search rounds (0 = skip)")
+	flag.StringVar(&c.out, "out", "bench/out/ann", "output folder (report.md, report.json)")
+	flag.StringVar(&c.cxx, "cxx", "g++", "C++ compiler for native hnswlib")
+	flag.BoolVar(&c.skipNative, "skip-native", false, "skip native hnswlib")
+	flag.StringVar(&c.py, "python", "/usr/bin/python3", "python with Debian's hnswlib")
+	flag.BoolVar(&c.skipPy, "skip-python", false, "skip Debian's Python hnswlib")
+	flag.IntVar(&c.coderN, "coder-n", 0, "vectors for coder/hnsw (0 = all, -1 = skip)")
 	flag.Parse()
-	if err := mainErr(*n, *nq, *dim, *centres, *sigma, *k, *m, *efc, *efList, *out, *py, *skipPy, *faissN, *faissThreads, *coderN); err != nil {
+	for _, s := range strings.Split(*efList, ",") {
+		e, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "annbench: parse -ef:", err)
+			os.Exit(2)
+		}
+		c.efs = append(c.efs, e)
+	}
+	if c.rounds < 1 {
+		fmt.Fprintln(os.Stderr, "annbench: -rounds must be at least 1")
+		os.Exit(2)
+	}
+	if err := mainErr(c); err != nil {
 		fmt.Fprintln(os.Stderr, "annbench:", err)
 		os.Exit(1)
 	}
@@ -100,92 +193,101 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
 }
 
-func mainErr(n, nq, dim, centres int, sigma float64, k, m, efc int, efList, out, py string, skipPy bool, faissN, faissThreads, coderN int) error {
+// bench holds what every phase needs.
+type bench struct {
+	config
+	ctx     context.Context
+	data    [][]float32
+	queries [][]float32
+	gt      [][]int
+	keys    []string
+}
+
+func mainErr(c config) error {
 	runtime.GOMAXPROCS(1) // single thread, like the references
-	ctx := context.Background()
-	var efs []int
-	for _, s := range strings.Split(efList, ",") {
-		e, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			return fmt.Errorf("parse -ef: %w", err)
-		}
-		efs = append(efs, e)
+	b := &bench{config: c, ctx: context.Background()}
+	logf("generating %d+%d clustered %d-d vectors (%d centres, sigma %.2f)", c.n, c.nq, c.dim, c.centres, c.sigma)
+	all := synth.Clustered(c.n+c.nq, c.dim, c.centres, c.sigma, 20240601)
+	b.data, b.queries = all[:c.n], all[c.n:]
+	logf("exact top-%d", c.k)
+	b.gt = exactTopK(b.data, b.queries, c.k, nil)
+	b.keys = make([]string, c.n)
+	for i := range b.keys {
+		b.keys[i] = strconv.Itoa(i)
 	}
-	logf("generating %d+%d clustered %d-d vectors (%d centres, sigma %.2f)", n, nq, dim, centres, sigma)
-	all := synth.Clustered(n+nq, dim, centres, sigma, 20240601)
-	data, queries := all[:n], all[n:]
-	logf("exact top-%d", k)
-	gt := exactTopK(data, queries, k, nil)
 	tmp, err := os.MkdirTemp("", "annbench")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
 	dataFile := filepath.Join(tmp, "data.bin")
-	if err := writeData(dataFile, data, queries, gt, k); err != nil {
+	if err := writeData(dataFile, b.data, b.queries, b.gt, c.k); err != nil {
 		return err
 	}
-	rep := report{LoadStart: loadAvg(), Date: time.Now().UTC().Format(time.RFC3339), CPU: cpuName(), N: n, Queries: nq, Dim: dim, K: k, M: m, EfC: efc}
+	rep := report{LoadStart: loadAvg(), Date: time.Now().UTC().Format(time.RFC3339), CPU: cpuName(), Kernel: search.Kernel(),
+		N: c.n, Queries: c.nq, Dim: c.dim, K: c.k, M: c.m, EfC: c.efc}
 
-	// imglish
-	logf("imglish: building")
-	runtime.GC()
-	var ms0, ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
-	idx, err := search.New(search.Options{Dim: dim, M: m, EfConstruction: efc, ExactBelow: 1})
-	if err != nil {
-		return err
+	var nat *native
+	if !c.skipNative {
+		bin, version, err := buildNative(c.cxx, tmp)
+		switch {
+		case errors.Is(err, errNoNative):
+			logf("skipping native hnswlib: %v", err)
+		case err != nil:
+			return err
+		default:
+			rep.Compiler = version
+			if nat, err = startNative(bin, dataFile, c.m, c.efc); err != nil {
+				return err
+			}
+			defer nat.close()
+		}
 	}
-	keys := make([]string, n)
-	for i := range keys {
-		keys[i] = strconv.Itoa(i)
-	}
-	t0, c0 := time.Now(), cpuSeconds()
-	for i, v := range data {
-		if err := idx.Add(keys[i], v); err != nil {
+
+	// Interleaved rounds. The last round's imglish index stays for the
+	// thread, exact-scan and delete measurements.
+	var idx *search.Index
+	for r := range c.rounds {
+		idx = nil
+		runtime.GC()
+		rd, ix, err := b.round(r, nat, r == 0)
+		if err != nil {
 			return err
 		}
-		if i%10000 == 9999 {
-			logf("imglish: %d inserted (%.0f/s)", i+1, float64(i+1)/time.Since(t0).Seconds())
+		idx = ix
+		rep.Rounds = append(rep.Rounds, rd)
+	}
+	if c.threadsEf > 0 {
+		for r := range c.rounds {
+			t := b.threads(idx, c.threadsEf, r%2 == 1)
+			logf("threads ef=%d: 1 thread %.0f QPS, 2 threads %.0f QPS (%.2f×, on %.2f cores, QPS per CPU-s %.2f× one thread's), load %s",
+				t.Ef, t.QPS1, t.QPS2, t.Speedup, t.Cores2, t.Efficiency, t.Load)
+			rep.Threads = append(rep.Threads, t)
 		}
 	}
-	build := time.Since(t0).Seconds()
-	runtime.GC()
-	runtime.ReadMemStats(&ms1)
-	heap := float64(ms1.HeapAlloc-ms0.HeapAlloc) / float64(n)
-	buildCPU := cpuSeconds() - c0
-	ig := engine{Name: "imglish", N: n, BuildS: build, InsertsPerS: float64(n) / build, InsertsPerCPUS: float64(n) / buildCPU, BytesPerVector: heap,
-		Note: fmt.Sprintf("heap delta; index estimate %.0f B; vector+links %d B", float64(idx.MemoryBytes())/float64(n), 4*dim+4*2*m)}
-	for _, ef := range efs {
-		ig.Runs = append(ig.Runs, measure(len(queries), func(i int) []int {
-			hs, err := idx.Search(ctx, queries[i], k, search.SearchOptions{Ef: ef})
-			if err != nil {
-				panic(err)
-			}
-			return hitIDs(hs)
-		}, gt, ef))
-		logf("imglish ef=%d recall %.4f qps %.0f (cpu %.0f)", ef, ig.Runs[len(ig.Runs)-1].Recall, ig.Runs[len(ig.Runs)-1].QPS, ig.Runs[len(ig.Runs)-1].QPSCPU)
+	rep.Engines = append(rep.Engines, medianEngine(imglishName, c.n, rep.Rounds, b.imglishNote(idx)))
+	if nat != nil {
+		rep.Engines = append(rep.Engines, medianEngine(nativeName, c.n, rep.Rounds, "interleaved with imglish"))
 	}
-	rep.Engines = append(rep.Engines, ig)
 
 	// exact
-	ex := engine{Name: "exact scan (imglish)", N: n}
-	ex.Runs = append(ex.Runs, measure(min(len(queries), 200), func(i int) []int {
-		hs, err := idx.Search(ctx, queries[i], k, search.SearchOptions{Exact: true})
+	ex := engine{Name: "exact scan (imglish)", N: c.n}
+	ex.Runs = append(ex.Runs, measure(min(len(b.queries), 200), func(i int) []int {
+		hs, err := idx.Search(b.ctx, b.queries[i], c.k, search.SearchOptions{Exact: true})
 		if err != nil {
 			panic(err)
 		}
 		return hitIDs(hs)
-	}, gt, 0))
+	}, b.gt, 0))
 	rep.Engines = append(rep.Engines, ex)
 
 	// Delete 10%, then recall against exact over the survivors.
 	logf("imglish: deleting 10%%")
 	var del []string
-	for i := 0; i < n; i += 10 {
-		del = append(del, keys[i])
+	for i := 0; i < c.n; i += 10 {
+		del = append(del, b.keys[i])
 	}
-	t0 = time.Now()
+	t0 := time.Now()
 	for i := 0; i < len(del); i += 1000 {
 		idx.Delete(del[i:min(i+1000, len(del))]...)
 	}
@@ -194,11 +296,11 @@ func mainErr(n, nq, dim, centres int, sigma float64, k, m, efc int, efList, out,
 		return fmt.Errorf("graph after deletes: %w", err)
 	}
 	alive := func(i int) bool { return i%10 != 0 }
-	gt2 := exactTopK(data, queries, k, alive)
+	gt2 := exactTopK(b.data, b.queries, c.k, alive)
 	rep.Delete = map[string]float64{"deleted": float64(len(del)), "delete_s": delS}
 	for _, ef := range []int{32, 64} {
-		r := measure(len(queries), func(i int) []int {
-			hs, _ := idx.Search(ctx, queries[i], k, search.SearchOptions{Ef: ef})
+		r := measure(len(b.queries), func(i int) []int {
+			hs, _ := idx.Search(b.ctx, b.queries[i], c.k, search.SearchOptions{Ef: ef})
 			return hitIDs(hs)
 		}, gt2, ef)
 		rep.Delete[fmt.Sprintf("recall_ef%d", ef)] = r.Recall
@@ -209,39 +311,264 @@ func mainErr(n, nq, dim, centres int, sigma float64, k, m, efc int, efList, out,
 	runtime.GC()
 
 	// coder/hnsw v0.6.1
-	if coderN >= 0 {
-		cn := n
-		if coderN > 0 {
-			cn = min(coderN, n)
+	if c.coderN >= 0 {
+		cn := c.n
+		if c.coderN > 0 {
+			cn = min(c.coderN, c.n)
 		}
 		logf("coder/hnsw: building %d", cn)
-		rep.Engines = append(rep.Engines, benchCoder(data[:cn], queries, k, m, efc, efs))
+		rep.Engines = append(rep.Engines, benchCoder(b.data[:cn], b.queries, c.k, c.m, c.efc, c.efs))
 	}
 
-	// hnswlib and faiss
-	if !skipPy {
-		logf("python: hnswlib and faiss")
-		args := []string{"-n", "10", py, "tools/bench_ann/bench.py", "--data", dataFile, "--ef", efList,
-			"--m", strconv.Itoa(m), "--efc", strconv.Itoa(efc), "--faiss-n", strconv.Itoa(faissN), "--faiss-threads", strconv.Itoa(faissThreads)}
-		cmd := exec.Command("nice", args...)
+	// Debian's Python hnswlib: a generic x86-64 build, not interleaved.
+	if !c.skipPy {
+		logf("python: Debian hnswlib")
+		cmd := exec.Command(c.py, "tools/bench_ann/bench.py", "--data", dataFile, "--ef", joinInts(c.efs),
+			"--m", strconv.Itoa(c.m), "--efc", strconv.Itoa(c.efc), "--skip-faiss")
 		cmd.Stderr = os.Stderr
-		cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(faissThreads))
-		b, err := cmd.Output()
+		cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
+		out, err := cmd.Output()
 		if err != nil {
 			return fmt.Errorf("run bench.py: %w", err)
 		}
 		var py map[string]engine
-		if err := json.Unmarshal(b, &py); err != nil {
+		if err := json.Unmarshal(out, &py); err != nil {
 			return fmt.Errorf("parse bench.py output: %w", err)
 		}
-		for _, name := range []string{"hnswlib", "faiss"} {
-			if e, ok := py[name]; ok {
-				rep.Engines = append(rep.Engines, e)
+		if e, ok := py["hnswlib"]; ok {
+			e.Name = pythonName
+			e.Note = "one run after the rounds, best of 3 passes per ef; not interleaved"
+			rep.Engines = append(rep.Engines, e)
+		}
+	}
+	rep.LoadEnd = loadAvg()
+	rep.Summary = summarise(rep)
+	return writeReport(c.out, rep)
+}
+
+// round builds both indexes and runs one pass per ef for each, in turn;
+// odd rounds start with native hnswlib. It returns imglish's index.
+func (b *bench) round(r int, nat *native, first bool) (round, *search.Index, error) {
+	rd := round{Round: r + 1, LoadStart: loadAvg(), Builds: map[string]build{}, Runs: map[string][]run{}, Ratios: map[string]float64{}}
+	order := []string{imglishName, nativeName}
+	if nat == nil {
+		order = order[:1]
+	} else if r%2 == 1 {
+		order = []string{nativeName, imglishName}
+	}
+	rd.First = order[0]
+	var idx *search.Index
+	for _, e := range order {
+		logf("round %d: %s build", r+1, e)
+		if e == imglishName {
+			bd, ix, err := b.buildImglish(first)
+			if err != nil {
+				return rd, nil, err
+			}
+			rd.Builds[e], idx = bd, ix
+			continue
+		}
+		bd, err := nat.build()
+		if err != nil {
+			return rd, nil, err
+		}
+		if !first {
+			bd.BytesPerVector = 0 // the allocator reuses the freed index
+		}
+		rd.Builds[e] = bd
+	}
+	for _, ef := range b.efs {
+		for _, e := range order {
+			var rn run
+			if e == imglishName {
+				rn = b.passImglish(idx, ef)
+			} else {
+				var err error
+				if rn, err = nat.search(ef, len(b.queries)); err != nil {
+					return rd, nil, err
+				}
+			}
+			rd.Runs[e] = append(rd.Runs[e], rn)
+		}
+		logf("round %d ef=%d: %s", r+1, ef, passLine(rd.Runs, order))
+	}
+	rd.LoadEnd = loadAvg()
+	if nat != nil {
+		ib, nb := rd.Builds[imglishName], rd.Builds[nativeName]
+		rd.Ratios["build"] = nb.CPUS / ib.CPUS
+		rd.Ratios["build_wall"] = nb.S / ib.S
+		for _, t := range targetRecalls {
+			qi, qn := qpsAtRecall(rd.Runs[imglishName], t, true), qpsAtRecall(rd.Runs[nativeName], t, true)
+			wi, wn := qpsAtRecall(rd.Runs[imglishName], t, false), qpsAtRecall(rd.Runs[nativeName], t, false)
+			if qi > 0 && qn > 0 {
+				rd.Ratios[fmt.Sprintf("qps@%.2f", t)] = qi / qn
+				rd.Ratios[fmt.Sprintf("qps_wall@%.2f", t)] = wi / wn
+			}
+		}
+		logf("round %d ratios (imglish/native, per CPU-s): %v", r+1, rd.Ratios)
+	}
+	return rd, idx, nil
+}
+
+func passLine(runs map[string][]run, order []string) string {
+	var s []string
+	for _, e := range order {
+		r := runs[e][len(runs[e])-1]
+		s = append(s, fmt.Sprintf("%s recall %.4f %.0f QPS/CPU-s", strings.Fields(e)[0], r.Recall, r.QPSCPU))
+	}
+	return strings.Join(s, ", ")
+}
+
+// buildImglish builds a fresh index; mem reports the heap it took.
+func (b *bench) buildImglish(mem bool) (build, *search.Index, error) {
+	var ms0, ms1 runtime.MemStats
+	if mem {
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+	}
+	idx, err := search.New(search.Options{Dim: b.dim, M: b.m, EfConstruction: b.efc, ExactBelow: 1})
+	if err != nil {
+		return build{}, nil, err
+	}
+	t0, c0 := time.Now(), cpuSeconds()
+	for i, v := range b.data {
+		if err := idx.Add(b.keys[i], v); err != nil {
+			return build{}, nil, err
+		}
+	}
+	bd := build{S: time.Since(t0).Seconds(), CPUS: cpuSeconds() - c0}
+	if mem {
+		runtime.GC()
+		runtime.ReadMemStats(&ms1)
+		bd.BytesPerVector = float64(ms1.HeapAlloc-ms0.HeapAlloc) / float64(b.n)
+	}
+	return bd, idx, nil
+}
+
+// passImglish runs the queries once at ef, one thread.
+func (b *bench) passImglish(idx *search.Index, ef int) run {
+	found := make([][]int, len(b.queries))
+	t0, c0 := time.Now(), cpuSeconds()
+	for i, q := range b.queries {
+		hs, err := idx.Search(b.ctx, q, b.k, search.SearchOptions{Ef: ef})
+		if err != nil {
+			panic(err)
+		}
+		found[i] = hitIDs(hs)
+	}
+	dt, dc := time.Since(t0).Seconds(), cpuSeconds()-c0
+	return run{Ef: ef, Recall: recallOf(found, b.gt), QPS: float64(len(b.queries)) / dt, QPSCPU: float64(len(b.queries)) / dc}
+}
+
+// threads runs one pass at ef on one goroutine and one on two (each taking
+// every other query), in the given order, and returns the wall-clock QPS of
+// each.
+func (b *bench) threads(idx *search.Index, ef int, twoFirst bool) threads {
+	t := threads{Ef: ef, Load: loadAvg()}
+	found := make([][]int, len(b.queries))
+	// pass returns wall seconds and CPU seconds.
+	pass := func(workers int) (float64, float64) {
+		runtime.GOMAXPROCS(workers)
+		defer runtime.GOMAXPROCS(1)
+		var wg sync.WaitGroup
+		t0, c0 := time.Now(), cpuSeconds()
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(b.queries); i += workers {
+					hs, err := idx.Search(b.ctx, b.queries[i], b.k, search.SearchOptions{Ef: ef})
+					if err != nil {
+						panic(err)
+					}
+					found[i] = hitIDs(hs)
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(t0).Seconds(), cpuSeconds() - c0
+	}
+	var s1, c1, s2, c2 float64
+	if twoFirst {
+		s2, c2 = pass(2)
+		s1, c1 = pass(1)
+	} else {
+		s1, c1 = pass(1)
+		s2, c2 = pass(2)
+	}
+	nq := float64(len(b.queries))
+	t.Recall = recallOf(found, b.gt)
+	t.QPS1, t.QPS2 = nq/s1, nq/s2
+	t.Speedup = t.QPS2 / t.QPS1
+	t.Cores2 = c2 / s2
+	t.Efficiency = (nq / c2) / (nq / c1)
+	return t
+}
+
+func (b *bench) imglishNote(idx *search.Index) string {
+	return fmt.Sprintf("kernel %s; bytes/vector = heap delta (index estimate %.0f B; vector+links %d B); interleaved with native hnswlib",
+		search.Kernel(), float64(idx.MemoryBytes())/float64(b.n), 4*b.dim+4*2*b.m)
+}
+
+// medianEngine summarises an interleaved engine over the rounds: median
+// build rate and, per ef, median QPS (recall is the same every round; its
+// mean is shown).
+func medianEngine(name string, n int, rounds []round, note string) engine {
+	e := engine{Name: name, N: n, Note: note}
+	var bs, bc []float64
+	for _, r := range rounds {
+		bs = append(bs, r.Builds[name].S)
+		bc = append(bc, r.Builds[name].CPUS)
+		if v := r.Builds[name].BytesPerVector; v > 0 {
+			e.BytesPerVector = v
+		}
+	}
+	e.BuildS = median(bs)
+	e.InsertsPerS = float64(n) / median(bs)
+	e.InsertsPerCPUS = float64(n) / median(bc)
+	for i, r0 := range rounds[0].Runs[name] {
+		var rec float64
+		var q, qc []float64
+		for _, r := range rounds {
+			x := r.Runs[name][i]
+			rec += x.Recall
+			q = append(q, x.QPS)
+			qc = append(qc, x.QPSCPU)
+		}
+		e.Runs = append(e.Runs, run{Ef: r0.Ef, Recall: rec / float64(len(rounds)), QPS: median(q), QPSCPU: median(qc)})
+	}
+	return e
+}
+
+func median(a []float64) float64 {
+	s := slices.Clone(a)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func joinInts(a []int) string {
+	s := make([]string, len(a))
+	for i, v := range a {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
+}
+
+func recallOf(found, gt [][]int) float64 {
+	var hit, tot int
+	for i := range found {
+		for _, g := range gt[i] {
+			tot++
+			if slices.Contains(found[i], g) {
+				hit++
 			}
 		}
 	}
-	rep.Summary = summarise(rep)
-	return writeReport(out, rep)
+	return float64(hit) / float64(tot)
 }
 
 func hitIDs(hs []search.Hit) []int {
@@ -252,8 +579,8 @@ func hitIDs(hs []search.Hit) []int {
 	return out
 }
 
-// measure runs the queries three times and keeps the fastest pass: the
-// machine is shared, and the best pass is the least disturbed one.
+// measure runs the queries three times and keeps the fastest pass (for the
+// engines that are not interleaved: exact scan, coder/hnsw).
 func measure(nq int, q func(i int) []int, gt [][]int, ef int) run {
 	found := make([][]int, nq)
 	dt, dc := math.Inf(1), math.Inf(1)
@@ -265,16 +592,7 @@ func measure(nq int, q func(i int) []int, gt [][]int, ef int) run {
 		dt = min(dt, time.Since(t0).Seconds())
 		dc = min(dc, cpuSeconds()-c0)
 	}
-	var hit, tot int
-	for i := 0; i < nq; i++ {
-		for _, g := range gt[i] {
-			tot++
-			if slices.Contains(found[i], g) {
-				hit++
-			}
-		}
-	}
-	return run{Ef: ef, Recall: float64(hit) / float64(tot), QPS: float64(nq) / dt, QPSCPU: float64(nq) / dc}
+	return run{Ef: ef, Recall: recallOf(found, gt[:nq]), QPS: float64(nq) / dt, QPSCPU: float64(nq) / dc}
 }
 
 func benchCoder(data, queries [][]float32, k, m, efc int, efs []int) (e engine) {
@@ -393,53 +711,95 @@ func cpuName() string {
 	return runtime.GOARCH
 }
 
-// qpsAtRecall interpolates an engine's QPS at recall r (0 when r is out of
-// its measured range).
-func qpsAtRecall(e engine, r float64) float64 {
-	runs := slices.Clone(e.Runs)
-	slices.SortFunc(runs, func(a, b run) int {
-		if a.Recall < b.Recall {
-			return -1
+// qpsAtRecall interpolates QPS (per CPU-second, or wall when cpu is false)
+// at recall r on the recall/QPS curve of runs over ef, linearly between the
+// two runs around r. It returns 0 when r is outside the measured recalls.
+func qpsAtRecall(runs []run, r float64, cpu bool) float64 {
+	runs = slices.Clone(runs)
+	slices.SortFunc(runs, func(a, b run) int { return cmp.Compare(a.Recall, b.Recall) })
+	q := func(x run) float64 {
+		if cpu {
+			return x.QPSCPU
 		}
-		if a.Recall > b.Recall {
-			return 1
-		}
-		return 0
-	})
+		return x.QPS
+	}
 	for i := 1; i < len(runs); i++ {
 		a, b := runs[i-1], runs[i]
 		if r >= a.Recall && r <= b.Recall {
 			if b.Recall == a.Recall {
-				return max(a.QPSCPU, b.QPSCPU)
+				return max(q(a), q(b))
 			}
 			t := (r - a.Recall) / (b.Recall - a.Recall)
-			return a.QPSCPU + t*(b.QPSCPU-a.QPSCPU)
+			return q(a) + t*(q(b)-q(a))
 		}
 	}
 	return 0
 }
 
+// span formats per-round values and their range.
+func span(v []float64) string {
+	if len(v) == 0 {
+		return "n/a"
+	}
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprintf("%.2f", x)
+	}
+	return fmt.Sprintf("%s (range %.2f–%.2f)", strings.Join(s, ", "), slices.Min(v), slices.Max(v))
+}
+
 func summarise(rep report) []string {
-	var ig, hl *engine
+	var s []string
+	var ig, py *engine
 	for i := range rep.Engines {
-		switch {
-		case rep.Engines[i].Name == "imglish":
+		switch rep.Engines[i].Name {
+		case imglishName:
 			ig = &rep.Engines[i]
-		case strings.HasPrefix(rep.Engines[i].Name, "hnswlib"):
-			hl = &rep.Engines[i]
+		case pythonName:
+			py = &rep.Engines[i]
 		}
 	}
-	var s []string
 	if ig == nil {
 		return s
 	}
-	if hl != nil {
-		for _, r := range ig.Runs {
-			if q := qpsAtRecall(*hl, r.Recall); q > 0 {
-				s = append(s, fmt.Sprintf("ef=%d: imglish recall %.4f at %.0f QPS/CPU-s; hnswlib at that recall ≈ %.0f → ratio %.2f (target ≥ 0.8)", r.Ef, r.Recall, r.QPSCPU, q, r.QPSCPU/q))
+	if len(rep.Rounds) > 0 && len(rep.Rounds[0].Ratios) > 0 {
+		for _, t := range targetRecalls {
+			var c, w []float64
+			for _, r := range rep.Rounds {
+				if v, ok := r.Ratios[fmt.Sprintf("qps@%.2f", t)]; ok {
+					c = append(c, v)
+					w = append(w, r.Ratios[fmt.Sprintf("qps_wall@%.2f", t)])
+				}
+			}
+			s = append(s, fmt.Sprintf("search at recall@%d %.2f, imglish / native hnswlib QPS per CPU-s, by round: %s; wall: %s (target ≥ 1.0)", rep.K, t, span(c), span(w)))
+		}
+		var c, w []float64
+		for _, r := range rep.Rounds {
+			c = append(c, r.Ratios["build"])
+			w = append(w, r.Ratios["build_wall"])
+		}
+		s = append(s, fmt.Sprintf("build, imglish / native hnswlib inserts per CPU-s, by round: %s; wall: %s (target ≥ 1.0)", span(c), span(w)))
+	}
+	if len(rep.Threads) > 0 {
+		var v, cores, eff []float64
+		var loads []string
+		for _, t := range rep.Threads {
+			v = append(v, t.Speedup)
+			cores = append(cores, t.Cores2)
+			eff = append(eff, t.Efficiency)
+			loads = append(loads, t.Load)
+		}
+		s = append(s, fmt.Sprintf("imglish two search threads / one (wall QPS, ef=%d, recall %.4f), by round: %s, the two-thread pass getting %s cores of the machine's %d at load %s (target ≥ 1.8); QPS per CPU-second, two threads / one: %s",
+			rep.Threads[0].Ef, rep.Threads[0].Recall, span(v), span(cores), runtime.NumCPU(), strings.Join(loads, " / "), span(eff)))
+	}
+	if py != nil {
+		var parts []string
+		for _, t := range targetRecalls {
+			if a, b := qpsAtRecall(ig.Runs, t, true), qpsAtRecall(py.Runs, t, true); a > 0 && b > 0 {
+				parts = append(parts, fmt.Sprintf("%.2f at %.2f", a/b, t))
 			}
 		}
-		s = append(s, fmt.Sprintf("build: imglish %.0f inserts/CPU-s, hnswlib %.0f → ratio %.2f (target ≥ 0.5)", ig.InsertsPerCPUS, hl.InsertsPerCPUS, ig.InsertsPerCPUS/hl.InsertsPerCPUS))
+		s = append(s, fmt.Sprintf("against Debian's generic python3-hnswlib (not interleaved; imglish's median rounds): %s", strings.Join(parts, ", ")))
 	}
 	ideal := float64(4*rep.Dim + 4*2*rep.M)
 	s = append(s, fmt.Sprintf("memory: imglish %.0f B/vector (heap delta) vs vector+links %.0f B → %.2f× (target ≤ 1.3)", ig.BytesPerVector, ideal, ig.BytesPerVector/ideal))
@@ -456,8 +816,30 @@ func writeReport(dir string, rep report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### ANN benchmark: %d clustered %d-d unit vectors, %d queries, recall@%d, M=%d, efConstruction=%d, one search thread\n\n",
 		rep.N, rep.Dim, rep.Queries, rep.K, rep.M, rep.EfC)
-	fmt.Fprintf(&b, "CPU: %s; %s; Go %s\n\n", rep.CPU, rep.Date, runtime.Version())
-	fmt.Fprintf(&b, "Load average at start %s, at end %s (2 shared cores). Rates per CPU-second of the process are the comparison (robust to other load); wall-clock rates are shown too.\n\n", rep.LoadStart, loadAvg())
+	fmt.Fprintf(&b, "CPU: %s (%d cores); imglish kernel %s; %s; Go %s", rep.CPU, runtime.NumCPU(), rep.Kernel, rep.Date, runtime.Version())
+	if rep.Compiler != "" {
+		fmt.Fprintf(&b, "; native hnswlib built with %s -O3 -march=native", rep.Compiler)
+	}
+	fmt.Fprintf(&b, "\n\nLoad average at start %s, at end %s. imglish and native hnswlib ran interleaved in %d rounds (each: both builds, then one pass per ef per engine, the first engine alternating); their rows give the median over rounds, and ratios are taken within each round. Rates per CPU-second of the process are the comparison (robust to other load); wall-clock rates are shown too.\n\n", rep.LoadStart, rep.LoadEnd, len(rep.Rounds))
+	if len(rep.Rounds) > 0 && len(rep.Rounds[0].Ratios) > 0 {
+		b.WriteString("| round | first | load at start → end | build ratio (CPU-s) |")
+		for _, t := range targetRecalls {
+			fmt.Fprintf(&b, " QPS ratio at recall %.2f |", t)
+		}
+		b.WriteString("\n|---|---|---|---|---|---|---|\n")
+		for _, r := range rep.Rounds {
+			fmt.Fprintf(&b, "| %d | %s | %s → %s | %.2f |", r.Round, strings.Fields(r.First)[0], r.LoadStart, r.LoadEnd, r.Ratios["build"])
+			for _, t := range targetRecalls {
+				if v, ok := r.Ratios[fmt.Sprintf("qps@%.2f", t)]; ok {
+					fmt.Fprintf(&b, " %.2f |", v)
+				} else {
+					b.WriteString(" n/a |")
+				}
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\nRatios are imglish / native hnswlib; QPS at a recall is interpolated on each engine's own recall/QPS curve of that round.\n\n")
+	}
 	b.WriteString("| engine | vectors | build inserts/CPU-s (wall) | bytes/vector | ef | recall@10 | QPS per CPU-s | QPS wall |\n|---|---|---|---|---|---|---|---|\n")
 	for _, e := range rep.Engines {
 		build := "—"

@@ -1,12 +1,16 @@
 #!/usr/bin/python3
-"""ANN reference side of imglish's benchmark (`make bench-ann`).
+"""Python reference side of imglish's benchmark (`make bench-ann`).
 
 Reads the data file written by `go run ./search/annbench` (same vectors,
-queries and exact top-k for Go and Python), builds hnswlib and faiss HNSW
-with M=16, efConstruction=128, and measures single-thread recall@k and QPS
-at each ef. Prints one JSON object on stdout.
+queries and exact top-k for Go and Python), builds hnswlib (and, unless
+--skip-faiss, faiss) HNSW with M=16, efConstruction=128, and measures
+single-thread recall@k and QPS at each ef. Prints one JSON object on stdout.
 
 Run with Debian's /usr/bin/python3 (python3-hnswlib 0.6.2, python3-faiss).
+Both are Debian's generic x86-64 builds (hnswlib's module has no 256- or
+512-bit instructions), so annbench shows hnswlib from here only as a
+labelled second row beside hnswlib compiled with -march=native
+(bench/hnswlib), and passes --skip-faiss: faiss is out of the speed table.
 
 File layout (little-endian): magic b"IMGANN01", uint32 n, q, dim, k, then
 n*dim float32 vectors, q*dim float32 queries, q*k uint32 exact neighbour ids.
