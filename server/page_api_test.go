@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"testing"
@@ -274,5 +275,21 @@ func TestRelativePathPrefix(t *testing.T) {
 				t.Errorf("%d hits %v, want scenes %v", len(got), got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPageDateCap: the page's DATE_CAP, which its "truncated" note names,
+// is the server's cap on sort=date's relevant set.
+func TestPageDateCap(t *testing.T) {
+	js, err := webFS.ReadFile("web/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`const DATE_CAP = (\d+);`).FindSubmatch(js)
+	if m == nil {
+		t.Fatal("app.js declares no DATE_CAP")
+	}
+	if got, err := strconv.Atoi(string(m[1])); err != nil || got != maxRelevant {
+		t.Errorf("app.js DATE_CAP = %s, the server's maxRelevant = %d", m[1], maxRelevant)
 	}
 }

@@ -3,6 +3,9 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const PAGE = 24;
+  // DATE_CAP is sort=date's cap on the relevant set: the server's maxRelevant,
+  // documented in openapi.json (TestPageDateCap checks they agree).
+  const DATE_CAP = 1000;
   const state = {
     terms: [],        // the current query terms sent to /v1/search
     filter: {},       // its filter and sort, fixed by newSearch: a cursor belongs to
@@ -94,7 +97,7 @@
       state.shown += res.hits.length;
       state.cursor = res.next_cursor || null;
       ok = true;
-      status(state.shown ? `${state.shown} result${state.shown === 1 ? "" : "s"}${res.truncated ? " (truncated: the 1,000 most relevant, by date)" : ""}${state.cursor ? "" : " (end)"}` : "No results");
+      status(state.shown ? `${state.shown} result${state.shown === 1 ? "" : "s"}${res.truncated ? ` (truncated: the ${DATE_CAP.toLocaleString("en")} most relevant, by date)` : ""}${state.cursor ? "" : " (end)"}` : "No results");
     } catch (err) {
       if (seq === state.seq) status(err.message, true);
     } finally {
