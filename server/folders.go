@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"imglish/internal/fspath"
 )
 
 // Folder listing limits.
@@ -36,20 +38,16 @@ type foldersResponse struct {
 }
 
 // roots are the folders relative path prefixes are resolved against and
-// folders are listed under: the index roots and the watched folders
-// (absolute, symlinks resolved), outermost first; "/" when there are none.
-func (s *Server) roots() []string {
-	var out []string
-	for _, r := range append(slices.Clone(s.opts.IndexRoots), s.opts.WatchFolders...) {
-		abs, err := filepath.Abs(r)
-		if err != nil {
-			continue
-		}
-		if real, err := filepath.EvalSymlinks(abs); err == nil {
-			abs = real
-		}
-		out = append(out, filepath.Clean(abs))
-	}
+// folders are listed under: the index roots and the watched folders,
+// outermost first; "/" when there are none. New computes them once
+// (rootDirs); callers must not modify the slice.
+func (s *Server) roots() []string { return s.rootDirs }
+
+// rootDirs sorts and deduplicates the index roots and watched folders, which
+// Options.withDefaults has already made canonical (absolute, symlinks
+// resolved).
+func rootDirs(indexRoots, watchFolders []string) []string {
+	out := slices.Concat(indexRoots, watchFolders)
 	if len(out) == 0 {
 		return []string{"/"}
 	}
@@ -151,8 +149,8 @@ func (s *Server) handleFolders(c *gin.Context) {
 	err := s.deps.Catalog.FilePaths(c.Request.Context(), prefixes, func(id string, paths []string) bool {
 		for _, p := range paths {
 			for _, r := range roots {
-				if r != "/" && !strings.HasPrefix(p, r+"/") {
-					continue
+				if p == r || !fspath.Within(p, r) {
+					continue // a file lies below its root
 				}
 				parent := filepath.Dir(r)
 				for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
