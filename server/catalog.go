@@ -66,9 +66,7 @@ func storeFilter(f Filter) *store.Filter {
 	sf := &store.Filter{From: f.After, To: f.Before, Camera: f.Camera, Tags: f.Tags, IDs: f.IDs}
 	switch {
 	case len(f.PathPrefixes) > 0:
-		for _, p := range f.PathPrefixes {
-			sf.PathPrefixes = append(sf.PathPrefixes, canonicalPrefix(p))
-		}
+		sf.PathPrefixes = slices.Clone(f.PathPrefixes) // canonical already (Server.pathPrefixes)
 	case f.PathPrefix != "":
 		sf.PathPrefixes = []string{canonicalPrefix(f.PathPrefix)}
 	}

@@ -105,10 +105,24 @@ func resolvePrefix(p string, roots []string) []string {
 	return out
 }
 
-// resolveFilter resolves f's path prefix against the roots (resolvePrefix).
+// pathPrefixes turns a path_prefix (of a search filter, or GET
+// /v1/folders' prefix) into the canonical absolute prefixes a stored file
+// path must start with: resolved against the roots (resolvePrefix), then
+// made canonical (canonicalPrefix), so that a prefix typed through a symlink
+// finds and lists the same items.
+func (s *Server) pathPrefixes(p string) []string {
+	out := resolvePrefix(p, s.roots())
+	for i, pre := range out {
+		out[i] = canonicalPrefix(pre)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// resolveFilter resolves f's path prefix (pathPrefixes).
 func (s *Server) resolveFilter(f Filter) Filter {
 	if f.PathPrefix != "" {
-		f.PathPrefixes = resolvePrefix(f.PathPrefix, s.roots())
+		f.PathPrefixes = s.pathPrefixes(f.PathPrefix)
 	}
 	return f
 }
@@ -139,7 +153,7 @@ func (s *Server) handleFolders(c *gin.Context) {
 	roots := s.roots()
 	var prefixes []string
 	if prefix != "" {
-		prefixes = resolvePrefix(prefix, roots)
+		prefixes = s.pathPrefixes(prefix)
 	}
 	type tally struct {
 		Folder

@@ -181,6 +181,11 @@ func foldersEnv(t *testing.T) (e *env, ids []string) {
 func TestFolders(t *testing.T) {
 	e, _ := foldersEnv(t)
 	root := filepath.Base(e.photos) // "photos"
+	// A prefix through a symlink lists what a search with it finds.
+	link := filepath.Join(t.TempDir(), "link2023")
+	if err := os.Symlink(filepath.Join(e.photos, "2023"), link); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		query     string
 		status    int
@@ -194,6 +199,7 @@ func TestFolders(t *testing.T) {
 		{"?prefix=2024/", 200, []string{root + "/2024 4", root + "/2024/05 4"}, false},
 		{"?prefix=2024/0", 200, []string{root + "/2024/05 4"}, false},
 		{"?prefix=" + url.QueryEscape(e.photos+"/2023"), 200, []string{root + "/2023 2"}, false},
+		{"?prefix=" + url.QueryEscape(link+"/"), 200, []string{root + "/2023 2"}, false},
 		{"?prefix=elsewhere", 200, nil, false},
 		{"?prefix=/elsewhere", 200, nil, false},
 		{"?limit=2", 200, []string{root + " 12", root + "/2023 2"}, true},
