@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -600,5 +601,31 @@ func TestRestoreRoundTrip(t *testing.T) {
 				t.Fatalf("parallel: got %v, want ErrCorrupt", err)
 			}
 		})
+	}
+}
+
+// TestExactScanMemory: an exact scan with a huge k (a date page asks for
+// 1<<20) that keeps few hits allocates for the hits, not for the index. Its
+// heap starts at exactHeapCap candidates and grows; sized at min(k, live)
+// it was 8 bytes a node (20 kB here, against under 9 kB now: the capped heap,
+// the normalised query and the hits).
+func TestExactScanMemory(t *testing.T) {
+	f := build(t, 2500, Options{})
+	q := f.vecs[5]
+	all, err := f.x.Search(t.Context(), q, 1<<20, SearchOptions{Exact: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const runs = 10
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		if _, err := f.x.Search(t.Context(), q, 1<<20, SearchOptions{Exact: true, Until: &all[2]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 12<<10 {
+		t.Errorf("an exact scan keeping 3 of %d nodes allocates %d bytes, want under 12 kB", len(all), per)
 	}
 }

@@ -203,9 +203,15 @@ func (x *Index) hits(res []cand, k int) []Hit {
 	return out
 }
 
+// exactHeapCap is the most candidates an exact scan's heap holds room for
+// at first; it grows past that by append. A date page asks for k = 1<<20
+// and keeps the few hits above its cut: sized at min(k, live), its heap
+// was 8 bytes a node of the index on every page.
+const exactHeapCap = 1024
+
 // exact scans the (filtered) live nodes. Caller holds mu.RLock.
 func (x *Index) exact(ctx context.Context, q []float32, k int, f *IDSet, accept acceptFunc) ([]Hit, error) {
-	h := rankHeap{x: x, a: make([]cand, 0, min(k, x.live))}
+	h := rankHeap{x: x, a: make([]cand, 0, min(k, x.live, exactHeapCap))}
 	for i, l := range x.levels {
 		if i&4095 == 4095 {
 			if err := ctx.Err(); err != nil {

@@ -66,9 +66,7 @@ func storeFilter(f Filter) *store.Filter {
 	sf := &store.Filter{From: f.After, To: f.Before, Camera: f.Camera, Tags: f.Tags, IDs: f.IDs}
 	switch {
 	case len(f.PathPrefixes) > 0:
-		for _, p := range f.PathPrefixes {
-			sf.PathPrefixes = append(sf.PathPrefixes, canonicalPrefix(p))
-		}
+		sf.PathPrefixes = slices.Clone(f.PathPrefixes) // canonical already (Server.pathPrefixes)
 	case f.PathPrefix != "":
 		sf.PathPrefixes = []string{canonicalPrefix(f.PathPrefix)}
 	}
@@ -107,34 +105,20 @@ func storeSearchOptions(k int, p SearchPage) store.SearchOptions {
 func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f Filter, p SearchPage) ([]Hit, error) {
 	opts := storeSearchOptions(k, p)
 	opts.Filter = storeFilter(f)
-	var out []Hit
-	for {
-		want := k - len(out)
-		hits, err := c.db.Search(ctx, c.space, q, want, opts)
-		if errors.Is(err, store.ErrNotFound) && !c.hasSpace(c.space) {
-			return nil, nil // nothing indexed with this model yet
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hits {
-			it, err := c.db.Item(h.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // deleted since the search
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, Hit{ID: h.ID, Score: h.Score, Item: itemView(it)})
-		}
-		if len(hits) < want || len(out) == k {
-			return out, nil
-		}
-		// Some were deleted meanwhile: go on after the last one, so that a
-		// short answer still means the end of the ranking.
-		last := hits[len(hits)-1]
-		opts.After = &last
+	// SearchItems reads each hit's item as it re-checks the hit against
+	// deletes, and goes on past dropped hits: a short answer is the end.
+	hits, err := c.db.SearchItems(ctx, c.space, q, k, opts)
+	if errors.Is(err, store.ErrNotFound) && !c.hasSpace(c.space) {
+		return nil, nil // nothing indexed with this model yet
 	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Hit, len(hits))
+	for i, h := range hits {
+		out[i] = Hit{ID: h.ID, Score: h.Score, Item: itemView(h.Item)}
+	}
+	return out, nil
 }
 
 func (c *storeCatalog) MeanScore(ctx context.Context, q []float32, f Filter) (float64, error) {

@@ -12,7 +12,7 @@ import (
 
 // cursorVersion is the first byte of every cursor; a cursor of another
 // version is refused as invalid (the client starts again from page 1).
-const cursorVersion = 2
+const cursorVersion = 3
 
 // Cursor flags.
 const (
@@ -22,6 +22,10 @@ const (
 
 // maxCursorID bounds an id read from a cursor (store.MaxIDLen).
 const maxCursorID = 1024
+
+// maxCursorDim bounds the query vector read from a cursor (search checks
+// it against the model's dimension).
+const maxCursorDim = 8192
 
 // cursor is the opaque pagination token: what the next page needs to go on
 // exactly where the previous one stopped, bound to its query by a hash.
@@ -35,13 +39,31 @@ const maxCursorID = 1024
 // Date order (see searchByDate): the (date, id) of the last hit served and
 // the least relevant member of the relevant set (cut), fixed on page 1.
 //
+// Both orders carry page 1's query vector (vec), bit for bit, and every
+// later page scores with it instead of embedding the query again. The
+// bounds a later page applies (After, Until) compare scores exactly, so
+// they hold only if every page computes the very same scores; a query
+// embedded again can differ in its last bits (the coalescer batches it
+// with other requests, and a vector may move by float32 rounding with its
+// batch mates: TestBatchInvariance allows 1e-6), which moves a score at a
+// page boundary by an ulp — the boundary item repeats, or the date order's
+// cut drops out of its own set. Carrying the vector rather than keeping
+// it in a server-side cache (keyed by the query hash) keeps the cursor
+// valid across restarts and across servers behind one address, and later
+// pages skip the encoder (an image query is not decoded and embedded
+// again); its cost is 4 bytes a dimension (float32: float16 would not be
+// exact), about 4.1 kB of base64 at 768 dimensions. A client that edits
+// the vector only searches with another vector, which a vector query term
+// allows anyway.
+//
 // It is encoded as base64url (no padding) of a binary record: version,
-// query hash, page, flags, then the order's fields; at k = 200 a relevance
-// cursor is about 2.2 kB.
+// query hash, page, flags, the query vector, then the order's fields; at
+// 768 dimensions and k = 200 a relevance cursor is about 6.3 kB.
 type cursor struct {
 	query [12]byte
 	page  int // pages served so far (≥ 1)
 	flags byte
+	vec   []float32 // page 1's query vector
 
 	score  float32 // relevance: last hit served (pages ≥ 2)
 	id     string
@@ -76,11 +98,15 @@ func (c *cursor) excluded() func(id string) bool {
 }
 
 func (c *cursor) encode() string {
-	b := make([]byte, 0, 64+len(c.id)+len(c.cut.ID)+8*len(c.served))
+	b := make([]byte, 0, 64+4*len(c.vec)+len(c.id)+len(c.cut.ID)+8*len(c.served))
 	b = append(b, cursorVersion)
 	b = append(b, c.query[:]...)
 	b = binary.AppendUvarint(b, uint64(c.page))
 	b = append(b, c.flags)
+	b = binary.AppendUvarint(b, uint64(len(c.vec)))
+	for _, x := range c.vec {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
 	if c.flags&cursorDate != 0 {
 		b = binary.AppendVarint(b, c.date.Unix())
 		b = binary.AppendUvarint(b, uint64(c.date.Nanosecond()))
@@ -117,6 +143,18 @@ func decodeCursor(s string, query [12]byte) (*cursor, error) {
 	copy(c.query[:], r.bytes(len(c.query)))
 	page := r.uvarint()
 	c.flags = r.byte()
+	if n := r.uvarint(); n == 0 || n > maxCursorDim {
+		r.bad = true
+	} else {
+		c.vec = make([]float32, 0, n)
+		for i := uint64(0); i < n && !r.bad; i++ {
+			x := math.Float32frombits(r.uint32())
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				r.bad = true
+			}
+			c.vec = append(c.vec, x)
+		}
+	}
 	if c.flags&cursorDate != 0 {
 		sec, nsec := r.varint(), r.uvarint()
 		c.id = r.string()

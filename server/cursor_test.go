@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -11,20 +12,28 @@ import (
 
 func testCursors() []*cursor {
 	q := [12]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
-	page1 := &cursor{query: q, page: 1}
+	vec := []float32{0.6, -0.8, math.SmallestNonzeroFloat32, float32(math.Copysign(0, -1))}
+	page1 := &cursor{query: q, page: 1, vec: vec}
 	for _, id := range []string{"a", "b", "c"} {
 		page1.served = append(page1.served, page1.idHash(id))
 	}
 	return []*cursor{
 		page1,
-		{query: q, page: 7, score: -0.25, id: "p00042", served: page1.served},
-		{query: q, page: 2, flags: cursorDate | cursorTruncated, date: time.Date(2024, 5, 1, 3, 4, 5, 6, time.UTC), id: "x", cut: Hit{ID: "y", Score: 0.5}},
-		{query: q, page: 3, flags: cursorDate, date: time.Time{}, id: strings.Repeat("i", maxCursorID), cut: Hit{ID: "", Score: -1}},
+		{query: q, page: 7, vec: vec, score: -0.25, id: "p00042", served: page1.served},
+		{query: q, page: 2, vec: vec, flags: cursorDate | cursorTruncated, date: time.Date(2024, 5, 1, 3, 4, 5, 6, time.UTC), id: "x", cut: Hit{ID: "y", Score: 0.5}},
+		{query: q, page: 3, vec: make([]float32, maxCursorDim), flags: cursorDate, date: time.Time{}, id: strings.Repeat("i", maxCursorID), cut: Hit{ID: "", Score: -1}},
 	}
 }
 
 func sameCursor(a, b *cursor) bool {
-	return a.query == b.query && a.page == b.page && a.flags == b.flags && a.score == b.score && a.id == b.id &&
+	bits := func(v []float32) []uint32 {
+		out := make([]uint32, len(v))
+		for i, x := range v {
+			out[i] = math.Float32bits(x)
+		}
+		return out
+	}
+	return a.query == b.query && a.page == b.page && a.flags == b.flags && slices.Equal(bits(a.vec), bits(b.vec)) && a.score == b.score && a.id == b.id &&
 		slices.Equal(a.served, b.served) && a.date.Equal(b.date) && a.cut.ID == b.cut.ID && a.cut.Score == b.cut.Score
 }
 
@@ -61,6 +70,10 @@ func TestCursorCodec(t *testing.T) {
 		{"unknown flag", with(func(c *cursor) { c.flags = 8 }), "invalid"},
 		{"too many served", with(func(c *cursor) { c.served = make([]uint64, maxK+1) }), "invalid"},
 		{"id too long", with(func(c *cursor) { c.id = strings.Repeat("i", maxCursorID+1) }), "invalid"},
+		{"no query vector", with(func(c *cursor) { c.vec = nil }), "invalid"},
+		{"query vector too long", with(func(c *cursor) { c.vec = make([]float32, maxCursorDim+1) }), "invalid"},
+		{"NaN in the query vector", with(func(c *cursor) { c.vec = []float32{1, float32(math.NaN())} }), "invalid"},
+		{"infinity in the query vector", with(func(c *cursor) { c.vec = []float32{float32(math.Inf(1))} }), "invalid"},
 		{"another query", with(func(c *cursor) { c.query[0]++ }), "different query"},
 	}
 	for _, tc := range cases {

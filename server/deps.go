@@ -87,8 +87,9 @@ type Filter struct {
 	Tags       []string  `json:"tags,omitempty"`
 	IDs        []string  `json:"ids,omitempty"`
 
-	// PathPrefixes are the absolute prefixes PathPrefix resolved to (a file
-	// path must start with one); the server sets them, a Catalog matches them.
+	// PathPrefixes are the canonical absolute prefixes PathPrefix resolved
+	// to (a file path must start with one); the server sets them
+	// (Server.pathPrefixes), a Catalog matches them as they are.
 	PathPrefixes []string `json:"-"`
 }
 

@@ -28,10 +28,15 @@
 // searched in the image space or a text collection. Page 1 is a graph
 // search; every later page is an exact scan in the order (score desc, id
 // asc) of the items page 1 did not serve, after the previous page's last hit
-// (the cursor carries both), so paging to the end never repeats or skips an
-// item that existed when page 1 was served, also while items are added (see
-// pageAfter). sort=date pages a relevant set fixed on page 1 by (date, id)
-// (see searchByDate).
+// (the cursor carries both), scored with page 1's query vector, which the
+// cursor also carries bit for bit (a query embedded again can differ in its
+// last bits, and the page bounds compare scores exactly; see cursor). So
+// paging to the end serves exactly once every item that existed when page 1
+// was served and was neither deleted nor given another vector meanwhile,
+// also while items are added (see pageAfter) — short of a collision among
+// the 8-byte hashes the cursor keeps of page 1's ids (about 10⁻¹¹ per
+// query, see cursor.idHash), which would leave one item out. sort=date
+// pages a relevant set fixed on page 1 by (date, id) (see searchByDate).
 //
 // A filter's path_prefix is absolute, or relative to the roots (the index
 // roots and watched folders): resolvePrefix turns it into absolute prefixes

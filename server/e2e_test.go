@@ -322,6 +322,36 @@ func TestWebPageInChromium(t *testing.T) {
 		}
 	})
 
+	t.Run("a half-typed filter does not break paging", func(t *testing.T) {
+		w := browser.on(t)
+		w.open(e.ts.URL, "/?q=a+shape")
+		w.waitJS("page 1 with a cursor", `return document.querySelectorAll("#grid .card").length > 0 && !window.imglish.loading && !!window.imglish.cursor`)
+		// Counts the times the status line turned into an error (the page
+		// may replace one with "Loading more…" before an observer runs).
+		w.js(nil, `const s = document.getElementById("status"); window.testErrors = 0;
+			new MutationObserver((rs) => { for (const r of rs) if (r.oldValue === "error" || s.className === "error") window.testErrors++; }).observe(s, {attributeFilter: ["class"], attributeOldValue: true});`)
+		// Typing in the folder box (not committed: no change event) must
+		// not alter the query later pages ask for: the cursor belongs to
+		// the search as it was run (before, they got 400 "cursor belongs
+		// to a different query").
+		w.sess("POST", "/element/"+w.element("#f-folder")+"/value", map[string]any{"text": "/nowhere"})
+		for range 10 {
+			w.js(nil, `window.scrollTo(0, document.body.scrollHeight)`)
+			time.Sleep(300 * time.Millisecond)
+			var done bool
+			w.js(&done, `return !window.imglish.loading && !window.imglish.cursor || window.testErrors > 0`)
+			if done {
+				break
+			}
+		}
+		var errs int
+		w.js(&errs, `return window.testErrors`)
+		if ids := w.cardIDs(); errs > 0 || len(uniq(ids)) != n {
+			t.Errorf("after typing in the folder box and scrolling: %d errors, %d distinct cards, want %d", errs, len(uniq(ids)), n)
+		}
+		w.js(nil, `document.getElementById("f-folder").value = ""; document.getElementById("f-folder").blur()`)
+	})
+
 	t.Run("folder suggestions and filters", func(t *testing.T) {
 		w := browser.on(t)
 		w.open(e.ts.URL, "/?q=a+shape")

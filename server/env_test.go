@@ -94,6 +94,9 @@ type envConfig struct {
 	// embedHook, if set, runs before each batch of n images the indexer
 	// embeds (its runs and uploads alike); an error fails the batch.
 	embedHook func(ctx context.Context, n int) error
+	// encoder, if set, wraps the model the server is given (not the
+	// indexer's encoder).
+	encoder func(*Model) Encoder
 }
 
 // hookedEmbedder is the real encoder with envConfig.embedHook before each batch.
@@ -198,7 +201,11 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if opts.IndexRoots == nil {
 		opts.IndexRoots = []string{e.photos}
 	}
-	e.srv, err = New(Deps{DataDir: e.data, Encoder: e.model, Catalog: e.cat, Indexer: e.ix, AutoTagger: e.tagger}, opts)
+	var srvEnc Encoder = e.model
+	if cfg.encoder != nil {
+		srvEnc = cfg.encoder(e.model)
+	}
+	e.srv, err = New(Deps{DataDir: e.data, Encoder: srvEnc, Catalog: e.cat, Indexer: e.ix, AutoTagger: e.tagger}, opts)
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

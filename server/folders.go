@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"imglish/internal/fspath"
 )
 
 // Folder listing limits.
@@ -36,20 +38,16 @@ type foldersResponse struct {
 }
 
 // roots are the folders relative path prefixes are resolved against and
-// folders are listed under: the index roots and the watched folders
-// (absolute, symlinks resolved), outermost first; "/" when there are none.
-func (s *Server) roots() []string {
-	var out []string
-	for _, r := range append(slices.Clone(s.opts.IndexRoots), s.opts.WatchFolders...) {
-		abs, err := filepath.Abs(r)
-		if err != nil {
-			continue
-		}
-		if real, err := filepath.EvalSymlinks(abs); err == nil {
-			abs = real
-		}
-		out = append(out, filepath.Clean(abs))
-	}
+// folders are listed under: the index roots and the watched folders,
+// outermost first; "/" when there are none. New computes them once
+// (rootDirs); callers must not modify the slice.
+func (s *Server) roots() []string { return s.rootDirs }
+
+// rootDirs sorts and deduplicates the index roots and watched folders, which
+// Options.withDefaults has already made canonical (absolute, symlinks
+// resolved).
+func rootDirs(indexRoots, watchFolders []string) []string {
+	out := slices.Concat(indexRoots, watchFolders)
 	if len(out) == 0 {
 		return []string{"/"}
 	}
@@ -107,10 +105,24 @@ func resolvePrefix(p string, roots []string) []string {
 	return out
 }
 
-// resolveFilter resolves f's path prefix against the roots (resolvePrefix).
+// pathPrefixes turns a path_prefix (of a search filter, or GET
+// /v1/folders' prefix) into the canonical absolute prefixes a stored file
+// path must start with: resolved against the roots (resolvePrefix), then
+// made canonical (canonicalPrefix), so that a prefix typed through a symlink
+// finds and lists the same items.
+func (s *Server) pathPrefixes(p string) []string {
+	out := resolvePrefix(p, s.roots())
+	for i, pre := range out {
+		out[i] = canonicalPrefix(pre)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// resolveFilter resolves f's path prefix (pathPrefixes).
 func (s *Server) resolveFilter(f Filter) Filter {
 	if f.PathPrefix != "" {
-		f.PathPrefixes = resolvePrefix(f.PathPrefix, s.roots())
+		f.PathPrefixes = s.pathPrefixes(f.PathPrefix)
 	}
 	return f
 }
@@ -141,7 +153,7 @@ func (s *Server) handleFolders(c *gin.Context) {
 	roots := s.roots()
 	var prefixes []string
 	if prefix != "" {
-		prefixes = resolvePrefix(prefix, roots)
+		prefixes = s.pathPrefixes(prefix)
 	}
 	type tally struct {
 		Folder
@@ -151,8 +163,8 @@ func (s *Server) handleFolders(c *gin.Context) {
 	err := s.deps.Catalog.FilePaths(c.Request.Context(), prefixes, func(id string, paths []string) bool {
 		for _, p := range paths {
 			for _, r := range roots {
-				if r != "/" && !strings.HasPrefix(p, r+"/") {
-					continue
+				if p == r || !fspath.Within(p, r) {
+					continue // a file lies below its root
 				}
 				parent := filepath.Dir(r)
 				for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,7 +96,11 @@ type jsonChecker struct {
 	dec *json.Decoder
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType          = reflect.TypeFor[time.Time]()
+	unmarshalerType   = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
 
 func (c *jsonChecker) value(t reflect.Type, path string) error {
 	tok, err := c.dec.Token()
@@ -115,6 +120,18 @@ func (c *jsonChecker) value(t reflect.Type, path string) error {
 				return err
 			}
 			return fieldError(path, "a date-time string in RFC 3339 form (2024-05-01T12:00:00Z)", tok)
+		}
+		return nil
+	}
+	// A type that decodes itself (a duration as "1m30s") takes what its
+	// UnmarshalJSON takes: encoding/json asks it, and so is the judge.
+	if pt := reflect.PointerTo(t); t.Implements(unmarshalerType) || pt.Implements(unmarshalerType) {
+		return c.skip(tok)
+	}
+	// A TextUnmarshaler takes a JSON string, which encoding/json hands it.
+	if pt := reflect.PointerTo(t); t.Implements(textUnmarshalType) || pt.Implements(textUnmarshalType) {
+		if _, ok := tok.(string); !ok {
+			return c.mismatch(path, "a string", tok)
 		}
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"testing"
@@ -180,6 +181,11 @@ func foldersEnv(t *testing.T) (e *env, ids []string) {
 func TestFolders(t *testing.T) {
 	e, _ := foldersEnv(t)
 	root := filepath.Base(e.photos) // "photos"
+	// A prefix through a symlink lists what a search with it finds.
+	link := filepath.Join(t.TempDir(), "link2023")
+	if err := os.Symlink(filepath.Join(e.photos, "2023"), link); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		query     string
 		status    int
@@ -193,6 +199,7 @@ func TestFolders(t *testing.T) {
 		{"?prefix=2024/", 200, []string{root + "/2024 4", root + "/2024/05 4"}, false},
 		{"?prefix=2024/0", 200, []string{root + "/2024/05 4"}, false},
 		{"?prefix=" + url.QueryEscape(e.photos+"/2023"), 200, []string{root + "/2023 2"}, false},
+		{"?prefix=" + url.QueryEscape(link+"/"), 200, []string{root + "/2023 2"}, false},
 		{"?prefix=elsewhere", 200, nil, false},
 		{"?prefix=/elsewhere", 200, nil, false},
 		{"?limit=2", 200, []string{root + " 12", root + "/2023 2"}, true},
@@ -274,5 +281,21 @@ func TestRelativePathPrefix(t *testing.T) {
 				t.Errorf("%d hits %v, want scenes %v", len(got), got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPageDateCap: the page's DATE_CAP, which its "truncated" note names,
+// is the server's cap on sort=date's relevant set.
+func TestPageDateCap(t *testing.T) {
+	js, err := webFS.ReadFile("web/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`const DATE_CAP = (\d+);`).FindSubmatch(js)
+	if m == nil {
+		t.Fatal("app.js declares no DATE_CAP")
+	}
+	if got, err := strconv.Atoi(string(m[1])); err != nil || got != maxRelevant {
+		t.Errorf("app.js DATE_CAP = %s, the server's maxRelevant = %d", m[1], maxRelevant)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,7 +38,13 @@ type pagingEnv struct {
 
 func newPagingEnv(t *testing.T) *pagingEnv {
 	t.Helper()
-	e := newEnv(t, envConfig{})
+	return newPagingEnvWith(t, envConfig{})
+}
+
+// newPagingEnvWith is newPagingEnv on a server configured by cfg.
+func newPagingEnvWith(t *testing.T, cfg envConfig) *pagingEnv {
+	t.Helper()
+	e := newEnv(t, cfg)
 	info := e.model.Info()
 	p := &pagingEnv{env: e, space: store.ImageSpace(info.ID), vecs: synth.Clustered(pagingN, info.Dim, 40, 1.2, 11)}
 	if err := e.db.CreateSpace(t.Context(), store.Space{Name: p.space, Kind: store.KindImages, Model: info.ID, Dim: info.Dim, M: 6, EfConstruction: 16}); err != nil {
@@ -498,4 +505,136 @@ func TestDateSortDemo(t *testing.T) {
 		t.Errorf("%d red stars, cursor %q, truncated %v", stars, sr.NextCursor, sr.Truncated)
 	}
 	t.Logf("page 1:\n%s", strings.Join(got, "\n"))
+}
+
+// driftingEncoder is the model whose text vectors, while drift is set, are
+// passed through it: a query embedded again that differs in its last bits,
+// as a batch mate's float32 rounding can make it.
+type driftingEncoder struct {
+	*Model
+	mu    sync.Mutex
+	drift func(v []float32)
+}
+
+func (d *driftingEncoder) EmbedTexts(ctx context.Context, texts []string) ([][]float32, error) {
+	vecs, err := d.Model.EmbedTexts(ctx, texts)
+	d.mu.Lock()
+	drift := d.drift
+	d.mu.Unlock()
+	if drift != nil {
+		for _, v := range vecs {
+			drift(v)
+		}
+	}
+	return vecs, err
+}
+
+// setDrift makes each later text vector lower its dot product with item by
+// moving every component one ulp (nil: no drift).
+func (d *driftingEncoder) setDrift(item []float32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if item == nil {
+		d.drift = nil
+		return
+	}
+	d.drift = func(v []float32) {
+		for j := range v {
+			switch {
+			case item[j] > 0:
+				v[j] = math.Nextafter32(v[j], float32(math.Inf(-1)))
+			case item[j] < 0:
+				v[j] = math.Nextafter32(v[j], float32(math.Inf(1)))
+			}
+		}
+	}
+}
+
+// TestPagingQueryDrift pages with a query whose embedding drifts by one ulp
+// per component after page 1, lowering the score of the item a later page's
+// bound was taken from (relevance: the previous page's last hit; date: the
+// relevant set's cut): the pages are the same as without drift, no item
+// repeated or skipped. Before every page scored with page 1's vector
+// (carried in the cursor), each page embedded the query again: the
+// relevance order served the boundary item twice, and the date order
+// dropped the cut from its own set.
+func TestPagingQueryDrift(t *testing.T) {
+	var enc *driftingEncoder
+	p := newPagingEnvWith(t, envConfig{encoder: func(m *Model) Encoder {
+		enc = &driftingEncoder{Model: m}
+		return enc
+	}})
+	q, err := p.srv.queryVector(t.Context(), []QueryTerm{{Text: "a red star"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranking := p.ranking(t, p.space, q, nil)
+	minScore := ranking[499].Score
+	cut := 499 // the relevant set's least relevant member: the last tie of ranking[499]
+	for cut+1 < len(ranking) && ranking[cut+1].Score == minScore {
+		cut++
+	}
+	vec := func(id string) []float32 {
+		var i int
+		if _, err := fmt.Sscanf(id, "p%d", &i); err != nil {
+			t.Fatalf("item id %q: %v", id, err)
+		}
+		return p.vecs[i]
+	}
+	cases := []struct {
+		name string
+		body map[string]any
+		// target is the item whose score the drift lowers before the page
+		// after last.
+		target func(last SearchHit) string
+	}{
+		{"relevance k=200", map[string]any{"text": "a red star", "k": 200}, func(last SearchHit) string { return last.ID }},
+		{"date k=20", map[string]any{"text": "a red star", "k": 20, "sort": "date", "min_score": minScore}, func(SearchHit) string { return ranking[cut].ID }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			enc.setDrift(nil)
+			var want []string
+			for _, page := range pageAll(t, p.env, tc.body, nil) {
+				for _, h := range page {
+					want = append(want, h.ID)
+				}
+			}
+			var got []string
+			seen := map[string]bool{}
+			cursor := ""
+			for page := 1; ; page++ {
+				if page > 1000 {
+					t.Fatal("paging does not end")
+				}
+				body := map[string]any{"cursor": cursor}
+				for k, v := range tc.body {
+					body[k] = v
+				}
+				var sr SearchResponse
+				if st, _ := p.call("POST", "/v1/search", readKey, body, &sr); st != 200 {
+					t.Fatalf("page %d: status %d", page, st)
+				}
+				for _, h := range sr.Hits {
+					if seen[h.ID] {
+						t.Errorf("page %d repeats %s", page, h.ID)
+					}
+					seen[h.ID] = true
+					got = append(got, h.ID)
+				}
+				if cursor = sr.NextCursor; cursor == "" {
+					break
+				}
+				enc.setDrift(vec(tc.target(sr.Hits[len(sr.Hits)-1])))
+			}
+			enc.setDrift(nil)
+			if !slices.Equal(got, want) {
+				i := 0
+				for i < min(len(got), len(want)) && got[i] == want[i] {
+					i++
+				}
+				t.Fatalf("with drift: %d hits, without: %d; first difference at %d: got %s, want %s", len(got), len(want), i, at(got, i), at(want, i))
+			}
+		})
+	}
 }

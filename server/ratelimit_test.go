@@ -72,7 +72,11 @@ func TestRateLimitDefaults(t *testing.T) {
 	if got := send(noauth, 60, make([]string, 8), nil); fmt.Sprint(got) != fmt.Sprint(make([]int, 8)) {
 		t.Errorf("8 loopback clients under no-auth, default limit: 429s per client %v, want none", got)
 	}
-	perKey := newEnv(t, envConfig{opts: Options{Keys: keys, RateLimit: 1, RateBurst: 10}})
+	// A rate of one token per 1,000 s: no refill can happen during the
+	// test, so "past its burst" holds however slowly the requests run
+	// (with 1 per second a one-second stall under load refilled a token).
+	const noRefill = 1e-3
+	perKey := newEnv(t, envConfig{opts: Options{Keys: keys, RateLimit: noRefill, RateBurst: 10}})
 	if got := send(perKey, 10, clients, nil); fmt.Sprint(got) != fmt.Sprint(make([]int, 8)) {
 		t.Errorf("8 keys, each within its burst: 429s per key %v, want none", got)
 	}
@@ -87,7 +91,7 @@ func TestRateLimitDefaults(t *testing.T) {
 		{"forwarded address ignored from an unconfigured peer", nil, []int{0, 1, 1}},
 		{"forwarded address believed from a configured proxy", []string{"127.0.0.1/8", "::1"}, []int{0, 0, 0}},
 	} {
-		e := newEnv(t, envConfig{opts: Options{Keys: []APIKey{}, RateLimit: 1, RateBurst: 1, TrustedProxies: tc.proxies}})
+		e := newEnv(t, envConfig{opts: Options{Keys: []APIKey{}, RateLimit: noRefill, RateBurst: 1, TrustedProxies: tc.proxies}})
 		// Sequential, so that "the first request passes" is deterministic.
 		var got []int
 		for i := range addrs {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // goInternals matches what no client-facing message may show (env.call checks
@@ -216,4 +217,59 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("%q: decoded %+v, encoding/json %+v", body, got, want)
 		}
 	})
+}
+
+// testDuration decodes itself from a string such as "1m30s", as a
+// time.Duration field of a request would.
+type testDuration time.Duration
+
+func (d *testDuration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = testDuration(v)
+	return err
+}
+
+// testLevel decodes itself from text (encoding.TextUnmarshaler).
+type testLevel struct{ slog.Level }
+
+// TestDecodeJSONUnmarshalers: checkJSON leaves a type that implements
+// json.Unmarshaler to its UnmarshalJSON and gives an
+// encoding.TextUnmarshaler a string (before, it checked the kind underneath
+// and refused "1m30s" as not an integer, "WARN" as not an object).
+func TestDecodeJSONUnmarshalers(t *testing.T) {
+	type body struct {
+		Wait  testDuration  `json:"wait"`
+		Every *testDuration `json:"every"`
+		Level testLevel     `json:"level"`
+	}
+	two := testDuration(2 * time.Second)
+	for _, tc := range []struct {
+		in   string
+		want body
+		ok   bool
+	}{
+		{`{"wait":"1m30s"}`, body{Wait: testDuration(90 * time.Second)}, true},
+		{`{"every":"2s"}`, body{Every: &two}, true},
+		{`{"level":"WARN"}`, body{Level: testLevel{slog.LevelWarn}}, true},
+		{`{"wait":"soon"}`, body{}, false},
+		{`{"level":3}`, body{}, false},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			var got body
+			err := decodeJSON(strings.NewReader(tc.in), &got)
+			if tc.ok != (err == nil) {
+				t.Fatalf("decode: %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("decode: %v, want ErrBadRequest", err)
+			}
+			if tc.ok && !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("decoded %+v, want %+v", got, tc.want)
+			}
+		})
+	}
 }

@@ -334,7 +334,7 @@ func (s *Server) search(ctx context.Context, req SearchRequest) (SearchResponse,
 			return resp, fmt.Errorf("%w: invalid cursor", ErrBadRequest)
 		}
 	}
-	q, err := s.queryVector(ctx, req.Query)
+	q, err := s.pageVector(ctx, req.Query, cur)
 	if err != nil {
 		return resp, err
 	}
@@ -361,9 +361,23 @@ func (s *Server) search(ctx context.Context, req SearchRequest) (SearchResponse,
 	}
 	if more {
 		last := hits[len(hits)-1]
-		resp.NextCursor = nextRelevance(cur, qh, ids, last.ID, last.Score).encode()
+		resp.NextCursor = nextRelevance(cur, qh, q, ids, last.ID, last.Score).encode()
 	}
 	return resp, nil
+}
+
+// pageVector is the query vector of the page after cur: page 1 embeds the
+// query terms (queryVector); a later page takes page 1's vector from the
+// cursor, bit for bit, so that its scores match those the cursor's bounds
+// were taken from (see cursor).
+func (s *Server) pageVector(ctx context.Context, terms []QueryTerm, cur *cursor) ([]float32, error) {
+	if cur == nil {
+		return s.queryVector(ctx, terms)
+	}
+	if len(cur.vec) != s.deps.Encoder.Info().Dim {
+		return nil, fmt.Errorf("%w: invalid cursor", ErrBadRequest)
+	}
+	return cur.vec, nil
 }
 
 func imageHit(h Hit) SearchHit {
@@ -391,7 +405,10 @@ func imageHit(h Hit) SearchHit {
 // page 1's walk missed leads page 2 (the one place the order can step
 // up). Items deleted between pages vanish; items added appear when they
 // sort after the cursor (page 2: anywhere); none repeats, none that
-// existed when page 1 was served is skipped.
+// existed when page 1 was served is skipped — given that every page
+// computes the same scores, which is why later pages score with page 1's
+// query vector from the cursor (pageVector) rather than embed the query
+// again.
 //
 // Cost: an exact page scores every item the filter keeps (a filter
 // restricts the scan), one dot product each, linear in items × dimensions
@@ -432,17 +449,18 @@ func fetchPage[H any](cur *cursor, k int, minScore *float32, score func(H) float
 	}
 }
 
-// nextRelevance is the cursor after a relevance page that served ids and
-// ended with (lastID, lastScore); cur is the page's own cursor (nil: page 1).
-func nextRelevance(cur *cursor, query [12]byte, ids []string, lastID string, lastScore float32) *cursor {
+// nextRelevance is the cursor after a relevance page with query vector q
+// that served ids and ended with (lastID, lastScore); cur is the page's own
+// cursor (nil: page 1).
+func nextRelevance(cur *cursor, query [12]byte, q []float32, ids []string, lastID string, lastScore float32) *cursor {
 	if cur == nil {
-		next := &cursor{query: query, page: 1, served: make([]uint64, len(ids))}
+		next := &cursor{query: query, page: 1, vec: q, served: make([]uint64, len(ids))}
 		for i, id := range ids {
 			next.served[i] = next.idHash(id)
 		}
 		return next
 	}
-	return &cursor{query: query, page: cur.page + 1, served: cur.served, id: lastID, score: lastScore}
+	return &cursor{query: query, page: cur.page + 1, vec: q, served: cur.served, id: lastID, score: lastScore}
 }
 
 func (s *Server) searchTexts(ctx context.Context, req SearchRequest, q []float32, cur *cursor, qh [12]byte, resp SearchResponse) (SearchResponse, error) {
@@ -463,7 +481,7 @@ func (s *Server) searchTexts(ctx context.Context, req SearchRequest, q []float32
 	}
 	if more {
 		last := hits[len(hits)-1]
-		resp.NextCursor = nextRelevance(cur, qh, ids, last.ID, last.Score).encode()
+		resp.NextCursor = nextRelevance(cur, qh, q, ids, last.ID, last.Score).encode()
 	}
 	return resp, nil
 }

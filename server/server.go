@@ -44,6 +44,7 @@ type Server struct {
 	uploads   keyLock // by content id: one upload of a content at a time
 	bg        sync.WaitGroup
 	jobs      *jobTable
+	rootDirs  []string // see roots
 }
 
 // New validates opts and builds the server around deps (see Deps).
@@ -63,7 +64,8 @@ func New(deps Deps, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, deps: deps, log: opts.Logger, m: m, keys: newKeyring(opts.Keys), jobs: newJobTable()}
+	s := &Server{opts: opts, deps: deps, log: opts.Logger, m: m, keys: newKeyring(opts.Keys), jobs: newJobTable(),
+		rootDirs: rootDirs(opts.IndexRoots, opts.WatchFolders)}
 	if opts.RateLimit > 0 {
 		s.rl = &rateLimiter{limit: rate.Limit(opts.RateLimit), burst: opts.RateBurst}
 	}

@@ -36,12 +36,14 @@ const (
 // — and pages it newest first, by (date desc, id asc) after the cursor's
 // (date, id), until it is exhausted. An item added between pages joins the
 // set when it scores above the cut and is served when its date sorts after
-// the cursor; a deleted one vanishes; none repeats, none is skipped.
+// the cursor; a deleted one vanishes; none repeats, none is skipped (every
+// page scores with page 1's query vector, carried in the cursor, so the cut
+// keeps its own score).
 func (s *Server) searchByDate(ctx context.Context, req SearchRequest, q []float32, cur *cursor, qh [12]byte, resp SearchResponse) (SearchResponse, error) {
 	var (
 		hits []Hit
 		err  error
-		next = cursor{query: qh, page: 1, flags: cursorDate}
+		next = cursor{query: qh, page: 1, flags: cursorDate, vec: q}
 	)
 	if cur == nil {
 		if hits, err = s.deps.Catalog.Search(ctx, q, maxRelevant+1, req.Filter, SearchPage{Exact: true}); err != nil {

@@ -233,7 +233,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	if err != nil {
 		// Badger's lock error keeps no chain to test; probe the lock itself.
 		if pid, held := lockedBy(dir, opts.ReadOnly); held {
-			return nil, &LockedError{Dir: dir, PID: pid}
+			return nil, &LockedError{Dir: dir, PID: pid, Err: err}
 		}
 		return nil, fmt.Errorf("open badger %s: %w", dir, err)
 	}

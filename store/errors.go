@@ -38,12 +38,15 @@ var (
 	ErrNoStore = errors.New("no store")
 )
 
-// LockedError reports a store held open elsewhere. It unwraps to ErrLocked.
+// LockedError reports a store held open elsewhere. It unwraps to ErrLocked
+// and to Err.
 type LockedError struct {
 	Dir string
 	// PID is the holding writer's process id, from the pid file Badger keeps
 	// beside its lock; 0 when unknown (a read-only holder writes none).
 	PID int
+	// Err is Badger's own error from opening the store (nil when none).
+	Err error
 }
 
 func (e *LockedError) Error() string {
@@ -53,8 +56,13 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("store %s is in use by another process", e.Dir)
 }
 
-// Unwrap returns ErrLocked.
-func (e *LockedError) Unwrap() error { return ErrLocked }
+// Unwrap returns ErrLocked and Err (when set), so errors.Is matches both.
+func (e *LockedError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrLocked}
+	}
+	return []error{ErrLocked, e.Err}
+}
 
 // RecordError reports a record that failed to decode.
 type RecordError struct {

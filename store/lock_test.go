@@ -116,8 +116,11 @@ func TestOpenLockedOrMissing(t *testing.T) {
 				t.Fatalf("Open: %v, want %v", err, tc.want)
 			}
 			var le *LockedError
-			if errors.Is(tc.want, ErrLocked) && (!errors.As(err, &le) || le.PID != holder || le.Dir != dir) {
-				t.Errorf("Open: %#v, want a *LockedError for %s held by pid %d", err, dir, holder)
+			if errors.Is(tc.want, ErrLocked) && (!errors.As(err, &le) || le.PID != holder || le.Dir != dir || le.Err == nil) {
+				t.Errorf("Open: %#v, want a *LockedError for %s held by pid %d, with Badger's error", err, dir, holder)
+			}
+			if le != nil && le.Err != nil && !errors.Is(err, le.Err) {
+				t.Errorf("Open: %v does not unwrap to Badger's error %v", err, le.Err)
 			}
 			_, exists := os.Stat(dir)
 			after, _ := os.ReadDir(dir)

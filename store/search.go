@@ -41,6 +41,45 @@ type SearchOptions struct {
 // Fewer than k hits means the ranking (after opts.After) has no more.
 // Safe for concurrent use.
 func (db *DB) Search(ctx context.Context, spaceName string, query []float32, k int, opts SearchOptions) ([]Hit, error) {
+	return db.search(ctx, spaceName, query, k, opts, nil)
+}
+
+// ItemHit is a hit in an image space with its item.
+type ItemHit struct {
+	Hit
+	Item Item
+}
+
+// SearchItems is Search on an image space, with each hit's item as it was
+// when the hit was checked against deletes (one read, so a hit never lacks
+// its item). Safe for concurrent use.
+func (db *DB) SearchItems(ctx context.Context, spaceName string, query []float32, k int, opts SearchOptions) ([]ItemHit, error) {
+	sp, err := db.space(spaceName)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	if sp.cfg.Kind != KindImages {
+		return nil, fmt.Errorf("search items: %s is not an image space: %w", spaceName, ErrInvalid)
+	}
+	out := []ItemHit{}
+	_, err = db.search(ctx, spaceName, query, k, opts, func(_ *space, h Hit) bool {
+		out = append(out, ItemHit{Hit: h, Item: db.items[h.ID].clone()})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// search runs the index search and drops the hits that no longer stand:
+// an image deleted since the walk, or a slot freed and reused between
+// building the filter and the walk (which could let a non-matching item
+// through); then keep, when not nil, decides (and may record the hit). Both
+// run under db.mu's read lock. When hits were dropped it continues after
+// the last one the index returned, so that a short answer still means the
+// end of the ranking.
+func (db *DB) search(ctx context.Context, spaceName string, query []float32, k int, opts SearchOptions, keep func(sp *space, h Hit) bool) ([]Hit, error) {
 	sp, so, err := db.searchSetup(spaceName, opts)
 	if err != nil {
 		return nil, err
@@ -56,24 +95,21 @@ func (db *DB) Search(ctx context.Context, spaceName string, query []float32, k i
 			return out, nil
 		}
 		n, last := len(hits), hits[len(hits)-1]
-		if sp.cfg.Kind == KindImages {
-			// An item deleted since the walk, or a slot freed and reused
-			// between building the filter and the walk (which could let a
-			// non-matching item through): re-check the few hits.
-			db.mu.RLock()
-			hits = slices.DeleteFunc(hits, func(h Hit) bool {
+		db.mu.RLock()
+		hits = slices.DeleteFunc(hits, func(h Hit) bool {
+			if sp.cfg.Kind == KindImages {
 				it, ok := db.items[h.ID]
-				return !ok || (so.Filter != nil && !opts.Filter.Match(it))
-			})
-			db.mu.RUnlock()
-		}
+				if !ok || (so.Filter != nil && !opts.Filter.Match(it)) {
+					return true
+				}
+			}
+			return keep != nil && !keep(sp, h)
+		})
+		db.mu.RUnlock()
 		out = append(out, hits...)
 		if n < want || len(out) == k {
 			return out, nil
 		}
-		// Some were dropped: continue after the last one the index
-		// returned, so that a short answer still means the end of the
-		// ranking.
 		so.After = &last
 	}
 }
@@ -147,26 +183,26 @@ type TextHit struct {
 }
 
 // SearchTexts searches a text collection (image→text) and returns the hits
-// with their texts. Safe for concurrent use.
+// with their texts; an entry deleted meanwhile is passed over as Search
+// passes over a deleted item. Safe for concurrent use.
 func (db *DB) SearchTexts(ctx context.Context, collection string, query []float32, k int, opts SearchOptions) ([]TextHit, error) {
-	hits, err := db.Search(ctx, collection, query, k, opts)
-	if err != nil {
-		return nil, err
-	}
 	sp, err := db.space(collection)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("search: %w", err)
 	}
 	if sp.cfg.Kind != KindTexts {
 		return nil, fmt.Errorf("search texts: %s is not a text collection: %w", collection, ErrInvalid)
 	}
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	out := make([]TextHit, 0, len(hits))
-	for _, h := range hits {
-		if t, ok := sp.texts[h.ID]; ok {
+	out := []TextHit{}
+	_, err = db.search(ctx, collection, query, k, opts, func(sp *space, h Hit) bool {
+		t, ok := sp.texts[h.ID]
+		if ok {
 			out = append(out, TextHit{Hit: h, Text: t})
 		}
+		return ok
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -773,3 +773,36 @@ func readLines(r io.Reader, out chan<- string) {
 	}
 	close(out)
 }
+
+// TestSearchItems: SearchItems answers what Search does, each hit with its
+// item, also under a filter; an image space only.
+func TestSearchItems(t *testing.T) {
+	db := openT(t, t.TempDir())
+	vecs := synth.Clustered(300, tDim, 10, 0.5, 3)
+	fill(t, db, 300, vecs)
+	for _, opts := range []SearchOptions{{}, {Exact: true}, {Filter: &Filter{Tags: []string{"t2"}}}} {
+		want, err := db.Search(t.Context(), tSpace, vecs[9], 40, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.SearchItems(t.Context(), tSpace, vecs[9], 40, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%+v: %d hits, Search has %d", opts, len(got), len(want))
+		}
+		for i, h := range got {
+			it, err := db.Item(h.ID)
+			if err != nil || h.Hit != want[i] || !reflect.DeepEqual(h.Item, it) {
+				t.Fatalf("%+v: hit %d %v with item %s, Search has %v (item %v)", opts, i, h.Hit, h.Item.ID, want[i], err)
+			}
+		}
+	}
+	if err := db.CreateSpace(t.Context(), Space{Name: "labels", Kind: KindTexts, Model: "test", Dim: tDim}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SearchItems(t.Context(), "labels", vecs[9], 3, SearchOptions{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("SearchItems on a text collection: %v, want ErrInvalid", err)
+	}
+}

@@ -3,8 +3,13 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const PAGE = 24;
+  // DATE_CAP is sort=date's cap on the relevant set: the server's maxRelevant,
+  // documented in openapi.json (TestPageDateCap checks they agree).
+  const DATE_CAP = 1000;
   const state = {
     terms: [],        // the current query terms sent to /v1/search
+    filter: {},       // its filter and sort, fixed by newSearch: a cursor belongs to
+    sort: "relevance", // the query it came from, whatever the controls hold since
     image: null,      // {b64, url} of a dropped/pasted image, or {id, url} for "more like this"
     cursor: null,     // next page cursor; null when the last page was reached
     loading: false,
@@ -63,6 +68,8 @@
     if (fromHistory !== true) recordSearch();
     closeLightbox(false);
     state.terms = buildTerms();
+    state.filter = filter();
+    state.sort = $("f-sort").value;
     state.cursor = null;
     state.seq++;
     state.shown = 0;
@@ -80,22 +87,25 @@
     state.loading = true;
     const seq = state.seq;
     status(first ? "Searching…" : "Loading more…");
+    let ok = false;
     try {
-      const body = { query: state.terms, k: PAGE, filter: filter(), sort: $("f-sort").value };
+      const body = { query: state.terms, k: PAGE, filter: state.filter, sort: state.sort };
       if (!first) body.cursor = state.cursor;
       const res = await api("/v1/search", body);
       if (seq !== state.seq) return;
       for (const hit of res.hits) $("grid").appendChild(card(hit));
       state.shown += res.hits.length;
       state.cursor = res.next_cursor || null;
-      status(state.shown ? `${state.shown} result${state.shown === 1 ? "" : "s"}${res.truncated ? " (truncated: the 1,000 most relevant, by date)" : ""}${state.cursor ? "" : " (end)"}` : "No results");
+      ok = true;
+      status(state.shown ? `${state.shown} result${state.shown === 1 ? "" : "s"}${res.truncated ? ` (truncated: the ${DATE_CAP.toLocaleString("en")} most relevant, by date)` : ""}${state.cursor ? "" : " (end)"}` : "No results");
     } catch (err) {
       if (seq === state.seq) status(err.message, true);
     } finally {
       if (seq === state.seq) state.loading = false;
     }
-    // Keep filling while the sentinel is still visible (tall screens).
-    if (seq === state.seq && state.cursor && visible($("sentinel"))) loadPage(false);
+    // Keep filling while the sentinel is still visible (tall screens); after
+    // an error, wait for the next scroll instead of asking again at once.
+    if (ok && seq === state.seq && state.cursor && visible($("sentinel"))) loadPage(false);
   }
 
   function visible(el) {
