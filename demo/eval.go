@@ -7,9 +7,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"imglish/demo/scene"
-	"imglish/encoder"
 	"imglish/encoder/preprocess"
-	"imglish/encoder/tokenizer"
+	"imglish/model"
 )
 
 // ZeroShotFirst is the first scene index of the single-object zero-shot set
@@ -41,30 +40,30 @@ type Report struct {
 }
 
 // Evaluate measures a converted demo model through the product path: scenes of
-// the held-out test split are rendered and resized and normalised by
-// encoder/preprocess, embedded by enc (ONNX Runtime), captions and prompts are
-// tokenized by tok, and every query is ranked against every candidate by
-// cosine. It checks ctx between batches.
-func Evaluate(ctx context.Context, enc *encoder.Encoder, tok *tokenizer.Tokenizer, opts EvalOptions) (Report, error) {
+// the held-out test split are rendered, then resized, normalised and embedded
+// by m (the same model.Model every other door uses), captions and prompts are
+// tokenized and embedded by m within its text window, and every query is
+// ranked against every candidate by cosine. It checks ctx between batches.
+func Evaluate(ctx context.Context, m *model.Model, opts EvalOptions) (Report, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return Report{}, err
 	}
-	rep, err := evalRetrieval(ctx, enc, tok, opts)
+	rep, err := evalRetrieval(ctx, m, opts)
 	if err != nil {
 		return rep, err
 	}
-	z, err := embedZeroShot(ctx, enc, opts)
+	z, err := embedZeroShot(ctx, m, opts)
 	if err != nil {
 		return rep, err
 	}
 	rep.ZeroShotScenes = len(z.vecs)
-	rep.ZeroShotAcc, err = z.accuracy(ctx, enc, tok, nil)
+	rep.ZeroShotAcc, err = z.accuracy(ctx, m, nil)
 	return rep, err
 }
 
 // evalRetrieval fills the R@k figures from opts.Scenes multi-object test scenes.
-func evalRetrieval(ctx context.Context, enc *encoder.Encoder, tok *tokenizer.Tokenizer, opts EvalOptions) (Report, error) {
+func evalRetrieval(ctx context.Context, m *model.Model, opts EvalOptions) (Report, error) {
 	rep := Report{Scenes: opts.Scenes}
 	multi, err := scene.New(scene.Options{Seed: opts.Seed, Split: scene.Test, MinObjects: 2})
 	if err != nil {
@@ -76,11 +75,11 @@ func evalRetrieval(ctx context.Context, enc *encoder.Encoder, tok *tokenizer.Tok
 		scenes[i] = multi.Scene(i)
 		captions[i] = scenes[i].Caption()
 	}
-	iv, err := embedScenes(ctx, enc, scenes, opts)
+	iv, err := embedScenes(ctx, m, scenes, opts)
 	if err != nil {
 		return rep, err
 	}
-	tv, err := embedTexts(ctx, enc, tok, captions)
+	tv, err := embedTexts(ctx, m, captions)
 	if err != nil {
 		return rep, err
 	}
@@ -111,7 +110,7 @@ type zeroShotSet struct {
 }
 
 // embedZeroShot embeds opts.Scenes single-object test scenes.
-func embedZeroShot(ctx context.Context, enc *encoder.Encoder, opts EvalOptions) (zeroShotSet, error) {
+func embedZeroShot(ctx context.Context, m *model.Model, opts EvalOptions) (zeroShotSet, error) {
 	single, err := scene.New(scene.Options{Seed: opts.Seed, Split: scene.Test, MaxObjects: 1})
 	if err != nil {
 		return zeroShotSet{}, err
@@ -122,20 +121,20 @@ func embedZeroShot(ctx context.Context, enc *encoder.Encoder, opts EvalOptions) 
 		scenes[i] = single.Scene(ZeroShotFirst + i)
 		z.classes[i] = Class{scenes[i].Objects[0].Colour, scenes[i].Objects[0].Shape}
 	}
-	z.vecs, err = embedScenes(ctx, enc, scenes, opts)
+	z.vecs, err = embedScenes(ctx, m, scenes, opts)
 	return z, err
 }
 
 // accuracy classifies the set among the 48 colour×shape prompts worded by
 // format (nil: ZeroShotPrompts) and returns the top-1 accuracy in percent.
-func (z zeroShotSet) accuracy(ctx context.Context, enc *encoder.Encoder, tok *tokenizer.Tokenizer, format func(Class) string) (float64, error) {
+func (z zeroShotSet) accuracy(ctx context.Context, m *model.Model, format func(Class) string) (float64, error) {
 	prompts, classes := ZeroShotPrompts()
 	if format != nil {
 		for i, c := range classes {
 			prompts[i] = format(c)
 		}
 	}
-	pv, err := embedTexts(ctx, enc, tok, prompts)
+	pv, err := embedTexts(ctx, m, prompts)
 	if err != nil {
 		return 0, err
 	}
@@ -178,13 +177,12 @@ func ZeroShotPrompts() ([]string, []Class) {
 	return prompts, classes
 }
 
-// embedScenes renders each scene and runs its pixels through the product's
-// resizer and normaliser (preprocess.Tensor, what preprocess.File does after
+// embedScenes renders each scene and runs its pixels through the model's
+// resizer and normaliser (model.Model.PrepareRGB, what PrepareFile does after
 // decoding; the scenes are opaque RGB, so a lossless PNG round trip would
 // change nothing but the run time), then the vision model, in batches.
-func embedScenes(ctx context.Context, enc *encoder.Encoder, scenes []scene.Scene, opts EvalOptions) ([][]float32, error) {
-	size := enc.ImageSize()
-	m := enc.Manifest()
+func embedScenes(ctx context.Context, m *model.Model, scenes []scene.Scene, opts EvalOptions) ([][]float32, error) {
+	size := m.ImageSize()
 	const batch = 100
 	var out [][]float32
 	for start := 0; start < len(scenes); start += batch {
@@ -205,14 +203,14 @@ func embedScenes(ctx context.Context, enc *encoder.Encoder, scenes []scene.Scene
 				for i := range opts.RenderSize * opts.RenderSize {
 					copy(rgb.Pix[3*i:3*i+3], img.Pix[4*i:4*i+3]) // Render's RGBA has no padding and alpha 255
 				}
-				preprocess.Tensor(rgb, size, m.Image.Mean, m.Image.Std, pixels[k*3*size*size:(k+1)*3*size*size])
+				m.PrepareRGB(rgb, pixels[k*3*size*size:(k+1)*3*size*size])
 				return nil
 			})
 		}
 		if err := g.Wait(); err != nil {
 			return nil, err
 		}
-		vs, err := enc.EmbedImages(ctx, pixels, len(part))
+		vs, err := m.EmbedImages(ctx, pixels, len(part))
 		if err != nil {
 			return nil, fmt.Errorf("embed scenes: %w", err)
 		}
@@ -221,15 +219,10 @@ func embedScenes(ctx context.Context, enc *encoder.Encoder, scenes []scene.Scene
 	return out, nil
 }
 
-func embedTexts(ctx context.Context, enc *encoder.Encoder, tok *tokenizer.Tokenizer, texts []string) ([][]float32, error) {
-	ids := make([][]int64, len(texts))
-	for i, t := range texts {
-		var err error
-		if ids[i], err = tok.BEiT3Input(t, enc.TextWindow()); err != nil {
-			return nil, fmt.Errorf("tokenize %q: %w", t, err)
-		}
-	}
-	vs, err := enc.EmbedTexts(ctx, ids)
+// embedTexts embeds captions or prompts as one batch through m.EmbedTexts,
+// the text door every other caller uses.
+func embedTexts(ctx context.Context, m *model.Model, texts []string) ([][]float32, error) {
+	vs, err := m.EmbedTexts(ctx, texts)
 	if err != nil {
 		return nil, fmt.Errorf("embed captions: %w", err)
 	}

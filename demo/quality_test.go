@@ -3,12 +3,10 @@ package demo
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 
-	"imglish/encoder"
 	"imglish/encoder/convert"
-	"imglish/encoder/tokenizer"
+	"imglish/model"
 )
 
 // Committed demo model (see testdata/models/demo/README.md).
@@ -34,26 +32,21 @@ var minimum = Report{
 
 // openDemo converts the committed checkpoint with the product's converter and
 // opens it with ONNX Runtime.
-func openDemo(t *testing.T) (*encoder.Encoder, *tokenizer.Tokenizer) {
+func openDemo(t *testing.T) *model.Model {
 	t.Helper()
 	if _, err := os.Stat(demoCheckpoint); err != nil {
 		t.Fatalf("demo checkpoint: %v", err)
 	}
 	dir := t.TempDir()
-	m, err := convert.Convert(t.Context(), convert.Options{Checkpoint: demoCheckpoint, OutDir: dir, Tokenizer: demoTokenizer})
-	if err != nil {
+	if _, err := convert.Convert(t.Context(), convert.Options{Checkpoint: demoCheckpoint, OutDir: dir, Tokenizer: demoTokenizer}); err != nil {
 		t.Fatalf("convert: %v", err)
 	}
-	enc, err := encoder.Open(t.Context(), dir, encoder.Options{})
+	m, err := model.Open(t.Context(), dir, model.Options{})
 	if err != nil {
-		t.Fatalf("open encoder: %v", err)
+		t.Fatalf("open model: %v", err)
 	}
-	t.Cleanup(func() { _ = enc.Close() })
-	tok, err := tokenizer.Load(filepath.Join(dir, m.Text.Tokenizer))
-	if err != nil {
-		t.Fatalf("load tokenizer: %v", err)
-	}
-	return enc, tok
+	t.Cleanup(func() { _ = m.Close() })
+	return m
 }
 
 // TestDemoModelQuality is the acceptance test: 1,000 held-out
@@ -62,21 +55,21 @@ func openDemo(t *testing.T) (*encoder.Encoder, *tokenizer.Tokenizer) {
 // generate → preprocess → converted ONNX → ranking. It also checks wordings
 // users type besides the canonical "a red circle" on the same images.
 func TestDemoModelQuality(t *testing.T) {
-	enc, tok := openDemo(t)
+	m := openDemo(t)
 	ctx := t.Context()
 	opts, err := EvalOptions{Seed: 1}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := evalRetrieval(ctx, enc, tok, opts)
+	rep, err := evalRetrieval(ctx, m, opts)
 	if err != nil {
 		t.Fatalf("retrieval: %v", err)
 	}
-	z, err := embedZeroShot(ctx, enc, opts)
+	z, err := embedZeroShot(ctx, m, opts)
 	if err != nil {
 		t.Fatalf("zero-shot images: %v", err)
 	}
-	if rep.ZeroShotAcc, err = z.accuracy(ctx, enc, tok, nil); err != nil {
+	if rep.ZeroShotAcc, err = z.accuracy(ctx, m, nil); err != nil {
 		t.Fatalf("zero-shot: %v", err)
 	}
 	t.Logf("demo model on %d held-out scenes per set: TR@1/5/10 %.1f/%.1f/%.1f IR@1/5/10 %.1f/%.1f/%.1f zero-shot %.1f%%",
@@ -104,7 +97,7 @@ func TestDemoModelQuality(t *testing.T) {
 		{"one", func(c Class) string { return "one " + c.Colour.String() + " " + c.Shape.String() }, minWording},
 	}
 	for _, w := range wordings {
-		acc, err := z.accuracy(ctx, enc, tok, w.format)
+		acc, err := z.accuracy(ctx, m, w.format)
 		if err != nil {
 			t.Fatalf("%s: %v", w.name, err)
 		}
@@ -113,7 +106,7 @@ func TestDemoModelQuality(t *testing.T) {
 			t.Errorf("wording %s: zero-shot %.1f%%, want ≥ %.1f%%", w.name, acc, w.want)
 		}
 	}
-	if _, err := Evaluate(ctx, enc, tok, EvalOptions{Scenes: 5}); !errors.Is(err, ErrOptions) {
+	if _, err := Evaluate(ctx, m, EvalOptions{Scenes: 5}); !errors.Is(err, ErrOptions) {
 		t.Fatalf("Evaluate with 5 scenes: %v, want ErrOptions", err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/image/draw"
 
 	"imglish/demo/scene"
-	"imglish/encoder/preprocess"
 )
 
 // robustScenes is how many single-object test scenes each variant classifies.
@@ -26,7 +25,7 @@ const robustScenes = 300
 // 400 px 96.3%, PNG 56 px 96.3%, 5% cut from each side 97.3%, resized to
 // 150×120 96.7%.
 func TestDemoModelRobust(t *testing.T) {
-	enc, tok := openDemo(t)
+	mod := openDemo(t)
 	ctx := t.Context()
 	gen, err := scene.New(scene.Options{Seed: 1, Split: scene.Test, MaxObjects: 1})
 	if err != nil {
@@ -48,9 +47,7 @@ func TestDemoModelRobust(t *testing.T) {
 		{"crop5-png-128", 128, 0.05, 0, 0, 0, 94.3},
 		{"aspect-150x120-png", 128, 0, 150, 120, 0, 93.7},
 	}
-	size := enc.ImageSize()
-	m := enc.Manifest()
-	popts := preprocess.Options{Size: size, Mean: m.Image.Mean, Std: m.Image.Std}
+	size := mod.ImageSize()
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			z := zeroShotSet{classes: make([]Class, robustScenes)}
@@ -81,7 +78,7 @@ func TestDemoModelRobust(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				tensor, _, err := preprocess.Reader(ctx, &buf, popts)
+				tensor, err := mod.PrepareImage(ctx, buf.Bytes(), 0)
 				if err != nil {
 					t.Fatalf("scene %d: preprocess: %v", i, err)
 				}
@@ -89,13 +86,13 @@ func TestDemoModelRobust(t *testing.T) {
 			}
 			for start := 0; start < robustScenes; start += 100 {
 				n := min(100, robustScenes-start)
-				vs, err := enc.EmbedImages(ctx, pixels[start*3*size*size:(start+n)*3*size*size], n)
+				vs, err := mod.EmbedImages(ctx, pixels[start*3*size*size:(start+n)*3*size*size], n)
 				if err != nil {
 					t.Fatal(err)
 				}
 				z.vecs = append(z.vecs, vs...)
 			}
-			acc, err := z.accuracy(ctx, enc, tok, nil)
+			acc, err := z.accuracy(ctx, mod, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

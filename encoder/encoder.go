@@ -13,7 +13,6 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
-	"imglish/encoder/convert"
 	"imglish/encoder/modelfile"
 )
 
@@ -159,7 +158,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Encoder, err error)
 	if cudaCore != "" {
 		provider = "cuda"
 	}
-	e := &Encoder{man: man, log: log, maxTokens: man.Architecture.TextPositions - 2, perItem: man.Precision == convert.PrecisionInt8,
+	e := &Encoder{man: man, log: log, maxTokens: man.Architecture.TextPositions - 2, perItem: man.Precision == modelfile.PrecisionInt8,
 		imageBatch: imageBatch, provider: provider}
 	defer func() {
 		if err != nil {
@@ -205,10 +204,10 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Encoder, err error)
 		}
 		return s, nil
 	}
-	if e.vision, err = load(man.VisionModel, []string{convert.InputPixels}, []string{convert.OutputImage}); err != nil {
+	if e.vision, err = load(man.VisionModel, []string{modelfile.InputPixels}, []string{modelfile.OutputImage}); err != nil {
 		return nil, err
 	}
-	if e.text, err = load(man.TextModel, []string{convert.InputIDs, convert.InputMask}, []string{convert.OutputText}); err != nil {
+	if e.text, err = load(man.TextModel, []string{modelfile.InputIDs, modelfile.InputMask}, []string{modelfile.OutputText}); err != nil {
 		return nil, err
 	}
 	log.Info("model loaded", "dir", dir, "id", man.ID, "dim", man.Architecture.Dim, "image_size", man.Image.Size,
@@ -219,7 +218,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Encoder, err error)
 // cpuImageBatch is Options.ImageBatch's CPU default for man (see there).
 func cpuImageBatch(man *modelfile.Manifest) int {
 	a := man.Architecture
-	if (man.Precision != convert.PrecisionFP32 && man.Precision != "") || a.PatchSize <= 0 {
+	if (man.Precision != modelfile.PrecisionFP32 && man.Precision != "") || a.PatchSize <= 0 {
 		return maxImageBatch
 	}
 	g := man.Image.Size / a.PatchSize

@@ -16,8 +16,9 @@ import (
 	"imglish/store"
 )
 
-// Embedder turns a batch of preprocessed images into unit vectors. The real
-// *encoder.Encoder satisfies it; tests wrap it to count calls.
+// Embedder turns a batch of preprocessed images into unit vectors. The
+// application's *model.Model satisfies it, as does *encoder.Encoder; tests
+// wrap them to count calls.
 type Embedder interface {
 	// EmbedImages embeds n images laid out as n consecutive CHW float32 tensors
 	// of side ImageSize and returns n vectors.
@@ -28,9 +29,13 @@ type Embedder interface {
 	Dim() int
 }
 
-// manifester is implemented by *encoder.Encoder: the model's id and input
-// normalisation come from its manifest.
+// manifester is implemented by *encoder.Encoder and *model.Model: the model's
+// id and input normalisation come from its manifest.
 type manifester interface{ Manifest() *modelfile.Manifest }
+
+// imageOptioner is implemented by *model.Model: the preprocessing settings
+// its queries use (size, mean, std, ExactJPEG), so the index cannot differ.
+type imageOptioner interface{ ImageOptions() preprocess.Options }
 
 // Options configure an Indexer. The zero value of every field but Store and
 // Encoder means its default.
@@ -44,7 +49,8 @@ type Options struct {
 	// space store.ImageSpace(Model)); default: the encoder manifest's ID.
 	Model string
 	// Preprocess configures decoding (pixel and byte limits, orientation).
-	// Size, Mean and Std are taken from the encoder's manifest.
+	// Size, Mean and Std are taken from the encoder's manifest; with a
+	// *model.Model encoder, Exact is its ImageOptions' too.
 	Preprocess preprocess.Options
 	// Workers is how many files are read, hashed and decoded at once
 	// (default: the number of CPUs).
@@ -147,6 +153,10 @@ func New(opts Options) (*Indexer, error) {
 			opts.Model = man.ID
 		}
 		pre.Mean, pre.Std = man.Image.Mean, man.Image.Std
+	}
+	if m, ok := opts.Encoder.(imageOptioner); ok {
+		o := m.ImageOptions()
+		pre.Mean, pre.Std, pre.Exact = o.Mean, o.Std, o.Exact
 	}
 	pre.Size = opts.Encoder.ImageSize()
 	clock := opts.Clock

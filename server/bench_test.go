@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"imglish/demo/scene"
-	"imglish/encoder"
+	"imglish/model"
 	"imglish/store"
 )
 
@@ -40,16 +40,16 @@ func TestServeLatency(t *testing.T) {
 	secs := envInt("IMGLISH_BENCH_SECONDS", 10)
 	ctx := context.Background()
 	mdir, trained := testModel(t, false)
-	enc, err := encoder.Open(ctx, mdir, encoder.Options{})
+	core, err := model.Open(ctx, mdir, model.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
-	model, err := NewModel(enc, mdir, ModelOptions{})
+	defer core.Close()
+	m, err := NewModel(core)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info := model.Info()
+	info := m.Info()
 	data := t.TempDir()
 	db, err := store.Open(ctx, filepath.Join(data, "store"), store.Options{NoSync: true})
 	if err != nil {
@@ -74,7 +74,7 @@ func TestServeLatency(t *testing.T) {
 	for i := range 512 {
 		queries = append(queries, gen.Scene(i).Caption())
 	}
-	single, batched := encoderRate(t, model, queries)
+	single, batched := encoderRate(t, m, queries)
 
 	report := &bytes.Buffer{}
 	host, _ := os.Hostname()
@@ -91,7 +91,7 @@ func TestServeLatency(t *testing.T) {
 		{"coal.,noqueue", CoalescerOptions{MaxBatch: 32, MaxWait: 2 * time.Millisecond}, -1},
 		{"unbatched", CoalescerOptions{MaxBatch: 1}, -1},
 	} {
-		srv, err := New(Deps{DataDir: data, Encoder: model, Catalog: cat}, Options{
+		srv, err := New(Deps{DataDir: data, Encoder: m, Catalog: cat}, Options{
 			NoAuth: true, Addr: "127.0.0.1:0", RateLimit: -1, Batch: mode.batch, MaxInFlight: mode.inFlight, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"imglish/encoder/convert"
 	"imglish/indexer"
 	"imglish/internal/testenv"
+	"imglish/model"
 	"imglish/store"
 )
 
@@ -99,9 +100,9 @@ type envConfig struct {
 	encoder func(*Model) Encoder
 }
 
-// hookedEmbedder is the real encoder with envConfig.embedHook before each batch.
+// hookedEmbedder is the real model with envConfig.embedHook before each batch.
 type hookedEmbedder struct {
-	*encoder.Encoder
+	*model.Model
 	hook func(ctx context.Context, n int) error
 }
 
@@ -109,7 +110,7 @@ func (h hookedEmbedder) EmbedImages(ctx context.Context, pixels []float32, n int
 	if err := h.hook(ctx, n); err != nil {
 		return nil, err
 	}
-	return h.Encoder.EmbedImages(ctx, pixels, n)
+	return h.Model.EmbedImages(ctx, pixels, n)
 }
 
 func newEnv(t testing.TB, cfg envConfig) *env {
@@ -126,27 +127,27 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	enc, err := encoder.Open(ctx, mdir, encoder.Options{Threads: 1})
+	core, err := model.Open(ctx, mdir, model.Options{Encoder: encoder.Options{Threads: 1}})
 	if err != nil {
-		t.Fatalf("open encoder: %v", err)
+		t.Fatalf("open model: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := e.db.Check(context.Background()); err != nil {
 			t.Errorf("store check: %v", err)
 		}
-		if err := enc.Close(); err != nil {
-			t.Errorf("close encoder: %v", err)
+		if err := core.Close(); err != nil {
+			t.Errorf("close model: %v", err)
 		}
 		if err := e.db.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	if e.model, err = NewModel(enc, mdir, ModelOptions{}); err != nil {
+	if e.model, err = NewModel(core); err != nil {
 		t.Fatal(err)
 	}
-	ixOpts := indexer.Options{Store: e.db, Encoder: enc, Workers: 2, MaxWait: 20e6}
+	ixOpts := indexer.Options{Store: e.db, Encoder: core, Workers: 2, MaxWait: 20e6}
 	if cfg.embedHook != nil {
-		ixOpts.Encoder = hookedEmbedder{Encoder: enc, hook: cfg.embedHook}
+		ixOpts.Encoder = hookedEmbedder{Model: core, hook: cfg.embedHook}
 	}
 	if e.tagger = e.autoTagger(cfg); e.tagger != nil {
 		ixOpts.Tagger = indexer.TaggerFunc(func(ctx context.Context, vec []float32) ([]string, error) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"imglish/encoder/tokenizer"
+	"imglish/model/modeltest"
 )
 
 // vcall sends one request to the vectorizer door and decodes the answer into
@@ -247,62 +248,108 @@ func TestVectorizerAuth(t *testing.T) {
 }
 
 // TestTextWindowEveryDoor: a text longer than the model's 64-token window
-// gets the vector of its first 62 pieces (the official truncation) through
-// every door that embeds text: /v1/embed, /v1/search's query vector, the
-// vectorizer, and the Model itself.
+// gets the vector of its first 62 pieces (the official truncation,
+// modeltest.Reference) through every server door that embeds text: the
+// Model, /v1/embed, the vectorizer's /vectorize, /v1/search's query vector
+// (and, over HTTP, a text search of a collection holding the text), the
+// vector /v1/texts stores, and a /v1/classify label. `imglish embed --text`
+// is checked in cmd/imglish (TestEmbedTextWindow), demo eval in demo
+// (TestEvalTextWindow).
 func TestTextWindowEveryDoor(t *testing.T) {
-	e := newEnv(t, envConfig{opts: Options{VectorizerAddr: "127.0.0.1:0", VectorizerNoAuth: true}})
+	e := newEnv(t, envConfig{opts: Options{VectorizerAddr: "127.0.0.1:0", VectorizerNoAuth: true}, scenes: 3})
 	vs := httptest.NewServer(e.srv.VectorizerHandler())
 	t.Cleanup(vs.Close)
-	var words []string
-	for i := range 90 {
-		words = append(words, []string{"red", "blue", "star", "circle", "square", "green"}[i%6])
-	}
-	long := strings.Join(words, " ")
-	ids := e.model.tok.XLMRIDs(long)
-	if len(ids) <= 62 {
-		t.Fatalf("test text has %d pieces, want > 62", len(ids))
-	}
-	framed := append(append([]int64{tokenizer.BOS}, ids[:62]...), tokenizer.EOS)
-	ref, err := e.model.enc.EmbedTexts(t.Context(), [][]int64{framed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	full := append(append([]int64{tokenizer.BOS}, ids...), tokenizer.EOS)
-	untrunc, err := e.model.enc.EmbedTexts(t.Context(), [][]int64{full})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := cosine(ref[0], untrunc[0]); c > 0.9999 {
-		t.Fatalf("the whole text and its first 62 pieces embed alike (cosine %.6f): the test cannot tell", c)
-	}
+	long := modeltest.LongText
+	ref := modeltest.Reference(t, e.model.Core(), long)
 
-	doors := map[string][]float32{}
 	mv, err := e.model.EmbedTexts(t.Context(), []string{long})
 	if err != nil {
 		t.Fatal(err)
 	}
-	doors["Model.EmbedTexts"] = mv[0]
+	modeltest.Check(t, "Model.EmbedTexts", mv[0], ref)
 	var emb struct {
 		Vectors [][]float32 `json:"vectors"`
 	}
 	if st, _ := e.call(http.MethodPost, "/v1/embed", readKey, map[string]any{"texts": []string{long, "x"}}, &emb); st != 200 {
 		t.Fatalf("/v1/embed: %d", st)
 	}
-	doors["/v1/embed"] = emb.Vectors[0]
+	modeltest.Check(t, "/v1/embed", emb.Vectors[0], ref)
 	var vec VectorizeResponse
 	if st, msg := vcall(t, vs.URL, http.MethodPost, "/vectorize", "", mustJSON(t, map[string]any{"texts": []string{long}}), &vec); st != 200 {
 		t.Fatalf("/vectorize: %d %s", st, msg)
 	}
-	doors["/vectorize"] = vec.TextVectors[0]
+	modeltest.Check(t, "/vectorize", vec.TextVectors[0], ref)
 	q, err := e.srv.queryVector(t.Context(), []QueryTerm{{Text: long}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	doors["/v1/search query"] = q
-	for name, v := range doors {
-		if c := cosine(v, ref[0]); c < 0.99999 {
-			t.Errorf("%s: cosine %.6f to the first-62-pieces reference, want ≥ 0.99999", name, c)
+	modeltest.Check(t, "/v1/search query vector", q, ref)
+
+	// /v1/texts: the stored vector, read back as the score of a search by
+	// the reference vector itself (a cosine, both being unit vectors); then a
+	// text search by the long text over HTTP scores it 1.
+	if st, _ := e.call(http.MethodPost, "/v1/texts/window", writeKey, map[string]any{"texts": []string{long, "a blue square"}}, nil); st != 201 {
+		t.Fatalf("/v1/texts: %d", st)
+	}
+	for _, tc := range []struct {
+		door  string
+		query []QueryTerm
+	}{
+		{"/v1/texts stored vector", []QueryTerm{{Vector: ref}}},
+		{"/v1/search text query against /v1/texts", []QueryTerm{{Text: long}}},
+	} {
+		var sr SearchResponse
+		if st, _ := e.call(http.MethodPost, "/v1/search", readKey, SearchRequest{Query: tc.query, Target: "texts", Collection: "window", K: 2}, &sr); st != 200 || len(sr.Hits) == 0 {
+			t.Fatalf("%s: %d, %d hits", tc.door, st, len(sr.Hits))
+		}
+		if h := sr.Hits[0]; h.Text != long || float64(h.Score) < modeltest.MinCosine {
+			t.Errorf("%s: top hit %.40q… score %.7f, want the long text at ≥ %v", tc.door, h.Text, h.Score, modeltest.MinCosine)
 		}
 	}
+
+	// /v1/classify with the long text as its one label and "{}" as its one
+	// template: each image's cosine to the label vector must be its cosine to
+	// the reference. Over three images, a whole-text label vector moves at
+	// least one cosine by more than the tolerance (checked first).
+	whole, err := e.model.Core().Encoder().EmbedTexts(t.Context(), [][]int64{
+		append(append([]int64{tokenizer.BOS}, e.model.Core().Tokenizer().XLMRIDs(long)...), tokenizer.EOS)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tol = 1e-5
+	var moved bool
+	for i := range 3 {
+		data, err := os.ReadFile(e.scenePath(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		px, err := e.model.PrepareImage(t.Context(), data, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		iv, err := e.model.EmbedImages(t.Context(), [][]float32{px})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := float64(dot32(iv[0], ref))
+		moved = moved || math.Abs(float64(dot32(iv[0], whole[0]))-want) > 10*tol
+		var cr classifyResponse
+		if st, _ := e.call(http.MethodPost, "/v1/classify", readKey, map[string]any{"image": base64Std(data), "labels": []string{long}, "templates": []string{"{}"}}, &cr); st != 200 || len(cr.Labels) != 1 {
+			t.Fatalf("/v1/classify: %d", st)
+		}
+		if got := cr.Labels[0].Cosine; math.Abs(got-want) > tol {
+			t.Errorf("/v1/classify, scene %d: label cosine %.7f, want %.7f (the reference's)", i, got, want)
+		}
+	}
+	if !moved {
+		t.Fatal("no image's cosine tells the whole text's vector from the reference: the classify check cannot fail")
+	}
+}
+
+func dot32(a, b []float32) float32 {
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
 }

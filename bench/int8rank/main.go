@@ -23,7 +23,7 @@ import (
 	"imglish/encoder"
 	"imglish/encoder/convert"
 	"imglish/encoder/preprocess"
-	"imglish/encoder/tokenizer"
+	"imglish/model"
 )
 
 func main() {
@@ -38,10 +38,6 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
-	tok, err := tokenizer.Load(filepath.Join(*dir, "demo.model"))
-	if err != nil {
-		log.Fatal(err)
-	}
 	gen, err := scene.New(scene.Options{Seed: 1, Split: scene.Test, MinObjects: 2})
 	if err != nil {
 		log.Fatal(err)
@@ -62,12 +58,11 @@ func main() {
 		if _, err := convert.Convert(ctx, convert.Options{Checkpoint: filepath.Join(*dir, "demo.pth"), OutDir: mdir, Precision: prec}); err != nil {
 			log.Fatal(err)
 		}
-		enc, err := encoder.Open(ctx, mdir, encoder.Options{Threads: 2})
+		m, err := model.Open(ctx, mdir, model.Options{Encoder: encoder.Options{Threads: 2}, Tokenizer: filepath.Join(*dir, "demo.model")})
 		if err != nil {
 			log.Fatal(err)
 		}
-		m := enc.Manifest()
-		size := enc.ImageSize()
+		size := m.ImageSize()
 		const render = 128
 		px := make([]float32, len(scenes)*3*size*size)
 		for i, s := range scenes {
@@ -79,28 +74,22 @@ func main() {
 			for p := range render * render {
 				copy(rgb.Pix[3*p:3*p+3], img.Pix[4*p:4*p+3])
 			}
-			preprocess.Tensor(rgb, size, m.Image.Mean, m.Image.Std, px[i*3*size*size:(i+1)*3*size*size])
+			m.PrepareRGB(rgb, px[i*3*size*size:(i+1)*3*size*size])
 		}
-		iv, err := enc.EmbedImages(ctx, px, len(scenes))
+		iv, err := m.EmbedImages(ctx, px, len(scenes))
 		if err != nil {
 			log.Fatal(err)
 		}
-		ids := make([][]int64, len(captions))
-		for i, c := range captions {
-			if ids[i], err = tok.BEiT3Input(c, enc.TextWindow()); err != nil {
-				log.Fatal(err)
-			}
-		}
-		tv, err := enc.EmbedTexts(ctx, ids)
+		tv, err := m.EmbedTexts(ctx, captions)
 		if err != nil {
 			log.Fatal(err)
 		}
-		rep, err := demo.Evaluate(ctx, enc, tok, demo.EvalOptions{Seed: 1, Scenes: *n})
+		rep, err := demo.Evaluate(ctx, m, demo.EvalOptions{Seed: 1, Scenes: *n})
 		if err != nil {
 			log.Fatal(err)
 		}
 		res[prec] = result{iv, tv, rep}
-		if err := enc.Close(); err != nil {
+		if err := m.Close(); err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -3,14 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"imglish/demo"
 	"imglish/demo/scene"
-	"imglish/encoder"
-	"imglish/encoder/tokenizer"
+	"imglish/model"
 )
 
 func init() { register(newDemoCmd) }
@@ -87,20 +85,15 @@ func newDemoEvalCmd(g *globals) *cobra.Command {
 			if g.model == "" {
 				return fmt.Errorf("demo eval: --model is required: %w", demo.ErrOptions)
 			}
-			enc, err := encoder.Open(cmd.Context(), g.model, g.encoderOptions(threads))
+			m, err := model.Open(cmd.Context(), g.model, g.modelOptions(threads))
 			if err != nil {
 				return err
 			}
-			defer enc.Close()
-			m := enc.Manifest()
-			if m.Text.Tokenizer == "" {
+			defer m.Close()
+			if !m.HasTokenizer() {
 				return fmt.Errorf("demo eval: %s has no tokenizer: %w", g.model, demo.ErrOptions)
 			}
-			tok, err := tokenizer.Load(filepath.Join(g.model, m.Text.Tokenizer))
-			if err != nil {
-				return err
-			}
-			rep, err := demo.Evaluate(cmd.Context(), enc, tok, opts)
+			rep, err := demo.Evaluate(cmd.Context(), m, opts)
 			if err != nil {
 				return err
 			}

@@ -15,8 +15,7 @@ import (
 
 	"imglish/encoder"
 	"imglish/encoder/modelfile"
-	"imglish/encoder/preprocess"
-	"imglish/encoder/tokenizer"
+	"imglish/model"
 )
 
 func init() { register(newEmbedCmd) }
@@ -51,12 +50,14 @@ per line. --image decodes and preprocesses a file as the model's model.json says
 				return err
 			}
 			ctx := cmd.Context()
-			enc, err := encoder.Open(ctx, dir, g.encoderOptions(threads))
+			opts := g.modelOptions(threads)
+			opts.Tokenizer = tokenizerPath
+			m, err := model.Open(ctx, dir, opts)
 			if err != nil {
 				return err
 			}
-			defer enc.Close()
-			man := enc.Manifest()
+			defer m.Close()
+			enc, man := m.Encoder(), m.Manifest()
 			out := json.NewEncoder(cmd.OutOrStdout())
 			emit := func(input string, vecs [][]float32) error {
 				for i, v := range vecs {
@@ -71,11 +72,11 @@ per line. --image decodes and preprocesses a file as the model's model.json says
 				return nil
 			}
 			for _, path := range images {
-				px, _, err := preprocess.File(ctx, path, preprocess.Options{Size: man.Image.Size, Mean: man.Image.Mean, Std: man.Image.Std, Exact: g.exactJPEG})
+				px, err := m.PrepareFile(ctx, path)
 				if err != nil {
 					return err
 				}
-				vecs, err := enc.EmbedImages(ctx, px, 1)
+				vecs, err := m.EmbedImages(ctx, px, 1)
 				if err != nil {
 					return fmt.Errorf("embed %s: %w", path, err)
 				}
@@ -100,23 +101,16 @@ per line. --image decodes and preprocesses a file as the model's model.json says
 					return err
 				}
 			}
-			if len(texts) > 0 {
-				tok, err := loadTokenizer(dir, man, tokenizerPath)
+			if len(texts) > 0 && !m.HasTokenizer() {
+				return fmt.Errorf("embed --text: %w (convert with --tokenizer, or pass --tokenizer)", model.ErrNoTokenizer)
+			}
+			for _, text := range texts {
+				vecs, err := m.EmbedTexts(ctx, []string{text})
 				if err != nil {
-					return err
+					return fmt.Errorf("embed text %q: %w", text, err)
 				}
-				for _, text := range texts {
-					ids, err := tok.BEiT3Input(text, enc.TextWindow())
-					if err != nil {
-						return fmt.Errorf("tokenize %q: %w", text, err)
-					}
-					vecs, err := enc.EmbedTexts(ctx, [][]int64{ids})
-					if err != nil {
-						return fmt.Errorf("embed text %q: %w", text, err)
-					}
-					if err := emit(text, vecs); err != nil {
-						return err
-					}
+				if err := emit(text, vecs); err != nil {
+					return err
 				}
 			}
 			for _, s := range tokens {
@@ -144,18 +138,6 @@ per line. --image decodes and preprocesses a file as the model's model.json says
 	f.StringArrayVar(&tokens, "text-ids", nil, "alias of --tokens")
 	f.IntVar(&threads, "threads", 0, "ONNX Runtime intra-op threads (0: one per core)")
 	return cmd
-}
-
-// loadTokenizer opens --tokenizer, else the tokenizer recorded in model.json.
-func loadTokenizer(dir string, man *modelfile.Manifest, explicit string) (*tokenizer.Tokenizer, error) {
-	path := explicit
-	if path == "" {
-		if man.Text.Tokenizer == "" {
-			return nil, fmt.Errorf("embed --text: the model folder has no tokenizer (convert with --tokenizer, or pass --tokenizer)")
-		}
-		path = filepath.Join(dir, man.Text.Tokenizer)
-	}
-	return tokenizer.Load(path)
 }
 
 // modelDir resolves --model: a folder holding model.json, else a name under

@@ -11,9 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"imglish/encoder"
-	"imglish/encoder/preprocess"
 	"imglish/indexer"
+	"imglish/model"
 	"imglish/store"
 )
 
@@ -46,19 +45,19 @@ symlinks are not followed, and files that are not images or do not decode are re
 			if err != nil {
 				return err
 			}
-			enc, err := encoder.Open(ctx, dir, g.encoderOptions(threads))
+			core, err := model.Open(ctx, dir, g.modelOptions(threads))
 			if err != nil {
 				return err
 			}
-			defer enc.Close()
+			defer core.Close()
 			db, err := openStore(ctx, g, store.Options{},
 				`index through it instead (POST /v1/index/jobs {"folder": DIR}, under one of its --index-root folders)`)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Workers: workers, BatchSize: batch, Encoders: encoders,
-				Ignore: ignore, Reconcile: reconcile, Logger: g.logger, Preprocess: preprocess.Options{Exact: g.exactJPEG}})
+			ix, err := indexer.New(indexer.Options{Store: db, Encoder: core, Workers: workers, BatchSize: batch, Encoders: encoders,
+				Ignore: ignore, Reconcile: reconcile, Logger: g.logger})
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,7 @@ import (
 
 	"imglish/encoder"
 	"imglish/internal/fspath"
+	"imglish/model"
 )
 
 // globals are the flags every subcommand shares.
@@ -97,6 +98,12 @@ func newRoot() *cobra.Command {
 // library, the device and the logger, with the command's own thread count.
 func (g *globals) encoderOptions(threads int) encoder.Options {
 	return encoder.Options{Library: g.ortLib, Provider: g.device, Threads: threads, Logger: g.logger}
+}
+
+// modelOptions are the model settings every command shares: the encoder's,
+// and --exact-jpeg for queries and the index alike.
+func (g *globals) modelOptions(threads int) model.Options {
+	return model.Options{Encoder: g.encoderOptions(threads), ExactJPEG: g.exactJPEG}
 }
 
 // envOr returns the environment variable's value, or def when it is unset or empty.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"imglish/encoder"
+	"imglish/model"
 	"imglish/server"
 	"imglish/store"
 )
@@ -196,26 +196,26 @@ func localSearch(cmd *cobra.Command, g *globals, req server.SearchRequest) (serv
 	if err != nil {
 		return server.SearchResponse{}, err
 	}
-	enc, err := encoder.Open(ctx, dir, g.encoderOptions(0))
+	core, err := model.Open(ctx, dir, g.modelOptions(0))
 	if err != nil {
 		return server.SearchResponse{}, err
 	}
-	defer enc.Close()
+	defer core.Close()
 	db, err := openStore(ctx, g, store.Options{ReadOnly: true}, "search through it instead (imglish search --server URL)")
 	if err != nil {
 		return server.SearchResponse{}, err
 	}
 	defer db.Close()
-	model, err := server.NewModel(enc, dir, server.ModelOptions{ExactJPEG: g.exactJPEG})
+	enc, err := server.NewModel(core)
 	if err != nil {
 		return server.SearchResponse{}, err
 	}
-	info := model.Info()
+	info := enc.Info()
 	cat, err := server.NewCatalog(db, nil, info.ID, info.Dim)
 	if err != nil {
 		return server.SearchResponse{}, err
 	}
-	srv, err := server.New(server.Deps{DataDir: g.data, Encoder: model, Catalog: cat}, server.Options{Logger: g.logger, MaxBatch: 1})
+	srv, err := server.New(server.Deps{DataDir: g.data, Encoder: enc, Catalog: cat}, server.Options{Logger: g.logger, MaxBatch: 1})
 	if err != nil {
 		return server.SearchResponse{}, err
 	}

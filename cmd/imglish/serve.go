@@ -8,9 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"imglish/encoder"
-	"imglish/encoder/preprocess"
 	"imglish/indexer"
+	"imglish/model"
 	"imglish/server"
 	"imglish/store"
 )
@@ -92,22 +91,22 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 			if err != nil {
 				return err
 			}
-			enc, err := encoder.Open(ctx, dir, g.encoderOptions(threads))
+			core, err := model.Open(ctx, dir, g.modelOptions(threads))
 			if err != nil {
 				return err
 			}
 			db, err := openStore(ctx, g, store.Options{}, "one server per store: use that one, or give this one another --data")
 			if err != nil {
-				return errors.Join(err, enc.Close())
+				return errors.Join(err, core.Close())
 			}
 			// Close in reverse order of opening, after the server has drained.
 			defer func() {
 				if cerr := db.Close(); cerr != nil {
 					g.logger.Error("close store", "err", cerr)
 				}
-				_ = enc.Close()
+				_ = core.Close()
 			}()
-			model, err := server.NewModel(enc, dir, server.ModelOptions{ExactJPEG: g.exactJPEG})
+			enc, err := server.NewModel(core)
 			if err != nil {
 				return err
 			}
@@ -118,21 +117,20 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 			// Auto-tag label sets (config "auto_tags" and sets stored with
 			// "auto_tag": true) run in the indexer's own commits.
 			tagger, err := server.NewAutoTagger(ctx, server.AutoTagOptions{
-				Encoder: model, Store: db, Sets: opts.AutoTags, MinProb: opts.AutoTagMinProb})
+				Encoder: enc, Store: db, Sets: opts.AutoTags, MinProb: opts.AutoTagMinProb})
 			if err != nil {
 				return err
 			}
-			ix, err := indexer.New(indexer.Options{Store: db, Encoder: enc, Logger: g.logger, Tagger: tagger,
-				Preprocess: preprocess.Options{Exact: g.exactJPEG}})
+			ix, err := indexer.New(indexer.Options{Store: db, Encoder: core, Logger: g.logger, Tagger: tagger})
 			if err != nil {
 				return err
 			}
-			info := model.Info()
+			info := enc.Info()
 			cat, err := server.NewCatalog(db, ix, info.ID, info.Dim)
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(server.Deps{DataDir: g.data, Encoder: model, Catalog: cat, Indexer: ix, AutoTagger: tagger}, opts)
+			srv, err := server.New(server.Deps{DataDir: g.data, Encoder: enc, Catalog: cat, Indexer: ix, AutoTagger: tagger}, opts)
 			if err != nil {
 				return err
 			}

@@ -35,8 +35,8 @@ const (
 
 // Precisions accepted by Options.Precision.
 const (
-	PrecisionFP32 = "fp32"
-	PrecisionFP16 = "fp16"
+	PrecisionFP32 = modelfile.PrecisionFP32
+	PrecisionFP16 = modelfile.PrecisionFP16
 )
 
 // Options configures Convert. The zero value of every field but Checkpoint and

@@ -7,15 +7,16 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"imglish/encoder/convert/onnxpb"
+	"imglish/encoder/modelfile"
 )
 
-// Graph I/O names, shared with package encoder.
+// Graph I/O names (defined in modelfile, which the encoder reads them from).
 const (
-	InputPixels  = "pixel_values"
-	InputIDs     = "input_ids"
-	InputMask    = "padding_mask"
-	OutputImage  = "image_embeds"
-	OutputText   = "text_embeds"
+	InputPixels  = modelfile.InputPixels
+	InputIDs     = modelfile.InputIDs
+	InputMask    = modelfile.InputMask
+	OutputImage  = modelfile.OutputImage
+	OutputText   = modelfile.OutputText
 	opsetVersion = 17
 	irVersion    = 8
 	lnEps        = 1e-5

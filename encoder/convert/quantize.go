@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"imglish/encoder/modelfile"
 )
 
 // PrecisionInt8 quantises the weights of every linear layer (q/k/v, out_proj,
@@ -18,7 +20,7 @@ import (
 // ORT's u8×s8 kernels use VPMADDUBSW, whose int16 sums can saturate with
 // full-range int8 weights (ORT's quantisation notes suggest 7-bit weights
 // there); the cosine checks were run on VNNI hardware only.
-const PrecisionInt8 = "int8"
+const PrecisionInt8 = modelfile.PrecisionInt8
 
 // quantized is one weight's int8 values and per-column scales, computed once
 // and shared by the two initializers that write them.
