@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/zeebo/xxh3"
-
 	"imglish/indexer"
 	"imglish/internal/fspath"
 	"imglish/search"
@@ -162,9 +160,9 @@ func (c *storeCatalog) Item(_ context.Context, id string) (Item, error) {
 	return itemView(it), nil
 }
 
-// ContentID is the indexer's item id: hex xxh3-128 of the content.
+// ContentID is the indexer's item id (indexer.ContentHash).
 func (c *storeCatalog) ContentID(data []byte) string {
-	return indexer.Hash(xxh3.Hash128(data).Bytes()).String()
+	return indexer.ContentHash(data).String()
 }
 
 func (c *storeCatalog) Vector(_ context.Context, id string) ([]float32, error) {
