@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/zeebo/xxh3"
-
 	"imglish/internal/fspath"
 )
 
@@ -45,7 +43,7 @@ func (ix *Indexer) AddImage(ctx context.Context, path string, data []byte, pixel
 	if err != nil {
 		return "", fmt.Errorf("add %s: %w", p, err)
 	}
-	rec := fileRecord{Path: p, Size: st.Size(), ModTime: st.ModTime().UnixNano(), Hash: Hash(xxh3.Hash128(data).Bytes())}
+	rec := fileRecord{Path: p, Size: st.Size(), ModTime: st.ModTime().UnixNano(), Hash: ContentHash(data)}
 	meta.Size, meta.ModTime = rec.Size, rec.ModTime
 	if old, ok, err := ix.cat.lookup(ctx, p); err != nil {
 		return "", fmt.Errorf("add %s: look up: %w", p, err)

@@ -4,10 +4,17 @@ import (
 	"context"
 	"encoding/hex"
 	"time"
+
+	"github.com/zeebo/xxh3"
 )
 
 // Hash is a file's content hash (xxh3-128, big-endian hi then lo).
 type Hash [16]byte
+
+// ContentHash is the content-id rule: the hash of a file's bytes. An
+// item's id (and its Hash field) is ContentHash(data).String(), so the
+// same bytes make one item whichever path, upload or writer brings them.
+func ContentHash(data []byte) Hash { return Hash(xxh3.Hash128(data).Bytes()) }
 
 // String returns the hash in hex.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }

@@ -54,10 +54,13 @@
 //
 // # Store layout and model spaces
 //
-// In the store an item is one content hash (ID = hex xxh3-128) listing every
-// path that holds it with the size and mtime seen; error records are store
-// values under "indexer/error:"+path. Both are shared by all models. Vectors
-// live in the model's space, store.ImageSpace(model id): indexing with another
+// The store is any vstore.Store (Options.Store; the embedded store.DB by
+// default), used only through that interface. In it an item is one content
+// hash (ID = ContentHash(data).String(), hex xxh3-128; the server's upload
+// ids use the same function) listing every path that holds it with the size
+// and mtime seen; error records are store values under
+// "indexer/error:"+path. Both are shared by all models. Vectors live in the
+// model's space, vstore.ImageSpace(model id): indexing with another
 // model fills a separate space (a path counts as unchanged only when its
 // content has a vector in this model's space), and search uses one space at a
 // time. Deleting an item's last path deletes the item and its vectors in every

@@ -13,7 +13,7 @@ import (
 
 	"imglish/encoder/modelfile"
 	"imglish/encoder/preprocess"
-	"imglish/store"
+	"imglish/vstore"
 )
 
 // Embedder turns a batch of preprocessed images into unit vectors. The
@@ -40,13 +40,14 @@ type imageOptioner interface{ ImageOptions() preprocess.Options }
 // Options configure an Indexer. The zero value of every field but Store and
 // Encoder means its default.
 type Options struct {
-	// Store receives items, vectors and error records. Required; the caller
-	// opens and closes it.
-	Store *store.DB
+	// Store receives items, vectors and error records: the embedded
+	// *store.DB or any other vstore.Store. Required; the caller opens and
+	// closes it.
+	Store vstore.Store
 	// Encoder embeds images. Required.
 	Encoder Embedder
 	// Model is the id stamped on every vector (the vectors live in the store
-	// space store.ImageSpace(Model)); default: the encoder manifest's ID.
+	// space vstore.ImageSpace(Model)); default: the encoder manifest's ID.
 	Model string
 	// Preprocess configures decoding (pixel and byte limits, orientation).
 	// Size, Mean and Std are taken from the encoder's manifest; with a
@@ -163,7 +164,7 @@ func New(opts Options) (*Indexer, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	cat := &storeCatalog{db: opts.Store, model: opts.Model, space: store.ImageSpace(opts.Model), clock: clock}
+	cat := &storeCatalog{db: opts.Store, model: opts.Model, space: vstore.ImageSpace(opts.Model), clock: clock}
 	return newIndexer(opts, cat, pixelCodec{opts: pre})
 }
 
@@ -225,7 +226,7 @@ func defaultWorkers() int { return runtime.NumCPU() }
 func (ix *Indexer) Model() string { return ix.opts.Model }
 
 // Space returns the store space holding this Indexer's vectors.
-func (ix *Indexer) Space() string { return store.ImageSpace(ix.opts.Model) }
+func (ix *Indexer) Space() string { return vstore.ImageSpace(ix.opts.Model) }
 
 // Progress returns a snapshot of the current or last run. Safe for concurrent use.
 func (ix *Indexer) Progress() Progress { return ix.prog.snapshot(ix.opts.Clock()) }
@@ -250,7 +251,7 @@ func (ix *Indexer) Errors(ctx context.Context) ([]FileError, error) {
 // ListErrors lists the files recorded in db as not indexable (not images,
 // corrupt, too large, unreadable), sorted by path, without needing an
 // encoder. Error records are shared by all models. Safe for concurrent use.
-func ListErrors(ctx context.Context, db *store.DB) ([]FileError, error) {
+func ListErrors(ctx context.Context, db vstore.Store) ([]FileError, error) {
 	var out []FileError
 	err := db.ScanValues(ctx, errValuePrefix, func(key string, val []byte) bool {
 		var ev errorValue

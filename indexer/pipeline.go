@@ -9,11 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zeebo/xxh3"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
-	"imglish/store"
+	"imglish/vstore"
 )
 
 // imageCodec turns file bytes into the encoder's input.
@@ -252,7 +251,7 @@ func (r *run) process(ctx context.Context, e fileEntry, hadErr bool) error {
 	case err != nil:
 		return r.fail(ctx, rec, fmt.Errorf("read: %w", err))
 	}
-	rec.Hash = Hash(xxh3.Hash128(data).Bytes())
+	rec.Hash = ContentHash(data)
 
 	r.mu.Lock()
 	if p := r.inflight[rec.Hash]; p != nil {
@@ -562,7 +561,7 @@ func (r *run) commitAll(ctx context.Context, in <-chan encodedBatch) error {
 		}
 		timer.Stop()
 		err := r.commitGroup(ctx, group)
-		if errors.Is(err, store.ErrBatchTooLarge) && len(group) > 1 {
+		if errors.Is(err, vstore.ErrBatchTooLarge) && len(group) > 1 {
 			// Too big for one Badger transaction: one batch at a time, as
 			// each was sized to fit.
 			for _, eb := range group {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"imglish/store"
+	"imglish/vstore"
 )
 
 // retagBatch is how many items one Retag commit re-tags.
@@ -43,7 +43,7 @@ func (ix *Indexer) Retag(ctx context.Context) (int, error) {
 		return nil
 	}
 	var ferr error
-	err := ix.opts.Store.Items(ctx, nil, func(it store.Item) bool {
+	err := ix.opts.Store.Items(ctx, nil, func(it vstore.Item) bool {
 		vec, err := ix.opts.Store.Vector(space, it.ID)
 		if err != nil {
 			return true // no vector in this space (another model's item)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"imglish/store"
+	"imglish/vstore"
 )
 
 // errValuePrefix keys the error records in the store's application values:
@@ -25,13 +25,14 @@ type errorValue struct {
 	Reason  string `json:"reason"`
 }
 
-// storeCatalog maps the indexer's records onto store.DB: one item per
-// content hash (ID = Hash = hex xxh3-128) listing every path that holds it,
-// its vector in the model's image space, and error records as store values.
+// storeCatalog maps the indexer's records onto a vstore.Store: one item
+// per content hash (ID = Hash = ContentHash(data).String()) listing every
+// path that holds it, its vector in the model's image space, and error
+// records as store values.
 // The file records (paths) are shared by all models; "unchanged" also needs
 // the content's vector in this model's space.
 type storeCatalog struct {
-	db    *store.DB
+	db    vstore.Store
 	model string
 	space string
 	clock func() time.Time
@@ -40,14 +41,14 @@ type storeCatalog struct {
 func (c *storeCatalog) ensureSpace(ctx context.Context, dim int) error {
 	for _, s := range c.db.Spaces() {
 		if s.Name == c.space {
-			if s.Kind != store.KindImages || s.Dim != dim || s.Model != c.model {
+			if s.Kind != vstore.KindImages || s.Dim != dim || s.Model != c.model {
 				return fmt.Errorf("%w: space %s holds %s %d-d vectors of model %s, want %d-d of %s",
 					ErrOptions, s.Name, s.Kind, s.Dim, s.Model, dim, c.model)
 			}
 			return nil
 		}
 	}
-	if err := c.db.CreateSpace(ctx, store.Space{Name: c.space, Kind: store.KindImages, Model: c.model, Dim: dim}); err != nil {
+	if err := c.db.CreateSpace(ctx, vstore.Space{Name: c.space, Kind: vstore.KindImages, Model: c.model, Dim: dim}); err != nil {
 		return fmt.Errorf("create space %s: %w", c.space, err)
 	}
 	return nil
@@ -81,11 +82,11 @@ func (c *storeCatalog) lookup(_ context.Context, p string) (fileRecord, bool, er
 			return fileRecord{Path: p, Size: f.Size, ModTime: f.ModTime.UnixNano(), Hash: h}, true, nil
 		}
 		return fileRecord{}, false, nil
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, vstore.ErrNotFound):
 		return fileRecord{}, false, err
 	}
 	v, err := c.db.Value(errValuePrefix + p)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, vstore.ErrNotFound) {
 		return fileRecord{}, false, nil
 	}
 	if err != nil {
@@ -100,7 +101,7 @@ func (c *storeCatalog) lookup(_ context.Context, p string) (fileRecord, bool, er
 
 func (c *storeCatalog) rangeFiles(ctx context.Context, prefix string, fn func(fileRecord) error) error {
 	var ferr error
-	err := c.db.Items(ctx, &store.Filter{PathPrefixes: []string{prefix}}, func(it store.Item) bool {
+	err := c.db.Items(ctx, &vstore.Filter{PathPrefixes: []string{prefix}}, func(it vstore.Item) bool {
 		h, _ := hashOf(it.Hash)
 		for _, f := range it.Files {
 			if within(f.Path, prefix) {
@@ -129,7 +130,7 @@ func (c *storeCatalog) rangeFiles(ctx context.Context, prefix string, fn func(fi
 
 func (c *storeCatalog) hasContent(_ context.Context, h Hash) (bool, error) {
 	it, err := c.db.ItemByHash(h.String())
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, vstore.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
@@ -138,24 +139,24 @@ func (c *storeCatalog) hasContent(_ context.Context, h Hash) (bool, error) {
 	return c.hasVector(it.ID), nil
 }
 
-// commit turns b into one store.Batch: it edits working copies of the items
+// commit turns b into one vstore.Batch: it edits working copies of the items
 // it touches (new content, paths moving between items, paths going away) and
 // deletes an item when its last path went in this batch. New content whose
 // vector is in the space already keeps that vector: an upsert by content id,
 // so two writers embedding the same image make one item. The caller holds
 // Indexer.commitMu.
 func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
-	var sb store.Batch
-	work := map[string]*store.Item{} // working copies by id
+	var sb vstore.Batch
+	work := map[string]*vstore.Item{} // working copies by id
 	var order []string
 	lostPath := map[string]bool{} // items that lost a path in this batch
 	owner := map[string]string{}  // path → id as changed by this batch ("" = none)
-	get := func(id string) (*store.Item, error) {
+	get := func(id string) (*vstore.Item, error) {
 		if it, ok := work[id]; ok {
 			return it, nil
 		}
 		it, err := c.db.Item(id)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, vstore.ErrNotFound) {
 			return nil, nil
 		}
 		if err != nil {
@@ -170,7 +171,7 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 			return id, nil
 		}
 		it, err := c.db.ItemByPath(p)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, vstore.ErrNotFound) {
 			return "", nil
 		}
 		return it.ID, err
@@ -184,7 +185,7 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 		if err != nil || it == nil {
 			return err
 		}
-		it.Files = slices.DeleteFunc(it.Files, func(f store.File) bool { return f.Path == p })
+		it.Files = slices.DeleteFunc(it.Files, func(f vstore.File) bool { return f.Path == p })
 		lostPath[id] = true
 		owner[p] = ""
 		return nil
@@ -197,7 +198,7 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 			return err
 		}
 		if it == nil {
-			it = &store.Item{ID: id, Hash: id, AddedAt: now}
+			it = &vstore.Item{ID: id, Hash: id, AddedAt: now}
 			work[id] = it
 			order = append(order, id)
 		}
@@ -211,7 +212,7 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 		}
 		it.GPS = nil
 		if m.HasGPS {
-			it.GPS = &store.GPS{Lat: m.Lat, Lon: m.Lon, Alt: m.Alt}
+			it.GPS = &vstore.GPS{Lat: m.Lat, Lon: m.Lon, Alt: m.Alt}
 		}
 		it.Model = c.model
 		if c.hasVector(id) {
@@ -241,7 +242,7 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 				return err
 			}
 			val, _ := json.Marshal(errorValue{Size: f.Size, ModTime: f.ModTime, Reason: f.Err})
-			if len(errValuePrefix)+len(f.Path) <= store.MaxIDLen {
+			if len(errValuePrefix)+len(f.Path) <= vstore.MaxIDLen {
 				sb.SetValue(errValuePrefix+f.Path, val)
 			}
 			continue
@@ -255,16 +256,16 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 			return err
 		}
 		if it == nil {
-			return fmt.Errorf("link %s: item %s: %w", f.Path, id, store.ErrNotFound)
+			return fmt.Errorf("link %s: item %s: %w", f.Path, id, vstore.ErrNotFound)
 		}
-		file := store.File{Path: f.Path, Size: f.Size, ModTime: time.Unix(0, f.ModTime)}
-		if i := slices.IndexFunc(it.Files, func(x store.File) bool { return x.Path == f.Path }); i >= 0 {
+		file := vstore.File{Path: f.Path, Size: f.Size, ModTime: time.Unix(0, f.ModTime)}
+		if i := slices.IndexFunc(it.Files, func(x vstore.File) bool { return x.Path == f.Path }); i >= 0 {
 			it.Files[i] = file
 		} else {
 			it.Files = append(it.Files, file)
 		}
 		owner[f.Path] = id
-		if f.hadErr && len(errValuePrefix)+len(f.Path) <= store.MaxIDLen {
+		if f.hadErr && len(errValuePrefix)+len(f.Path) <= vstore.MaxIDLen {
 			sb.SetValue(errValuePrefix+f.Path, nil)
 		}
 	}
@@ -272,7 +273,7 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 		if err := unlink(p, ""); err != nil {
 			return err
 		}
-		if len(errValuePrefix)+len(p) <= store.MaxIDLen {
+		if len(errValuePrefix)+len(p) <= vstore.MaxIDLen {
 			sb.SetValue(errValuePrefix+p, nil)
 		}
 	}
@@ -292,7 +293,7 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 
 // setAutoTags replaces it's auto-tags (AutoTagPrefix) with tags, keeping
 // every other tag; the result is sorted and without duplicates.
-func setAutoTags(it *store.Item, tags []string) {
+func setAutoTags(it *vstore.Item, tags []string) {
 	out := slices.DeleteFunc(slices.Clone(it.Tags), func(t string) bool { return strings.HasPrefix(t, AutoTagPrefix) })
 	for _, t := range tags {
 		if t != "" {

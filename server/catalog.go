@@ -11,27 +11,27 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/zeebo/xxh3"
-
 	"imglish/indexer"
 	"imglish/internal/fspath"
 	"imglish/search"
 	"imglish/store"
+	"imglish/vstore"
 )
 
-// storeCatalog adapts a store.DB (one model's image space and its text
+// storeCatalog adapts a vstore.Store (one model's image space and its text
 // collections) and the indexer that fills it to Catalog.
 type storeCatalog struct {
-	db    *store.DB
+	db    vstore.Store
 	ix    Indexer
 	model string
 	dim   int
 	space string
 }
 
-// NewCatalog serves model's image space of db; ix indexes uploaded files (it
-// must write the same model's space). The caller owns db and ix.
-func NewCatalog(db *store.DB, ix Indexer, model string, dim int) (Catalog, error) {
+// NewCatalog serves model's image space of db (the embedded *store.DB or
+// any other vstore.Store); ix indexes uploaded files (it must write the same
+// model's space). The caller owns db and ix.
+func NewCatalog(db vstore.Store, ix Indexer, model string, dim int) (Catalog, error) {
 	if db == nil || model == "" || dim <= 0 {
 		return nil, fmt.Errorf("%w: catalog needs a store, a model id and a dimension", ErrConfig)
 	}
@@ -146,9 +146,9 @@ func (c *storeCatalog) Item(_ context.Context, id string) (Item, error) {
 	return itemView(it), nil
 }
 
-// ContentID is the indexer's item id: hex xxh3-128 of the content.
+// ContentID is the indexer's item id (indexer.ContentHash).
 func (c *storeCatalog) ContentID(data []byte) string {
-	return indexer.Hash(xxh3.Hash128(data).Bytes()).String()
+	return indexer.ContentHash(data).String()
 }
 
 func (c *storeCatalog) Vector(_ context.Context, id string) ([]float32, error) {
@@ -239,10 +239,14 @@ func (c *storeCatalog) Count(context.Context) (int, error) {
 }
 
 func (c *storeCatalog) RecallCheck(ctx context.Context, sample int) (float64, error) {
+	rc, ok := c.db.(vstore.RecallChecker)
+	if !ok {
+		return 0, fmt.Errorf("%w: the store does not measure recall", ErrUnavailable)
+	}
 	if !c.hasSpace(c.space) {
 		return 1, nil
 	}
-	return c.db.RecallCheck(ctx, c.space, sample, 10, 0)
+	return rc.RecallCheck(ctx, c.space, sample, 10, 0)
 }
 
 // textID makes re-adding the same text idempotent.

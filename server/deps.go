@@ -129,7 +129,7 @@ type SearchPage struct {
 // Catalog is the store and index: items, vectors, text collections and search.
 // Implementations must be safe for concurrent use and return errors wrapping
 // ErrNotFound (or a store/indexer sentinel that statusRules maps to 404) for missing ids.
-// NewCatalog adapts a store.DB and an indexer.Indexer.
+// NewCatalog adapts a vstore.Store (store.DB by default) and an indexer.Indexer.
 type Catalog interface {
 	// Search returns up to k hits in the image space, best first (ties by
 	// id), from the part of the ranking p selects; fewer than k only when

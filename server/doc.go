@@ -6,7 +6,7 @@
 // # What it holds
 //
 // A Server wraps Deps: an Encoder (Model adapts model.Model, the core every
-// door shares: tokenizer, text window, preprocessing), a Catalog (NewCatalog adapts store.DB and
+// door shares: tokenizer, text window, preprocessing), a Catalog (NewCatalog adapts a vstore.Store and
 // indexer.Indexer: one model's image space and its text collections) and an
 // optional Indexer for index jobs, uploads and watched folders. The server
 // never opens or closes them: the caller (imglish serve) opens them, runs the

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"imglish/store"
+	"imglish/vstore"
 )
 
 // The server's own state lives in the store, beside the items, so one Badger
@@ -37,7 +38,7 @@ const (
 
 // getLabelSet reads the stored label set name; an error wrapping ErrNotFound
 // when there is none.
-func getLabelSet(db *store.DB, name string) (LabelSet, error) {
+func getLabelSet(db vstore.Store, name string) (LabelSet, error) {
 	var ls LabelSet
 	if err := validName("label set", name); err != nil {
 		return ls, err
@@ -56,7 +57,7 @@ func getLabelSet(db *store.DB, name string) (LabelSet, error) {
 }
 
 // putLabelSets stores label sets in one synced transaction.
-func putLabelSets(ctx context.Context, db *store.DB, sets map[string]LabelSet) error {
+func putLabelSets(ctx context.Context, db vstore.Store, sets map[string]LabelSet) error {
 	var b store.Batch
 	for name, ls := range sets {
 		if err := validName("label set", name); err != nil {
@@ -76,7 +77,7 @@ func putLabelSets(ctx context.Context, db *store.DB, sets map[string]LabelSet) e
 
 // scanLabelSets calls fn with the name and stored bytes of every label set,
 // by name.
-func scanLabelSets(ctx context.Context, db *store.DB, fn func(name string, raw []byte)) error {
+func scanLabelSets(ctx context.Context, db vstore.Store, fn func(name string, raw []byte)) error {
 	return db.ScanValues(ctx, labelSetPrefix, func(key string, val []byte) bool {
 		fn(strings.TrimPrefix(key, labelSetPrefix), val)
 		return true
@@ -92,7 +93,7 @@ func scanLabelSets(ctx context.Context, db *store.DB, fn func(name string, raw [
 // and logged. It returns how many sets were stored; it is cheap when there
 // is no folder, so `imglish serve` calls it on every start. It is not safe
 // to run alongside PUT /v1/labelsets of the same store.
-func MigrateLabelSets(ctx context.Context, db *store.DB, dataDir string, log *slog.Logger) (int, error) {
+func MigrateLabelSets(ctx context.Context, db vstore.Store, dataDir string, log *slog.Logger) (int, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

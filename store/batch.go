@@ -5,181 +5,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"imglish/vstore"
 )
 
 // Batch collects writes applied atomically by DB.Apply: one Badger
-// transaction, one sync. A Batch is not safe for concurrent use; it may be
-// reused after Reset.
-//
-// Order: item puts and deletes apply first in call order; then, per space,
-// vector removals (including those of deleted items and of keys being
-// replaced) and then vector insertions in call order. For the same (space,
-// key) the last call wins.
-type Batch struct {
-	items   []itemOp
-	vecs    []vecOp
-	values  []valueOp
-	invalid error
-}
+// transaction, one sync (see vstore.Batch).
+type Batch = vstore.Batch
 
-type itemOp struct {
-	id  string
-	it  *Item // nil = delete
-	del bool
-}
+// TextEntry is vstore.TextEntry.
+type TextEntry = vstore.TextEntry
 
-type vecOp struct {
-	space, id string
-	vec       []float32 // nil = delete
-	text      string
-	isText    bool
-}
-
-type valueOp struct {
-	key  string
-	val  []byte // nil = delete
-	blob bool   // a blob (blob/<key>), not a value (kv/<key>)
-}
-
-// TextEntry is one entry of a text collection.
-type TextEntry struct {
-	ID     string    `json:"id"`
-	Text   string    `json:"text"`
-	Vector []float32 `json:"-"`
-}
-
-// Len returns the number of operations in the batch.
-func (b *Batch) Len() int { return len(b.items) + len(b.vecs) + len(b.values) }
-
-// Reset empties the batch.
-func (b *Batch) Reset() { *b = Batch{} }
-
-func (b *Batch) fail(err error) {
-	if b.invalid == nil {
-		b.invalid = err
-	}
-}
-
-// PutItem inserts or replaces an item's metadata (a copy is taken).
-func (b *Batch) PutItem(it Item) {
-	if err := it.validate(); err != nil {
-		b.fail(err)
-		return
-	}
-	c := it.clone()
-	b.items = append(b.items, itemOp{id: it.ID, it: &c})
-}
-
-// DeleteItem removes an item and its vectors in every image space.
-func (b *Batch) DeleteItem(id string) {
-	if err := validID(id); err != nil {
-		b.fail(err)
-		return
-	}
-	b.items = append(b.items, itemOp{id: id, del: true})
-}
-
-// PutVector sets item id's vector in an image space (the item must exist
-// after the batch's item operations). The vector is normalised; a copy is
-// taken.
-func (b *Batch) PutVector(space, id string, vec []float32) {
-	if err := validID(id); err != nil {
-		b.fail(err)
-		return
-	}
-	if err := checkVector(vec); err != nil {
-		b.fail(fmt.Errorf("vector %s/%s: %w", space, id, err))
-		return
-	}
-	b.vecs = append(b.vecs, vecOp{space: space, id: id, vec: slices.Clone(vec)})
-}
-
-// DeleteVector removes id's vector from a space (absent: no-op).
-func (b *Batch) DeleteVector(space, id string) {
-	b.vecs = append(b.vecs, vecOp{space: space, id: id})
-}
-
-// PutText adds or replaces an entry of a text collection (a KindTexts
-// space).
-func (b *Batch) PutText(collection string, e TextEntry) {
-	if err := validID(e.ID); err != nil {
-		b.fail(err)
-		return
-	}
-	if len(e.Text) > maxStrLen {
-		b.fail(fmt.Errorf("text %s: %d bytes: %w", e.ID, len(e.Text), ErrInvalid))
-		return
-	}
-	if err := checkVector(e.Vector); err != nil {
-		b.fail(fmt.Errorf("text %s/%s: %w", collection, e.ID, err))
-		return
-	}
-	b.vecs = append(b.vecs, vecOp{space: collection, id: e.ID, vec: slices.Clone(e.Vector), text: e.Text, isText: true})
-}
-
-// DeleteText removes an entry of a text collection.
-func (b *Batch) DeleteText(collection, id string) {
-	b.vecs = append(b.vecs, vecOp{space: collection, id: id, isText: true})
-}
-
-// MaxValueSize is the largest application value SetValue takes.
-const MaxValueSize = 1 << 20
-
-// MaxBlobSize is the largest blob SetBlob takes. Badger keeps a value in one
-// value-log file (1 GiB by default) and holds a transaction in memory.
-const MaxBlobSize = 256 << 20
-
-// SetValue stores a small application value under key (for other packages'
-// state, such as the server's label sets; at most MaxValueSize bytes). nil
-// deletes.
-func (b *Batch) SetValue(key string, val []byte) {
-	if key == "" || len(key) > MaxIDLen || len(val) > MaxValueSize {
-		b.fail(fmt.Errorf("value key %.40q: %w", key, ErrInvalid))
-		return
-	}
-	if val != nil {
-		val = slices.Clone(val)
-	}
-	b.values = append(b.values, valueOp{key: key, val: val})
-}
-
-// SetBlob stores a blob (a file's bytes, such as an uploaded original; at
-// most MaxBlobSize) under key; nil deletes. Blobs live apart from values:
-// Open does not read them and ScanValues does not see them, but Backup
-// carries them like every other record. A copy is taken.
-func (b *Batch) SetBlob(key string, data []byte) {
-	if key == "" || len(key) > MaxIDLen || len(data) > MaxBlobSize {
-		b.fail(fmt.Errorf("blob key %.40q (%d bytes): %w", key, len(data), ErrInvalid))
-		return
-	}
-	var val []byte
-	if data != nil {
-		val = make([]byte, len(data), len(data)+4) // room for the checksum
-		copy(val, data)
-	}
-	b.values = append(b.values, valueOp{key: key, val: val, blob: true})
-}
-
-func checkVector(v []float32) error {
-	if len(v) == 0 {
-		return fmt.Errorf("empty vector: %w", ErrInvalid)
-	}
-	var ss float64
-	for _, f := range v {
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return fmt.Errorf("non-finite component: %w", ErrInvalid)
-		}
-		ss += float64(f) * float64(f)
-	}
-	if ss == 0 {
-		return fmt.Errorf("zero vector: %w", ErrInvalid)
-	}
-	return nil
-}
+// Size limits of values and blobs. Badger keeps a value in one value-log
+// file (1 GiB by default) and holds a transaction in memory.
+const (
+	MaxValueSize = vstore.MaxValueSize
+	MaxBlobSize  = vstore.MaxBlobSize
+)
 
 // Apply writes the batch atomically and returns after Badger has synced
 // it: once Apply returns nil, every write in it survives a crash. On error
@@ -187,8 +32,8 @@ func checkVector(v []float32) error {
 // reloaded from disk (if that fails too, the DB turns broken and every call
 // returns ErrClosed).
 func (db *DB) Apply(ctx context.Context, b *Batch) error {
-	if b.invalid != nil {
-		return fmt.Errorf("apply batch: %w", b.invalid)
+	if err := b.Err(); err != nil {
+		return fmt.Errorf("apply batch: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("apply batch: %w", err)
@@ -224,20 +69,20 @@ type batchPlan struct {
 	order   []string         // touched item ids in first-touch order
 	spaces  map[string]*spacePlan
 	sOrder  []string
-	values  []valueOp
+	values  []vstore.ValueOp
 	deleted map[string]bool
 }
 
 type spacePlan struct {
 	sp   *space
 	dels []string
-	puts []vecOp
+	puts []vstore.VectorOp
 }
 
 // plan validates b against the current state without changing anything.
 // Caller holds wmu.
 func (db *DB) plan(b *Batch) (*batchPlan, error) {
-	p := &batchPlan{items: map[string]*Item{}, spaces: map[string]*spacePlan{}, values: b.values, deleted: map[string]bool{}}
+	p := &batchPlan{items: map[string]*Item{}, spaces: map[string]*spacePlan{}, values: b.Values(), deleted: map[string]bool{}}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	exists := func(id string) bool {
@@ -247,16 +92,17 @@ func (db *DB) plan(b *Batch) (*batchPlan, error) {
 		_, ok := db.items[id]
 		return ok
 	}
-	for _, op := range b.items {
-		if _, seen := p.items[op.id]; !seen {
-			p.order = append(p.order, op.id)
+	for _, op := range b.Items() {
+		if _, seen := p.items[op.ID]; !seen {
+			p.order = append(p.order, op.ID)
 		}
-		if op.del {
-			p.items[op.id] = nil
-			p.deleted[op.id] = true
-		} else {
-			p.items[op.id] = op.it
+		p.items[op.ID] = nil // delete
+		if op.Item != nil {
+			// The DB keeps this copy: the batch's own stays the caller's.
+			c := op.Item.Clone()
+			p.items[op.ID] = &c
 		}
+		p.deleted[op.ID] = op.Item == nil
 	}
 	spacePlanFor := func(name string) (*spacePlan, error) {
 		if sp, ok := p.spaces[name]; ok {
@@ -284,35 +130,35 @@ func (db *DB) plan(b *Batch) (*batchPlan, error) {
 	}
 	// Last op per (space, id) wins.
 	last := map[[2]string]int{}
-	for i, op := range b.vecs {
-		last[[2]string{op.space, op.id}] = i
+	for i, op := range b.Vectors() {
+		last[[2]string{op.Space, op.ID}] = i
 	}
-	for i, op := range b.vecs {
-		if last[[2]string{op.space, op.id}] != i {
+	for i, op := range b.Vectors() {
+		if last[[2]string{op.Space, op.ID}] != i {
 			continue
 		}
-		spp, err := spacePlanFor(op.space)
+		spp, err := spacePlanFor(op.Space)
 		if err != nil {
 			return nil, err
 		}
 		kind := spp.sp.cfg.Kind
-		if op.isText != (kind == KindTexts) {
-			return nil, fmt.Errorf("%s operation on %s space %s: %w", map[bool]string{true: "text", false: "vector"}[op.isText], kind, op.space, ErrInvalid)
+		if op.IsText != (kind == KindTexts) {
+			return nil, fmt.Errorf("%s operation on %s space %s: %w", map[bool]string{true: "text", false: "vector"}[op.IsText], kind, op.Space, ErrInvalid)
 		}
-		if op.vec == nil {
-			if spp.sp.idx.Contains(op.id) {
-				spp.dels = append(spp.dels, op.id)
+		if op.Vector == nil {
+			if spp.sp.idx.Contains(op.ID) {
+				spp.dels = append(spp.dels, op.ID)
 			}
 			continue
 		}
-		if len(op.vec) != spp.sp.cfg.Dim {
-			return nil, fmt.Errorf("vector %s/%s has %d dims, space has %d: %w", op.space, op.id, len(op.vec), spp.sp.cfg.Dim, ErrInvalid)
+		if len(op.Vector) != spp.sp.cfg.Dim {
+			return nil, fmt.Errorf("vector %s/%s has %d dims, space has %d: %w: %w", op.Space, op.ID, len(op.Vector), spp.sp.cfg.Dim, ErrInvalid, vstore.ErrDimension)
 		}
-		if kind == KindImages && !exists(op.id) {
-			return nil, fmt.Errorf("vector %s/%s for a missing item: %w", op.space, op.id, ErrNotFound)
+		if kind == KindImages && !exists(op.ID) {
+			return nil, fmt.Errorf("vector %s/%s for a missing item: %w", op.Space, op.ID, ErrNotFound)
 		}
-		if spp.sp.idx.Contains(op.id) {
-			spp.dels = append(spp.dels, op.id)
+		if spp.sp.idx.Contains(op.ID) {
+			spp.dels = append(spp.dels, op.ID)
 		}
 		spp.puts = append(spp.puts, op)
 	}
@@ -378,15 +224,15 @@ func (db *DB) commit(p *batchPlan) error {
 		}
 	}
 	for _, v := range p.values {
-		k := []byte(prefixValue + v.key)
-		if v.blob {
-			k = []byte(prefixBlob + v.key)
+		k := []byte(prefixValue + v.Key)
+		if v.Blob {
+			k = []byte(prefixBlob + v.Key)
 		}
 		var err error
-		if v.val == nil {
+		if v.Value == nil {
 			err = del(k)
 		} else {
-			err = set(k, seal(v.val))
+			err = set(k, seal(v.Value))
 		}
 		if err != nil {
 			return err
@@ -402,8 +248,8 @@ func (db *DB) commit(p *batchPlan) error {
 		// No ctx check in here: stopping half way would force a full reload.
 		// Apply checked ctx before starting; batches are bounded.
 		for _, op := range spp.puts {
-			if err := idx.Add(op.id, op.vec); err != nil {
-				return fmt.Errorf("index %s/%s: %w", name, op.id, err)
+			if err := idx.Add(op.ID, op.Vector); err != nil {
+				return fmt.Errorf("index %s/%s: %w", name, op.ID, err)
 			}
 		}
 		if spp.sp.cfg.Kind == KindTexts {
@@ -412,7 +258,7 @@ func (db *DB) commit(p *batchPlan) error {
 				delete(spp.sp.texts, id)
 			}
 			for _, op := range spp.puts {
-				spp.sp.texts[op.id] = op.text
+				spp.sp.texts[op.ID] = op.Text
 			}
 			db.mu.Unlock()
 			for _, id := range spp.dels {
@@ -421,7 +267,7 @@ func (db *DB) commit(p *batchPlan) error {
 				}
 			}
 			for _, op := range spp.puts {
-				if err := set(textKey(name, op.id), seal([]byte(op.text))); err != nil {
+				if err := set(textKey(name, op.ID), seal([]byte(op.Text))); err != nil {
 					return err
 				}
 			}

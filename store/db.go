@@ -23,6 +23,7 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 
 	"imglish/search"
+	"imglish/vstore"
 )
 
 // SchemaVersion is the layout version this build writes. Opening a store
@@ -32,15 +33,14 @@ const SchemaVersion = 1
 // Key layout. Node and vector keys end in the big-endian internal id, so a
 // prefix scan restores a space in id order.
 const (
-	keySchema    = "meta/schema"
-	prefixItem   = "item/"
-	prefixSpace  = "space/"
-	prefixNode   = "node/" // node/<space>\x00<id BE32> → key, level, links
-	prefixVec    = "vec/"  // vec/<space>\x00<id BE32>  → float32 LE
-	prefixText   = "text/" // text/<space>\x00<text id> → text
-	prefixValue  = "kv/"
-	prefixBlob   = "blob/"
-	maxSpaceName = 200
+	keySchema   = "meta/schema"
+	prefixItem  = "item/"
+	prefixSpace = "space/"
+	prefixNode  = "node/" // node/<space>\x00<id BE32> → key, level, links
+	prefixVec   = "vec/"  // vec/<space>\x00<id BE32>  → float32 LE
+	prefixText  = "text/" // text/<space>\x00<text id> → text
+	prefixValue = "kv/"
+	prefixBlob  = "blob/"
 )
 
 // Options configure Open. The zero value is the default: synced writes,
@@ -89,31 +89,28 @@ type DB struct {
 	closeErr  error
 }
 
-// SpaceKind says what a space indexes.
-type SpaceKind string
-
-// Space kinds.
-const (
-	// KindImages spaces hold one vector per item (key = item id).
-	KindImages SpaceKind = "images"
-	// KindTexts spaces are text collections: entries with a text and a
-	// vector, searched with an image vector (image→text).
-	KindTexts SpaceKind = "texts"
+// DB is the embedded vstore.Store, with a stream backup, a consistency
+// check and a recall measurement.
+var (
+	_ vstore.Store         = (*DB)(nil)
+	_ vstore.Backuper      = (*DB)(nil)
+	_ vstore.Checker       = (*DB)(nil)
+	_ vstore.RecallChecker = (*DB)(nil)
 )
 
-// Space describes one vector space: a kind, the model that made its
-// vectors, the dimension and the HNSW parameters. One model per space, so
-// search never mixes models.
-type Space struct {
-	Name           string    `json:"name"`
-	Kind           SpaceKind `json:"kind"`
-	Model          string    `json:"model"`
-	Dim            int       `json:"dim"`
-	M              int       `json:"m,omitempty"`
-	EfConstruction int       `json:"ef_construction,omitempty"`
-	// Count is the number of vectors (filled in by Spaces; ignored on create).
-	Count int `json:"count,omitempty"`
-}
+// The space types are vstore's; these names keep store's API.
+type (
+	// SpaceKind is vstore.SpaceKind.
+	SpaceKind = vstore.SpaceKind
+	// Space is vstore.Space.
+	Space = vstore.Space
+)
+
+// Space kinds (see vstore).
+const (
+	KindImages = vstore.KindImages
+	KindTexts  = vstore.KindTexts
+)
 
 // spaceRecord is the persisted form of a space.
 type spaceRecord struct {
@@ -128,15 +125,9 @@ type space struct {
 	texts map[string]string // KindTexts: id → text; guarded by DB.mu
 }
 
-// ImageSpace is the conventional name of the image space of a model.
-func ImageSpace(model string) string { return "images:" + model }
-
-func validSpaceName(name string) error {
-	if name == "" || len(name) > maxSpaceName || strings.ContainsRune(name, 0) {
-		return fmt.Errorf("space name %.40q: %w", name, ErrInvalid)
-	}
-	return nil
-}
+// ImageSpace is the conventional name of the image space of a model
+// (vstore.ImageSpace).
+func ImageSpace(model string) string { return vstore.ImageSpace(model) }
 
 func spaceKey(name string) []byte { return []byte(prefixSpace + name) }
 
@@ -396,13 +387,8 @@ func (db *DB) usable() error {
 // configuration exists (ErrExists when the configuration differs). Dim is
 // required; M and EfConstruction default to 16 and 128.
 func (db *DB) CreateSpace(ctx context.Context, s Space) error {
-	if err := validSpaceName(s.Name); err != nil {
+	if err := vstore.ValidSpace(s); err != nil {
 		return err
-	}
-	switch s.Kind {
-	case KindImages, KindTexts:
-	default:
-		return fmt.Errorf("space kind %q: %w", s.Kind, ErrInvalid)
 	}
 	if s.M == 0 {
 		s.M = 16
@@ -519,7 +505,7 @@ func (db *DB) Item(id string) (Item, error) {
 	if !ok {
 		return Item{}, fmt.Errorf("item %.40q: %w", id, ErrNotFound)
 	}
-	return it.clone(), nil
+	return it.Clone(), nil
 }
 
 // ItemByPath returns the item one of whose files is path. The path lookup
@@ -589,7 +575,7 @@ func (db *DB) Items(ctx context.Context, f *Filter, fn func(Item) bool) error {
 	list := make([]Item, 0, len(db.items))
 	for _, it := range db.items {
 		if f.Match(it) {
-			list = append(list, it.clone())
+			list = append(list, it.Clone())
 		}
 	}
 	db.mu.RUnlock()

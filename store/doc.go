@@ -5,6 +5,11 @@
 // server's label sets), blobs (uploaded originals), and each space's HNSW
 // graph. Everything lives in Badger, so Backup and Restore carry all of it.
 //
+// A DB is the embedded, default vstore.Store: the data types (Item, Filter,
+// Space, Batch, SearchOptions, Hit) and the sentinels it shares with other
+// engines are vstore's, re-exported here under their old names, and it
+// passes vstore/vstoretest's conformance suite (TestConformance).
+//
 // Badger is the truth; package search's Index is its in-memory mirror.
 // Apply installs a Batch in the Index (which records the nodes it touched)
 // and then writes the items, the new vectors and every touched node's links

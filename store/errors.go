@@ -3,8 +3,12 @@ package store
 import (
 	"errors"
 	"fmt"
+
+	"imglish/vstore"
 )
 
+// ErrNotFound, ErrClosed, ErrInvalid, ErrExists and ErrBatchTooLarge are
+// vstore's sentinels, so errors.Is matches either name.
 var (
 	// ErrSchemaVersion means the store was written by a newer imglish (its
 	// schema version is above SchemaVersion); it is refused, not modified.
@@ -13,19 +17,19 @@ var (
 	// decode, or the persisted graph breaks an invariant.
 	ErrCorrupt = errors.New("store corrupt")
 	// ErrNotFound means the item, space, text or value does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = vstore.ErrNotFound
 	// ErrClosed means the DB was closed (or broken by a failed write whose
 	// in-memory state could not be reloaded).
-	ErrClosed = errors.New("store closed")
+	ErrClosed = vstore.ErrClosed
 	// ErrInvalid means an argument is malformed: an empty or oversized id,
 	// a bad space name, a vector of the wrong dimension, a NaN.
-	ErrInvalid = errors.New("invalid argument")
+	ErrInvalid = vstore.ErrInvalid
 	// ErrExists means a space of that name already exists with a different
 	// configuration.
-	ErrExists = errors.New("already exists")
+	ErrExists = vstore.ErrExists
 	// ErrBatchTooLarge means a batch does not fit one Badger transaction;
 	// split it.
-	ErrBatchTooLarge = errors.New("batch too large")
+	ErrBatchTooLarge = vstore.ErrBatchTooLarge
 	// ErrNotEmpty means Restore was pointed at a directory holding data.
 	ErrNotEmpty = errors.New("directory not empty")
 	// ErrLocked means another process, or another DB in this process, has

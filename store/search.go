@@ -6,34 +6,20 @@ import (
 	"slices"
 
 	"imglish/search"
+	"imglish/vstore"
 )
 
-// Hit is a search result: an item (or text) id and its cosine similarity.
-// Results are ordered by score descending, then id ascending.
-type Hit = search.Hit
-
-// SearchOptions tune DB.Search. The zero value: default ef, no filter, no
-// cursor, graph search where it pays.
-type SearchOptions struct {
-	// Ef is the HNSW candidate list size (raised to k); 0 = 64.
-	Ef int
-	// Filter restricts results (nil or zero = all items).
-	Filter *Filter
-	// After is a cursor: only hits sorting strictly after it are returned.
-	// For stable pages while items are added, pass the last hit of the
-	// previous page; each page is then the k best items after the cursor.
-	// A graph walk is approximate, so only Exact pages enumerate a ranking
-	// completely (see search.SearchOptions).
-	After *Hit
-	// Until keeps only hits sorting at or before it (see
-	// search.SearchOptions.Until).
-	Until *Hit
-	// Exclude drops the ids it reports true; it must not call into the DB
-	// (see search.SearchOptions.Exclude).
-	Exclude func(id string) bool
-	// Exact scans instead of walking the graph (the reference answer).
-	Exact bool
-}
+// The search types are vstore's; these names keep store's API.
+type (
+	// Hit is vstore.Hit (package search's Hit).
+	Hit = vstore.Hit
+	// SearchOptions is vstore.SearchOptions.
+	SearchOptions = vstore.SearchOptions
+	// TextHit is vstore.TextHit.
+	TextHit = vstore.TextHit
+	// ItemHit is vstore.ItemHit.
+	ItemHit = vstore.ItemHit
+)
 
 // Search returns the k items of an image space (or entries of a text
 // collection) most similar to query. Filters apply during the graph walk;
@@ -42,12 +28,6 @@ type SearchOptions struct {
 // Safe for concurrent use.
 func (db *DB) Search(ctx context.Context, spaceName string, query []float32, k int, opts SearchOptions) ([]Hit, error) {
 	return db.search(ctx, spaceName, query, k, opts, nil)
-}
-
-// ItemHit is a hit in an image space with its item.
-type ItemHit struct {
-	Hit
-	Item Item
 }
 
 // SearchItems is Search on an image space, with each hit's item as it was
@@ -63,7 +43,7 @@ func (db *DB) SearchItems(ctx context.Context, spaceName string, query []float32
 	}
 	out := []ItemHit{}
 	_, err = db.search(ctx, spaceName, query, k, opts, func(_ *space, h Hit) bool {
-		out = append(out, ItemHit{Hit: h, Item: db.items[h.ID].clone()})
+		out = append(out, ItemHit{Hit: h, Item: db.items[h.ID].Clone()})
 		return true
 	})
 	if err != nil {
@@ -121,10 +101,9 @@ func (db *DB) searchSetup(spaceName string, opts SearchOptions) (*space, search.
 		return nil, search.SearchOptions{}, fmt.Errorf("search: %w", err)
 	}
 	so := search.SearchOptions{Ef: opts.Ef, After: opts.After, Until: opts.Until, Exclude: opts.Exclude, Exact: opts.Exact}
-	if !opts.Filter.empty() {
+	if !opts.Filter.Empty() {
 		if sp.cfg.Kind == KindTexts {
-			if opts.Filter.IDs == nil || len(opts.Filter.PathPrefixes)+len(opts.Filter.MediaTypes)+len(opts.Filter.Tags) > 0 ||
-				opts.Filter.Camera != "" || !opts.Filter.From.IsZero() || !opts.Filter.To.IsZero() {
+			if !opts.Filter.OnlyIDs() {
 				return nil, so, fmt.Errorf("search %s: only ids filter text collections: %w", spaceName, ErrInvalid)
 			}
 			so.Filter = sp.idx.SelectKeys(opts.Filter.IDs)
@@ -161,7 +140,7 @@ func (db *DB) matching(f *Filter) []string {
 	if f.IDs != nil {
 		out := make([]string, 0, len(f.IDs))
 		for _, id := range f.IDs {
-			if it, ok := db.items[id]; ok && f.matchMeta(it) {
+			if it, ok := db.items[id]; ok && f.MatchMeta(it) {
 				out = append(out, id)
 			}
 		}
@@ -169,17 +148,11 @@ func (db *DB) matching(f *Filter) []string {
 	}
 	var out []string
 	for id, it := range db.items {
-		if f.matchMeta(it) {
+		if f.MatchMeta(it) {
 			out = append(out, id)
 		}
 	}
 	return out
-}
-
-// TextHit is a hit in a text collection, with its text.
-type TextHit struct {
-	Hit
-	Text string `json:"text"`
 }
 
 // SearchTexts searches a text collection (image→text) and returns the hits

@@ -1,0 +1,30 @@
+package vstore
+
+import (
+	"errors"
+
+	"imglish/search"
+)
+
+// Sentinel errors every Store reports (wrapped with %w; test with
+// errors.Is). Package store re-exports them under the same names.
+var (
+	// ErrNotFound means the item, space, text or value does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrClosed means the store was closed (or can no longer serve).
+	ErrClosed = errors.New("store closed")
+	// ErrInvalid means an argument is malformed: an empty or oversized id,
+	// a bad space name, a vector of the wrong dimension, a NaN, an
+	// operation of the wrong kind for its space.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrExists means a space of that name already exists with a different
+	// configuration.
+	ErrExists = errors.New("already exists")
+	// ErrBatchTooLarge means a batch does not fit one atomic write of the
+	// engine; split it.
+	ErrBatchTooLarge = errors.New("batch too large")
+	// ErrDimension means a vector's length differs from its space's
+	// dimension: a query (Search, SearchTexts, MeanScore) fails with it, a
+	// Batch vector with it and ErrInvalid. It is package search's error.
+	ErrDimension = search.ErrDimension
+)
