@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image/jpeg"
+	"imglish/store"
 	"math"
 	"net/http"
 	"os"
@@ -292,7 +293,7 @@ func TestTextCollections(t *testing.T) {
 		Vectors [][]float32 `json:"vectors"`
 	}
 	e.call("POST", "/v1/embed", readKey, map[string]any{"texts": captions[:1]}, &emb)
-	img, err := e.db.Vector(e.cat.(*storeCatalog).space, e.itemID(0))
+	img, err := e.db.Vector(store.ImageSpace(e.model.Info().ID), e.itemID(0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"imglish/app"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -18,16 +18,8 @@ import (
 // maxJSON bounds JSON bodies that carry no image; uploads use Options.MaxUpload.
 const maxTextLen = 2000
 
-// idPattern is what item ids, collection names and label-set names may look like;
-// anything else is refused before it reaches the store or the file system.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
-
-func validName(kind, s string) error {
-	if !idPattern.MatchString(s) || s == "." || s == ".." {
-		return fmt.Errorf("%w: invalid %s %q", ErrBadRequest, kind, s)
-	}
-	return nil
-}
+// validName is app.ValidName (the names the store accepts).
+func validName(kind, s string) error { return app.ValidName(kind, s) }
 
 // bodyKind classifies the request body by Content-Type.
 func bodyKind(c *gin.Context) (string, error) {

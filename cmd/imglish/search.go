@@ -15,9 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"imglish/model"
+	"imglish/app"
 	"imglish/server"
-	"imglish/store"
 )
 
 func init() { register(newSearchCmd) }
@@ -196,26 +195,12 @@ func localSearch(cmd *cobra.Command, g *globals, req server.SearchRequest) (serv
 	if err != nil {
 		return server.SearchResponse{}, err
 	}
-	core, err := model.Open(ctx, dir, g.modelOptions(0))
+	a, err := app.Open(ctx, app.Config{ModelDir: dir, Model: g.modelOptions(0), DataDir: g.data, ReadOnly: true, Logger: g.logger})
 	if err != nil {
-		return server.SearchResponse{}, err
+		return server.SearchResponse{}, explainStoreError(err, "search through it instead (imglish search --server URL)")
 	}
-	defer core.Close()
-	db, err := openStore(ctx, g, store.Options{ReadOnly: true}, "search through it instead (imglish search --server URL)")
-	if err != nil {
-		return server.SearchResponse{}, err
-	}
-	defer db.Close()
-	enc, err := server.NewModel(core)
-	if err != nil {
-		return server.SearchResponse{}, err
-	}
-	info := enc.Info()
-	cat, err := server.NewCatalog(db, nil, info.ID, info.Dim)
-	if err != nil {
-		return server.SearchResponse{}, err
-	}
-	srv, err := server.New(server.Deps{DataDir: g.data, Encoder: enc, Catalog: cat}, server.Options{Logger: g.logger, MaxBatch: 1})
+	defer a.Close()
+	srv, err := server.New(server.Deps{DataDir: g.data, Encoder: a.Encoder(), Catalog: a.Catalog()}, server.Options{Logger: g.logger, MaxBatch: 1})
 	if err != nil {
 		return server.SearchResponse{}, err
 	}
