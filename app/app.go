@@ -43,20 +43,25 @@ type Config struct {
 	AutoTagMinProb float64
 	// Logger receives the store's and the indexer's logs (default: none).
 	Logger *slog.Logger
+	// Options tune searches (roots for relative path prefixes, batching).
+	Options Options
 }
 
 // App is one imglish: a model, a vector store, the indexer that fills it
 // and the catalog that serves it, opened together from one Config. It is
 // safe for concurrent use. Close releases what Open opened.
 type App struct {
-	model  *model.Model
-	enc    *Model
+	model  *model.Model // Open's, closed by Close
+	enc    Encoder
 	db     vstore.Store
 	ownDB  bool
 	ix     Indexer // nil interface when read-only
 	tagger *AutoTagger
 	cat    Catalog
 	log    *slog.Logger
+	opts   Options
+	texts  *Coalescer[string, []float32]
+	images *Coalescer[[]float32, []float32]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,9 +90,11 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.model, err = model.Open(ctx, cfg.ModelDir, cfg.Model); err != nil {
 		return nil, err
 	}
-	if a.enc, err = NewModel(a.model); err != nil {
+	enc, err := NewModel(a.model)
+	if err != nil {
 		return nil, err
 	}
+	a.enc = enc
 	if a.db == nil {
 		so := cfg.StoreOptions
 		so.Logger, so.ReadOnly = log, cfg.ReadOnly
@@ -118,22 +125,28 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.cat, err = NewCatalog(a.db, a.ix, info.ID, info.Dim); err != nil {
 		return nil, err
 	}
+	a.start(cfg.Options)
 	return a, nil
 }
 
-// Close closes the store (when Open opened it) and then the model, the
-// reverse of opening, and joins their errors. It is idempotent: later calls
+// Close stops the query coalescers, then closes the store (when Open opened
+// it) and the model, the reverse of opening, and joins their errors; an App
+// of New closes only its coalescers. It is idempotent: later calls
 // return the first call's result. Call it after every user of the App
 // (a server, index runs) has stopped.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		var errs []error
+		if a.texts != nil {
+			a.texts.Close()
+			a.images.Close()
+		}
 		if a.ownDB && a.db != nil {
 			if err := a.db.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close store: %w", err))
 			}
 		}
-		if a.model != nil {
+		if a.model != nil { // Open's: New takes an Encoder it does not own
 			if err := a.model.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close model: %w", err))
 			}
@@ -143,8 +156,9 @@ func (a *App) Close() error {
 	return a.closeErr
 }
 
-// Encoder is the model as the core's Encoder (texts, images, ModelInfo).
-func (a *App) Encoder() *Model { return a.enc }
+// Encoder is the model as the core's Encoder (texts, images, ModelInfo);
+// for an App of Open, a *Model.
+func (a *App) Encoder() Encoder { return a.enc }
 
 // Catalog is the store's image space and text collections for the model.
 func (a *App) Catalog() Catalog { return a.cat }

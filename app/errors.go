@@ -21,6 +21,9 @@ var (
 	// ErrUnavailable means a part the call needs is missing (no indexer, a
 	// store that does not measure recall) or the App is closed.
 	ErrUnavailable = errors.New("app: not ready")
+	// ErrClosed means the App (or a coalescer) is closed, or closing, and
+	// takes no new work.
+	ErrClosed = errors.New("app: shutting down")
 	// ErrInternal marks a fault of imglish itself (an encoder batch of the
 	// wrong shape, an indexed upload that cannot be read back).
 	ErrInternal = errors.New("app: internal error")

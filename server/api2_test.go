@@ -645,7 +645,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Error("server still answers after shutdown")
 	}
-	if _, err := e.srv.texts.Do(context.Background(), "x"); !errors.Is(err, ErrShuttingDown) {
+	if _, err := e.srv.app.EmbedText(context.Background(), "x"); !errors.Is(err, ErrShuttingDown) {
 		t.Errorf("coalescer after shutdown: %v", err)
 	}
 }

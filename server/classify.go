@@ -129,10 +129,10 @@ func (s *Server) classify(ctx context.Context, req classifyRequest) (classifyRes
 	case req.Image != "":
 		var b []byte
 		if b, err = decodeBase64(req.Image); err == nil {
-			img, err = s.embedImage(ctx, b)
+			img, err = s.app.EmbedImage(ctx, b)
 		}
 	default:
-		img, err = s.embedImage(ctx, req.imageBytes)
+		img, err = s.app.EmbedImage(ctx, req.imageBytes)
 	}
 	if err != nil {
 		return resp, err

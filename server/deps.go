@@ -38,20 +38,25 @@ type (
 	LabelSet   = app.LabelSet
 	Model      = app.Model
 	AutoTagger = app.AutoTagger
+
+	BatchFunc[In, Out any] = app.BatchFunc[In, Out]
+	CoalescerOptions       = app.CoalescerOptions
+	Coalescer[In, Out any] = app.Coalescer[In, Out]
 )
 
-// initDeps checks deps and starts the coalescers.
+// initDeps builds the core over deps (when there is an encoder): the App
+// that composes and pages searches and coalesces query embeddings, with
+// this server's limits, roots and batch metrics.
 func (s *Server) initDeps() error {
 	if s.deps.Encoder == nil {
 		return nil
 	}
-	enc := s.deps.Encoder
-	s.texts = NewCoalescer(func(ctx context.Context, in []string) ([][]float32, error) {
-		return enc.EmbedTexts(ctx, in)
-	}, s.batchOpts("text"))
-	s.images = NewCoalescer(func(ctx context.Context, in [][]float32) ([][]float32, error) {
-		return enc.EmbedImages(ctx, in)
-	}, s.batchOpts("image"))
+	a, err := app.New(app.Parts{Encoder: s.deps.Encoder, Catalog: s.deps.Catalog, Indexer: s.deps.Indexer, AutoTagger: s.deps.AutoTagger},
+		app.Options{MaxPixels: s.opts.MaxPixels, Roots: s.rootDirs, TextBatch: s.batchOpts("text"), ImageBatch: s.batchOpts("image")})
+	if err != nil {
+		return err
+	}
+	s.app = a
 	return nil
 }
 

@@ -25,7 +25,8 @@
 // files are written with internal/atomicfile. Index jobs are in memory: GET
 // /v1/index/jobs/:id does not answer for a job of an earlier run.
 //
-// Search queries are sums of weighted terms (text, base64 or uploaded image,
+// Search (package app, the core: app.App.Search; this package binds the
+// request and adds the hits' URLs) — queries are sums of weighted terms (text, base64 or uploaded image,
 // indexed image id, raw vector; negative weights subtract), normalised, and
 // searched in the image space or a text collection. Page 1 is a graph
 // search; every later page is an exact scan in the order (score desc, id

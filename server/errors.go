@@ -31,7 +31,8 @@ var (
 	// app.ErrUnavailable.
 	ErrUnavailable = app.ErrUnavailable
 	// ErrShuttingDown means the server is draining and takes no new work (503).
-	ErrShuttingDown = errors.New("server: shutting down")
+	// It is app.ErrClosed.
+	ErrShuttingDown = app.ErrClosed
 	// ErrTimeout means the request ran past its deadline (504).
 	ErrTimeout = errors.New("server: request timed out")
 	// ErrInternal marks a fault of the server itself (500); its message is not shown to clients.
