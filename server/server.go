@@ -74,7 +74,8 @@ func New(deps Deps, opts Options) (*Server, error) {
 	if err := s.initDeps(); err != nil {
 		return nil, err
 	}
-	gin.SetMode(gin.ReleaseMode)
+	// No gin.SetMode: gin's mode is global, the program's to set (imglish's
+	// main sets release mode). In debug mode gin prints the routes.
 	e := gin.New()
 	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("%w: trusted proxies: %w", ErrConfig, err)
