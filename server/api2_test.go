@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image/jpeg"
+	"imglish/store"
 	"math"
 	"net/http"
 	"os"
@@ -292,7 +293,7 @@ func TestTextCollections(t *testing.T) {
 		Vectors [][]float32 `json:"vectors"`
 	}
 	e.call("POST", "/v1/embed", readKey, map[string]any{"texts": captions[:1]}, &emb)
-	img, err := e.db.Vector(e.cat.(*storeCatalog).space, e.itemID(0))
+	img, err := e.db.Vector(store.ImageSpace(e.model.Info().ID), e.itemID(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +645,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Error("server still answers after shutdown")
 	}
-	if _, err := e.srv.texts.Do(context.Background(), "x"); !errors.Is(err, ErrShuttingDown) {
+	if _, err := e.srv.app.EmbedText(context.Background(), "x"); !errors.Is(err, ErrShuttingDown) {
 		t.Errorf("coalescer after shutdown: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"image"
 	"image/png"
+	"imglish/store"
 	"io"
 	"math"
 	"mime/multipart"
@@ -201,7 +202,7 @@ func TestSearchImageAndArithmetic(t *testing.T) {
 		if a.Hits[i].ID != b.Hits[i].ID || math.Abs(float64(a.Hits[i].Score-b.Hits[i].Score)) > 1e-5 {
 			t.Errorf("hit %d: arithmetic %s %.6f, vector %s %.6f", i, a.Hits[i].ID, a.Hits[i].Score, b.Hits[i].ID, b.Hits[i].Score)
 		}
-		vec, err := e.db.Vector(e.cat.(*storeCatalog).space, a.Hits[i].ID)
+		vec, err := e.db.Vector(store.ImageSpace(e.model.Info().ID), a.Hits[i].ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"imglish/app"
 	"imglish/demo/scene"
 	"imglish/indexer"
 	"imglish/store"
@@ -21,8 +22,17 @@ import (
 func (e *env) autoTagger(cfg envConfig) *AutoTagger {
 	e.t.Helper()
 	auto := len(cfg.opts.AutoTags) > 0
-	if err := putLabelSets(context.Background(), e.db, cfg.labelSets); err != nil {
+	// The env's catalog needs the indexer, which needs this tagger: store
+	// the sets through a catalog of their own.
+	info := e.model.Info()
+	cat, err := app.NewCatalog(e.db, nil, info.ID, info.Dim)
+	if err != nil {
 		e.t.Fatal(err)
+	}
+	for name, ls := range cfg.labelSets {
+		if err := cat.PutLabelSet(context.Background(), name, ls); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	for _, ls := range cfg.labelSets {
 		auto = auto || ls.AutoTag
@@ -30,7 +40,7 @@ func (e *env) autoTagger(cfg envConfig) *AutoTagger {
 	if !auto {
 		return nil
 	}
-	at, err := NewAutoTagger(context.Background(), AutoTagOptions{
+	at, err := app.NewAutoTagger(context.Background(), app.AutoTagOptions{
 		Encoder: e.model, Store: e.db, Sets: cfg.opts.AutoTags, MinProb: cfg.opts.AutoTagMinProb})
 	if err != nil {
 		e.t.Fatalf("auto-tagger: %v", err)
@@ -247,16 +257,16 @@ func TestAutoTaggerErrors(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	for _, tc := range []struct {
 		name string
-		opts AutoTagOptions
+		opts app.AutoTagOptions
 		want []error
 	}{
-		{"unknown set", AutoTagOptions{Encoder: e.model, Store: e.db, Sets: []string{"nope"}}, []error{ErrConfig, ErrNotFound}},
-		{"bad name", AutoTagOptions{Encoder: e.model, Store: e.db, Sets: []string{"../x"}}, []error{ErrConfig}},
-		{"no encoder", AutoTagOptions{Store: e.db}, []error{ErrConfig}},
-		{"min prob", AutoTagOptions{Encoder: e.model, Store: e.db, MinProb: 1.5}, []error{ErrConfig}},
+		{"unknown set", app.AutoTagOptions{Encoder: e.model, Store: e.db, Sets: []string{"nope"}}, []error{ErrConfig, ErrNotFound}},
+		{"bad name", app.AutoTagOptions{Encoder: e.model, Store: e.db, Sets: []string{"../x"}}, []error{ErrConfig}},
+		{"no encoder", app.AutoTagOptions{Store: e.db}, []error{ErrConfig}},
+		{"min prob", app.AutoTagOptions{Encoder: e.model, Store: e.db, MinProb: 1.5}, []error{ErrConfig}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewAutoTagger(t.Context(), tc.opts)
+			_, err := app.NewAutoTagger(t.Context(), tc.opts)
 			for _, w := range tc.want {
 				if !errors.Is(err, w) {
 					t.Errorf("err %v, want %v", err, w)

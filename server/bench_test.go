@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"imglish/app"
 	"imglish/demo/scene"
 	"imglish/model"
 	"imglish/store"
@@ -45,7 +46,7 @@ func TestServeLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer core.Close()
-	m, err := NewModel(core)
+	m, err := app.NewModel(core)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestServeLatency(t *testing.T) {
 	start := time.Now()
 	loadVectors(t, db, info, n)
 	load := time.Since(start)
-	cat, err := NewCatalog(db, nil, info.ID, info.Dim)
+	cat, err := app.NewCatalog(db, nil, info.ID, info.Dim)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,18 +11,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"imglish/app"
 	"imglish/demo"
 )
-
-// Zero-shot limits.
-const (
-	maxLabels    = 1000
-	maxTemplates = 32
-	embedChunk   = 32 // texts per encoder call for bulk requests
-)
-
-// defaultTemplates is the prompt used when a request names none.
-var defaultTemplates = []string{"{}"}
 
 // classifyRequest is the body of POST /v1/classify.
 type classifyRequest struct {
@@ -35,27 +26,10 @@ type classifyRequest struct {
 	imageBytes []byte
 }
 
-// LabelSet is a named list of labels and prompt templates, stored for reuse.
-// With AutoTag set (or when named in Options.AutoTags) it is run on every
-// newly indexed image: its most probable label becomes the item tag
-// "auto:<label>" when its probability is at least MinProb (default 0.5).
-type LabelSet struct {
-	Labels    []string `json:"labels"`
-	Templates []string `json:"templates,omitempty"`
-	AutoTag   bool     `json:"auto_tag,omitempty"`
-	MinProb   float64  `json:"min_prob,omitempty"`
-}
-
-type labelScore struct {
-	Label       string  `json:"label"`
-	Probability float64 `json:"probability"`
-	Cosine      float64 `json:"cosine"`
-}
-
 type classifyResponse struct {
-	Labels     []labelScore `json:"labels"`
-	Model      string       `json:"model"`
-	LogitScale float64      `json:"logit_scale"`
+	Labels     []app.LabelScore `json:"labels"`
+	Model      string           `json:"model"`
+	LogitScale float64          `json:"logit_scale"`
 	// LabelSet is the set the request's label_set resolved to (for
 	// "default": see resolveLabelSet).
 	LabelSet string `json:"label_set,omitempty"`
@@ -139,7 +113,7 @@ func (s *Server) classify(ctx context.Context, req classifyRequest) (classifyRes
 			req.Templates = ls.Templates
 		}
 	}
-	if err := validateLabels(req.Labels, req.Templates); err != nil {
+	if err := app.ValidateLabels(req.Labels, req.Templates); err != nil {
 		return resp, err
 	}
 	var img []float32
@@ -155,19 +129,19 @@ func (s *Server) classify(ctx context.Context, req classifyRequest) (classifyRes
 	case req.Image != "":
 		var b []byte
 		if b, err = decodeBase64(req.Image); err == nil {
-			img, err = s.embedImage(ctx, b)
+			img, err = s.app.EmbedImage(ctx, b)
 		}
 	default:
-		img, err = s.embedImage(ctx, req.imageBytes)
+		img, err = s.app.EmbedImage(ctx, req.imageBytes)
 	}
 	if err != nil {
 		return resp, err
 	}
-	labelVecs, err := s.labelVectors(ctx, req.Labels, req.Templates)
+	labelVecs, err := app.LabelVectors(ctx, s.embedTexts, req.Labels, req.Templates)
 	if err != nil {
 		return resp, err
 	}
-	resp.Labels = zeroShot(img, req.Labels, labelVecs, info.LogitScale)
+	resp.Labels = app.ZeroShot(img, req.Labels, labelVecs, info.LogitScale)
 	return resp, nil
 }
 
@@ -178,120 +152,10 @@ func btoi(b bool) int {
 	return 0
 }
 
-func validateLabels(labels, templates []string) error {
-	switch {
-	case len(labels) == 0:
-		return fmt.Errorf("%w: no labels", ErrBadRequest)
-	case len(labels) > maxLabels:
-		return fmt.Errorf("%w: at most %d labels", ErrBadRequest, maxLabels)
-	case len(templates) > maxTemplates:
-		return fmt.Errorf("%w: at most %d templates", ErrBadRequest, maxTemplates)
-	}
-	seen := map[string]bool{}
-	for _, l := range labels {
-		if strings.TrimSpace(l) == "" || len(l) > 200 {
-			return fmt.Errorf("%w: labels must be 1..200 bytes", ErrBadRequest)
-		}
-		if seen[l] {
-			return fmt.Errorf("%w: label %q given twice", ErrBadRequest, l)
-		}
-		seen[l] = true
-	}
-	for _, t := range templates {
-		if !strings.Contains(t, "{}") || len(t) > 300 {
-			return fmt.Errorf("%w: template %q must contain {} and be at most 300 bytes", ErrBadRequest, t)
-		}
-	}
-	return nil
-}
-
-// labelVectors embeds every label under every template and averages the
-// template vectors per label (a prompt ensemble), then renormalises.
-func (s *Server) labelVectors(ctx context.Context, labels, templates []string) ([][]float32, error) {
-	return labelVectors(ctx, s.embedTexts, labels, templates)
-}
-
-func labelVectors(ctx context.Context, embed func(context.Context, []string) ([][]float32, error), labels, templates []string) ([][]float32, error) {
-	if len(templates) == 0 {
-		templates = defaultTemplates
-	}
-	prompts := make([]string, 0, len(labels)*len(templates))
-	for _, l := range labels {
-		for _, t := range templates {
-			prompts = append(prompts, strings.ReplaceAll(t, "{}", l))
-		}
-	}
-	vecs, err := embed(ctx, prompts)
-	if err != nil {
-		return nil, err
-	}
-	if len(vecs) != len(prompts) {
-		return nil, fmt.Errorf("embed %d prompts: got %d vectors", len(prompts), len(vecs))
-	}
-	out := make([][]float32, len(labels))
-	for i := range labels {
-		sum := make([]float64, len(vecs[0]))
-		for j := range templates {
-			for d, x := range vecs[i*len(templates)+j] {
-				sum[d] += float64(x)
-			}
-		}
-		if out[i], err = normalize(sum); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 // embedTexts embeds many texts in encoder-sized chunks (one request's bulk work
 // is already a batch, so it bypasses the coalescer).
 func (s *Server) embedTexts(ctx context.Context, texts []string) ([][]float32, error) {
-	out := make([][]float32, 0, len(texts))
-	for i := 0; i < len(texts); i += embedChunk {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		vecs, err := s.deps.Encoder.EmbedTexts(ctx, texts[i:min(len(texts), i+embedChunk)])
-		if err != nil {
-			return nil, fmt.Errorf("embed texts: %w", err)
-		}
-		out = append(out, vecs...)
-	}
-	return out, nil
-}
-
-// zeroShot is BEiT-3/CLIP zero-shot classification: softmax over
-// exp(logit_scale)·cosine, ranked by probability.
-func zeroShot(img []float32, labels []string, vecs [][]float32, logitScale float64) []labelScore {
-	scale := math.Exp(logitScale)
-	out := make([]labelScore, len(labels))
-	maxLogit := math.Inf(-1)
-	for i, v := range vecs {
-		var dot float64
-		for d := range v {
-			dot += float64(v[d]) * float64(img[d])
-		}
-		out[i] = labelScore{Label: labels[i], Cosine: dot}
-		maxLogit = math.Max(maxLogit, scale*dot)
-	}
-	var z float64
-	for i := range out {
-		out[i].Probability = math.Exp(scale*out[i].Cosine - maxLogit)
-		z += out[i].Probability
-	}
-	for i := range out {
-		out[i].Probability /= z
-	}
-	slices.SortStableFunc(out, func(a, b labelScore) int {
-		switch {
-		case a.Probability > b.Probability:
-			return -1
-		case a.Probability < b.Probability:
-			return 1
-		}
-		return 0
-	})
-	return out
+	return app.EmbedTexts(ctx, s.deps.Encoder, texts)
 }
 
 // resolveLabelSet loads the label set name. DefaultLabelSet, when no set of
@@ -358,7 +222,7 @@ func (s *Server) handlePutLabelSet(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if err := validateLabels(ls.Labels, ls.Templates); err != nil {
+	if err := app.ValidateLabels(ls.Labels, ls.Templates); err != nil {
 		s.writeError(c, err)
 		return
 	}

@@ -5,25 +5,28 @@
 //
 // # What it holds
 //
-// A Server wraps Deps: an Encoder (Model adapts model.Model, the core every
-// door shares: tokenizer, text window, preprocessing), a Catalog (NewCatalog adapts a vstore.Store and
-// indexer.Indexer: one model's image space and its text collections) and an
-// optional Indexer for index jobs, uploads and watched folders. The server
-// never opens or closes them: the caller (imglish serve) opens them, runs the
-// server, and closes them after Run returns, in reverse order.
+// A Server wraps Deps: an Encoder (app.Model adapts model.Model, the encoder
+// every door shares: tokenizer, text window, preprocessing), a Catalog
+// (app.NewCatalog adapts a vstore.Store and indexer.Indexer: one model's
+// image space and its text collections) and an optional Indexer for index
+// jobs, uploads and watched folders; the types are package app's, the
+// transport-free core, under their old names. The server never opens or
+// closes them: the caller (imglish serve, through app.Open) opens them, runs
+// the server, and closes them after Run returns, in reverse order.
 //
 // # State
 //
-// Everything the API shows is in the store (see state.go): items, vectors,
+// Everything the API shows is in the store (see app/state.go): items, vectors,
 // tags, text collections, label sets with their auto-tag settings, and the
 // bytes of uploaded images, so `imglish backup` and `imglish restore`
-// reproduce it. MigrateLabelSets moves label sets an older version kept as
+// reproduce it. app.MigrateLabelSets moves label sets an older version kept as
 // files into the store. Uploads are also files under Options.UploadDir (what
 // the indexer reads) and thumbnails a file cache under Options.ThumbDir;
 // files are written with internal/atomicfile. Index jobs are in memory: GET
 // /v1/index/jobs/:id does not answer for a job of an earlier run.
 //
-// Search queries are sums of weighted terms (text, base64 or uploaded image,
+// Search (package app, the core: app.App.Search; this package binds the
+// request and adds the hits' URLs) — queries are sums of weighted terms (text, base64 or uploaded image,
 // indexed image id, raw vector; negative weights subtract), normalised, and
 // searched in the image space or a text collection. Page 1 is a graph
 // search; every later page is an exact scan in the order (score desc, id
@@ -56,7 +59,7 @@
 //
 // # Auto-tags
 //
-// An AutoTagger runs label sets (Options.AutoTags from the config, and every
+// An app.AutoTagger runs label sets (Options.AutoTags from the config, and every
 // stored set with "auto_tag": true) on image vectors: a zero-shot
 // classification as /v1/classify does, whose top label becomes a tag when its
 // probability reaches the set's min_prob (default 0.5). It is handed to the

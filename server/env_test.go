@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"imglish/app"
 	"imglish/demo/scene"
 	"imglish/encoder"
 	"imglish/encoder/convert"
@@ -142,7 +143,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	if e.model, err = NewModel(core); err != nil {
+	if e.model, err = app.NewModel(core); err != nil {
 		t.Fatal(err)
 	}
 	ixOpts := indexer.Options{Store: e.db, Encoder: core, Workers: 2, MaxWait: 20e6}
@@ -161,7 +162,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		t.Fatal(err)
 	}
 	info := e.model.Info()
-	if e.cat, err = NewCatalog(e.db, e.ix, info.ID, info.Dim); err != nil {
+	if e.cat, err = app.NewCatalog(e.db, e.ix, info.ID, info.Dim); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.scenes > 0 {

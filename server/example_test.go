@@ -11,7 +11,7 @@ import (
 
 // ExampleNew builds a server without a model or store (readyz answers 503
 // until both are given in Deps) and calls it through httptest. `imglish serve`
-// passes a server.Model, a server.NewCatalog and the indexer, then calls Run.
+// opens an app.App (app.Open) and passes its encoder, catalog and indexer, then calls Run.
 func ExampleNew() {
 	srv, err := server.New(server.Deps{DataDir: "/tmp/imglish-example"}, server.Options{
 		Keys:   []server.APIKey{{Name: "app", Key: "0123456789abcdef-write", Scope: server.ScopeWrite}},

@@ -362,3 +362,14 @@ func isNotFound(err error) bool {
 	st, _ := statusOf(err)
 	return st == http.StatusNotFound
 }
+
+// removeUpload deletes an uploaded copy when its item is deleted. uploadDir
+// and the item's paths are canonical (Options, the indexer), so a plain
+// comparison finds the copies.
+func removeUpload(uploadDir string, it Item) {
+	for _, p := range append([]string{it.Path}, it.Paths...) {
+		if p != "" && filepath.Dir(p) == uploadDir {
+			_ = os.Remove(p)
+		}
+	}
+}

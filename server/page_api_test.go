@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"testing"
 
+	"imglish/app"
 	"imglish/demo/scene"
 )
 
@@ -295,7 +296,7 @@ func TestPageDateCap(t *testing.T) {
 	if m == nil {
 		t.Fatal("app.js declares no DATE_CAP")
 	}
-	if got, err := strconv.Atoi(string(m[1])); err != nil || got != maxRelevant {
-		t.Errorf("app.js DATE_CAP = %s, the server's maxRelevant = %d", m[1], maxRelevant)
+	if got, err := strconv.Atoi(string(m[1])); err != nil || got != app.MaxRelevant {
+		t.Errorf("app.js DATE_CAP = %s, the core's app.MaxRelevant = %d", m[1], app.MaxRelevant)
 	}
 }

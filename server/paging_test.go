@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"imglish/app"
 	"imglish/search/synth"
 	"imglish/store"
 )
@@ -197,7 +198,7 @@ func at(s []string, i int) string {
 func TestPagingComplete(t *testing.T) {
 	p := newPagingEnv(t)
 	ctx := t.Context()
-	qText, err := p.srv.queryVector(ctx, []QueryTerm{{Text: "a red star"}})
+	qText, err := p.srv.app.QueryVector(ctx, []QueryTerm{{Text: "a red star"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func (p *pagingEnv) addTexts(t *testing.T, space string, n int) {
 func TestPagingWhileIndexing(t *testing.T) {
 	p := newPagingEnv(t)
 	extra := synth.Clustered(2000, p.model.Info().Dim, 40, 1.2, 12)
-	q, err := p.srv.queryVector(t.Context(), []QueryTerm{{Text: "a red star"}})
+	q, err := p.srv.app.QueryVector(t.Context(), []QueryTerm{{Text: "a red star"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,13 +387,13 @@ func TestPagingWhileIndexing(t *testing.T) {
 }
 
 // TestDateSortRelevantSet pages sort=date to its end over the 6,000 items:
-// the relevant set (min_score, or the auto-cut), capped at maxRelevant with
+// the relevant set (min_score, or the auto-cut), capped at app.MaxRelevant with
 // truncated on every page, newest first (ties by id), every member exactly
 // once. Before, the whole collection (or the 1,000 best) was date-ordered
 // and paging stopped after 1,000 hits with no cursor and no word.
 func TestDateSortRelevantSet(t *testing.T) {
 	p := newPagingEnv(t)
-	q, err := p.srv.queryVector(t.Context(), []QueryTerm{{Text: "a red star"}})
+	q, err := p.srv.app.QueryVector(t.Context(), []QueryTerm{{Text: "a red star"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +402,7 @@ func TestDateSortRelevantSet(t *testing.T) {
 	for _, h := range ranking {
 		mean += float64(h.Score) / float64(len(ranking))
 	}
-	autoCut := float32(mean + dateCut*(float64(ranking[0].Score)-mean))
+	autoCut := float32(mean + app.DateCut*(float64(ranking[0].Score)-mean))
 	above := func(s float32) []store.Hit {
 		return slices.DeleteFunc(slices.Clone(ranking), func(h store.Hit) bool { return h.Score < s })
 	}
@@ -418,10 +419,10 @@ func TestDateSortRelevantSet(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			want := tc.want
-			if tc.truncated != (len(want) > maxRelevant) {
+			if tc.truncated != (len(want) > app.MaxRelevant) {
 				t.Fatalf("%d relevant items; the case needs truncated=%v", len(want), tc.truncated)
 			}
-			want = want[:min(len(want), maxRelevant)]
+			want = want[:min(len(want), app.MaxRelevant)]
 			byID := map[string]store.Hit{}
 			for _, h := range want {
 				byID[h.ID] = h
@@ -564,7 +565,7 @@ func TestPagingQueryDrift(t *testing.T) {
 		enc = &driftingEncoder{Model: m}
 		return enc
 	}})
-	q, err := p.srv.queryVector(t.Context(), []QueryTerm{{Text: "a red star"}})
+	q, err := p.srv.app.QueryVector(t.Context(), []QueryTerm{{Text: "a red star"}})
 	if err != nil {
 		t.Fatal(err)
 	}

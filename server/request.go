@@ -2,32 +2,23 @@ package server
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"imglish/app"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 )
 
 // maxJSON bounds JSON bodies that carry no image; uploads use Options.MaxUpload.
-const maxTextLen = 2000
+const maxTextLen = app.MaxTextLen
 
-// idPattern is what item ids, collection names and label-set names may look like;
-// anything else is refused before it reaches the store or the file system.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
-
-func validName(kind, s string) error {
-	if !idPattern.MatchString(s) || s == "." || s == ".." {
-		return fmt.Errorf("%w: invalid %s %q", ErrBadRequest, kind, s)
-	}
-	return nil
-}
+// validName is app.ValidName (the names the store accepts).
+func validName(kind, s string) error { return app.ValidName(kind, s) }
 
 // bodyKind classifies the request body by Content-Type.
 func bodyKind(c *gin.Context) (string, error) {
@@ -65,18 +56,7 @@ func readJSON(c *gin.Context, v any) error {
 
 // decodeBase64 accepts standard or URL base64, padded or not, with or without a
 // data: URL prefix.
-func decodeBase64(s string) ([]byte, error) {
-	if i := strings.Index(s, ";base64,"); strings.HasPrefix(s, "data:") && i >= 0 {
-		s = s[i+len(";base64,"):]
-	}
-	s = strings.TrimRight(strings.TrimSpace(s), "=")
-	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: image is not valid base64", ErrBadRequest)
-}
+func decodeBase64(s string) ([]byte, error) { return app.DecodeBase64(s) }
 
 // multipartFiles reads every file part named field, each bounded by MaxUpload
 // (the whole body is bounded too).

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
+	"imglish/app"
 	"imglish/internal/fspath"
 )
 
@@ -35,8 +36,9 @@ type Server struct {
 	vecEngine *gin.Engine
 	vecBound  atomic.Pointer[string] // the vectorizer door's bound address, once listening
 
-	texts  *Coalescer[string, []float32]
-	images *Coalescer[[]float32, []float32]
+	// app is the core over deps (nil without an encoder): searches, query
+	// embeddings and their coalescers.
+	app *app.App
 
 	draining  atomic.Bool
 	closeOnce sync.Once
@@ -72,7 +74,8 @@ func New(deps Deps, opts Options) (*Server, error) {
 	if err := s.initDeps(); err != nil {
 		return nil, err
 	}
-	gin.SetMode(gin.ReleaseMode)
+	// No gin.SetMode: gin's mode is global, the program's to set (imglish's
+	// main sets release mode). In debug mode gin prints the routes.
 	e := gin.New()
 	if err := e.SetTrustedProxies(opts.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("%w: trusted proxies: %w", ErrConfig, err)
@@ -198,11 +201,8 @@ func (s *Server) Close() {
 		s.draining.Store(true)
 		s.jobs.cancelAll()
 		s.bg.Wait()
-		if s.texts != nil {
-			s.texts.Close()
-		}
-		if s.images != nil {
-			s.images.Close()
+		if s.app != nil {
+			_ = s.app.Close() // an App of app.New closes only its coalescers, which cannot fail
 		}
 	})
 }

@@ -117,7 +117,7 @@ func (s *Server) handleEmbed(c *gin.Context) {
 	}
 	out := make([][]float32, 0, len(req.Texts)+len(req.Images))
 	if len(req.Texts) == 1 {
-		v, err := s.texts.Do(ctx, req.Texts[0])
+		v, err := s.app.EmbedText(ctx, req.Texts[0])
 		if err != nil {
 			s.writeError(c, err)
 			return
@@ -137,7 +137,7 @@ func (s *Server) handleEmbed(c *gin.Context) {
 			s.writeError(c, fmt.Errorf("image %d: %w", i+1, err))
 			return
 		}
-		v, err := s.embedImage(ctx, b)
+		v, err := s.app.EmbedImage(ctx, b)
 		if err != nil {
 			s.writeError(c, fmt.Errorf("image %d: %w", i+1, err))
 			return

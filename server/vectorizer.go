@@ -146,7 +146,7 @@ func (s *Server) handleVectorize(c *gin.Context) {
 	g.SetLimit(vectorizeParallel)
 	for i, t := range req.Texts {
 		g.Go(func() error {
-			v, err := s.texts.Do(ctx, t)
+			v, err := s.app.EmbedText(ctx, t)
 			if err != nil {
 				return fmt.Errorf("texts[%d]: %w", i, err)
 			}
@@ -164,7 +164,7 @@ func (s *Server) handleVectorize(c *gin.Context) {
 			if err != nil {
 				return fmt.Errorf("images[%d]: %w", i, err)
 			}
-			v, err := s.embedImage(ctx, b)
+			v, err := s.app.EmbedImage(ctx, b)
 			if err != nil {
 				return fmt.Errorf("images[%d]: %w", i, err)
 			}

@@ -279,7 +279,7 @@ func TestTextWindowEveryDoor(t *testing.T) {
 		t.Fatalf("/vectorize: %d %s", st, msg)
 	}
 	modeltest.Check(t, "/vectorize", vec.TextVectors[0], ref)
-	q, err := e.srv.queryVector(t.Context(), []QueryTerm{{Text: long}})
+	q, err := e.srv.app.QueryVector(t.Context(), []QueryTerm{{Text: long}})
 	if err != nil {
 		t.Fatal(err)
 	}

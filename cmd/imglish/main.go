@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
 	"imglish/encoder"
@@ -40,6 +41,9 @@ var registry []func(g *globals) *cobra.Command
 func register(f func(g *globals) *cobra.Command) { registry = append(registry, f) }
 
 func main() {
+	// gin's mode is process state, so the program sets it, not the server
+	// package: release mode keeps gin's debug route listing off stderr.
+	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()

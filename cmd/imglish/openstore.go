@@ -19,14 +19,20 @@ import (
 func openStore(ctx context.Context, g *globals, opts store.Options, instead string) (*store.DB, error) {
 	opts.Logger = g.logger
 	db, err := store.Open(ctx, g.data, opts)
+	return db, explainStoreError(err, instead)
+}
+
+// explainStoreError is openStore's message for an error of opening the store
+// (also through app.Open): err itself when it is no lock or missing store.
+func explainStoreError(err error, instead string) error {
 	var locked *store.LockedError
 	switch {
 	case errors.As(err, &locked):
-		return nil, fmt.Errorf("%w%s: %s, or stop it and run this again", err, describeProcess(locked.PID), instead)
+		return fmt.Errorf("%w%s: %s, or stop it and run this again", err, describeProcess(locked.PID), instead)
 	case errors.Is(err, store.ErrNoStore):
-		return nil, fmt.Errorf("%w: nothing has been indexed there yet (imglish index DIR creates it; --data or $IMGLISH_DATA picks another)", err)
+		return fmt.Errorf("%w: nothing has been indexed there yet (imglish index DIR creates it; --data or $IMGLISH_DATA picks another)", err)
 	}
-	return db, err
+	return err
 }
 
 // describeProcess is " (its command line)" for a live pid where /proc shows

@@ -15,9 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"imglish/model"
-	"imglish/server"
-	"imglish/store"
+	"imglish/app"
 )
 
 func init() { register(newSearchCmd) }
@@ -44,7 +42,7 @@ With --server URL it asks a running imglish serve (key from --key or $IMGLISH_AP
 opens the store at --data and the model at --model itself (stop the server first: the store is
 single-process). --collection NAME searches a text collection with the image (image→text).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := server.SearchRequest{K: k, Sort: sortBy, Cursor: cursor}
+			req := app.SearchRequest{K: k, Sort: sortBy, Cursor: cursor}
 			req.Filter.PathPrefix = folder
 			if minScore > -1 {
 				ms := float32(minScore)
@@ -58,7 +56,7 @@ single-process). --collection NAME searches a text collection with the image (im
 				if err != nil {
 					return fmt.Errorf("read image: %w", err)
 				}
-				req.Query = append(req.Query, server.QueryTerm{Image: base64.StdEncoding.EncodeToString(b)})
+				req.Query = append(req.Query, app.QueryTerm{Image: base64.StdEncoding.EncodeToString(b)})
 			}
 			if collection != "" {
 				req.Target, req.Collection = "texts", collection
@@ -66,7 +64,7 @@ single-process). --collection NAME searches a text collection with the image (im
 			if len(req.Query) == 0 {
 				return fmt.Errorf("search: give a text or --image FILE")
 			}
-			var resp server.SearchResponse
+			var resp app.SearchResponse
 			var err error
 			if serverURL != "" {
 				if key == "" {
@@ -123,15 +121,15 @@ single-process). --collection NAME searches a text collection with the image (im
 
 // textTerms splits "beach at dusk -people -dogs" into a positive term and
 // negative ones (weight −0.5), as the web page does.
-func textTerms(s string) []server.QueryTerm {
-	var out []server.QueryTerm
+func textTerms(s string) []app.QueryTerm {
+	var out []app.QueryTerm
 	var cur []string
 	neg := false
 	flush := func() {
 		if len(cur) == 0 {
 			return
 		}
-		t := server.QueryTerm{Text: strings.Join(cur, " ")}
+		t := app.QueryTerm{Text: strings.Join(cur, " ")}
 		if neg {
 			w := -0.5
 			t.Weight = &w
@@ -151,8 +149,8 @@ func textTerms(s string) []server.QueryTerm {
 	return out
 }
 
-func remoteSearch(cmd *cobra.Command, base, key string, req server.SearchRequest) (server.SearchResponse, error) {
-	var resp server.SearchResponse
+func remoteSearch(cmd *cobra.Command, base, key string, req app.SearchRequest) (app.SearchResponse, error) {
+	var resp app.SearchResponse
 	body, err := json.Marshal(req)
 	if err != nil {
 		return resp, fmt.Errorf("encode query: %w", err)
@@ -188,37 +186,18 @@ func remoteSearch(cmd *cobra.Command, base, key string, req server.SearchRequest
 	return resp, nil
 }
 
-// localSearch opens the store read-only and the model, and runs the same
-// search code the server runs.
-func localSearch(cmd *cobra.Command, g *globals, req server.SearchRequest) (server.SearchResponse, error) {
+// localSearch opens the store read-only and the model through app.Open and
+// runs the search in process (the same core the server runs; no HTTP).
+func localSearch(cmd *cobra.Command, g *globals, req app.SearchRequest) (app.SearchResponse, error) {
 	ctx := cmd.Context()
 	dir, err := modelDir(g)
 	if err != nil {
-		return server.SearchResponse{}, err
+		return app.SearchResponse{}, err
 	}
-	core, err := model.Open(ctx, dir, g.modelOptions(0))
+	a, err := app.Open(ctx, app.Config{ModelDir: dir, Model: g.modelOptions(0), DataDir: g.data, ReadOnly: true, Logger: g.logger})
 	if err != nil {
-		return server.SearchResponse{}, err
+		return app.SearchResponse{}, explainStoreError(err, "search through it instead (imglish search --server URL)")
 	}
-	defer core.Close()
-	db, err := openStore(ctx, g, store.Options{ReadOnly: true}, "search through it instead (imglish search --server URL)")
-	if err != nil {
-		return server.SearchResponse{}, err
-	}
-	defer db.Close()
-	enc, err := server.NewModel(core)
-	if err != nil {
-		return server.SearchResponse{}, err
-	}
-	info := enc.Info()
-	cat, err := server.NewCatalog(db, nil, info.ID, info.Dim)
-	if err != nil {
-		return server.SearchResponse{}, err
-	}
-	srv, err := server.New(server.Deps{DataDir: g.data, Encoder: enc, Catalog: cat}, server.Options{Logger: g.logger, MaxBatch: 1})
-	if err != nil {
-		return server.SearchResponse{}, err
-	}
-	defer srv.Close()
-	return srv.Search(ctx, req)
+	defer a.Close()
+	return a.Search(ctx, req)
 }

@@ -1,17 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"imglish/indexer"
-	"imglish/model"
+	"imglish/app"
 	"imglish/server"
-	"imglish/store"
 )
 
 func init() { register(newServeCmd) }
@@ -91,46 +88,21 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 			if err != nil {
 				return err
 			}
-			core, err := model.Open(ctx, dir, g.modelOptions(threads))
+			a, err := app.Open(ctx, app.Config{
+				ModelDir: dir, Model: g.modelOptions(threads), DataDir: g.data,
+				AutoTags: opts.AutoTags, AutoTagMinProb: opts.AutoTagMinProb, Logger: g.logger,
+			})
 			if err != nil {
-				return err
+				return explainStoreError(err, "one server per store: use that one, or give this one another --data")
 			}
-			db, err := openStore(ctx, g, store.Options{}, "one server per store: use that one, or give this one another --data")
-			if err != nil {
-				return errors.Join(err, core.Close())
-			}
-			// Close in reverse order of opening, after the server has drained.
+			// Closed (store, then model) after the server has drained.
 			defer func() {
-				if cerr := db.Close(); cerr != nil {
-					g.logger.Error("close store", "err", cerr)
+				if cerr := a.Close(); cerr != nil {
+					g.logger.Error("close", "err", cerr)
 				}
-				_ = core.Close()
 			}()
-			enc, err := server.NewModel(core)
-			if err != nil {
-				return err
-			}
-			// Label sets an older version kept as files move into the store.
-			if _, err := server.MigrateLabelSets(ctx, db, g.data, g.logger); err != nil {
-				return err
-			}
-			// Auto-tag label sets (config "auto_tags" and sets stored with
-			// "auto_tag": true) run in the indexer's own commits.
-			tagger, err := server.NewAutoTagger(ctx, server.AutoTagOptions{
-				Encoder: enc, Store: db, Sets: opts.AutoTags, MinProb: opts.AutoTagMinProb})
-			if err != nil {
-				return err
-			}
-			ix, err := indexer.New(indexer.Options{Store: db, Encoder: core, Logger: g.logger, Tagger: tagger})
-			if err != nil {
-				return err
-			}
-			info := enc.Info()
-			cat, err := server.NewCatalog(db, ix, info.ID, info.Dim)
-			if err != nil {
-				return err
-			}
-			srv, err := server.New(server.Deps{DataDir: g.data, Encoder: enc, Catalog: cat, Indexer: ix, AutoTagger: tagger}, opts)
+			info := a.Info()
+			srv, err := server.New(server.Deps{DataDir: g.data, Encoder: a.Encoder(), Catalog: a.Catalog(), Indexer: a.Indexer(), AutoTagger: a.AutoTagger()}, opts)
 			if err != nil {
 				return err
 			}

@@ -1,11 +1,11 @@
-package server
+package app
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"imglish/store"
+	"imglish/vstore"
 	"slices"
 	"sync"
 )
@@ -20,7 +20,7 @@ type AutoTagOptions struct {
 	Encoder Encoder
 	// Store holds the label sets (see MigrateLabelSets for the files older
 	// versions kept). Required.
-	Store *store.DB
+	Store vstore.Store
 	// Sets names label sets to run whatever their auto_tag flag
 	// (Options.AutoTags); each must exist. Stored sets with "auto_tag": true
 	// are run too.
@@ -65,7 +65,7 @@ func NewAutoTagger(ctx context.Context, opts AutoTagOptions) (*AutoTagger, error
 		opts.MinProb = DefaultAutoTagMinProb
 	}
 	for _, n := range opts.Sets {
-		if err := validName("label set", n); err != nil {
+		if err := ValidName("label set", n); err != nil {
 			return nil, fmt.Errorf("%w: auto-tags: %w", ErrConfig, err)
 		}
 	}
@@ -107,10 +107,10 @@ func (a *AutoTagger) Reload(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("auto-tags: %w", err)
 		}
-		if err := validateLabels(ls.Labels, ls.Templates); err != nil {
+		if err := ValidateLabels(ls.Labels, ls.Templates); err != nil {
 			return fmt.Errorf("%w: auto-tag label set %q: %w", ErrConfig, n, err)
 		}
-		vecs, err := labelVectors(ctx, a.embed, ls.Labels, ls.Templates)
+		vecs, err := LabelVectors(ctx, a.embed, ls.Labels, ls.Templates)
 		if err != nil {
 			return fmt.Errorf("auto-tag label set %q: %w", n, err)
 		}
@@ -127,15 +127,7 @@ func (a *AutoTagger) Reload(ctx context.Context) error {
 }
 
 func (a *AutoTagger) embed(ctx context.Context, texts []string) ([][]float32, error) {
-	out := make([][]float32, 0, len(texts))
-	for i := 0; i < len(texts); i += embedChunk {
-		vecs, err := a.opts.Encoder.EmbedTexts(ctx, texts[i:min(len(texts), i+embedChunk)])
-		if err != nil {
-			return nil, fmt.Errorf("embed texts: %w", err)
-		}
-		out = append(out, vecs...)
-	}
-	return out, nil
+	return EmbedTexts(ctx, a.opts.Encoder, texts)
 }
 
 // Tags returns the winning label of each auto-tag set for the image vector
@@ -151,7 +143,7 @@ func (a *AutoTagger) Tags(_ context.Context, vec []float32) ([]string, error) {
 		if len(s.vecs) == 0 || len(s.vecs[0]) != len(vec) {
 			return nil, fmt.Errorf("auto-tag %s: %d-d vector, labels are %d-d", s.name, len(vec), len(s.vecs[0]))
 		}
-		if top := zeroShot(vec, s.labels, s.vecs, scale)[0]; top.Probability >= s.minProb {
+		if top := ZeroShot(vec, s.labels, s.vecs, scale)[0]; top.Probability >= s.minProb {
 			tags = append(tags, top.Label)
 		}
 	}
@@ -160,7 +152,7 @@ func (a *AutoTagger) Tags(_ context.Context, vec []float32) ([]string, error) {
 
 // flaggedLabelSets lists the stored label sets with "auto_tag": true, by
 // name. A set that does not parse is not flagged (GET reports it).
-func flaggedLabelSets(ctx context.Context, db *store.DB) ([]string, error) {
+func flaggedLabelSets(ctx context.Context, db vstore.Store) ([]string, error) {
 	var out []string
 	err := scanLabelSets(ctx, db, func(name string, raw []byte) {
 		var ls LabelSet

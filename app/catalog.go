@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"context"
@@ -6,13 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"imglish/indexer"
-	"imglish/internal/fspath"
 	"imglish/search"
 	"imglish/store"
 	"imglish/vstore"
@@ -71,21 +69,6 @@ func storeFilter(f Filter) *store.Filter {
 		sf.PathPrefixes = []string{canonicalPrefix(f.PathPrefix)}
 	}
 	return sf
-}
-
-// canonicalPrefix puts a path_prefix filter in the form stored paths have
-// (fspath.Canonical of the part that exists, so a prefix typed through a
-// symlink or relative still matches), keeping a trailing separator, which
-// means "inside this folder". A prefix that cannot be resolved is used as given.
-func canonicalPrefix(p string) string {
-	c, err := fspath.Canonical(p)
-	if err != nil {
-		return p
-	}
-	if sep := string(filepath.Separator); strings.HasSuffix(p, sep) && !strings.HasSuffix(c, sep) {
-		c += sep
-	}
-	return c
 }
 
 func storeSearchOptions(k int, p SearchPage) store.SearchOptions {
@@ -191,7 +174,7 @@ func (c *storeCatalog) PutLabelSet(ctx context.Context, name string, ls LabelSet
 }
 
 func (c *storeCatalog) PutOriginal(ctx context.Context, id string, data []byte) error {
-	if err := validName("item id", id); err != nil {
+	if err := ValidName("item id", id); err != nil {
 		return err
 	}
 	var b store.Batch
@@ -203,7 +186,7 @@ func (c *storeCatalog) PutOriginal(ctx context.Context, id string, data []byte) 
 }
 
 func (c *storeCatalog) Original(_ context.Context, id string) ([]byte, error) {
-	if err := validName("item id", id); err != nil {
+	if err := ValidName("item id", id); err != nil {
 		return nil, err
 	}
 	b, err := c.db.Blob(uploadPrefix + id)
@@ -308,15 +291,4 @@ func (c *storeCatalog) SearchTexts(ctx context.Context, collection string, q []f
 		out[i] = TextHit{TextEntry: TextEntry{ID: h.ID, Text: h.Text}, Score: h.Score}
 	}
 	return out, nil
-}
-
-// removeUpload deletes an uploaded copy when its item is deleted. uploadDir
-// and the item's paths are canonical (Options, the indexer), so a plain
-// comparison finds the copies.
-func removeUpload(uploadDir string, it Item) {
-	for _, p := range append([]string{it.Path}, it.Paths...) {
-		if p != "" && filepath.Dir(p) == uploadDir {
-			_ = os.Remove(p)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"context"
@@ -40,7 +40,7 @@ type coalesceCall[In, Out any] struct {
 
 // Coalescer merges concurrent calls into batches so that N clients asking for one
 // vector each cost one encoder run of N instead of N runs of one. It is safe for
-// concurrent use. Close stops it; calls after Close return ErrShuttingDown.
+// concurrent use. Close stops it; calls after Close return ErrClosed.
 type Coalescer[In, Out any] struct {
 	run  BatchFunc[In, Out]
 	opts CoalescerOptions
@@ -92,7 +92,7 @@ func (c *Coalescer[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	case <-ctx.Done():
 		return zero, ctx.Err()
 	case <-c.stop:
-		return zero, ErrShuttingDown
+		return zero, ErrClosed
 	}
 	select {
 	case <-call.done:
@@ -102,7 +102,7 @@ func (c *Coalescer[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	}
 }
 
-// Close lets running batches finish, fails queued calls with ErrShuttingDown and
+// Close lets running batches finish, fails queued calls with ErrClosed and
 // stops the goroutines. It is idempotent.
 func (c *Coalescer[In, Out]) Close() {
 	c.once.Do(func() {
@@ -156,7 +156,7 @@ func (c *Coalescer[In, Out]) collect() {
 		case <-c.stop:
 			timer.Stop()
 			for _, call := range batch {
-				call.err = ErrShuttingDown
+				call.err = ErrClosed
 				close(call.done)
 			}
 			return

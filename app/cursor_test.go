@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"encoding/base64"
@@ -79,8 +79,8 @@ func TestCursorCodec(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeCursor(tc.in, ok.query)
-			if !errors.Is(err, ErrBadRequest) {
-				t.Fatalf("got %v, want ErrBadRequest (%s)", err, tc.want)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("got %v, want ErrInvalid (%s)", err, tc.want)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // Model adapts a model.Model (the application core every door shares:
 // tokenizer, 64-token window, preprocessing, encoder) to Encoder. It adds
 // only what is the server's: ModelInfo's JSON shape, the demo flag, and
-// mapping an empty text to ErrBadRequest. It is safe for concurrent use.
+// mapping an empty text to ErrInvalid. It is safe for concurrent use.
 type Model struct {
 	m *model.Model
 }
@@ -59,7 +59,7 @@ func (m *Model) EmbedImages(ctx context.Context, imgs [][]float32) ([][]float32,
 func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([][]float32, error) {
 	vecs, err := m.m.EmbedTexts(ctx, texts)
 	if errors.Is(err, model.ErrEmptyText) {
-		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return vecs, err
 }

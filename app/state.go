@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"context"
@@ -40,7 +40,7 @@ const (
 // when there is none.
 func getLabelSet(db vstore.Store, name string) (LabelSet, error) {
 	var ls LabelSet
-	if err := validName("label set", name); err != nil {
+	if err := ValidName("label set", name); err != nil {
 		return ls, err
 	}
 	b, err := db.Value(labelSetPrefix + name)
@@ -60,7 +60,7 @@ func getLabelSet(db vstore.Store, name string) (LabelSet, error) {
 func putLabelSets(ctx context.Context, db vstore.Store, sets map[string]LabelSet) error {
 	var b store.Batch
 	for name, ls := range sets {
-		if err := validName("label set", name); err != nil {
+		if err := ValidName("label set", name); err != nil {
 			return err
 		}
 		v, err := json.Marshal(ls)
@@ -110,7 +110,7 @@ func MigrateLabelSets(ctx context.Context, db vstore.Store, dataDir string, log 
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".json")
 		path := filepath.Join(dir, e.Name())
-		if !ok || e.IsDir() || validName("label set", name) != nil {
+		if !ok || e.IsDir() || ValidName("label set", name) != nil {
 			log.Warn("label set migration: not a label set file; left in place", "file", path)
 			continue
 		}

@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"context"
@@ -92,8 +92,8 @@ func TestCoalescerErrorsAndCancel(t *testing.T) {
 		t.Fatalf("batch error: got %v, want %v", err, boom)
 	}
 	c.Close()
-	if _, err := c.Do(t.Context(), 1); !errors.Is(err, ErrShuttingDown) {
-		t.Fatalf("after Close: got %v, want ErrShuttingDown", err)
+	if _, err := c.Do(t.Context(), 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: got %v, want ErrClosed", err)
 	}
 	c.Close() // idempotent
 

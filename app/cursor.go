@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"encoding/base64"
@@ -17,7 +17,7 @@ const cursorVersion = 3
 // Cursor flags.
 const (
 	cursorDate      = 1 << iota // sort=date: the fields after the page are date ones
-	cursorTruncated             // sort=date: the relevant set was cut at maxRelevant
+	cursorTruncated             // sort=date: the relevant set was cut at MaxRelevant
 )
 
 // maxCursorID bounds an id read from a cursor (store.MaxIDLen).
@@ -129,16 +129,16 @@ func appendCursorString(b []byte, s string) []byte {
 }
 
 // decodeCursor parses s, which must belong to the query hashed as query
-// (ErrBadRequest otherwise).
+// (ErrInvalid otherwise).
 func decodeCursor(s string, query [12]byte) (*cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: invalid cursor", ErrBadRequest)
+		return nil, fmt.Errorf("%w: invalid cursor", ErrInvalid)
 	}
 	r := cursorReader{b: b}
 	c := &cursor{}
 	if r.byte() != cursorVersion {
-		return nil, fmt.Errorf("%w: invalid cursor", ErrBadRequest)
+		return nil, fmt.Errorf("%w: invalid cursor", ErrInvalid)
 	}
 	copy(c.query[:], r.bytes(len(c.query)))
 	page := r.uvarint()
@@ -177,11 +177,11 @@ func decodeCursor(s string, query [12]byte) (*cursor, error) {
 	}
 	if r.bad || len(r.b) > 0 || page < 1 || page > 1<<20 || c.flags&^(cursorDate|cursorTruncated) != 0 ||
 		math.IsNaN(float64(c.score)) || math.IsNaN(float64(c.cut.Score)) {
-		return nil, fmt.Errorf("%w: invalid cursor", ErrBadRequest)
+		return nil, fmt.Errorf("%w: invalid cursor", ErrInvalid)
 	}
 	c.page = int(page)
 	if c.query != query {
-		return nil, fmt.Errorf("%w: cursor belongs to a different query", ErrBadRequest)
+		return nil, fmt.Errorf("%w: cursor belongs to a different query", ErrInvalid)
 	}
 	return c, nil
 }

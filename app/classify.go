@@ -1,0 +1,173 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Zero-shot limits.
+const (
+	maxLabels    = 1000
+	maxTemplates = 32
+	embedChunk   = 32 // texts per encoder call for bulk work
+)
+
+// defaultTemplates is the prompt used when a request names none.
+var defaultTemplates = []string{"{}"}
+
+// LabelSet is a named list of labels and prompt templates, stored for reuse.
+// With AutoTag set (or when named in Options.AutoTags) it is run on every
+// newly indexed image: its most probable label becomes the item tag
+// "auto:<label>" when its probability is at least MinProb (default 0.5).
+type LabelSet struct {
+	Labels    []string `json:"labels"`
+	Templates []string `json:"templates,omitempty"`
+	AutoTag   bool     `json:"auto_tag,omitempty"`
+	MinProb   float64  `json:"min_prob,omitempty"`
+}
+
+// LabelScore is one label of a zero-shot classification.
+type LabelScore struct {
+	Label       string  `json:"label"`
+	Probability float64 `json:"probability"`
+	Cosine      float64 `json:"cosine"`
+}
+
+// ValidateLabels checks a label list and its prompt templates: 1..1000
+// distinct labels of 1..200 bytes, at most 32 templates, each holding "{}"
+// (errors wrap ErrInvalid).
+func ValidateLabels(labels, templates []string) error {
+	switch {
+	case len(labels) == 0:
+		return fmt.Errorf("%w: no labels", ErrInvalid)
+	case len(labels) > maxLabels:
+		return fmt.Errorf("%w: at most %d labels", ErrInvalid, maxLabels)
+	case len(templates) > maxTemplates:
+		return fmt.Errorf("%w: at most %d templates", ErrInvalid, maxTemplates)
+	}
+	seen := map[string]bool{}
+	for _, l := range labels {
+		if strings.TrimSpace(l) == "" || len(l) > 200 {
+			return fmt.Errorf("%w: labels must be 1..200 bytes", ErrInvalid)
+		}
+		if seen[l] {
+			return fmt.Errorf("%w: label %q given twice", ErrInvalid, l)
+		}
+		seen[l] = true
+	}
+	for _, t := range templates {
+		if !strings.Contains(t, "{}") || len(t) > 300 {
+			return fmt.Errorf("%w: template %q must contain {} and be at most 300 bytes", ErrInvalid, t)
+		}
+	}
+	return nil
+}
+
+// LabelVectors embeds every label under every template with embed and
+// averages the template vectors per label (a prompt ensemble), then
+// renormalises; no templates means "{}" (the label itself).
+func LabelVectors(ctx context.Context, embed func(context.Context, []string) ([][]float32, error), labels, templates []string) ([][]float32, error) {
+	if len(templates) == 0 {
+		templates = defaultTemplates
+	}
+	prompts := make([]string, 0, len(labels)*len(templates))
+	for _, l := range labels {
+		for _, t := range templates {
+			prompts = append(prompts, strings.ReplaceAll(t, "{}", l))
+		}
+	}
+	vecs, err := embed(ctx, prompts)
+	if err != nil {
+		return nil, err
+	}
+	if len(vecs) != len(prompts) {
+		return nil, fmt.Errorf("embed %d prompts: got %d vectors", len(prompts), len(vecs))
+	}
+	out := make([][]float32, len(labels))
+	for i := range labels {
+		sum := make([]float64, len(vecs[0]))
+		for j := range templates {
+			for d, x := range vecs[i*len(templates)+j] {
+				sum[d] += float64(x)
+			}
+		}
+		if out[i], err = normalize(sum); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ZeroShot is BEiT-3/CLIP zero-shot classification: softmax over
+// exp(logit_scale)·cosine, ranked by probability.
+// vecs are the labels' unit vectors (LabelVectors), img an image's.
+func ZeroShot(img []float32, labels []string, vecs [][]float32, logitScale float64) []LabelScore {
+	scale := math.Exp(logitScale)
+	out := make([]LabelScore, len(labels))
+	maxLogit := math.Inf(-1)
+	for i, v := range vecs {
+		var dot float64
+		for d := range v {
+			dot += float64(v[d]) * float64(img[d])
+		}
+		out[i] = LabelScore{Label: labels[i], Cosine: dot}
+		maxLogit = math.Max(maxLogit, scale*dot)
+	}
+	var z float64
+	for i := range out {
+		out[i].Probability = math.Exp(scale*out[i].Cosine - maxLogit)
+		z += out[i].Probability
+	}
+	for i := range out {
+		out[i].Probability /= z
+	}
+	slices.SortStableFunc(out, func(a, b LabelScore) int {
+		switch {
+		case a.Probability > b.Probability:
+			return -1
+		case a.Probability < b.Probability:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// normalize scales sum to a unit vector; a (near) zero sum, which weighted
+// terms that cancel out give, is ErrInvalid.
+func normalize(sum []float64) ([]float32, error) {
+	var norm float64
+	for _, x := range sum {
+		norm += x * x
+	}
+	norm = math.Sqrt(norm)
+	if norm < 1e-9 || math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return nil, fmt.Errorf("%w: the weighted query terms cancel out (zero vector)", ErrInvalid)
+	}
+	out := make([]float32, len(sum))
+	for i, x := range sum {
+		out[i] = float32(x / norm)
+	}
+	return out, nil
+}
+
+// EmbedTexts embeds many texts with enc in encoder-sized chunks, checking ctx
+// between them: bulk work (label prompts, a text collection) that is already
+// a batch of its own.
+func EmbedTexts(ctx context.Context, enc Encoder, texts []string) ([][]float32, error) {
+	out := make([][]float32, 0, len(texts))
+	for i := 0; i < len(texts); i += embedChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		vecs, err := enc.EmbedTexts(ctx, texts[i:min(len(texts), i+embedChunk)])
+		if err != nil {
+			return nil, fmt.Errorf("embed texts: %w", err)
+		}
+		out = append(out, vecs...)
+	}
+	return out, nil
+}

@@ -1,0 +1,42 @@
+// Package app is imglish as a Go library: the transport-free application core
+// that `imglish serve` puts behind HTTP and that the CLI and any other program
+// call directly. Open assembles one App from one Config — the model
+// (model.Open), the vector store (store.Open, or any vstore.Store), the
+// indexer that fills it, the auto-tagger the indexer runs, and the Catalog
+// that serves one model's image space and its text collections — and Close
+// releases them in reverse order.
+//
+// # Why a package of its own, named app
+//
+// server used to hold all of this beside gin, so a program that wanted to
+// search had to build a gin engine (as `imglish search` did) and server's
+// tests were the only tests of query arithmetic and label sets. The core
+// imports no HTTP package; server imports it and keeps binding, auth, limits,
+// status mapping, OpenAPI and the page. It is not the module root package
+// (imglish): the root stays free for a future facade, and "app" reads as
+// what it is at call sites (app.Open, app.Config, *app.App) without
+// stuttering; "core" was taken, informally, by model.Model (the encoder
+// core every door shares). Data flows indexer → encoder → store/search ← app
+// ← server, cmd/imglish.
+//
+// # What it holds
+//
+// The domain types the doors share (Item, Filter, Hit, TextEntry, LabelSet,
+// ModelInfo), the Encoder and Catalog interfaces with their default
+// implementations (Model over model.Model, NewCatalog over a vstore.Store),
+// zero-shot classification (LabelVectors, ZeroShot), label sets stored in the
+// store (see state.go) and the AutoTagger.
+//
+// # Errors
+//
+// Every error wraps a sentinel of errors.go (ErrInvalid, ErrNotFound,
+// ErrConfig, ErrUnavailable, ErrInternal) or of a package below (store,
+// search, indexer, encoder, preprocess); a transport maps them in one place.
+//
+// # Concurrency and ownership
+//
+// An App is safe for concurrent use. What Open opened, Close closes (a Store
+// given in Config stays the caller's); call Close once everything using the
+// App has stopped. Badger allows one process per store: Open of a store
+// another process holds fails with store.ErrLocked.
+package app

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+)
+
+// MaxTextLen bounds a query text, a label or an entry of a text collection
+// (bytes).
+const MaxTextLen = 2000
+
+// Options tune the query side of an App; the zero value means the defaults.
+type Options struct {
+	// MaxPixels refuses query images with more pixels before decoding them
+	// (default 50 megapixels).
+	MaxPixels int64
+	// Roots are the canonical folders a relative path prefix of a search
+	// filter resolves against (PathPrefixes), outermost first; none: "/".
+	Roots []string
+	// TextBatch and ImageBatch configure the coalescers that merge
+	// concurrent query embeddings into encoder batches (see CoalescerOptions;
+	// server passes its batch metrics through their Observe and Queue).
+	TextBatch, ImageBatch CoalescerOptions
+}
+
+// defaultMaxPixels is Options.MaxPixels' default (server's own default too).
+const defaultMaxPixels = 50_000_000
+
+// Parts are what New builds an App on; the caller keeps and closes them.
+// Encoder is required; Catalog is needed by Search (ErrUnavailable
+// without); Indexer and AutoTagger are optional.
+type Parts struct {
+	Encoder    Encoder
+	Catalog    Catalog
+	Indexer    Indexer
+	AutoTagger *AutoTagger
+}
+
+// New builds an App on parts someone else opened (server does, over the
+// parts its caller gives it). Its Close stops only what New started (the
+// query coalescers).
+func New(p Parts, opts Options) (*App, error) {
+	if p.Encoder == nil {
+		return nil, fmt.Errorf("%w: an App needs an encoder", ErrConfig)
+	}
+	a := &App{enc: p.Encoder, cat: p.Catalog, ix: p.Indexer, tagger: p.AutoTagger}
+	a.start(opts)
+	return a, nil
+}
+
+// start applies opts and starts the coalescers.
+func (a *App) start(opts Options) {
+	if opts.MaxPixels <= 0 {
+		opts.MaxPixels = defaultMaxPixels
+	}
+	if len(opts.Roots) == 0 {
+		opts.Roots = []string{"/"}
+	}
+	a.opts = opts
+	enc := a.enc
+	a.texts = NewCoalescer(func(ctx context.Context, in []string) ([][]float32, error) {
+		return enc.EmbedTexts(ctx, in)
+	}, opts.TextBatch)
+	a.images = NewCoalescer(func(ctx context.Context, in [][]float32) ([][]float32, error) {
+		return enc.EmbedImages(ctx, in)
+	}, opts.ImageBatch)
+}
+
+// ready reports whether the App can search.
+func (a *App) ready() error {
+	if a.cat == nil {
+		return fmt.Errorf("%w: no catalog", ErrUnavailable)
+	}
+	return nil
+}
+
+// EmbedText embeds one text, merged with concurrent calls into one encoder
+// batch. It is safe for concurrent use.
+func (a *App) EmbedText(ctx context.Context, text string) ([]float32, error) {
+	return a.texts.Do(ctx, text)
+}
+
+// EmbedImage decodes and preprocesses one image in the caller's goroutine
+// (refusing more than Options.MaxPixels) and embeds it, merged with
+// concurrent calls into one encoder batch. It is safe for concurrent use.
+func (a *App) EmbedImage(ctx context.Context, data []byte) ([]float32, error) {
+	px, err := a.enc.PrepareImage(ctx, data, a.opts.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	return a.images.Do(ctx, px)
+}
+
+// EmbedTexts embeds many texts in encoder-sized chunks, bypassing the
+// coalescer (bulk work is a batch of its own).
+func (a *App) EmbedTexts(ctx context.Context, texts []string) ([][]float32, error) {
+	return EmbedTexts(ctx, a.enc, texts)
+}
+
+// resolveFilter resolves f's path prefix against the roots (PathPrefixes).
+func (a *App) resolveFilter(f Filter) Filter {
+	if f.PathPrefix != "" {
+		f.PathPrefixes = PathPrefixes(f.PathPrefix, a.opts.Roots)
+	}
+	return f
+}
+
+// DecodeBase64 decodes an image given as base64 (standard or URL alphabet,
+// padded or not) or as a data: URL; an error wrapping ErrInvalid otherwise.
+func DecodeBase64(s string) ([]byte, error) {
+	if i := strings.Index(s, ";base64,"); strings.HasPrefix(s, "data:") && i >= 0 {
+		s = s[i+len(";base64,"):]
+	}
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: image is not valid base64", ErrInvalid)
+}
