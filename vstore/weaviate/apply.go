@@ -165,11 +165,13 @@ func (s *Store) plan(ctx context.Context, b *vstore.Batch) (*plan, error) {
 	}
 	// Every image space loses the vectors of deleted items (unless the
 	// batch puts one back there).
+	// Read the spaces from the schema, not the cache: another store may
+	// have created one that holds these items.
 	var all map[string]spaceInfo
 	if len(deleted) > 0 || len(propsOf) > 0 {
-		s.mu.RLock()
-		all = maps.Clone(s.spaces)
-		s.mu.RUnlock()
+		if all, err = s.loadSpaces(ctx); err != nil {
+			return nil, err
+		}
 	}
 	for _, sp := range all {
 		if sp.Kind != vstore.KindImages {

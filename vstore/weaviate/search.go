@@ -230,9 +230,10 @@ func (s *Store) nearest(ctx context.Context, sp spaceInfo, q []float32, k int, w
 // filterWhere translates f into a GraphQL where filter that matches a
 // superset of f's matches ("" when none narrows it); the exact test
 // (vstore.Filter.Match) runs on every candidate. Parts Weaviate cannot
-// express exactly are widened or left out: dates by a millisecond each
-// side, values with surrounding white space (field tokenization trims)
-// or with Like's wildcards are left to the exact test.
+// express exactly are left out, to the exact test: values with
+// surrounding white space (field tokenization trims them), empty values,
+// Like's wildcards in a path prefix or camera, dates outside years 1 to
+// 9999. Dates compare in nanoseconds on both sides, as Item.Date does.
 func filterWhere(f *vstore.Filter, kind vstore.SpaceKind) string {
 	if f == nil {
 		return ""
@@ -291,10 +292,10 @@ func filterWhere(f *vstore.Filter, kind vstore.SpaceKind) string {
 		t = t.UTC()
 		return t.Format(time.RFC3339Nano), t.Year() > 0 && t.Year() < 10000
 	}
-	if d, ok := date(f.From.Add(-time.Millisecond)); !f.From.IsZero() && ok {
+	if d, ok := date(f.From); !f.From.IsZero() && ok {
 		ops = append(ops, fmt.Sprintf(`{path: ["date"], operator: GreaterThanEqual, valueDate: %s}`, gqlString(d)))
 	}
-	if d, ok := date(f.To.Add(time.Millisecond)); !f.To.IsZero() && ok {
+	if d, ok := date(f.To); !f.To.IsZero() && ok {
 		ops = append(ops, fmt.Sprintf(`{path: ["date"], operator: LessThan, valueDate: %s}`, gqlString(d)))
 	}
 	if len(f.MediaTypes) > 0 && plain(f.MediaTypes...) {
