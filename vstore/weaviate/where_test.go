@@ -220,14 +220,21 @@ func TestItemUpdateRewritesSpaces(t *testing.T) {
 
 // TestSpaceMismatch: a store opened later (another indexer, a restart with
 // another model) finds the space in the schema and refuses another model or
-// dimension with ErrExists; the same configuration is accepted.
+// dimension with ErrExists; the same configuration is accepted. The later
+// store fails over from a dead node to a live one.
 func TestSpaceMismatch(t *testing.T) {
 	s, cl := openNode(t, "Mismatch")
 	sp := vstore.Space{Name: testSpace, Kind: vstore.KindImages, Model: "beit3-base", Dim: 8}
 	if err := s.CreateSpace(t.Context(), sp); err != nil {
 		t.Fatal(err)
 	}
-	later := openStore(t, cl, "Mismatch")
+	// The later store lists a dead node first: its requests move on to the
+	// live one after a failed try.
+	later, err := Open(t.Context(), Options{URLs: append([]string{"http://127.0.0.1:1"}, cl.URLs()...), Namespace: "Mismatch", Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatalf("Open with a dead node first: %v", err)
+	}
+	t.Cleanup(func() { _ = later.Close() })
 	otherModel, otherDim := sp, sp
 	otherModel.Model = "beit3-large"
 	otherDim.Dim = 16
