@@ -1,0 +1,196 @@
+package weaviate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// maxAnswer bounds a Weaviate answer read into memory (a page of objects
+// with their vectors, a blob).
+const maxAnswer = 512 << 20
+
+// client sends JSON requests to the nodes of one Weaviate cluster, with
+// retries: a transport error, a 5xx or a 429 is retried on the next node
+// after a backoff (every write this package makes is idempotent: objects
+// are keyed by UUIDv5, deletes match ids), a 4xx is not. It is safe for
+// concurrent use.
+type client struct {
+	urls    []string
+	apiKey  string
+	http    *http.Client
+	retries int
+	backoff time.Duration
+	next    atomic.Uint32
+	log     logger
+}
+
+type logger interface {
+	Warn(msg string, args ...any)
+}
+
+// errNotFoundStatus marks a 404 answer, which callers map to
+// vstore.ErrNotFound where it means an absent object or class.
+var errNotFoundStatus = errors.New("404")
+
+// do sends method path with body (JSON-encoded unless nil) and decodes the
+// answer into out (unless nil). A 404 returns an error wrapping
+// errNotFoundStatus and ErrRejected.
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	var data []byte
+	if body != nil {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+	}
+	var last error
+	delay := c.backoff
+	for attempt := 0; ; attempt++ {
+		base := c.urls[int(c.next.Load())%len(c.urls)]
+		status, ans, err := c.once(ctx, method, base+path, data)
+		switch {
+		case err == nil && status/100 == 2:
+			if out == nil || len(ans) == 0 {
+				return nil
+			}
+			if err := json.Unmarshal(ans, out); err != nil {
+				return fmt.Errorf("decode %s %s: %w", method, path, err)
+			}
+			return nil
+		case err == nil && status == http.StatusNotFound:
+			return &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrRejected, errNotFoundStatus, answerError(ans))}
+		case err == nil && status/100 == 4 && status != http.StatusTooManyRequests:
+			return &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrRejected, answerError(ans))}
+		case err != nil:
+			last = &RequestError{Op: method, URL: base + path, Err: errors.Join(ErrUnavailable, err)}
+		default:
+			last = &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrUnavailable, answerError(ans))}
+		}
+		if ctx.Err() != nil {
+			return errors.Join(ctx.Err(), last)
+		}
+		if attempt >= c.retries {
+			return last
+		}
+		// The next node may be healthy.
+		c.next.Add(1)
+		c.log.Warn("weaviate request failed, retrying", "err", last, "attempt", attempt+1, "backoff", delay)
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), last)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+func (c *client) once(ctx context.Context, method, url string, data []byte) (int, []byte, error) {
+	var r io.Reader
+	if data != nil {
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	ans, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode, ans, nil
+}
+
+// answerError turns an error answer's body into an error with its
+// message(s).
+func answerError(ans []byte) error {
+	var e struct {
+		Error []struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(ans, &e) == nil && len(e.Error) > 0 {
+		msgs := make([]string, len(e.Error))
+		for i, m := range e.Error {
+			msgs[i] = m.Message
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return fmt.Errorf("%.300s", ans)
+}
+
+// graphQL runs a GraphQL query and decodes its data into out. GraphQL
+// answers 200 with an errors list on failure: those are returned wrapping
+// ErrRejected (or ErrUnavailable when Weaviate reports a replication or
+// connection problem, which a retry may fix).
+func (c *client) graphQL(ctx context.Context, query string, out any) error {
+	var ans struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	delay := c.backoff
+	for attempt := 0; ; attempt++ {
+		if err := c.do(ctx, http.MethodPost, "/v1/graphql", map[string]string{"query": query}, &ans); err != nil {
+			return err
+		}
+		if len(ans.Errors) == 0 {
+			if out == nil {
+				return nil
+			}
+			if err := json.Unmarshal(ans.Data, out); err != nil {
+				return fmt.Errorf("decode graphql answer: %w", err)
+			}
+			return nil
+		}
+		msgs := make([]string, len(ans.Errors))
+		transient := false
+		for i, e := range ans.Errors {
+			msgs[i] = e.Message
+			if strings.Contains(e.Message, "could not find class") || strings.Contains(e.Message, "class not found") ||
+				strings.Contains(e.Message, "Cannot query field") {
+				msgs[i] += " (" + errNotFoundStatus.Error() + ")"
+			}
+			transient = transient || strings.Contains(e.Message, "cannot achieve consistency") ||
+				strings.Contains(e.Message, "connection refused") || strings.Contains(e.Message, "context deadline")
+		}
+		err := &RequestError{Op: "graphql", URL: "/v1/graphql", Status: http.StatusOK, Err: errors.New(strings.Join(msgs, "; "))}
+		if !transient {
+			if strings.Contains(err.Error(), errNotFoundStatus.Error()) {
+				err.Err = errors.Join(ErrRejected, errNotFoundStatus, err.Err)
+			} else {
+				err.Err = errors.Join(ErrRejected, err.Err)
+			}
+			return err
+		}
+		err.Err = errors.Join(ErrUnavailable, err.Err)
+		if attempt >= c.retries {
+			return err
+		}
+		c.next.Add(1)
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+		ans.Errors, ans.Data = nil, nil
+	}
+}

@@ -1,0 +1,97 @@
+// Package weaviate is a vstore.Store kept in a Weaviate cluster (tested
+// against wvcluster.Version): the remote alternative to the embedded
+// Badger store, for a search service that several indexers and servers
+// share. It passes the vstore conformance suite unchanged
+// (TestConformance runs it on a real node).
+//
+// # Transport
+//
+// It speaks Weaviate's REST and GraphQL API with net/http rather than the
+// weaviate-go-client: the store needs few calls (schema, batch writes,
+// batch deletes by id, cursor listing, Get with nearVector and where,
+// Aggregate), it sets the consistency level per request, and it adds no
+// module to imglish's go.mod (the client pulls gRPC and go-openapi in).
+// Batches go over REST /v1/batch/objects; gRPC batching is not used.
+//
+// # Data model
+//
+// Every class name starts with Options.Namespace (default "Imglish"):
+//
+//   - <ns>_Items holds one object per item, without a vector: the item as
+//     JSON (the truth every read decodes) and, indexed, the fields filters
+//     use: itemId, hash, paths (text[]), folders (every ancestor folder of
+//     every path, text[], for folder prefixes), mediaType, camera (the
+//     lower-case "make model"), tags (text[]), date (Item.Date), size,
+//     width, height. An item without any vector lives only here.
+//   - <ns>_S<16 hex of sha256(space name)> holds one space (a space name
+//     may hold characters a class name cannot). Its description is the
+//     space's JSON (name, kind, model, dim, M, ef), so a store opened later
+//     finds every space in the schema; CreateSpace of an existing name
+//     with another kind, model, dimension or M/ef fails with ErrExists,
+//     which is how a store started for another model refuses the space.
+//     An image space's object per item carries the vector (cosine
+//     distance, normalised) and the same item properties as the items
+//     class, so Weaviate filters and returns the item with the hit; an
+//     item put rewrites those copies. A text collection's object carries
+//     textId, text and the vector.
+//   - <ns>_Values and <ns>_Blobs hold one object per key (key, data as
+//     Weaviate's base64 blob).
+//
+// Object ids are UUIDv5 in a fixed namespace of the item id, text id or
+// key. Item ids are content hashes and the class is the model's space, so
+// an object id is in effect UUIDv5(model, content hash): writes are
+// idempotent, and two indexers that see the same photo write one object.
+//
+// Classes are created with Options.Replicas (default min(3, nodes)) and
+// Options.Shards (default nodes); every write, object read and (on
+// replicated classes) GraphQL Get uses Options.Consistency (default
+// QUORUM). Cursor listings (scans) and aggregate counts take no
+// consistency level in Weaviate.
+//
+// # Writes
+//
+// Apply validates the whole batch first (spaces, kinds, dimensions, the
+// items of vectors, reading stored items as needed), so an invalid batch
+// writes nothing; then it deletes (vectors before items) and puts (items
+// before vectors), each request retried with exponential backoff on the
+// next node after a transport error, 5xx or 429, and each batch response
+// checked object by object. It returns nil only when Weaviate acknowledged
+// every object at the consistency level. Weaviate has no transactions: a
+// batch that fails mid-way (a cluster down past every retry) leaves what
+// it wrote visible; every write being idempotent, applying the batch again
+// completes it. This is the one documented difference from the embedded
+// store's atomicity, and the suite's atomicity test (invalid batches)
+// holds. Writes are serialised per Store.
+//
+// # Reads and search
+//
+// Weaviate cannot page by score or sort ties by id. An approximate Search
+// asks the HNSW index for 2k+16 neighbours under a where filter that
+// selects a superset of the Filter's matches, applies the exact Filter,
+// After, Until and Exclude here, drops the neighbours tied with the last
+// one returned (a tie may have been cut off), and asks for four times as
+// many until k remain or the neighbours run out; past Options.MaxResults
+// (the cluster's QUERY_MAXIMUM_RESULTS, default 10,000) it falls back to
+// the exact path. An exact Search, MeanScore, Items, Texts and ScanValues
+// read the whole class with Weaviate's cursor and work here: O(objects)
+// per call, with every vector transferred for the searches. That is
+// exact and fine for the suite and for pages of a few thousand items; a
+// large collection wants Weaviate-side filtering for them (future work).
+// Scores are computed here from the returned vectors, so both paths score
+// a hit alike and pages are stable.
+//
+// The lookups without a context (Item, ItemByPath, ItemCount, Spaces,
+// Vector, Texts, Value, Blob) are bounded by Options.Timeout; ItemCount and
+// Spaces, which cannot return an error, log it and report what they have.
+//
+// # Concurrency and ownership
+//
+// A Store is safe for concurrent use. The caller that opens it closes it;
+// Close only stops this client (the data stays in Weaviate).
+//
+// # Security
+//
+// Options.APIKey is sent as a bearer token; use https URLs beyond
+// loopback. Filter values reach GraphQL only as JSON-quoted string
+// literals.
+package weaviate

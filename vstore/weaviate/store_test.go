@@ -1,0 +1,84 @@
+package weaviate_test
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"imglish/internal/wvcluster"
+	"imglish/internal/wvcluster/wvtest"
+	"imglish/vstore"
+	"imglish/vstore/vstoretest"
+	"imglish/vstore/weaviate"
+)
+
+// startNode starts a one-node Weaviate for the test (skipped without the
+// binary, failed under CI).
+func startNode(t *testing.T) *wvcluster.Cluster {
+	t.Helper()
+	bin := wvtest.Binary(t)
+	cl, err := wvcluster.Start(t.Context(), wvcluster.Options{Bin: bin, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cl.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return cl
+}
+
+// TestConformance runs the vstore conformance suite against a real
+// one-node Weaviate; each subtest's store lives in a namespace of its own.
+func TestConformance(t *testing.T) {
+	cl := startNode(t)
+	var n atomic.Int64
+	open := func(t *testing.T, ns string) vstore.Store {
+		t.Helper()
+		s, err := weaviate.Open(t.Context(), weaviate.Options{URLs: cl.URLs(), Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return s
+	}
+	vstoretest.Run(t, vstoretest.Harness{
+		Open: func(t *testing.T) vstore.Store {
+			return open(t, fmt.Sprintf("Conf%d", n.Add(1)))
+		},
+		Reopen: func(t *testing.T, s vstore.Store) vstore.Store {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, fmt.Sprintf("Conf%d", n.Load()))
+		},
+	})
+}
+
+// TestOpenOptions: unusable options fail with ErrConfig before any
+// request; a dead address fails with ErrUnavailable after the retries.
+func TestOpenOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts weaviate.Options
+		want error
+	}{
+		{"no url", weaviate.Options{}, weaviate.ErrConfig},
+		{"bad url", weaviate.Options{URLs: []string{"localhost:8080"}}, weaviate.ErrConfig},
+		{"bad namespace", weaviate.Options{URLs: []string{"http://127.0.0.1:1"}, Namespace: "lower"}, weaviate.ErrConfig},
+		{"bad consistency", weaviate.Options{URLs: []string{"http://127.0.0.1:1"}, Consistency: "TWO"}, weaviate.ErrConfig},
+		{"unreachable", weaviate.Options{URLs: []string{"http://127.0.0.1:1"}, Retries: 1, Backoff: 1}, weaviate.ErrUnavailable},
+	}
+	for _, tc := range tests {
+		_, err := weaviate.Open(t.Context(), tc.opts)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: Open = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
