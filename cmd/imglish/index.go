@@ -50,12 +50,17 @@ symlinks are not followed, and files that are not images or do not decode are re
 				return err
 			}
 			defer core.Close()
-			db, err := openStore(ctx, g, store.Options{},
+			db, err := openAnyStore(ctx, g, store.Options{},
 				`index through it instead (POST /v1/index/jobs {"folder": DIR}, under one of its --index-root folders)`)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
+			if wv, _ := g.backend.weaviate(); wv {
+				if err := checkModelSpace(ctx, db, core.Info().ID, core.Dim(), true); err != nil {
+					return err
+				}
+			}
 			ix, err := indexer.New(indexer.Options{Store: db, Encoder: core, Workers: workers, BatchSize: batch, Encoders: encoders,
 				Ignore: ignore, Reconcile: reconcile, Logger: g.logger})
 			if err != nil {
@@ -99,7 +104,7 @@ symlinks are not followed, and files that are not images or do not decode are re
 }
 
 func printIndexErrors(ctx context.Context, g *globals, w io.Writer, asJSON bool) error {
-	db, err := openStore(ctx, g, store.Options{ReadOnly: true},
+	db, err := openAnyStore(ctx, g, store.Options{ReadOnly: true},
 		"while it runs, ask it instead (GET /v1/index/status for counts and index jobs)")
 	if err != nil {
 		return err

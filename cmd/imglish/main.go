@@ -31,7 +31,9 @@ type globals struct {
 	// exactJPEG decodes JPEGs at full size (preprocess.Options.Exact)
 	// wherever images are embedded: index, serve, search, embed.
 	exactJPEG bool
-	logger    *slog.Logger
+	// backend chooses the vector store (embedded or a Weaviate cluster).
+	backend backendFlags
+	logger  *slog.Logger
 }
 
 // registry collects subcommands; each file of this package adds its own in init,
@@ -92,6 +94,7 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.exactJPEG, "exact-jpeg", false, "decode JPEGs at full size, as the official pipeline does (~4× slower on large photos); "+
 		"by default one at least twice the model size is decoded at 1/2-1/8 scale first, about one level off. Index and search with the same setting")
+	g.backend.register(pf)
 	for _, f := range registry {
 		root.AddCommand(f(g))
 	}

@@ -194,9 +194,10 @@ func localSearch(cmd *cobra.Command, g *globals, req app.SearchRequest) (app.Sea
 	if err != nil {
 		return app.SearchResponse{}, err
 	}
-	a, err := app.Open(ctx, app.Config{ModelDir: dir, Model: g.modelOptions(0), DataDir: g.data, ReadOnly: true, Logger: g.logger})
+	a, err := openApp(ctx, g, app.Config{ModelDir: dir, Model: g.modelOptions(0), DataDir: g.data, ReadOnly: true, Logger: g.logger},
+		"search through it instead (imglish search --server URL)")
 	if err != nil {
-		return app.SearchResponse{}, explainStoreError(err, "search through it instead (imglish search --server URL)")
+		return app.SearchResponse{}, err
 	}
 	defer a.Close()
 	return a.Search(ctx, req)

@@ -88,12 +88,12 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 			if err != nil {
 				return err
 			}
-			a, err := app.Open(ctx, app.Config{
+			a, err := openApp(ctx, g, app.Config{
 				ModelDir: dir, Model: g.modelOptions(threads), DataDir: g.data,
 				AutoTags: opts.AutoTags, AutoTagMinProb: opts.AutoTagMinProb, Logger: g.logger,
-			})
+			}, "one server per store: use that one, or give this one another --data")
 			if err != nil {
-				return explainStoreError(err, "one server per store: use that one, or give this one another --data")
+				return err
 			}
 			// Closed (store, then model) after the server has drained.
 			defer func() {
@@ -107,7 +107,7 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 				return err
 			}
 			return srv.Run(ctx, func(a net.Addr) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "imglish: serving http://%s/ (model %s, data %s)\n", a, info.ID, g.data)
+				fmt.Fprintf(cmd.ErrOrStderr(), "imglish: serving http://%s/ (model %s, %s)\n", a, info.ID, g.storeDesc())
 				if va := srv.VectorizerAddr(); va != "" {
 					fmt.Fprintf(cmd.ErrOrStderr(), "imglish: Weaviate vectorizer (multi2vec-clip contract) on http://%s\n", va)
 				}
