@@ -160,6 +160,7 @@ func TestWeaviateBackendEndToEnd(t *testing.T) {
 			t.Fatalf("index %v: %q, %v", args, out, err)
 		}
 	}
+	checkDoctorCluster(t, remote, 3, 2, n)
 	eURL, wURL := serveNoAuth(t, embedded...), serveNoAuth(t, remote...)
 
 	// The same searches through both HTTP APIs.
@@ -253,5 +254,49 @@ func TestWeaviateBackendEndToEnd(t *testing.T) {
 		if !errors.Is(err, vstore.ErrExists) || !strings.Contains(fmt.Sprint(err), "does not fit this model") {
 			t.Errorf("%v on a collection of another dimension: %v, want %v with the reason", cmd[0], err, vstore.ErrExists)
 		}
+	}
+}
+
+// checkDoctorCluster runs `imglish doctor` on the cluster and checks the
+// report: every node healthy, the namespace's collections with their
+// shards, replicas and counts, and a measured recall of the image space.
+func checkDoctorCluster(t *testing.T, args []string, nodes, replicas, items int) {
+	t.Helper()
+	out, err := runCLI(t.Context(), t, append(args, "doctor")...)
+	if err != nil {
+		t.Fatalf("doctor: %v", err)
+	}
+	var rep doctorReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("doctor output %q: %v", out, err)
+	}
+	c := rep.Cluster
+	if c == nil || c.Err != "" || rep.Store != nil {
+		t.Fatalf("doctor on weaviate: cluster %+v, store %+v", c, rep.Store)
+	}
+	if len(c.Nodes) != nodes {
+		t.Errorf("doctor: nodes %+v, want %d", c.Nodes, nodes)
+	}
+	for _, n := range c.Nodes {
+		if n.Status != "HEALTHY" || "v"+n.Version != wvcluster.Version || n.Shards == 0 {
+			t.Errorf("doctor: node %+v, want healthy %s with shards", n, wvcluster.Version)
+		}
+	}
+	counts := map[string]int{}
+	for _, col := range c.Collections {
+		if col.Shards != nodes || col.Replicas != replicas {
+			t.Errorf("doctor: collection %+v, want %d shards, %d replicas", col, nodes, replicas)
+		}
+		counts[strings.TrimPrefix(col.Class, c.Namespace+"_")] = col.Objects
+		if col.Space != "" {
+			counts["space"] = col.Objects
+		}
+	}
+	if counts["Items"] != items || counts["space"] != items {
+		t.Errorf("doctor: collections %+v, want %d items and %d vectors", c.Collections, items, items)
+	}
+	if len(c.Spaces) != 1 || c.Spaces[0].Count != items || c.Spaces[0].Sample != min(items, clusterRecallSample) ||
+		c.Spaces[0].RecallErr != "" || c.Spaces[0].Recall10 < 0.9 {
+		t.Errorf("doctor: spaces %+v, want one of %d vectors with recall@10 ≥ 0.9 on a sample", c.Spaces, items)
 	}
 }

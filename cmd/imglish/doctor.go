@@ -28,6 +28,8 @@ type doctorReport struct {
 	Models      []string             `json:"models"`
 	DataDir     string               `json:"data_dir"`
 	Store       *storeReport         `json:"store,omitempty"`
+	// Cluster is the Weaviate cluster of --backend weaviate.
+	Cluster *clusterReport `json:"cluster,omitempty"`
 }
 
 // storeReport is the store part of `imglish doctor`: per space, its size and the
@@ -47,7 +49,7 @@ type spaceReport struct {
 func newDoctorCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
-		Short: "Report the ONNX Runtime, CPU features, CUDA and the models this install can see",
+		Short: "Report the ONNX Runtime, CPU features, CUDA, the models this install can see and the store (or Weaviate cluster)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rep := doctorReport{
@@ -69,7 +71,13 @@ func newDoctorCmd(g *globals) *cobra.Command {
 			// `make setup-gpu`'s folder).
 			rep.CUDA = encoder.ProbeCUDA("")
 			rep.Models = findModels(g)
-			rep.Store = checkStore(cmd.Context(), g.data)
+			if wv, err := g.backend.weaviate(); err != nil {
+				return err
+			} else if wv {
+				rep.Cluster = checkCluster(cmd.Context(), g)
+			} else {
+				rep.Store = checkStore(cmd.Context(), g.data)
+			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			enc.SetIndent("", "  ")
 			return enc.Encode(rep)
