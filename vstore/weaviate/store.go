@@ -401,6 +401,16 @@ func (s *Store) CreateSpace(ctx context.Context, sp vstore.Space) error {
 		"distance": "cosine", "maxConnections": sp.M, "efConstruction": sp.EfConstruction,
 	})
 	if err := s.c.do(ctx, http.MethodPost, "/v1/schema", def, nil); err != nil {
+		// Another store (another indexer) may have created it meanwhile:
+		// the same space is success, another configuration ErrExists.
+		if spaces, lerr := s.loadSpaces(ctx); lerr == nil {
+			if old, ok := spaces[sp.Name]; ok {
+				if withDefaults(old.Space) != sp {
+					return fmt.Errorf("space %s: %w with %+v", sp.Name, vstore.ErrExists, old.Space)
+				}
+				return nil
+			}
+		}
 		return fmt.Errorf("create space %s: %w", sp.Name, err)
 	}
 	s.mu.Lock()
