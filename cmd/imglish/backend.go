@@ -109,8 +109,22 @@ func openRemote(ctx context.Context, g *globals) (vstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--backend weaviate (%s): %w", strings.Join(opts.URLs, ","), err)
 	}
-	return db, nil
+	return recallStore{db}, nil
 }
+
+// recallStore is the Weaviate store with the recall self-check the server
+// and doctor run (vstore.RecallChecker): Weaviate's HNSW search against the
+// store's exact scan, on stored vectors as queries.
+type recallStore struct{ *weaviate.Store }
+
+// RecallCheck measures recall@k on up to sample stored vectors; ef is
+// Weaviate's own (the store does not set it per query).
+func (r recallStore) RecallCheck(ctx context.Context, space string, sample, k, _ int) (float64, error) {
+	v, _, err := recallCheck(ctx, r.Store, space, sample, k)
+	return v, err
+}
+
+var _ vstore.RecallChecker = recallStore{}
 
 // openAnyStore opens the chosen backend's store for a command that works on
 // the store directly (index): Weaviate, or the embedded store at --data

@@ -35,7 +35,9 @@ type clusterNode struct {
 	Status  string `json:"status"`
 	Version string `json:"version"`
 	Shards  int    `json:"shards"`
-	// Objects counts every replica the node holds.
+	// Objects counts every replica the node holds, as Weaviate reports it
+	// (its node statistics are refreshed in the background, so a count
+	// can lag recent writes; the collections' counts are exact).
 	Objects int64 `json:"objects"`
 }
 
