@@ -102,12 +102,36 @@ $(RUN_SCENES)/captions.tsv: $(filter-out %_test.go,$(wildcard demo/scene/*.go)) 
 	rm -rf $(RUN_SCENES)
 	$(BIN) demo scenes --split test --n $(DEMO_SCENES) --out $(RUN_SCENES)
 
+## BACKEND=weaviate: the same on a fresh Weaviate cluster of NODES (3) nodes started in the background on loopback
+## (internal/wvcluster/cmd/wvcluster; data and logs in .run/cluster, wiped at start since ports are new each time),
+## the demo collection indexed into it and imglish serving from it; Ctrl-C stops imglish, then the cluster.
+BACKEND ?= embedded
+RUN_URLS := $(RUN_DIR)/cluster/urls
+WVCLUSTER := bin/wvcluster
+
+ifeq ($(BACKEND),weaviate)
+run: build setup-weaviate $(if $(MODEL),,$(RUN_DIR)/model/model.json) $(if $(PHOTOS),,$(RUN_SCENES)/captions.tsv)
+	$(GO) build -o $(WVCLUSTER) ./internal/wvcluster/cmd/wvcluster
+	rm -rf $(RUN_DIR)/cluster && mkdir -p $(RUN_DIR)/cluster
+	$(WVCLUSTER) -nodes $(NODES) -dir $(RUN_DIR)/cluster -urls-file $(RUN_URLS) >$(RUN_DIR)/cluster/wvcluster.log 2>&1 & wv=$$!; \
+	trap 'kill $$wv 2>/dev/null; wait $$wv' EXIT; trap 'exit 130' INT TERM; \
+	echo "imglish: starting $(NODES) Weaviate nodes (log $(RUN_DIR)/cluster/wvcluster.log)"; \
+	for i in $$(seq 600); do [ -s $(RUN_URLS) ] && break; kill -0 $$wv 2>/dev/null || { cat $(RUN_DIR)/cluster/wvcluster.log; exit 1; }; sleep 0.5; done; \
+	[ -s $(RUN_URLS) ] || { echo "imglish: the cluster was not ready in 5 min (see $(RUN_DIR)/cluster/*.log)"; exit 1; }; \
+	export IMGLISH_BACKEND=weaviate IMGLISH_WEAVIATE=$$(cat $(RUN_URLS)); echo "imglish: weaviate $$IMGLISH_WEAVIATE"; \
+	$(if $(MODEL),$(BIN) --data $(RUN_DIR)/data-weaviate model pull $(MODEL) &&) \
+	$(BIN) --data $(RUN_DIR)/data-weaviate --model $(RUN_MODEL) index -q $(RUN_PHOTOS) && \
+	echo "imglish: open http://$(ADDR)/ (Ctrl-C stops imglish and the cluster)" && \
+	$(BIN) --data $(RUN_DIR)/data-weaviate --model $(RUN_MODEL) serve --addr $(ADDR) --no-auth --index-root $(RUN_PHOTOS) \
+		$(if $(PHOTOS),--watch $(RUN_PHOTOS))
+else
 run: build $(if $(MODEL),,$(RUN_DIR)/model/model.json) $(if $(PHOTOS),,$(RUN_SCENES)/captions.tsv)
 	$(if $(MODEL),$(BIN) --data $(RUN_DIR)/data model pull $(MODEL))
 	$(BIN) --data $(RUN_DIR)/data --model $(RUN_MODEL) index -q $(RUN_PHOTOS)
 	@echo "imglish: open http://$(ADDR)/ (Ctrl-C stops)"
 	$(BIN) --data $(RUN_DIR)/data --model $(RUN_MODEL) serve --addr $(ADDR) --no-auth --index-root $(RUN_PHOTOS) \
 		$(if $(PHOTOS),--watch $(RUN_PHOTOS))
+endif
 
 ## bench: the benchmark report, bench/out/REPORT.md + report.json (bench/run.sh: encoder fp32/int8 vs PyTorch,
 ## ANN, indexing, HTTP; ~40 min, one machine, nothing else in parallel). BENCH_QUICK=1: small sizes, a few minutes.

@@ -5,10 +5,16 @@
 //
 //	go run ./internal/wvcluster/cmd/wvcluster -nodes 3 -dir .run/cluster \
 //	    -env ENABLE_MODULES=multi2vec-clip -env CLIP_INFERENCE_API=http://127.0.0.1:8081
+//
+// -urls-file FILE writes the nodes' URLs there, comma-separated (the form of
+// imglish's --weaviate), once every node is ready, and removes it on exit:
+// its presence says the cluster is up (`make run BACKEND=weaviate` waits for
+// it).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -30,17 +36,18 @@ func main() {
 	nodes := flag.Int("nodes", 3, "number of nodes")
 	dir := flag.String("dir", ".run/cluster", "data and log folder")
 	bin := flag.String("bin", "", "weaviate-server binary (default: make setup-weaviate's, $"+wvcluster.BinEnv+", or PATH)")
+	urlsFile := flag.String("urls-file", "", "write the node URLs (comma-separated) to this file once ready; removed on exit")
 	var env envFlags
 	flag.Var(&env, "env", "NAME=VALUE added to every node's environment (repeatable)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*nodes, *dir, *bin, env, log); err != nil {
+	if err := run(*nodes, *dir, *bin, *urlsFile, env, log); err != nil {
 		fmt.Fprintln(os.Stderr, "wvcluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nodes int, dir, bin string, env []string, log *slog.Logger) error {
+func run(nodes int, dir, bin, urlsFile string, env []string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	abs, err := filepath.Abs(dir)
@@ -59,6 +66,18 @@ func run(nodes int, dir, bin string, env []string, log *slog.Logger) error {
 	}
 	for _, n := range cl.Nodes {
 		fmt.Printf("%s  http %s  grpc %s  log %s\n", n.Name, n.URL(), n.GRPCAddr(), n.LogPath())
+	}
+	if urlsFile != "" {
+		// Written whole under another name, then renamed: a reader never
+		// sees half a list.
+		tmp := urlsFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(strings.Join(cl.URLs(), ",")+"\n"), 0o644); err != nil {
+			return errors.Join(err, cl.Stop())
+		}
+		if err := os.Rename(tmp, urlsFile); err != nil {
+			return errors.Join(err, cl.Stop())
+		}
+		defer os.Remove(urlsFile)
 	}
 	fmt.Printf("weaviate %s: %d nodes ready; Ctrl-C stops them\n", wvcluster.Version, nodes)
 	<-ctx.Done()
