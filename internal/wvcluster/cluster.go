@@ -111,8 +111,29 @@ type Cluster struct {
 
 // Start launches opts.Nodes nodes on free loopback ports and waits until every
 // node is ready and sees all the others. On error every started process is
-// stopped.
+// stopped. A node that exits while starting (most often because a port it
+// was given was taken in the moment between choosing it and binding it, by
+// another test process) makes Start try again on fresh ports, up to three
+// times; the error then carries the end of the node's log.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	var errs []error
+	for attempt := 1; attempt <= 3; attempt++ {
+		c, err := start(ctx, opts)
+		if err == nil || !errors.Is(err, errExited) || ctx.Err() != nil {
+			return c, errors.Join(append(errs, err)...)
+		}
+		errs = append(errs, fmt.Errorf("attempt %d: %w", attempt, err))
+		// Keep the failed attempt's logs; the next one starts empty.
+		for i := range max(opts.Nodes, 1) {
+			name := fmt.Sprintf("node%d", i+1)
+			_ = os.Rename(filepath.Join(opts.Dir, name+".log"), filepath.Join(opts.Dir, fmt.Sprintf("%s.attempt%d.log", name, attempt)))
+			_ = os.RemoveAll(filepath.Join(opts.Dir, name))
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+func start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("wvcluster: Options.Dir is required")
 	}
@@ -377,7 +398,7 @@ func (n *Node) waitReady(ctx context.Context) error {
 		n.mu.Unlock()
 		select {
 		case <-exited:
-			return fmt.Errorf("%w: %s exited (see %s)", errStop, n.Name, n.logPath)
+			return fmt.Errorf("%w: %w: %s exited; its log ends: %s", errStop, errExited, n.Name, logTail(n.logPath, 1500))
 		default:
 		}
 		return getOK(ctx, n.URL()+"/v1/.well-known/ready")
@@ -393,7 +414,7 @@ func (n *Node) waitGossip(ctx context.Context) error {
 	addr := "127.0.0.1:" + strconv.Itoa(n.GossipPort)
 	err := poll(ctx, func() error {
 		if !n.Running() {
-			return fmt.Errorf("%w: %s exited (see %s)", errStop, n.Name, n.logPath)
+			return fmt.Errorf("%w: %w: %s exited; its log ends: %s", errStop, errExited, n.Name, logTail(n.logPath, 1500))
 		}
 		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
 		if err != nil {
@@ -407,7 +428,24 @@ func (n *Node) waitGossip(ctx context.Context) error {
 	return nil
 }
 
-var errStop = errors.New("stop polling")
+var (
+	errStop   = errors.New("stop polling")
+	errExited = errors.New("node exited")
+)
+
+// logTail returns the last n bytes of a log file (for errors).
+func logTail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return strings.TrimSpace(string(b))
+}
 
 // poll runs f every 100 ms until it succeeds, returns errStop, or ctx ends.
 func poll(ctx context.Context, f func() error) error {
