@@ -145,6 +145,7 @@ type Index struct {
 	// Writer-only state (guarded by wmu).
 	rng     *rand.Rand
 	wq      qquery    // a stored node prepared as a query (quantised)
+	wqs     []qquery  // selectNeighboursQ's kept neighbours, prepared
 	wbuf    []float32 // its decoded vector
 	changed map[uint32]struct{}
 	vecNew  map[uint32]struct{}

@@ -6,8 +6,10 @@ import (
 	"math"
 )
 
-// VectorSource returns node n's full vector (key is its key), in dst's
-// storage when it fits, for a quantised index (Options.Quantizer): the
+// VectorSource returns node n's full vector (key is its key), either
+// appended to dst[:0] (dst has capacity for it) or as read-only memory of
+// the source's own that stays valid until the source is called again by the
+// same search (a slice of a mapped file), for a quantised index (Options.Quantizer): the
 // exact re-ranking of a walk's best candidates, exact scans, Vector and
 // AppendVector read through it. It must return the vector as added (or
 // any positive multiple of it: the index normalises what it reads). It
@@ -105,9 +107,10 @@ func (x *Index) scores(q []float32, ids []uint32, vis *visited) []float32 {
 	return dots
 }
 
-// selectNeighboursQ is selectNeighbours on codes: each candidate's decoded
-// codes, quantised as a query, are scored against the kept neighbours'
-// codes.
+// selectNeighboursQ is selectNeighbours on codes. Each kept neighbour is
+// prepared as a query once (decoded and quantised) and scored against the
+// later candidates' codes, so a selection prepares at most m nodes rather
+// than every candidate. Writer only.
 func (x *Index) selectNeighboursQ(cands []cand, m int, out []uint32) []uint32 {
 	out = out[:0]
 	for _, c := range cands {
@@ -115,54 +118,67 @@ func (x *Index) selectNeighboursQ(cands []cand, m int, out []uint32) []uint32 {
 			break
 		}
 		good := true
-		if len(out) > 0 {
-			vc, qc := x.nodeQuery(c.n)
-			for _, r := range out {
-				if x.sim(vc, qc, r) > c.s {
-					good = false
-					break
-				}
+		for i := range out {
+			q := &x.wqs[i]
+			if q.est(kernI8.dot(q.c, x.code(c.n))) > c.s {
+				good = false
+				break
 			}
 		}
 		if good {
+			if len(x.wqs) <= len(out) {
+				x.wqs = append(x.wqs, qquery{})
+			}
+			x.wbuf = x.qz.decode(x.wbuf, x.code(c.n))
+			x.qz.prepare(&x.wqs[len(out)], x.wbuf)
 			out = append(out, c.n)
 		}
 	}
 	return out
 }
 
-// fullVector reads node n's full vector through the source, normalised, in
-// dst's storage when it fits. Caller holds mu (read or write).
-func (x *Index) fullVector(n uint32, dst []float32) ([]float32, error) {
+// readVector reads node n's full vector through the source (dst, of
+// capacity dim, lends storage; the source may instead return memory of its
+// own, which is only read and never handed back as dst) and returns it with the inverse of its norm. Caller holds mu.
+func (x *Index) readVector(n uint32, dst []float32) ([]float32, float32, error) {
 	v, err := x.opts.Source(n, x.keys[n], dst)
 	if err != nil {
-		return nil, fmt.Errorf("read vector %q: %w", x.keys[n], err)
+		return nil, 0, fmt.Errorf("read vector %q: %w", x.keys[n], err)
 	}
 	if len(v) != x.dim {
-		return nil, fmt.Errorf("read vector %q: length %d, want %d: %w", x.keys[n], len(v), x.dim, ErrDimension)
+		return nil, 0, fmt.Errorf("read vector %q: length %d, want %d: %w", x.keys[n], len(v), x.dim, ErrDimension)
 	}
 	ss := float64(x.dot(v, v))
 	if !(ss > 0) || math.IsInf(ss, 0) {
-		return nil, fmt.Errorf("read vector %q: norm %v: %w", x.keys[n], math.Sqrt(ss), ErrInvalidVector)
+		return nil, 0, fmt.Errorf("read vector %q: norm %v: %w", x.keys[n], math.Sqrt(ss), ErrInvalidVector)
 	}
-	if math.Abs(ss-1) > 1e-5 {
-		inv := float32(1 / math.Sqrt(ss))
-		for i := range v {
-			v[i] *= inv
-		}
+	return v, float32(1 / math.Sqrt(ss)), nil
+}
+
+// fullVector is a normalised copy of node n's full vector. Caller holds mu.
+func (x *Index) fullVector(n uint32, dst []float32) ([]float32, error) {
+	v, inv, err := x.readVector(n, dst)
+	if err != nil {
+		return nil, err
 	}
-	return v, nil
+	out := make([]float32, len(v))
+	for i, f := range v {
+		out[i] = f * inv
+	}
+	return out, nil
 }
 
 // exactScore is q's exact similarity to node n, read through the source
-// into vis.fv.
+// (vis.fv lends storage).
 func (x *Index) exactScore(q []float32, n uint32, vis *visited) (float32, error) {
-	v, err := x.fullVector(n, vis.fv)
+	if cap(vis.fv) < x.dim {
+		vis.fv = make([]float32, 0, x.dim)
+	}
+	v, inv, err := x.readVector(n, vis.fv[:0])
 	if err != nil {
 		return 0, err
 	}
-	vis.fv = v
-	return x.dot(q, v), nil
+	return x.dot(q, v) * inv, nil
 }
 
 // searchQuant is the graph search of a quantised index: the walk (upper
@@ -211,7 +227,7 @@ func (x *Index) searchQuant(ctx context.Context, q []float32, k, ef int, accept 
 // SearchOptions.Exact. Caller holds mu.RLock.
 func (x *Index) exactQuant(ctx context.Context, q []float32, k int, f *IDSet, accept acceptFunc) ([]Hit, error) {
 	h := rankHeap{x: x, a: make([]cand, 0, min(k, x.live))}
-	var buf []float32
+	buf := make([]float32, 0, x.dim)
 	for i, l := range x.levels {
 		if i&1023 == 1023 {
 			if err := ctx.Err(); err != nil {
@@ -222,12 +238,11 @@ func (x *Index) exactQuant(ctx context.Context, q []float32, k int, f *IDSet, ac
 		if l == freeLevel || (f != nil && !f.has(n)) {
 			continue
 		}
-		v, err := x.fullVector(n, buf)
+		v, inv, err := x.readVector(n, buf)
 		if err != nil {
 			return nil, fmt.Errorf("search: %w", err)
 		}
-		buf = v
-		c := cand{x.dot(q, v), n}
+		c := cand{x.dot(q, v) * inv, n}
 		if len(h.a) == k && !h.worse(h.a[0], c) {
 			continue
 		}
