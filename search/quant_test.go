@@ -1,6 +1,7 @@
 package search
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -179,6 +180,24 @@ func TestQuantRecall(t *testing.T) {
 	if got[0].ID == want[0].ID && math.Abs(float64(got[0].Score-want[0].Score)) > 1e-5 {
 		t.Fatalf("top hit score %v, float index %v", got[0].Score, want[0].Score)
 	}
+	// A cursor holds on exact scores: the next page sorts strictly after it.
+	p1, err := f.x.Search(t.Context(), q, 10, SearchOptions{Ef: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := p1[len(p1)-1]
+	p2, err := f.x.Search(t.Context(), q, 10, SearchOptions{Ef: 64, After: &last})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p2) == 0 {
+		t.Fatal("second page empty")
+	}
+	for _, h := range p2 {
+		if !last.Before(h) {
+			t.Fatalf("page 2 hit %+v does not sort after the cursor %+v", h, last)
+		}
+	}
 }
 
 func TestQuantRerankLimit(t *testing.T) {
@@ -228,3 +247,72 @@ func TestQuantDeleteAndFilter(t *testing.T) {
 		t.Fatalf("search over a bad source vector: %v, want ErrDimension", err)
 	}
 }
+
+// TestQuantRestore restores a quantised index from a float one's persisted
+// state (nodes, little-endian vectors, meta), as a store opening in
+// quantised mode would: the vectors become codes, the invariants hold, and
+// the graph answers as the quantised build does.
+func TestQuantRestore(t *testing.T) {
+	f := build(t, 3000, Options{})
+	z, err := TrainQuantizer(f.vecs[:1000])
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &countingSource{vecs: make(map[string][]float32)}
+	for i, v := range f.vecs {
+		src.put(key(i), v)
+	}
+	y, err := New(Options{Dim: testDim, Quantizer: z, Source: src.read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := y.Restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reserve(3000); err != nil {
+		t.Fatal(err)
+	}
+	for n := range uint32(3000) {
+		nd, ok := f.x.Node(n)
+		if !ok {
+			t.Fatalf("node %d missing", n)
+		}
+		raw, _ := f.x.AppendVector(nil, n)
+		if err := r.SetNode(n, nd); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SetVector(n, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.SetVector(0, raw3(testDim-1)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short vector: %v, want ErrCorrupt", err)
+	}
+	if err := r.Finish(f.x.GraphMeta()); err != nil {
+		t.Fatal(err)
+	}
+	if err := y.Check(); err != nil {
+		t.Fatal(err)
+	}
+	rq := recall(t, y, f.queries, 10, SearchOptions{Ef: testEf})
+	t.Logf("restored quantised recall@10 ef=%d: %.4f", testEf, rq)
+	if rq < testRecall {
+		t.Fatalf("restored quantised recall@10 = %.4f, want ≥ %.2f", rq, testRecall)
+	}
+	// AppendVector of a quantised index serves the source's full vector.
+	a, _ := f.x.AppendVector(nil, 7)
+	b, ok := y.AppendVector(nil, 7)
+	if !ok || len(a) != len(b) {
+		t.Fatalf("AppendVector of the restored index: %d bytes, ok %v; want %d", len(b), ok, len(a))
+	}
+	for i := 0; i < len(a); i += 4 {
+		fa := math.Float32frombits(binary.LittleEndian.Uint32(a[i:]))
+		fb := math.Float32frombits(binary.LittleEndian.Uint32(b[i:]))
+		if math.Abs(float64(fa-fb)) > 1e-6 {
+			t.Fatalf("AppendVector component %d: %v, float index %v", i/4, fb, fa)
+		}
+	}
+}
+
+func raw3(n int) []byte { return make([]byte, 4*n) }
