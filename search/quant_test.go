@@ -111,9 +111,9 @@ func TestQuantizerOptions(t *testing.T) {
 
 // quantFixture builds a quantised index over the same data as build, its
 // quantizer trained on the first 1,000 vectors, and a float index beside it.
-func quantFixture(t *testing.T, rerank int) (fixture, *countingSource) {
+func quantFixture(t *testing.T, n, rerank int) (fixture, *countingSource) {
 	t.Helper()
-	all := synth.Clustered(testN+testQueries, testDim, 60, 0.8, 42)
+	all := synth.Clustered(n+testQueries, testDim, 60, 0.8, 42)
 	z, err := TrainQuantizer(all[:1000])
 	if err != nil {
 		t.Fatal(err)
@@ -123,17 +123,17 @@ func quantFixture(t *testing.T, rerank int) (fixture, *countingSource) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, v := range all[:testN] {
+	for i, v := range all[:n] {
 		src.put(key(i), v)
 		if err := x.Add(key(i), v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return fixture{x: x, vecs: all[:testN], queries: all[testN:]}, src
+	return fixture{x: x, vecs: all[:n], queries: all[n:]}, src
 }
 
 func TestQuantRecall(t *testing.T) {
-	f, src := quantFixture(t, 0)
+	f, src := quantFixture(t, testN, 0)
 	if r := src.reads.Load(); r != 0 {
 		t.Fatalf("building read %d full vectors, want 0", r)
 	}
@@ -201,7 +201,7 @@ func TestQuantRecall(t *testing.T) {
 }
 
 func TestQuantRerankLimit(t *testing.T) {
-	f, src := quantFixture(t, 12)
+	f, src := quantFixture(t, 2500, 12)
 	before := src.reads.Load()
 	if _, err := f.x.Search(t.Context(), f.queries[1], 10, SearchOptions{Ef: 64}); err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func TestQuantRerankLimit(t *testing.T) {
 }
 
 func TestQuantDeleteAndFilter(t *testing.T) {
-	f, src := quantFixture(t, 0)
+	f, src := quantFixture(t, testN, 0)
 	r := rand.New(rand.NewPCG(9, 9))
 	var dead []string
 	for _, i := range r.Perm(testN)[:testN/10] {
