@@ -143,6 +143,12 @@ bench: build setup-bench-ann
 bench-ann: setup-bench-ann
 	nice $(GO) run ./search/annbench -out bench/out/ann -coder-n 50000
 
+## bench-ann-quant: the float index vs the int8-quantised one (exact re-rank through a source) on the same 100k×768
+## data, interleaved in 2 rounds: heap bytes/vector, recall@10, QPS, source reads per query, 10M projection (≈5 min).
+.PHONY: bench-ann-quant
+bench-ann-quant:
+	nice $(GO) run ./search/annbench -quant -rounds 2 -ef 16,24,32,64 -out bench/out/ann
+
 ## setup-bench-ann: the ANN benchmark's references from Debian (hnswlib's headers for the native build, g++, and
 ## the Python hnswlib for the second row); installed once, as root.
 .PHONY: setup-bench-ann

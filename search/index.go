@@ -53,6 +53,17 @@ type Options struct {
 	TrackChanges bool
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
+	// Quantizer, when non-nil, makes the index keep int8 codes (one byte
+	// per dimension, see Quantizer) instead of float32 vectors: the walk
+	// scores codes, and the best candidates are re-ranked exactly with
+	// full vectors read through Source. Its dimension must equal Dim.
+	Quantizer *Quantizer
+	// Source returns full vectors for re-ranking; required with Quantizer
+	// and unused without (see VectorSource).
+	Source VectorSource
+	// Rerank is how many of a quantised walk's best candidates are
+	// re-ranked exactly (at least k); 0 means all of them (ef).
+	Rerank int
 }
 
 func (o Options) resolve() (Options, error) {
@@ -95,6 +106,12 @@ func (o Options) resolve() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if o.Quantizer != nil && (o.Quantizer.Dim() != o.Dim || o.Source == nil) {
+		return o, fmt.Errorf("quantizer of dim %d for dim %d (source set: %t): %w", o.Quantizer.Dim(), o.Dim, o.Source != nil, ErrInvalidOptions)
+	}
+	if o.Rerank < 0 {
+		return o, fmt.Errorf("rerank %d: %w", o.Rerank, ErrInvalidOptions)
+	}
 	return o, nil
 }
 
@@ -105,6 +122,7 @@ func (o Options) resolve() (Options, error) {
 // takes the exclusive lock only to apply them.
 type Index struct {
 	opts    Options
+	qz      *Quantizer // nil unless quantised
 	dim     int
 	m, m0   int
 	levelML float64
@@ -112,7 +130,8 @@ type Index struct {
 	wmu sync.Mutex // serialises writers (Add, Delete, restore)
 
 	mu     sync.RWMutex // guards the fields below for readers; writers mutate under Lock
-	vecs   [][]float32  // chunks of chunkSize·dim
+	vecs   [][]float32  // chunks of chunkSize·dim (nil when quantised)
+	codes  [][]int8     // chunks of chunkSize·dim when quantised
 	links0 [][]uint32   // chunks of chunkSize·(m0+1): count then ids
 	upper  [][][]uint32 // per node: layers 1..level
 	levels []int8       // per node; freeLevel when the slot is free
@@ -125,6 +144,9 @@ type Index struct {
 
 	// Writer-only state (guarded by wmu).
 	rng     *rand.Rand
+	wq      qquery    // a stored node prepared as a query (quantised)
+	wqs     []qquery  // selectNeighboursQ's kept neighbours, prepared
+	wbuf    []float32 // its decoded vector
 	changed map[uint32]struct{}
 	vecNew  map[uint32]struct{}
 	metaChg bool
@@ -140,6 +162,7 @@ func New(opts Options) (*Index, error) {
 	}
 	x := &Index{
 		opts:    o,
+		qz:      o.Quantizer,
 		dim:     o.Dim,
 		m:       o.M,
 		m0:      2 * o.M,
@@ -186,6 +209,9 @@ func (x *Index) Vector(key string) ([]float32, error) {
 	if !ok {
 		return nil, fmt.Errorf("vector %q: %w", key, ErrNotFound)
 	}
+	if x.qz != nil {
+		return x.fullVector(n, nil)
+	}
 	return append([]float32(nil), x.vec(n)...), nil
 }
 
@@ -209,6 +235,7 @@ func (x *Index) MemoryBytes() int64 {
 	defer x.mu.RUnlock()
 	var b int64
 	b += int64(len(x.vecs)) * chunkSize * int64(x.dim) * 4
+	b += int64(len(x.codes)) * chunkSize * int64(x.dim)
 	b += int64(len(x.links0)) * chunkSize * int64(x.m0+1) * 4
 	b += int64(cap(x.upper)) * 24
 	for _, u := range x.upper {
@@ -311,8 +338,12 @@ func (x *Index) allocSlot() (uint32, error) {
 	if n >= MaxNodes {
 		return 0, ErrFull
 	}
-	if n>>chunkBits >= len(x.vecs) {
-		x.vecs = append(x.vecs, make([]float32, chunkSize*x.dim))
+	if n>>chunkBits >= len(x.links0) {
+		if x.qz != nil {
+			x.codes = append(x.codes, make([]int8, chunkSize*x.dim))
+		} else {
+			x.vecs = append(x.vecs, make([]float32, chunkSize*x.dim))
+		}
 		x.links0 = append(x.links0, make([]uint32, chunkSize*(x.m0+1)))
 	}
 	x.levels = append(x.levels, freeLevel)
@@ -345,6 +376,15 @@ type visited struct {
 	ids   []uint32    // the unvisited neighbours of the node being expanded
 	vs    [][]float32 // their vectors, padded with the query to a multiple of 4
 	dots  []float32   // their similarities to the query
+
+	// Quantised index only: the query prepared for codes, the batch's
+	// codes and int8 dot products, a full vector read for re-ranking and
+	// the re-ranked candidates.
+	qq    qquery
+	cs    [][]int8
+	idots []int32
+	fv    []float32
+	rr    []cand
 }
 
 // getVisited returns a pooled visited set, reset for capacity n.
@@ -404,11 +444,7 @@ func (x *Index) greedy(q []float32, cur cand, layer int, vis *visited) cand {
 	for changed := true; changed; {
 		changed = false
 		list := x.neighbours(cur.n, layer)
-		vs := vis.vs[:0]
-		for _, e := range list {
-			vs = append(vs, x.vec(e))
-		}
-		dots := vis.batch(q, vs)
+		dots := x.scores(q, list, vis)
 		for i, e := range list {
 			if s := dots[i]; s > cur.s {
 				cur = cand{s, e}
@@ -458,17 +494,16 @@ func (x *Index) searchLayer(q []float32, eps []cand, ef, layer int, accept accep
 		// Score the unvisited neighbours in one batch (four vectors per
 		// pass over q, the next four prefetched), then update the sets in
 		// list order, exactly as scoring them one by one would.
-		ids, vs := vis.ids[:0], vis.vs[:0]
+		ids := vis.ids[:0]
 		for _, e := range x.neighbours(c.n, layer) {
 			if vis.tags[e] == vis.gen {
 				continue
 			}
 			vis.tags[e] = vis.gen
 			ids = append(ids, e)
-			vs = append(vs, x.vec(e))
 		}
 		vis.ids = ids
-		dots := vis.batch(q, vs)
+		dots := x.scores(q, ids, vis)
 		for i, e := range ids {
 			s := dots[i]
 			if len(res) < ef || s > res[0].s {
@@ -508,6 +543,9 @@ func sortDesc(a []cand) {
 // best first, keep one only if it is more similar to the base than to every
 // neighbour kept so far, up to m. cands must be sorted best first.
 func (x *Index) selectNeighbours(cands []cand, m int, out []uint32) []uint32 {
+	if x.qz != nil {
+		return x.selectNeighboursQ(cands, m, out)
+	}
 	out = out[:0]
 	for _, c := range cands {
 		if len(out) >= m {
@@ -542,7 +580,7 @@ func (x *Index) insert(key string, v []float32) error {
 	x.mu.Lock()
 	n, err := x.allocSlot()
 	if err == nil {
-		copy(x.vec(n), v)
+		x.storeVec(n, v)
 		x.setNeighbours(n, 0, nil)
 		x.upper[n] = nil
 	}
@@ -556,7 +594,8 @@ func (x *Index) insert(key string, v []float32) error {
 	var plans []linkPlan
 	if x.entry != noNode {
 		vis := x.getScratch()
-		ep := cand{x.dot(v, x.vec(x.entry)), x.entry}
+		x.setQuery(vis, v)
+		ep := cand{x.simVis(v, vis, x.entry), x.entry}
 		for l := x.top; l > level; l-- {
 			ep = x.greedy(v, ep, l, vis)
 		}
@@ -615,12 +654,12 @@ func (x *Index) addLink(e uint32, layer int, n uint32) []uint32 {
 		copy(out, cur)
 		return append(out, n)
 	}
-	ve := x.vec(e)
+	ve, qe := x.nodeQuery(e)
 	cs := make([]cand, 0, len(cur)+1)
 	for _, c := range cur {
-		cs = append(cs, cand{x.dot(ve, x.vec(c)), c})
+		cs = append(cs, cand{x.sim(ve, qe, c), c})
 	}
-	cs = append(cs, cand{x.dot(ve, x.vec(n)), n})
+	cs = append(cs, cand{x.sim(ve, qe, n), n})
 	sortDesc(cs)
 	return x.selectNeighbours(cs, limit, make([]uint32, 0, limit))
 }
@@ -640,7 +679,9 @@ func (x *Index) Add(key string, v []float32) error {
 	x.wmu.Lock()
 	defer x.wmu.Unlock()
 	if old, ok := x.ids[key]; ok {
-		if equalVec(x.vec(old), u) {
+		// A quantised index holds no float vector to compare, so it
+		// always replaces.
+		if x.qz == nil && equalVec(x.vec(old), u) {
 			return nil
 		}
 		x.deleteNodes([]uint32{old})
@@ -751,7 +792,7 @@ func (x *Index) deleteNodes(ns []uint32) {
 // neighbours' live neighbours as extra candidates. If nothing is left it
 // searches the layer from the entry point.
 func (x *Index) repair(n uint32, layer int, cur []uint32, isDead func(uint32) bool) []uint32 {
-	vn := x.vec(n)
+	vn, qn := x.nodeQuery(n)
 	seen := map[uint32]bool{n: true}
 	var cs []cand
 	add := func(c uint32) {
@@ -759,7 +800,7 @@ func (x *Index) repair(n uint32, layer int, cur []uint32, isDead func(uint32) bo
 			return
 		}
 		seen[c] = true
-		cs = append(cs, cand{x.dot(vn, x.vec(c)), c})
+		cs = append(cs, cand{x.sim(vn, qn, c), c})
 	}
 	for _, e := range cur {
 		if isDead(e) {
@@ -772,7 +813,8 @@ func (x *Index) repair(n uint32, layer int, cur []uint32, isDead func(uint32) bo
 	}
 	if len(cs) == 0 && x.entry != noNode {
 		vis := x.getVisited(x.capacity())
-		ep := cand{x.dot(vn, x.vec(x.entry)), x.entry}
+		x.setQuery(vis, vn)
+		ep := cand{x.simVis(vn, vis, x.entry), x.entry}
 		for l := x.top; l > layer; l-- {
 			ep = x.greedy(vn, ep, l, vis)
 		}

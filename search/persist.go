@@ -81,7 +81,16 @@ func (x *Index) AppendVector(dst []byte, n uint32) ([]byte, bool) {
 	if int(n) >= x.capacity() || x.levels[n] == freeLevel {
 		return dst, false
 	}
-	for _, f := range x.vec(n) {
+	v := x.vec
+	if x.qz != nil {
+		// The full vector lives with the source; the codes are lossy.
+		f, err := x.fullVector(n, nil)
+		if err != nil {
+			return dst, false
+		}
+		v = func(uint32) []float32 { return f }
+	}
+	for _, f := range v(n) {
 		dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(f))
 	}
 	return dst, true
@@ -129,7 +138,11 @@ func (r *Restorer) Reserve(nodes int) error {
 		return fmt.Errorf("reserve after restoring began: %w", ErrInvalidOptions)
 	}
 	chunks := (nodes + chunkMask) >> chunkBits
-	x.vecs = make([][]float32, 0, chunks)
+	if x.qz != nil {
+		x.codes = make([][]int8, 0, chunks)
+	} else {
+		x.vecs = make([][]float32, 0, chunks)
+	}
 	x.links0 = make([][]uint32, 0, chunks)
 	x.levels = make([]int8, 0, nodes)
 	x.keys = make([]string, 0, nodes)
@@ -200,6 +213,15 @@ func (r *Restorer) SetVector(n uint32, raw []byte) error {
 	}
 	if err := r.grow(n); err != nil {
 		return err
+	}
+	if x.qz != nil {
+		v := make([]float32, x.dim)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+		}
+		x.qz.encode(x.code(n), v)
+		r.hasVec[n] = true
+		return nil
 	}
 	v := x.vec(n)
 	if littleEndian {

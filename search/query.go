@@ -149,6 +149,9 @@ func (x *Index) search(ctx context.Context, query []float32, k int, opts SearchO
 		ef = x.opts.EfSearch
 	}
 	ef = max(ef, k)
+	if x.qz != nil {
+		return x.searchQuant(ctx, q, k, ef, accept, vis)
+	}
 	ep := cand{x.dot(q, x.vec(x.entry)), x.entry}
 	for l := x.top; l > 0; l-- {
 		ep = x.greedy(q, ep, l, vis)
@@ -211,6 +214,9 @@ const exactHeapCap = 1024
 
 // exact scans the (filtered) live nodes. Caller holds mu.RLock.
 func (x *Index) exact(ctx context.Context, q []float32, k int, f *IDSet, accept acceptFunc) ([]Hit, error) {
+	if x.qz != nil {
+		return x.exactQuant(ctx, q, k, f, accept)
+	}
 	h := rankHeap{x: x, a: make([]cand, 0, min(k, x.live, exactHeapCap))}
 	for i, l := range x.levels {
 		if i&4095 == 4095 {
@@ -243,6 +249,10 @@ func (x *Index) MeanScore(ctx context.Context, query []float32, filter *IDSet) (
 	if err != nil {
 		return 0, 0, fmt.Errorf("mean score: %w", err)
 	}
+	var qq qquery
+	if x.qz != nil {
+		x.qz.prepare(&qq, q)
+	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	var sum float64
@@ -256,7 +266,7 @@ func (x *Index) MeanScore(ctx context.Context, query []float32, filter *IDSet) (
 		if l == freeLevel || (filter != nil && !filter.has(uint32(i))) {
 			continue
 		}
-		sum += float64(x.dot(q, x.vec(uint32(i))))
+		sum += float64(x.meanTerm(q, uint32(i), &qq))
 		n++
 	}
 	if n == 0 {
@@ -331,7 +341,7 @@ func (x *Index) RecallCheck(ctx context.Context, sample, k, ef int) (float64, er
 	r := rand.New(rand.NewPCG(uint64(len(live)), 7))
 	r.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
 	for _, n := range live[:min(sample, len(live))] {
-		qs = append(qs, append([]float32(nil), x.vec(n)...))
+		qs = append(qs, x.sampleVec(n))
 	}
 	x.mu.RUnlock()
 	if len(qs) == 0 {

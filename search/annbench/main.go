@@ -149,6 +149,7 @@ type config struct {
 	out, py, cxx        string
 	skipPy, skipNative  bool
 	coderN              int
+	quant               bool
 }
 
 func main() {
@@ -170,6 +171,7 @@ func main() {
 	flag.StringVar(&c.py, "python", "/usr/bin/python3", "python with Debian's hnswlib")
 	flag.BoolVar(&c.skipPy, "skip-python", false, "skip Debian's Python hnswlib")
 	flag.IntVar(&c.coderN, "coder-n", 0, "vectors for coder/hnsw (0 = all, -1 = skip)")
+	flag.BoolVar(&c.quant, "quant", false, "compare the float index with the int8-quantised one (exact re-rank) instead; writes quant.md/json")
 	flag.Parse()
 	for _, s := range strings.Split(*efList, ",") {
 		e, err := strconv.Atoi(strings.TrimSpace(s))
@@ -214,6 +216,9 @@ func mainErr(c config) error {
 	b.keys = make([]string, c.n)
 	for i := range b.keys {
 		b.keys[i] = strconv.Itoa(i)
+	}
+	if c.quant {
+		return b.quantBench()
 	}
 	tmp, err := os.MkdirTemp("", "annbench")
 	if err != nil {

@@ -1,0 +1,204 @@
+#include "textflag.h"
+
+// Int8 dot-product kernels for the quantised index (see distance_i8.go).
+// n is a multiple of 64; the Go wrappers check the slices and add the tail.
+// VPMOVSXBW sign-extends 32 codes to 16-bit lanes, VPMADDWD multiplies
+// lane pairs and adds each pair into a 32-bit lane: exact, no saturation.
+
+// func dotI8AVX512(a, b *int8, n int) int32
+TEXT ·dotI8AVX512(SB), NOSPLIT, $0-28
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	XORQ   AX, AX
+
+i512loop:
+	VPMOVSXBW (SI)(AX*1), Z2
+	VPMOVSXBW (DI)(AX*1), Z3
+	VPMADDWD  Z3, Z2, Z2
+	VPADDD    Z2, Z0, Z0
+	VPMOVSXBW 32(SI)(AX*1), Z4
+	VPMOVSXBW 32(DI)(AX*1), Z5
+	VPMADDWD  Z5, Z4, Z4
+	VPADDD    Z4, Z1, Z1
+	ADDQ      $64, AX
+	CMPQ      AX, CX
+	JB        i512loop
+	VPADDD    Z1, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPADDD        Y1, Y0, Y0
+	VEXTRACTI128  $1, Y0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0x4E, X0, X1
+	VPADDD        X1, X0, X0
+	VPSHUFD       $0xB1, X0, X1
+	VPADDD        X1, X0, X0
+	VZEROUPPER
+	MOVQ X0, AX
+	MOVL AX, ret+24(FP)
+	RET
+
+// func dotBatchI8AVX512(q *int8, vs [][]int8, out []int32, n int)
+// out[i] = q·vs[i], four vectors per pass: each 64-code block of q is
+// sign-extended once and multiplied into four accumulators, and the same
+// cache line of each of the next four vectors is prefetched.
+//
+// Registers: SI q, DX current group's slice headers, DI out, R13 groups
+// left, CX n, AX offset, R8–R11 this group's vectors, BX R12 R14 R15 the
+// next group's (R14 and R15 are scratch in ABI0).
+TEXT ·dotBatchI8AVX512(SB), NOSPLIT, $0-64
+	MOVQ q+0(FP), SI
+	MOVQ vs_base+8(FP), DX
+	MOVQ vs_len+16(FP), R13
+	MOVQ out_base+32(FP), DI
+	MOVQ n+56(FP), CX
+	SHRQ $2, R13
+	JZ   ib512done
+
+ib512group:
+	MOVQ 0(DX), R8
+	MOVQ 24(DX), R9
+	MOVQ 48(DX), R10
+	MOVQ 72(DX), R11
+	CMPQ R13, $1
+	JEQ  ib512last
+	MOVQ 96(DX), BX
+	MOVQ 120(DX), R12
+	MOVQ 144(DX), R14
+	MOVQ 168(DX), R15
+	JMP  ib512start
+
+ib512last:
+	MOVQ R8, BX
+	MOVQ R9, R12
+	MOVQ R10, R14
+	MOVQ R11, R15
+
+ib512start:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   AX, AX
+
+ib512loop:
+	PREFETCHT0 (BX)(AX*1)
+	PREFETCHT0 (R12)(AX*1)
+	PREFETCHT0 (R14)(AX*1)
+	PREFETCHT0 (R15)(AX*1)
+	VPMOVSXBW  (SI)(AX*1), Z4
+	VPMOVSXBW  32(SI)(AX*1), Z5
+	VPMOVSXBW (R8)(AX*1), Z6
+	VPMOVSXBW 32(R8)(AX*1), Z7
+	VPMADDWD  Z6, Z4, Z6
+	VPMADDWD  Z7, Z5, Z7
+	VPADDD    Z6, Z0, Z0
+	VPADDD    Z7, Z0, Z0
+	VPMOVSXBW (R9)(AX*1), Z6
+	VPMOVSXBW 32(R9)(AX*1), Z7
+	VPMADDWD  Z6, Z4, Z6
+	VPMADDWD  Z7, Z5, Z7
+	VPADDD    Z6, Z1, Z1
+	VPADDD    Z7, Z1, Z1
+	VPMOVSXBW (R10)(AX*1), Z6
+	VPMOVSXBW 32(R10)(AX*1), Z7
+	VPMADDWD  Z6, Z4, Z6
+	VPMADDWD  Z7, Z5, Z7
+	VPADDD    Z6, Z2, Z2
+	VPADDD    Z7, Z2, Z2
+	VPMOVSXBW (R11)(AX*1), Z6
+	VPMOVSXBW 32(R11)(AX*1), Z7
+	VPMADDWD  Z6, Z4, Z6
+	VPMADDWD  Z7, Z5, Z7
+	VPADDD    Z6, Z3, Z3
+	VPADDD    Z7, Z3, Z3
+	ADDQ $64, AX
+	CMPQ AX, CX
+	JB   ib512loop
+	VEXTRACTI64X4 $1, Z0, Y8
+	VPADDD        Y8, Y0, Y0
+	VEXTRACTI128  $1, Y0, X8
+	VPADDD        X8, X0, X0
+	VPSHUFD       $0x4E, X0, X8
+	VPADDD        X8, X0, X0
+	VPSHUFD       $0xB1, X0, X8
+	VPADDD        X8, X0, X0
+	VEXTRACTI64X4 $1, Z1, Y8
+	VPADDD        Y8, Y1, Y1
+	VEXTRACTI128  $1, Y1, X8
+	VPADDD        X8, X1, X1
+	VPSHUFD       $0x4E, X1, X8
+	VPADDD        X8, X1, X1
+	VPSHUFD       $0xB1, X1, X8
+	VPADDD        X8, X1, X1
+	VEXTRACTI64X4 $1, Z2, Y8
+	VPADDD        Y8, Y2, Y2
+	VEXTRACTI128  $1, Y2, X8
+	VPADDD        X8, X2, X2
+	VPSHUFD       $0x4E, X2, X8
+	VPADDD        X8, X2, X2
+	VPSHUFD       $0xB1, X2, X8
+	VPADDD        X8, X2, X2
+	VEXTRACTI64X4 $1, Z3, Y8
+	VPADDD        Y8, Y3, Y3
+	VEXTRACTI128  $1, Y3, X8
+	VPADDD        X8, X3, X3
+	VPSHUFD       $0x4E, X3, X8
+	VPADDD        X8, X3, X3
+	VPSHUFD       $0xB1, X3, X8
+	VPADDD        X8, X3, X3
+	VMOVD X0, 0(DI)
+	VMOVD X1, 4(DI)
+	VMOVD X2, 8(DI)
+	VMOVD X3, 12(DI)
+	ADDQ  $96, DX
+	ADDQ  $16, DI
+	DECQ  R13
+	JNZ   ib512group
+
+ib512done:
+	VZEROUPPER
+	RET
+
+// func dotI8AVX2(a, b *int8, n int) int32
+TEXT ·dotI8AVX2(SB), NOSPLIT, $0-28
+	MOVQ  a+0(FP), SI
+	MOVQ  b+8(FP), DI
+	MOVQ  n+16(FP), CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	XORQ  AX, AX
+
+i256loop:
+	VPMOVSXBW 0(SI)(AX*1), Y2
+	VPMOVSXBW 0(DI)(AX*1), Y3
+	VPMADDWD  Y3, Y2, Y2
+	VPADDD    Y2, Y0, Y0
+	VPMOVSXBW 16(SI)(AX*1), Y2
+	VPMOVSXBW 16(DI)(AX*1), Y3
+	VPMADDWD  Y3, Y2, Y2
+	VPADDD    Y2, Y1, Y1
+	VPMOVSXBW 32(SI)(AX*1), Y2
+	VPMOVSXBW 32(DI)(AX*1), Y3
+	VPMADDWD  Y3, Y2, Y2
+	VPADDD    Y2, Y0, Y0
+	VPMOVSXBW 48(SI)(AX*1), Y2
+	VPMOVSXBW 48(DI)(AX*1), Y3
+	VPMADDWD  Y3, Y2, Y2
+	VPADDD    Y2, Y1, Y1
+	ADDQ $64, AX
+	CMPQ AX, CX
+	JB   i256loop
+	VPADDD       Y1, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0x4E, X0, X1
+	VPADDD       X1, X0, X0
+	VPSHUFD      $0xB1, X0, X1
+	VPADDD       X1, X0, X0
+	VZEROUPPER
+	MOVQ X0, AX
+	MOVL AX, ret+24(FP)
+	RET

@@ -1,0 +1,132 @@
+package search
+
+import (
+	"fmt"
+	"math"
+)
+
+// Quantizer maps unit vectors to int8 codes, one per dimension, for an
+// index that keeps codes in memory instead of float32 vectors
+// (Options.Quantizer): 1 byte per dimension instead of 4. Dimension d is
+// stored as off[d] + step[d]·c with c in [−127, 127], where off and step
+// span the range of that dimension over a training sample (TrainQuantizer);
+// values outside the range are clamped.
+//
+// A query q is scored against a code c as q·off + α·(qc·c): q·step is
+// itself quantised to int8 codes qc with one scale α, so the sum is an
+// int8×int8 dot product in int32 (distance_i8.go), and q·off is a constant
+// per query that ranking ignores but the estimate keeps, so estimated
+// scores are comparable with exact ones.
+//
+// A Quantizer is immutable and safe for concurrent use.
+type Quantizer struct {
+	off, step []float32
+}
+
+// TrainQuantizer learns per-dimension ranges from sample (each vector is
+// normalised first, as the index normalises what it stores). The sample
+// should be drawn from the data the index will hold; a few thousand
+// vectors are plenty. It fails with ErrInvalidOptions for an empty sample,
+// ErrDimension for vectors of mixed lengths and ErrInvalidVector for a
+// vector that cannot be normalised.
+func TrainQuantizer(sample [][]float32) (*Quantizer, error) {
+	if len(sample) == 0 || len(sample[0]) == 0 || len(sample[0]) > 65536 {
+		return nil, fmt.Errorf("train quantizer on %d vectors: %w", len(sample), ErrInvalidOptions)
+	}
+	dim := len(sample[0])
+	norm := &Index{dim: dim}
+	lo := make([]float32, dim)
+	hi := make([]float32, dim)
+	for i := range lo {
+		lo[i], hi[i] = float32(math.Inf(1)), float32(math.Inf(-1))
+	}
+	var buf []float32
+	for i, v := range sample {
+		u, err := norm.normaliseInto(buf, v)
+		if err != nil {
+			return nil, fmt.Errorf("train quantizer, vector %d: %w", i, err)
+		}
+		buf = u
+		for d, f := range u {
+			lo[d] = min(lo[d], f)
+			hi[d] = max(hi[d], f)
+		}
+	}
+	z := &Quantizer{off: make([]float32, dim), step: make([]float32, dim)}
+	for d := range lo {
+		z.off[d] = (lo[d] + hi[d]) / 2
+		// A constant dimension gets any positive step: its codes are 0.
+		z.step[d] = max((hi[d]-lo[d])/254, 1e-12)
+	}
+	return z, nil
+}
+
+// Dim returns the vector dimension the Quantizer was trained on.
+func (z *Quantizer) Dim() int { return len(z.off) }
+
+// encode writes v's codes (v is unit-length, len Dim) to dst.
+func (z *Quantizer) encode(dst []int8, v []float32) {
+	dst = dst[:len(v)]
+	for d, f := range v {
+		dst[d] = int8(max(-127, min(127, round32((f-z.off[d])/z.step[d]))))
+	}
+}
+
+// decode returns the vector c stands for, in dst's storage when it fits.
+func (z *Quantizer) decode(dst []float32, c []int8) []float32 {
+	if cap(dst) < len(c) {
+		dst = make([]float32, len(c))
+	}
+	dst = dst[:len(c)]
+	for d, b := range c {
+		dst[d] = z.off[d] + z.step[d]*float32(b)
+	}
+	return dst
+}
+
+// qquery is a query prepared for scoring codes: est = base + alpha·(c·code).
+type qquery struct {
+	c     []int8
+	alpha float32
+	base  float32
+}
+
+// prepare sets p for query q (len Dim), reusing p's storage.
+func (z *Quantizer) prepare(p *qquery, q []float32) {
+	if cap(p.c) < len(q) {
+		p.c = make([]int8, len(q))
+	}
+	p.c = p.c[:len(q)]
+	var base float64
+	var amax float32
+	for d, f := range q {
+		base += float64(f) * float64(z.off[d])
+		amax = max(amax, abs32(f*z.step[d]))
+	}
+	p.base = float32(base)
+	if amax == 0 {
+		clear(p.c)
+		p.alpha = 0
+		return
+	}
+	p.alpha = amax / 127
+	inv := 1 / p.alpha
+	for d, f := range q {
+		p.c[d] = int8(max(-127, min(127, round32(f*z.step[d]*inv))))
+	}
+}
+
+// est converts an int8 dot product with p.c into an estimated similarity.
+func (p *qquery) est(dot int32) float32 { return p.base + p.alpha*float32(dot) }
+
+// round32 rounds half away from zero, saturating at ±2³¹ (the callers
+// clamp to ±127); math.Round through float64 was a visible cost of the
+// quantised build, which prepares many stored nodes as queries.
+func round32(f float32) int32 {
+	if f >= 0 {
+		return int32(min(f+0.5, 2147483520))
+	}
+	return int32(max(f-0.5, -2147483520))
+}
+
+func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ (1 << 31)) }
