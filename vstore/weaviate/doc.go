@@ -42,8 +42,13 @@
 // an object id is in effect UUIDv5(model, content hash): writes are
 // idempotent, and two indexers that see the same photo write one object.
 //
-// Classes are created with Options.Replicas (default min(3, nodes)) and
-// Options.Shards (default nodes); every write, object read and (on
+// Classes are created with Options.Replicas (default: the existing items
+// class's, else min(3, live nodes)) and Options.Shards (likewise, else the
+// live node count), and with Weaviate's async replication when replicated:
+// a node back from an outage then catches up on the writes it missed in
+// the background (without it, only objects read again were repaired, and
+// TestNodeKilledWhileIndexing's restarted node never held them). Every
+// write, object read and (on
 // replicated classes) GraphQL Get uses Options.Consistency (default
 // QUORUM). Cursor listings (scans) and aggregate counts take no
 // consistency level in Weaviate.
