@@ -67,7 +67,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 			return nil
 		case err == nil && status == http.StatusNotFound:
 			return &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrRejected, errNotFoundStatus, answerError(ans))}
-		case err == nil && status/100 == 4 && status != http.StatusTooManyRequests:
+		case err == nil && status/100 == 4 && status != http.StatusTooManyRequests && !transient(string(ans)):
 			return &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrRejected, answerError(ans))}
 		case err != nil:
 			last = &RequestError{Op: method, URL: base + path, Err: errors.Join(ErrUnavailable, err)}
@@ -117,6 +117,31 @@ func (c *client) once(ctx context.Context, method, url string, data []byte) (int
 	return resp.StatusCode, ans, nil
 }
 
+// transientMessages mark an error answer that a retry (on another node,
+// after a backoff) may cure, whatever its status: a replica or the Raft
+// leader out of reach while the cluster notices a node is gone. Weaviate
+// answers a schema read that the leader's loss interrupted with 403 "could
+// not read schema with strong consistency" (TestNodeKilledWhileIndexing).
+var transientMessages = []string{
+	"cannot achieve consistency",
+	"connection refused",
+	"context deadline",
+	"strong consistency",
+	"connection is closing",
+	"leader not found",
+	"no leader",
+}
+
+// transient reports whether an error message is one of transientMessages.
+func transient(msg string) bool {
+	for _, m := range transientMessages {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
+
 // answerError turns an error answer's body into an error with its
 // message(s).
 func answerError(ans []byte) error {
@@ -161,18 +186,17 @@ func (c *client) graphQL(ctx context.Context, query string, out any) error {
 			return nil
 		}
 		msgs := make([]string, len(ans.Errors))
-		transient := false
+		retry := false
 		for i, e := range ans.Errors {
 			msgs[i] = e.Message
 			if strings.Contains(e.Message, "could not find class") || strings.Contains(e.Message, "class not found") ||
 				strings.Contains(e.Message, "Cannot query field") {
 				msgs[i] += " (" + errNotFoundStatus.Error() + ")"
 			}
-			transient = transient || strings.Contains(e.Message, "cannot achieve consistency") ||
-				strings.Contains(e.Message, "connection refused") || strings.Contains(e.Message, "context deadline")
+			retry = retry || transient(e.Message)
 		}
 		err := &RequestError{Op: "graphql", URL: "/v1/graphql", Status: http.StatusOK, Err: errors.New(strings.Join(msgs, "; "))}
-		if !transient {
+		if !retry {
 			if strings.Contains(err.Error(), errNotFoundStatus.Error()) {
 				err.Err = errors.Join(ErrRejected, errNotFoundStatus, err.Err)
 			} else {

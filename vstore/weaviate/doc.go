@@ -42,8 +42,13 @@
 // an object id is in effect UUIDv5(model, content hash): writes are
 // idempotent, and two indexers that see the same photo write one object.
 //
-// Classes are created with Options.Replicas (default min(3, nodes)) and
-// Options.Shards (default nodes); every write, object read and (on
+// Classes are created with Options.Replicas (default: the existing items
+// class's, else min(3, live nodes)) and Options.Shards (likewise, else the
+// live node count), and with Weaviate's async replication when replicated:
+// a node back from an outage then catches up on the writes it missed in
+// the background (without it, only objects read again were repaired, and
+// TestNodeKilledWhileIndexing's restarted node never held them). Every
+// write, object read and (on
 // replicated classes) GraphQL Get uses Options.Consistency (default
 // QUORUM). Cursor listings (scans) and aggregate counts take no
 // consistency level in Weaviate.
@@ -54,7 +59,9 @@
 // items of vectors, reading stored items as needed), so an invalid batch
 // writes nothing; then it deletes (vectors before items) and puts (items
 // before vectors), each request retried with exponential backoff on the
-// next node after a transport error, 5xx or 429, and each batch response
+// next node after a transport error, 5xx or 429 (or an answer whose
+// message says a replica or the Raft leader is out of reach, which
+// Weaviate may send as 403 while it notices a node is gone), and each batch response
 // checked object by object. It returns nil only when Weaviate acknowledged
 // every object at the consistency level. Weaviate has no transactions: a
 // batch that fails mid-way (a cluster down past every retry) leaves what

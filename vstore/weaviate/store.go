@@ -41,10 +41,12 @@ type Options struct {
 	// different namespaces share a cluster without seeing each other.
 	Namespace string
 	// Replicas is the replication factor of the classes this store
-	// creates; default min(3, nodes). Existing classes keep theirs.
+	// creates; default: the store's existing items class's, else
+	// min(3, live nodes). Existing classes keep theirs.
 	Replicas int
 	// Shards is the shard count of the classes this store creates;
-	// default the node count.
+	// default: the store's existing items class's, else the live node
+	// count.
 	Shards int
 	// Consistency is the level of every write and of the reads that take
 	// one (ONE, QUORUM, ALL); default QUORUM.
@@ -175,14 +177,31 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.c.do(ctx, http.MethodGet, "/v1/nodes", nil, &nodes); err != nil {
 		return nil, fmt.Errorf("open weaviate store: %w", err)
 	}
+	// /v1/nodes lists the live nodes only. When the store's items class
+	// exists, its replication factor and shard count are the defaults and
+	// are not checked against the live nodes: a store opened while a node
+	// is down (TestNodeKilledWhileIndexing) must neither fail nor create
+	// later spaces with fewer replicas than the rest.
 	n := max(len(nodes.Nodes), 1)
-	if s.opts.Replicas == 0 {
+	var items classSchema
+	err := s.c.do(ctx, http.MethodGet, "/v1/schema/"+s.itemsClass, nil, &items)
+	exists := err == nil
+	if err != nil && !errors.Is(err, errNotFoundStatus) {
+		return nil, fmt.Errorf("open weaviate store: read class %s: %w", s.itemsClass, err)
+	}
+	switch {
+	case s.opts.Replicas == 0 && exists:
+		s.opts.Replicas = items.ReplicationConfig.Factor
+	case s.opts.Replicas == 0:
 		s.opts.Replicas = min(3, n)
 	}
-	if s.opts.Replicas < 0 || s.opts.Replicas > n {
+	if s.opts.Replicas < 0 || (!exists && s.opts.Replicas > n) {
 		return nil, fmt.Errorf("%w: %d replicas on %d nodes", ErrConfig, s.opts.Replicas, n)
 	}
-	if s.opts.Shards == 0 {
+	switch {
+	case s.opts.Shards == 0 && exists && items.ShardingConfig.DesiredCount > 0:
+		s.opts.Shards = items.ShardingConfig.DesiredCount
+	case s.opts.Shards == 0:
 		s.opts.Shards = n
 	}
 	if s.opts.Shards < 0 {
@@ -219,7 +238,7 @@ func (s *Store) classDef(name, desc string, props []map[string]any, vector map[s
 		"class": name, "description": desc, "vectorizer": "none",
 		"vectorIndexType": "hnsw", "vectorIndexConfig": vector,
 		"properties":        props,
-		"replicationConfig": map[string]any{"factor": s.opts.Replicas},
+		"replicationConfig": map[string]any{"factor": s.opts.Replicas, "asyncEnabled": s.opts.Replicas > 1},
 		"shardingConfig":    map[string]any{"desiredCount": s.opts.Shards},
 	}
 }
@@ -230,6 +249,9 @@ type classSchema struct {
 	ReplicationConfig struct {
 		Factor int `json:"factor"`
 	} `json:"replicationConfig"`
+	ShardingConfig struct {
+		DesiredCount int `json:"desiredCount"`
+	} `json:"shardingConfig"`
 }
 
 // ensureClass creates a fixed class unless it exists, and returns its
