@@ -125,7 +125,11 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.cat, err = NewCatalog(a.db, a.ix, info.ID, info.Dim); err != nil {
 		return nil, err
 	}
-	a.start(cfg.Options)
+	opts := cfg.Options
+	if len(opts.AutoTags) == 0 {
+		opts.AutoTags = cfg.AutoTags
+	}
+	a.start(opts)
 	return a, nil
 }
 

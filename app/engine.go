@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +25,13 @@ type Options struct {
 	// concurrent query embeddings into encoder batches (see CoalescerOptions;
 	// server passes its batch metrics through their Observe and Queue).
 	TextBatch, ImageBatch CoalescerOptions
+	// AutoTags names the configured auto-tag label sets in their order
+	// (Config.AutoTags when empty, for an App of Open): DefaultLabelSet
+	// falls back to the first (see App.LabelSet).
+	AutoTags []string
+	// Logger receives the App's own warnings (default: Config.Logger for an
+	// App of Open, else none).
+	Logger *slog.Logger
 }
 
 // defaultMaxPixels is Options.MaxPixels' default (server's own default too).
@@ -58,6 +67,13 @@ func (a *App) start(opts Options) {
 	if len(opts.Roots) == 0 {
 		opts.Roots = []string{"/"}
 	}
+	if opts.Logger != nil {
+		a.log = opts.Logger
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	opts.AutoTags = slices.Clone(opts.AutoTags)
 	a.opts = opts
 	enc := a.enc
 	a.texts = NewCoalescer(func(ctx context.Context, in []string) ([][]float32, error) {

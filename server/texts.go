@@ -48,7 +48,7 @@ func (s *Server) handleAddTexts(c *gin.Context) {
 			return
 		}
 	}
-	vecs, err := s.embedTexts(c.Request.Context(), req.Texts)
+	vecs, err := s.app.EmbedTexts(c.Request.Context(), req.Texts)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -124,7 +124,7 @@ func (s *Server) handleEmbed(c *gin.Context) {
 		}
 		out = append(out, v)
 	} else if len(req.Texts) > 1 {
-		vecs, err := s.embedTexts(ctx, req.Texts)
+		vecs, err := s.app.EmbedTexts(ctx, req.Texts)
 		if err != nil {
 			s.writeError(c, err)
 			return
