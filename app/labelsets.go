@@ -68,34 +68,37 @@ func (a *App) autoTagSets() []string {
 // PutLabelSet validates and stores the label set name (durably: acknowledged
 // after the store's sync). With an AutoTagger, newly indexed images are
 // tagged with the new labels from then on; when the set is, or was, an
-// auto-tag set, retag reports that the indexed items need re-tagging (a
-// failed reload of the auto-tags is logged and leaves the previous sets
-// running). Errors wrap ErrInvalid for a bad name or set. It is safe for
+// auto-tag set, a retag Job brings the indexed items in step and is
+// returned (nil otherwise, or when the indexer cannot re-tag; a failed
+// reload of the auto-tags is logged and leaves the previous sets running). Errors wrap ErrInvalid for a bad name or set. It is safe for
 // concurrent use.
-func (a *App) PutLabelSet(ctx context.Context, name string, ls LabelSet) (retag bool, err error) {
+func (a *App) PutLabelSet(ctx context.Context, name string, ls LabelSet) (*Job, error) {
 	if err := a.ready(); err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := ValidName("label set", name); err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := ValidateLabels(ls.Labels, ls.Templates); err != nil {
-		return false, err
+		return nil, err
 	}
 	if ls.MinProb < 0 || ls.MinProb > 1 || math.IsNaN(ls.MinProb) {
-		return false, fmt.Errorf("%w: min_prob must be within [0, 1]", ErrInvalid)
+		return nil, fmt.Errorf("%w: min_prob must be within [0, 1]", ErrInvalid)
 	}
 	if err := a.cat.PutLabelSet(ctx, name, ls); err != nil {
-		return false, err
+		return nil, err
 	}
 	at := a.tagger
 	if at == nil {
-		return false, nil
+		return nil, nil
 	}
 	was := slices.Contains(at.Sets(), name)
 	if err := at.Reload(ctx); err != nil {
 		a.log.Warn("reload auto-tags", "label_set", name, "err", err)
-		return false, nil
+		return nil, nil
 	}
-	return was || slices.Contains(at.Sets(), name), nil
+	if was || slices.Contains(at.Sets(), name) {
+		return a.startRetag(), nil
+	}
+	return nil, nil
 }

@@ -107,17 +107,15 @@ func (s *Server) handlePutLabelSet(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	retag, err := s.app.PutLabelSet(c.Request.Context(), name, ls)
+	j, err := s.app.PutLabelSet(c.Request.Context(), name, ls)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if retag {
-		// The indexed items are brought in step with the new auto-tag labels
-		// by a retag job, named by the X-Retag-Job header.
-		if j, ok := s.startRetag(); ok {
-			c.Header("X-Retag-Job", j.ID)
-		}
+	if j != nil {
+		// The retag job bringing the indexed items in step with the new
+		// auto-tag labels.
+		c.Header("X-Retag-Job", j.ID)
 	}
 	c.JSON(http.StatusOK, ls)
 }
