@@ -62,6 +62,7 @@ type App struct {
 	opts   Options
 	texts  *Coalescer[string, []float32]
 	images *Coalescer[[]float32, []float32]
+	jobs   *jobTable
 
 	closeOnce sync.Once
 	closeErr  error
@@ -125,18 +126,28 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.cat, err = NewCatalog(a.db, a.ix, info.ID, info.Dim); err != nil {
 		return nil, err
 	}
-	a.start(cfg.Options)
+	opts := cfg.Options
+	if len(opts.AutoTags) == 0 {
+		opts.AutoTags = cfg.AutoTags
+	}
+	if err := a.start(opts); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
-// Close stops the query coalescers, then closes the store (when Open opened
+// Close cancels the App's jobs and waits for them to end, stops the query
+// coalescers, then closes the store (when Open opened
 // it) and the model, the reverse of opening, and joins their errors; an App
-// of New closes only its coalescers. It is idempotent: later calls
+// of New stops only its jobs and coalescers. It is idempotent: later calls
 // return the first call's result. Call it after every user of the App
 // (a server, index runs) has stopped.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		var errs []error
+		if a.jobs != nil {
+			a.jobs.close()
+		}
 		if a.texts != nil {
 			a.texts.Close()
 			a.images.Close()

@@ -171,3 +171,92 @@ func EmbedTexts(ctx context.Context, enc Encoder, texts []string) ([][]float32, 
 	}
 	return out, nil
 }
+
+// ClassifyRequest is a zero-shot classification (and the body of POST
+// /v1/classify): exactly one of Image (base64), ImageID or ImageBytes is
+// the image; Labels, and the labels of the stored LabelSet when named, are
+// the candidates, each under every one of Templates (the set's templates
+// when the request gives none).
+type ClassifyRequest struct {
+	Image     string   `json:"image,omitempty"`
+	ImageID   string   `json:"image_id,omitempty"`
+	Labels    []string `json:"labels,omitempty"`
+	Templates []string `json:"templates,omitempty"`
+	LabelSet  string   `json:"label_set,omitempty"`
+
+	// ImageBytes is an image given as bytes (an upload) rather than base64;
+	// it is never JSON.
+	ImageBytes []byte `json:"-"`
+}
+
+// ClassifyResponse is the labels of a classification, most probable first.
+type ClassifyResponse struct {
+	Labels     []LabelScore `json:"labels"`
+	Model      string       `json:"model"`
+	LogitScale float64      `json:"logit_scale"`
+	// LabelSet is the set the request's label_set resolved to (for
+	// DefaultLabelSet: see App.LabelSet).
+	LabelSet string `json:"label_set,omitempty"`
+}
+
+// Classify ranks the request's labels for its image by zero-shot
+// classification (ZeroShot over the labels' prompt-ensemble vectors,
+// LabelVectors). Errors wrap ErrInvalid for a malformed request,
+// ErrNotFound for an unknown image id or label set, ErrUnavailable without
+// a catalog. It is safe for concurrent use.
+func (a *App) Classify(ctx context.Context, req ClassifyRequest) (ClassifyResponse, error) {
+	info := a.enc.Info()
+	resp := ClassifyResponse{Model: info.ID, LogitScale: info.LogitScale}
+	if err := a.ready(); err != nil {
+		return resp, err
+	}
+	labels, templates := slices.Clone(req.Labels), req.Templates
+	if req.LabelSet != "" {
+		name, ls, err := a.resolveLabelSet(ctx, req.LabelSet)
+		if err != nil {
+			return resp, err
+		}
+		resp.LabelSet = name
+		labels = append(labels, ls.Labels...)
+		if len(templates) == 0 {
+			templates = ls.Templates
+		}
+	}
+	if err := ValidateLabels(labels, templates); err != nil {
+		return resp, err
+	}
+	var img []float32
+	var err error
+	switch n := btoi(req.Image != "") + btoi(req.ImageID != "") + btoi(req.ImageBytes != nil); {
+	case n != 1:
+		return resp, fmt.Errorf("%w: give exactly one of image, image_id or an uploaded image", ErrInvalid)
+	case req.ImageID != "":
+		if err := ValidName("image_id", req.ImageID); err != nil {
+			return resp, err
+		}
+		img, err = a.cat.Vector(ctx, req.ImageID)
+	case req.Image != "":
+		var b []byte
+		if b, err = DecodeBase64(req.Image); err == nil {
+			img, err = a.EmbedImage(ctx, b)
+		}
+	default:
+		img, err = a.EmbedImage(ctx, req.ImageBytes)
+	}
+	if err != nil {
+		return resp, err
+	}
+	vecs, err := LabelVectors(ctx, a.EmbedTexts, labels, templates)
+	if err != nil {
+		return resp, err
+	}
+	resp.Labels = ZeroShot(img, labels, vecs, info.LogitScale)
+	return resp, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
+
+	"imglish/internal/fspath"
 )
 
 // MaxTextLen bounds a query text, a label or an entry of a text collection
@@ -23,6 +27,16 @@ type Options struct {
 	// concurrent query embeddings into encoder batches (see CoalescerOptions;
 	// server passes its batch metrics through their Observe and Queue).
 	TextBatch, ImageBatch CoalescerOptions
+	// IndexRoots is the allow-list of folders StartIndexJob may index
+	// (made canonical by New and Open); none: no index jobs.
+	IndexRoots []string
+	// AutoTags names the configured auto-tag label sets in their order
+	// (Config.AutoTags when empty, for an App of Open): DefaultLabelSet
+	// falls back to the first (see App.LabelSet).
+	AutoTags []string
+	// Logger receives the App's own warnings (default: Config.Logger for an
+	// App of Open, else none).
+	Logger *slog.Logger
 }
 
 // defaultMaxPixels is Options.MaxPixels' default (server's own default too).
@@ -46,18 +60,36 @@ func New(p Parts, opts Options) (*App, error) {
 		return nil, fmt.Errorf("%w: an App needs an encoder", ErrConfig)
 	}
 	a := &App{enc: p.Encoder, cat: p.Catalog, ix: p.Indexer, tagger: p.AutoTagger}
-	a.start(opts)
+	if err := a.start(opts); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
-// start applies opts and starts the coalescers.
-func (a *App) start(opts Options) {
+// start applies opts and starts the job table and the coalescers.
+func (a *App) start(opts Options) error {
+	roots := make([]string, 0, len(opts.IndexRoots))
+	for _, r := range opts.IndexRoots {
+		c, err := fspath.Canonical(r)
+		if err != nil {
+			return fmt.Errorf("%w: index root %q: %w", ErrConfig, r, err)
+		}
+		roots = append(roots, c)
+	}
+	opts.IndexRoots = roots
 	if opts.MaxPixels <= 0 {
 		opts.MaxPixels = defaultMaxPixels
 	}
 	if len(opts.Roots) == 0 {
 		opts.Roots = []string{"/"}
 	}
+	if opts.Logger != nil {
+		a.log = opts.Logger
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	opts.AutoTags = slices.Clone(opts.AutoTags)
 	a.opts = opts
 	enc := a.enc
 	a.texts = NewCoalescer(func(ctx context.Context, in []string) ([][]float32, error) {
@@ -66,6 +98,8 @@ func (a *App) start(opts Options) {
 	a.images = NewCoalescer(func(ctx context.Context, in [][]float32) ([][]float32, error) {
 		return enc.EmbedImages(ctx, in)
 	}, opts.ImageBatch)
+	a.jobs = &jobTable{byID: map[string]*Job{}}
+	return nil
 }
 
 // ready reports whether the App can search.

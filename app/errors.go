@@ -6,7 +6,7 @@ import "errors"
 // request, a missing thing, a bad configuration or a fault of its own wraps
 // one of these (or a sentinel of the package below: store, search, indexer,
 // encoder), so a transport maps them in one place: server's statusRules maps
-// ErrInvalid to 400, ErrNotFound to 404, ErrUnavailable to 503 and ErrInternal
+// ErrInvalid to 400, ErrNotFound to 404, ErrForbidden to 403, ErrUnavailable to 503 and ErrInternal
 // to 500. server re-exports them under its older names (server.ErrInvalid
 // is ErrInvalid, server.ErrNotFound is ErrNotFound, …): the same values, so
 // errors.Is holds for either name.
@@ -16,6 +16,9 @@ var (
 	ErrInvalid = errors.New("app: bad request")
 	// ErrNotFound means the item, collection or label set does not exist.
 	ErrNotFound = errors.New("app: not found")
+	// ErrForbidden means the request names something outside what the
+	// App may touch: a folder outside Options.IndexRoots.
+	ErrForbidden = errors.New("app: forbidden")
 	// ErrConfig means the Config (or the parts given to New) is invalid.
 	ErrConfig = errors.New("app: invalid configuration")
 	// ErrUnavailable means a part the call needs is missing (no indexer, a

@@ -52,7 +52,8 @@ func (s *Server) initDeps() error {
 		return nil
 	}
 	a, err := app.New(app.Parts{Encoder: s.deps.Encoder, Catalog: s.deps.Catalog, Indexer: s.deps.Indexer, AutoTagger: s.deps.AutoTagger},
-		app.Options{MaxPixels: s.opts.MaxPixels, Roots: s.rootDirs, TextBatch: s.batchOpts("text"), ImageBatch: s.batchOpts("image")})
+		app.Options{MaxPixels: s.opts.MaxPixels, Roots: s.rootDirs, TextBatch: s.batchOpts("text"), ImageBatch: s.batchOpts("image"),
+			IndexRoots: s.opts.IndexRoots, AutoTags: s.opts.AutoTags, Logger: s.log})
 	if err != nil {
 		return err
 	}
@@ -94,5 +95,7 @@ func (s *Server) refreshGauges() {
 	if n, err := s.deps.Catalog.Count(ctx); err == nil {
 		s.m.indexSize.WithLabelValues("images").Set(float64(n))
 	}
-	s.m.jobs.Set(float64(s.jobs.running()))
+	if s.app != nil {
+		s.m.jobs.Set(float64(s.app.RunningJobs()))
+	}
 }

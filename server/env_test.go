@@ -221,6 +221,21 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	return e
 }
 
+// setAutoTags changes the server's configured auto-tag label sets
+// (Options.AutoTags), which its core takes at New, by building the core
+// again; no request may be in flight.
+func (e *env) setAutoTags(names ...string) {
+	e.t.Helper()
+	e.srv.opts.AutoTags = names
+	old := e.srv.app
+	if err := e.srv.initDeps(); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // call sends a request with an optional key and JSON body (or raw bytes with
 // contentType) and decodes a JSON answer into out when out is not nil.
 func (e *env) call(method, path, key string, body any, out any) (int, http.Header) {

@@ -17,7 +17,8 @@ var (
 	// ErrUnauthorized means no valid API key was presented (401).
 	ErrUnauthorized = errors.New("server: missing or invalid API key")
 	// ErrForbidden means the key lacks the scope the route needs, or a path is outside the allow-list (403).
-	ErrForbidden = errors.New("server: forbidden")
+	// It is app.ErrForbidden.
+	ErrForbidden = app.ErrForbidden
 	// ErrNotFound means the item, collection, job or route does not exist (404).
 	// It is app.ErrNotFound.
 	ErrNotFound = app.ErrNotFound

@@ -68,7 +68,7 @@ func TestDefaultLabelSet(t *testing.T) {
 		{"a stored set that is not an auto-tag set", e, func(e *env) {
 			e.call("PUT", "/v1/labelsets/colours", writeKey, map[string]any{"labels": colours}, nil)
 		}, 200, BuiltinDemoLabelSet, nil},
-		{"the configured auto-tag set", e, func(e *env) { e.srv.opts.AutoTags = []string{"colours"} }, 200, "colours", colours},
+		{"the configured auto-tag set", e, func(e *env) { e.setAutoTags("colours") }, 200, "colours", colours},
 		{"a stored set named default", e, func(e *env) {
 			e.call("PUT", "/v1/labelsets/default", writeKey, map[string]any{"labels": mine}, nil)
 		}, 200, "default", mine},
@@ -107,7 +107,7 @@ func TestDefaultLabelSet(t *testing.T) {
 	if !e.trained {
 		return
 	}
-	e.srv.opts.AutoTags = nil
+	e.setAutoTags()
 	e.setRawLabelSet(DefaultLabelSet, nil)
 	n := 0
 	for i, s := range e.scenes {

@@ -45,7 +45,6 @@ type Server struct {
 	thumbMu   sync.Mutex
 	uploads   keyLock // by content id: one upload of a content at a time
 	bg        sync.WaitGroup
-	jobs      *jobTable
 	rootDirs  []string // see roots
 }
 
@@ -66,7 +65,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, deps: deps, log: opts.Logger, m: m, keys: newKeyring(opts.Keys), jobs: newJobTable(),
+	s := &Server{opts: opts, deps: deps, log: opts.Logger, m: m, keys: newKeyring(opts.Keys),
 		rootDirs: rootDirs(opts.IndexRoots, opts.WatchFolders)}
 	if opts.RateLimit > 0 {
 		s.rl = &rateLimiter{limit: rate.Limit(opts.RateLimit), burst: opts.RateBurst}
@@ -166,12 +165,17 @@ func (s *Server) serve(ctx context.Context, ln, vln net.Listener, ready func(add
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	s.startWatching(ctx)
+	// The recall self-check stops with wctx, also when a listener fails
+	// first, so that Close does not wait for ctx.
+	wctx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	s.startWatching(wctx)
 	var first error
 	select {
 	case first = <-errc:
 	case <-ctx.Done():
 	}
+	stopWatching()
 	s.draining.Store(true)
 	s.log.Info("shutting down: draining requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -194,15 +198,16 @@ func (s *Server) serve(ctx context.Context, ln, vln net.Listener, ready func(add
 	return errors.Join(errs...)
 }
 
-// Close stops the coalescers and waits for background work (index jobs) the
-// server started. It is idempotent. It does not close Deps.
+// Close stops taking work, waits for the server's background work (the
+// recall self-check, which stops with Run's context), then closes its core,
+// which cancels the index, watch and retag jobs, waits for them and stops the
+// coalescers. It is idempotent. It does not close Deps; close them after it.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.draining.Store(true)
-		s.jobs.cancelAll()
 		s.bg.Wait()
 		if s.app != nil {
-			_ = s.app.Close() // an App of app.New closes only its coalescers, which cannot fail
+			_ = s.app.Close() // an App of app.New stops only its jobs and coalescers, which cannot fail
 		}
 	})
 }

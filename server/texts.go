@@ -1,19 +1,23 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-)
 
-// maxTextsPerRequest bounds one bulk add.
-const maxTextsPerRequest = 10000
+	"imglish/app"
+)
 
 type addTextsRequest struct {
 	Texts []string `json:"texts"`
 }
 
+// embedRequest is the body of POST /v1/embed (the core's EmbedRequest).
+type embedRequest = app.EmbedRequest
+
+// collection checks that the server takes work and the route's collection
+// name is valid (before the body is read, so that a bad name is the error
+// whatever the body).
 func (s *Server) collection(c *gin.Context) (string, bool) {
 	if err := s.ready(); err != nil {
 		s.writeError(c, err)
@@ -38,22 +42,7 @@ func (s *Server) handleAddTexts(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if len(req.Texts) == 0 || len(req.Texts) > maxTextsPerRequest {
-		s.writeError(c, fmt.Errorf("%w: send 1..%d texts", ErrBadRequest, maxTextsPerRequest))
-		return
-	}
-	for i, t := range req.Texts {
-		if t == "" || len(t) > maxTextLen {
-			s.writeError(c, fmt.Errorf("%w: text %d must be 1..%d bytes", ErrBadRequest, i+1, maxTextLen))
-			return
-		}
-	}
-	vecs, err := s.embedTexts(c.Request.Context(), req.Texts)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	entries, err := s.deps.Catalog.AddTexts(c.Request.Context(), name, req.Texts, vecs)
+	entries, err := s.app.AddTexts(c.Request.Context(), name, req.Texts)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -66,7 +55,7 @@ func (s *Server) handleGetTexts(c *gin.Context) {
 	if !ok {
 		return
 	}
-	entries, err := s.deps.Catalog.Texts(c.Request.Context(), name)
+	entries, err := s.app.Texts(c.Request.Context(), name)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -79,17 +68,11 @@ func (s *Server) handleDeleteTexts(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.deps.Catalog.DeleteTexts(c.Request.Context(), name); err != nil {
+	if err := s.app.DeleteTexts(c.Request.Context(), name); err != nil {
 		s.writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"deleted": name})
-}
-
-// embedRequest is the body of POST /v1/embed.
-type embedRequest struct {
-	Texts  []string `json:"texts,omitempty"`
-	Images []string `json:"images,omitempty"`
 }
 
 // handleEmbed returns raw unit vectors for texts and base64 images, in order
@@ -104,46 +87,10 @@ func (s *Server) handleEmbed(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if n := len(req.Texts) + len(req.Images); n == 0 || n > 256 {
-		s.writeError(c, fmt.Errorf("%w: send 1..256 texts and images", ErrBadRequest))
+	resp, err := s.app.Embed(c.Request.Context(), req)
+	if err != nil {
+		s.writeError(c, err)
 		return
 	}
-	ctx := c.Request.Context()
-	for i, t := range req.Texts {
-		if t == "" || len(t) > maxTextLen {
-			s.writeError(c, fmt.Errorf("%w: text %d must be 1..%d bytes", ErrBadRequest, i+1, maxTextLen))
-			return
-		}
-	}
-	out := make([][]float32, 0, len(req.Texts)+len(req.Images))
-	if len(req.Texts) == 1 {
-		v, err := s.app.EmbedText(ctx, req.Texts[0])
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		out = append(out, v)
-	} else if len(req.Texts) > 1 {
-		vecs, err := s.embedTexts(ctx, req.Texts)
-		if err != nil {
-			s.writeError(c, err)
-			return
-		}
-		out = append(out, vecs...)
-	}
-	for i, img := range req.Images {
-		b, err := decodeBase64(img)
-		if err != nil {
-			s.writeError(c, fmt.Errorf("image %d: %w", i+1, err))
-			return
-		}
-		v, err := s.app.EmbedImage(ctx, b)
-		if err != nil {
-			s.writeError(c, fmt.Errorf("image %d: %w", i+1, err))
-			return
-		}
-		out = append(out, v)
-	}
-	info := s.deps.Encoder.Info()
-	c.JSON(http.StatusOK, gin.H{"model": info.ID, "dim": info.Dim, "vectors": out})
+	c.JSON(http.StatusOK, resp)
 }
