@@ -24,8 +24,14 @@
 // The domain types the doors share (Item, Filter, Hit, TextEntry, LabelSet,
 // ModelInfo), the Encoder and Catalog interfaces with their default
 // implementations (Model over model.Model, NewCatalog over a vstore.Store),
-// zero-shot classification (LabelVectors, ZeroShot), label sets stored in the
-// store (see state.go) and the AutoTagger.
+// search with query composition, cursor paging and the date order
+// (App.Search), zero-shot classification and label sets (App.Classify,
+// App.LabelSet, App.PutLabelSet; stored in the store, see state.go), the
+// AutoTagger, text collections and /v1/embed's logic (App.AddTexts, Texts,
+// DeleteTexts, Embed), and index, watch and retag jobs with the index-root
+// allow-list (App.StartIndexJob, Job, Jobs, IndexStatus; Close cancels and
+// waits for them). Items, thumbnails, originals, uploads and the folder
+// listing are still served by package server.
 //
 // # Errors
 //
