@@ -46,7 +46,11 @@ func itemView(it store.Item) Item {
 	v := Item{
 		ID: it.ID, Hash: it.Hash, Size: it.Size, Width: it.Width, Height: it.Height,
 		Taken: it.Taken, Tags: slices.Clone(it.Tags), Model: it.Model,
-		Camera: strings.TrimSpace(it.CameraMake + " " + it.CameraModel),
+		Camera: strings.TrimSpace(it.CameraMake + " " + it.CameraModel), Lens: it.Lens,
+	}
+	if it.GPS != nil {
+		g := *it.GPS
+		v.GPS = &g
 	}
 	for i, f := range it.Files {
 		if i == 0 {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"imglish/indexer"
+	"imglish/vstore"
 )
 
 // ModelInfo describes the loaded model.
@@ -48,9 +49,15 @@ type Item struct {
 	Taken   time.Time `json:"taken,omitzero"`
 	ModTime time.Time `json:"mtime,omitzero"`
 	Camera  string    `json:"camera,omitempty"`
-	Tags    []string  `json:"tags,omitempty"`
-	Model   string    `json:"model,omitempty"`
+	// Lens is the EXIF lens model; GPS the EXIF position, when the photo has them.
+	Lens  string   `json:"lens,omitempty"`
+	GPS   *GPS     `json:"gps,omitempty"`
+	Tags  []string `json:"tags,omitempty"`
+	Model string   `json:"model,omitempty"`
 }
+
+// GPS is a position in decimal degrees (WGS 84), altitude in metres.
+type GPS = vstore.GPS
 
 // Date is the item's date for sorting and filters: EXIF time, else mtime.
 func (it Item) Date() time.Time {

@@ -303,6 +303,8 @@
       [it.taken ? "taken" : "modified", formatDate(it.taken || it.mtime)],
       ["size", it.width ? `${it.width} × ${it.height} px` : ""],
       ["camera", it.camera || ""],
+      ["lens", it.lens || ""],
+      ["location", it.gps ? `${it.gps.lat.toFixed(5)}, ${it.gps.lon.toFixed(5)}` : ""],
       ["tags", (it.tags || []).join(", ")],
       ["score", hit.score.toFixed(3)],
     ];
