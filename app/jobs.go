@@ -28,6 +28,10 @@ const (
 // Job is one background run of the App: indexing a folder (StartIndexJob),
 // watching one (StartWatch) or re-tagging every item after an auto-tag label
 // set changed (PutLabelSet). It is a snapshot; Job and Jobs return fresh ones.
+// Its record is kept in the store when it starts and when it ends (see
+// jobPrefix), so Job and Jobs find it after a restart: one that was running
+// when the process stopped reads as JobFailed with an Error starting
+// "interrupted".
 type Job struct {
 	ID       string           `json:"id"`
 	Folder   string           `json:"folder"`
@@ -60,27 +64,34 @@ type jobTable struct {
 	byID   map[string]*Job
 	closed bool
 	wg     sync.WaitGroup
+	// saveMu serialises the writes of job records (App.saveJob), so a
+	// job's pruning sees the records the others wrote; taken before mu.
+	saveMu sync.Mutex
 }
 
-// start records j and runs work(ctx, j.ID) in a goroutine until it returns
-// or the table closes; it returns a copy of j, or ErrClosed.
-func (t *jobTable) start(j *Job, work func(ctx context.Context, id string)) (Job, error) {
+// start records j, calls save with a copy (before the work can end) and runs
+// work(ctx, j.ID) in a goroutine until it returns or the table closes; it
+// returns a copy of j, or ErrClosed.
+func (t *jobTable) start(j *Job, save func(Job), work func(ctx context.Context, id string)) (Job, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	j.ID, j.State, j.Started, j.cancel = newJobID(), JobRunning, time.Now().UTC(), cancel
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		cancel()
 		return Job{}, fmt.Errorf("%w: no new jobs", ErrClosed)
 	}
 	t.byID[j.ID] = j
 	t.wg.Add(1)
+	snap := *j
+	t.mu.Unlock()
+	save(snap)
 	go func() {
 		defer t.wg.Done()
 		defer cancel()
-		work(ctx, j.ID)
+		work(ctx, snap.ID)
 	}()
-	return *j, nil
+	return snap, nil
 }
 
 // get returns a copy of the job.
@@ -218,16 +229,25 @@ func (a *App) StartWatch(folder string) (Job, error) {
 }
 
 func (a *App) startFolderJob(folder string, watch bool) (Job, error) {
-	return a.jobs.start(&Job{Folder: folder, Watch: watch}, func(ctx context.Context, id string) {
-		var err error
+	return a.jobs.start(&Job{Folder: folder, Watch: watch}, a.saveJob, func(ctx context.Context, id string) {
+		var (
+			err      error
+			progress indexer.Progress
+		)
 		if watch {
 			err = a.ix.Watch(ctx, folder)
+			if j, ok := a.jobs.get(id); ok {
+				progress = a.withLive(j).Progress
+			}
 		} else {
 			var sum indexer.Summary
 			sum, err = a.ix.Run(ctx, folder)
-			a.jobs.update(id, func(j *Job) { j.Progress = sum.Progress })
+			progress = sum.Progress
 		}
-		a.jobs.update(id, func(j *Job) { j.finish(ctx, err) })
+		a.endJob(id, func(j *Job) {
+			j.Progress = progress
+			j.finish(ctx, err)
+		})
 		if err != nil && ctx.Err() == nil {
 			a.log.Error("index job failed", "job", id, "folder", folder, "err", err)
 		}
@@ -247,9 +267,9 @@ func (a *App) startRetag() *Job {
 	if !ok {
 		return nil
 	}
-	j, err := a.jobs.start(&Job{Retag: true}, func(ctx context.Context, id string) {
+	j, err := a.jobs.start(&Job{Retag: true}, a.saveJob, func(ctx context.Context, id string) {
 		n, err := rt.Retag(ctx)
-		a.jobs.update(id, func(j *Job) {
+		a.endJob(id, func(j *Job) {
 			j.Retagged = n
 			j.finish(ctx, err)
 		})
@@ -263,28 +283,69 @@ func (a *App) startRetag() *Job {
 	return &j
 }
 
+// endJob applies f (which sets the final state) to the job id and stores
+// its record.
+func (a *App) endJob(id string, f func(j *Job)) {
+	a.jobs.update(id, f)
+	if j, ok := a.jobs.get(id); ok {
+		a.saveJob(j)
+	}
+}
+
 // Job returns the job id, a running index job with the indexer's live
-// progress; an error wrapping ErrNotFound when there is none (ErrInvalid
-// for a malformed id). It is safe for concurrent use.
+// progress, one of an earlier run from its stored record; an error wrapping
+// ErrNotFound when there is none (ErrInvalid for a malformed id). It is
+// safe for concurrent use.
 func (a *App) Job(id string) (Job, error) {
 	if err := ValidName("job id", id); err != nil {
 		return Job{}, err
 	}
-	j, ok := a.jobs.get(id)
-	if !ok {
-		return Job{}, fmt.Errorf("%w: job %s", ErrNotFound, id)
+	if j, ok := a.jobs.get(id); ok {
+		return a.withLive(j), nil
 	}
-	return a.withLive(j), nil
+	if db := a.jobStore(); db != nil {
+		return storedJob(db, id)
+	}
+	return Job{}, fmt.Errorf("%w: job %s", ErrNotFound, id)
 }
 
-// Jobs returns every job of this App, oldest first, with live progress.
-// It is safe for concurrent use.
+// Jobs returns the jobs of this App, with live progress, and the stored
+// records of earlier ones (the newest ended ones are kept), oldest first.
+// A store that cannot be read is logged and only this App's jobs are
+// listed. It is safe for concurrent use.
 func (a *App) Jobs() []Job {
+	jobs, err := a.listJobs(context.Background())
+	if err != nil {
+		a.log.Warn("list stored job records", "err", err)
+	}
+	return jobs
+}
+
+// listJobs is Jobs; on an error it returns this App's jobs and the error.
+func (a *App) listJobs(ctx context.Context) ([]Job, error) {
 	jobs := a.jobs.list()
 	for i := range jobs {
 		jobs[i] = a.withLive(jobs[i])
 	}
-	return jobs
+	db := a.jobStore()
+	if db == nil {
+		return jobs, nil
+	}
+	mine := len(jobs)
+	err := scanJobs(ctx, db, func(s Job) {
+		if _, ok := a.jobs.get(s.ID); ok {
+			return
+		}
+		if s.State == JobRunning {
+			s.State, s.Error = JobFailed, errInterrupted
+		}
+		jobs = append(jobs, s)
+	})
+	if err != nil {
+		return jobs[:mine], fmt.Errorf("list jobs: %w", err)
+	}
+	slices.SortStableFunc(jobs, func(x, y Job) int { return x.Started.Compare(y.Started) })
+	return jobs, nil
 }
 
 // RunningJobs is how many jobs are running.
@@ -300,7 +361,11 @@ func (a *App) IndexStatus(ctx context.Context) (IndexStatus, error) {
 	if err != nil {
 		return IndexStatus{}, err
 	}
-	return IndexStatus{Items: n, Model: a.enc.Info(), Jobs: a.Jobs()}, nil
+	jobs, err := a.listJobs(ctx)
+	if err != nil {
+		return IndexStatus{}, err
+	}
+	return IndexStatus{Items: n, Model: a.enc.Info(), Jobs: jobs}, nil
 }
 
 // withLive fills a running job's progress from the indexer (runs are

@@ -22,8 +22,11 @@
 // reproduce it. app.MigrateLabelSets moves label sets an older version kept as
 // files into the store. Uploads are also files under Options.UploadDir (what
 // the indexer reads) and thumbnails a file cache under Options.ThumbDir;
-// files are written with internal/atomicfile. Index jobs are in memory: GET
-// /v1/index/jobs/:id does not answer for a job of an earlier run.
+// files are written with internal/atomicfile. Index, watch and retag jobs
+// keep a record in the store (written when they start and end; the newest
+// 100 ended ones are kept), so GET /v1/index/jobs/:id and the index status
+// answer for jobs of an earlier run; one that was running when the process
+// stopped reads as failed, its error "interrupted: ...".
 //
 // Search (package app, the core: app.App.Search; this package binds the
 // request and adds the hits' URLs) — queries are sums of weighted terms (text, base64 or uploaded image,
