@@ -30,7 +30,7 @@
 // AutoTagger, text collections and /v1/embed's logic (App.AddTexts, Texts,
 // DeleteTexts, Embed), and index, watch and retag jobs with the index-root
 // allow-list (App.StartIndexJob, Job, Jobs, IndexStatus; Close cancels and
-// waits for them). Items, thumbnails, originals, uploads and the folder
+// waits for them; their records are kept in the store, see jobstore.go). Items, thumbnails, originals, uploads and the folder
 // listing are still served by package server.
 //
 // # Errors
