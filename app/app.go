@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 
 	"imglish/indexer"
@@ -127,6 +128,9 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	opts := cfg.Options
+	if opts.UploadDir == "" && cfg.DataDir != "" {
+		opts.UploadDir = filepath.Join(cfg.DataDir, "uploads")
+	}
 	if len(opts.AutoTags) == 0 {
 		opts.AutoTags = cfg.AutoTags
 	}

@@ -17,23 +17,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/image/draw"
 )
 
+// item answers the route's item (App.Item), or writes the error.
 func (s *Server) item(c *gin.Context) (Item, bool) {
 	if err := s.ready(); err != nil {
 		s.writeError(c, err)
 		return Item{}, false
 	}
-	id := c.Param("id")
-	if err := validName("item id", id); err != nil {
-		s.writeError(c, err)
-		return Item{}, false
-	}
-	it, err := s.deps.Catalog.Item(c.Request.Context(), id)
+	it, err := s.app.Item(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.writeError(c, err)
 		return Item{}, false
@@ -47,73 +42,30 @@ func (s *Server) handleGetItem(c *gin.Context) {
 	}
 }
 
+// handleDeleteItem deletes the item with its uploaded copies
+// (App.DeleteItem), then its cached thumbnail.
 func (s *Server) handleDeleteItem(c *gin.Context) {
-	it, ok := s.item(c)
-	if !ok {
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
 		return
 	}
-	if err := s.deps.Catalog.DeleteItem(c.Request.Context(), it.ID); err != nil {
+	it, err := s.app.DeleteItem(c.Request.Context(), c.Param("id"))
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	_ = os.Remove(s.thumbPath(it))
-	removeUpload(s.opts.UploadDir, it)
 	c.JSON(http.StatusOK, gin.H{"deleted": it.ID})
 }
 
-// original is an item's image: its file, or the upload bytes kept in the
-// store.
-type original struct {
-	io.ReadSeeker
-	modTime time.Time
-	close   func() error
-}
-
-func (o original) Close() error {
-	if o.close == nil {
-		return nil
-	}
-	return o.close()
-}
-
-// openOriginal opens an item's file. The path comes from the catalog, never
-// from the request, and must still be a regular file; every recorded path is
-// tried in turn (a moved copy may still exist). Where none is there, the
-// bytes of an upload kept in the store are served (after a restore into
-// another data folder, or when the uploads folder was lost; see state.go).
-func (s *Server) openOriginal(ctx context.Context, it Item) (original, error) {
-	paths := append([]string{it.Path}, it.Paths...)
-	for _, p := range paths {
-		if p == "" || !filepath.IsAbs(p) {
-			continue
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		st, err := f.Stat()
-		if err != nil || !st.Mode().IsRegular() {
-			_ = f.Close()
-			continue
-		}
-		return original{ReadSeeker: f, modTime: st.ModTime(), close: f.Close}, nil
-	}
-	b, err := s.deps.Catalog.Original(ctx, it.ID)
-	if err == nil {
-		return original{ReadSeeker: bytes.NewReader(b), modTime: it.ModTime}, nil
-	}
-	if !isNotFound(err) {
-		return original{}, err
-	}
-	return original{}, fmt.Errorf("%w: the file of item %s is gone", ErrNotFound, it.ID)
-}
-
+// handleOriginal streams the item's original (App.Original) with its sniffed
+// content type, never as active content, with range and conditional requests.
 func (s *Server) handleOriginal(c *gin.Context) {
-	it, ok := s.item(c)
-	if !ok {
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
 		return
 	}
-	f, err := s.openOriginal(c.Request.Context(), it)
+	f, err := s.app.Original(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -128,7 +80,7 @@ func (s *Server) handleOriginal(c *gin.Context) {
 	c.Header("Content-Type", http.DetectContentType(head[:n]))
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Header("Content-Security-Policy", "default-src 'none'")
-	http.ServeContent(c.Writer, c.Request, "", f.modTime, f)
+	http.ServeContent(c.Writer, c.Request, "", f.ModTime, f)
 }
 
 // thumbPath is the cache file of an item's thumbnail, keyed by content hash
@@ -174,7 +126,7 @@ func (s *Server) makeThumbnail(ctx context.Context, it Item, path string) ([]byt
 	if b, err := os.ReadFile(path); err == nil {
 		return b, nil
 	}
-	f, err := s.openOriginal(ctx, it)
+	f, err := s.app.Original(ctx, it.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -361,15 +313,4 @@ func extFor(data []byte) string {
 func isNotFound(err error) bool {
 	st, _ := statusOf(err)
 	return st == http.StatusNotFound
-}
-
-// removeUpload deletes an uploaded copy when its item is deleted. uploadDir
-// and the item's paths are canonical (Options, the indexer), so a plain
-// comparison finds the copies.
-func removeUpload(uploadDir string, it Item) {
-	for _, p := range append([]string{it.Path}, it.Paths...) {
-		if p != "" && filepath.Dir(p) == uploadDir {
-			_ = os.Remove(p)
-		}
-	}
 }
