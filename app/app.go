@@ -64,6 +64,8 @@ type App struct {
 	texts  *Coalescer[string, []float32]
 	images *Coalescer[[]float32, []float32]
 	jobs   *jobTable
+	// uploads holds a lock by content id: one upload of a content at a time.
+	uploads keyLock
 
 	closeOnce sync.Once
 	closeErr  error

@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -15,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -170,11 +167,10 @@ type uploadResponse struct {
 	Created bool `json:"created"`
 }
 
-// handleUploadImage stores an uploaded image under UploadDir (named by content
-// hash), embeds and indexes it; an upload whose content is already indexed
-// returns the existing item (200) without inference. The image is decoded
-// once, and indexed beside any index job rather than after it
-// (Catalog.AddImage); a request that ends first leaves no item and no file.
+// handleUploadImage reads one image (multipart "image" field or a raw image/*
+// body) and has the core store, embed and index it (App.Upload): 201 with
+// the new item, 200 with the existing one when the content is indexed
+// already; a request that ends first leaves no item and no file.
 func (s *Server) handleUploadImage(c *gin.Context) {
 	if err := s.ready(); err != nil {
 		s.writeError(c, err)
@@ -206,111 +202,14 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 		s.writeError(c, fmt.Errorf("%w: upload an image as multipart/form-data or image/*", ErrUnsupportedType))
 		return
 	}
-	if len(data) == 0 {
-		s.writeError(c, fmt.Errorf("%w: empty upload", ErrBadRequest))
-		return
-	}
-	ctx := c.Request.Context()
-	id := s.deps.Catalog.ContentID(data)
-	// One upload of a content at a time: a second one then finds the first's
-	// item, and a failed one may remove the file (named by content) knowing
-	// that no other upload is about to index it.
-	unlock, err := s.uploads.lock(ctx, id)
+	it, created, err := s.app.Upload(c.Request.Context(), data)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	defer unlock()
-	if it, err := s.deps.Catalog.Item(ctx, id); err == nil {
-		c.JSON(http.StatusOK, uploadResponse{Item: it})
-		return
-	} else if !isNotFound(err) {
-		s.writeError(c, err)
-		return
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
 	}
-	// The one decode: it refuses what the model cannot read before anything
-	// is written, with the decoder's typed error (415 format, 422 pixels,
-	// 400 corrupt), and its tensor is what the index embeds.
-	pixels, err := s.deps.Encoder.PrepareImage(ctx, data, s.opts.MaxPixels)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	// The bytes go to the store first (what a backup carries; see state.go),
-	// then to the file the indexer records. A crash in between leaves stored
-	// bytes without an item, which the retried upload reuses.
-	if err := s.deps.Catalog.PutOriginal(ctx, id, data); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	path, err := s.saveUpload(data)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	it, err := s.deps.Catalog.AddImage(ctx, path, data, pixels)
-	if err != nil {
-		s.discardUpload(ctx, id, path)
-		s.writeError(c, err)
-		return
-	}
-	if it.ID != id {
-		// Not expected (ContentID is the indexer's id), but the original
-		// must be found under the item's id.
-		if err := s.deps.Catalog.PutOriginal(ctx, it.ID, data); err != nil {
-			s.writeError(c, err)
-			return
-		}
-	}
-	c.JSON(http.StatusCreated, uploadResponse{Item: it, Created: true})
-}
-
-// saveUpload writes an upload's original under UploadDir, named by content,
-// atomically, and returns its path.
-func (s *Server) saveUpload(data []byte) (string, error) {
-	if err := os.MkdirAll(s.opts.UploadDir, 0o755); err != nil {
-		return "", fmt.Errorf("create upload dir: %w", err)
-	}
-	sum := sha256.Sum256(data)
-	path := filepath.Join(s.opts.UploadDir, hex.EncodeToString(sum[:16])+extFor(data))
-	if err := atomicfile.WriteFile(path, data); err != nil {
-		return "", fmt.Errorf("store upload: %w", err)
-	}
-	return path, nil
-}
-
-// discardUpload removes the original saveUpload wrote for an upload that
-// was not indexed, unless item id records it after all. The caller holds
-// the content's upload lock.
-func (s *Server) discardUpload(ctx context.Context, id, path string) {
-	it, err := s.deps.Catalog.Item(context.WithoutCancel(ctx), id)
-	if err == nil && slices.Contains(append([]string{it.Path}, it.Paths...), path) {
-		return
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log.Warn("remove upload", "path", path, "err", err)
-	}
-}
-
-func extFor(data []byte) string {
-	switch http.DetectContentType(data) {
-	case "image/jpeg":
-		return ".jpg"
-	case "image/png":
-		return ".png"
-	case "image/gif":
-		return ".gif"
-	case "image/webp":
-		return ".webp"
-	case "image/bmp":
-		return ".bmp"
-	default:
-		return ".img"
-	}
-}
-
-// isNotFound reports whether err is any not-found sentinel the server maps to 404.
-func isNotFound(err error) bool {
-	st, _ := statusOf(err)
-	return st == http.StatusNotFound
+	c.JSON(status, uploadResponse{Item: it, Created: created})
 }
