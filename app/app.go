@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 
 	"imglish/indexer"
@@ -63,6 +64,8 @@ type App struct {
 	texts  *Coalescer[string, []float32]
 	images *Coalescer[[]float32, []float32]
 	jobs   *jobTable
+	// uploads holds a lock by content id: one upload of a content at a time.
+	uploads keyLock
 
 	closeOnce sync.Once
 	closeErr  error
@@ -127,6 +130,9 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	opts := cfg.Options
+	if opts.UploadDir == "" && cfg.DataDir != "" {
+		opts.UploadDir = filepath.Join(cfg.DataDir, "uploads")
+	}
 	if len(opts.AutoTags) == 0 {
 		opts.AutoTags = cfg.AutoTags
 	}

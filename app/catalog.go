@@ -68,7 +68,7 @@ func storeFilter(f Filter) *store.Filter {
 	sf := &store.Filter{From: f.After, To: f.Before, Camera: f.Camera, Tags: f.Tags, IDs: f.IDs}
 	switch {
 	case len(f.PathPrefixes) > 0:
-		sf.PathPrefixes = slices.Clone(f.PathPrefixes) // canonical already (Server.pathPrefixes)
+		sf.PathPrefixes = slices.Clone(f.PathPrefixes) // canonical already (PathPrefixes)
 	case f.PathPrefix != "":
 		sf.PathPrefixes = []string{canonicalPrefix(f.PathPrefix)}
 	}

@@ -30,8 +30,13 @@
 // AutoTagger, text collections and /v1/embed's logic (App.AddTexts, Texts,
 // DeleteTexts, Embed), and index, watch and retag jobs with the index-root
 // allow-list (App.StartIndexJob, Job, Jobs, IndexStatus; Close cancels and
-// waits for them; their records are kept in the store, see jobstore.go). Items, thumbnails, originals, uploads and the folder
-// listing are still served by package server.
+// waits for them; their records are kept in the store, see jobstore.go),
+// items and their originals (App.Item, DeleteItem, Original: the file, else
+// the upload bytes kept in the store), uploads (App.Upload under
+// Options.UploadDir: per-content lock, dedupe, one decode) and the folder
+// listing (App.Folders). Package server only binds requests, streams
+// originals and renders; thumbnails (size, JPEG, their file cache under its
+// ThumbDir) are presentation and stay there.
 //
 // # Errors
 //

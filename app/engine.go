@@ -34,6 +34,11 @@ type Options struct {
 	// (Config.AutoTags when empty, for an App of Open): DefaultLabelSet
 	// falls back to the first (see App.LabelSet).
 	AutoTags []string
+	// UploadDir is the folder Upload writes uploaded images to (named by
+	// content) and DeleteItem removes their copies from; made canonical by
+	// New and Open, which defaults it to <DataDir>/uploads. None: Upload is
+	// unavailable.
+	UploadDir string
 	// Logger receives the App's own warnings (default: Config.Logger for an
 	// App of Open, else none).
 	Logger *slog.Logger
@@ -77,6 +82,13 @@ func (a *App) start(opts Options) error {
 		roots = append(roots, c)
 	}
 	opts.IndexRoots = roots
+	if opts.UploadDir != "" {
+		c, err := fspath.Canonical(opts.UploadDir)
+		if err != nil {
+			return fmt.Errorf("%w: upload dir: %w", ErrConfig, err)
+		}
+		opts.UploadDir = c
+	}
 	if opts.MaxPixels <= 0 {
 		opts.MaxPixels = defaultMaxPixels
 	}

@@ -49,10 +49,10 @@
 // within them, and GET /v1/folders lists the indexed folders under the roots
 // by those relative names, with image counts.
 //
-// An upload (POST /v1/images) is decoded once, by the handler, which then
-// writes the original and has the indexer embed that tensor and commit the
-// item (Catalog.AddImage, indexer.Indexer.AddImage) beside any index job or
-// watch sync instead of after it. Uploads of the same content take turns, so
+// An upload (POST /v1/images) is decoded once, by the core (app.App.Upload),
+// which then writes the original and has the indexer embed that tensor and
+// commit the item (Catalog.AddImage, indexer.Indexer.AddImage) beside any
+// index job or watch sync instead of after it. Uploads of the same content take turns, so
 // the second finds the first's item; an upload whose request ends first
 // leaves neither item nor file.
 //

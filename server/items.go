@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -15,25 +13,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/image/draw"
 )
 
+// item answers the route's item (App.Item), or writes the error.
 func (s *Server) item(c *gin.Context) (Item, bool) {
 	if err := s.ready(); err != nil {
 		s.writeError(c, err)
 		return Item{}, false
 	}
-	id := c.Param("id")
-	if err := validName("item id", id); err != nil {
-		s.writeError(c, err)
-		return Item{}, false
-	}
-	it, err := s.deps.Catalog.Item(c.Request.Context(), id)
+	it, err := s.app.Item(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.writeError(c, err)
 		return Item{}, false
@@ -47,73 +39,30 @@ func (s *Server) handleGetItem(c *gin.Context) {
 	}
 }
 
+// handleDeleteItem deletes the item with its uploaded copies
+// (App.DeleteItem), then its cached thumbnail.
 func (s *Server) handleDeleteItem(c *gin.Context) {
-	it, ok := s.item(c)
-	if !ok {
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
 		return
 	}
-	if err := s.deps.Catalog.DeleteItem(c.Request.Context(), it.ID); err != nil {
+	it, err := s.app.DeleteItem(c.Request.Context(), c.Param("id"))
+	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	_ = os.Remove(s.thumbPath(it))
-	removeUpload(s.opts.UploadDir, it)
 	c.JSON(http.StatusOK, gin.H{"deleted": it.ID})
 }
 
-// original is an item's image: its file, or the upload bytes kept in the
-// store.
-type original struct {
-	io.ReadSeeker
-	modTime time.Time
-	close   func() error
-}
-
-func (o original) Close() error {
-	if o.close == nil {
-		return nil
-	}
-	return o.close()
-}
-
-// openOriginal opens an item's file. The path comes from the catalog, never
-// from the request, and must still be a regular file; every recorded path is
-// tried in turn (a moved copy may still exist). Where none is there, the
-// bytes of an upload kept in the store are served (after a restore into
-// another data folder, or when the uploads folder was lost; see state.go).
-func (s *Server) openOriginal(ctx context.Context, it Item) (original, error) {
-	paths := append([]string{it.Path}, it.Paths...)
-	for _, p := range paths {
-		if p == "" || !filepath.IsAbs(p) {
-			continue
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		st, err := f.Stat()
-		if err != nil || !st.Mode().IsRegular() {
-			_ = f.Close()
-			continue
-		}
-		return original{ReadSeeker: f, modTime: st.ModTime(), close: f.Close}, nil
-	}
-	b, err := s.deps.Catalog.Original(ctx, it.ID)
-	if err == nil {
-		return original{ReadSeeker: bytes.NewReader(b), modTime: it.ModTime}, nil
-	}
-	if !isNotFound(err) {
-		return original{}, err
-	}
-	return original{}, fmt.Errorf("%w: the file of item %s is gone", ErrNotFound, it.ID)
-}
-
+// handleOriginal streams the item's original (App.Original) with its sniffed
+// content type, never as active content, with range and conditional requests.
 func (s *Server) handleOriginal(c *gin.Context) {
-	it, ok := s.item(c)
-	if !ok {
+	if err := s.ready(); err != nil {
+		s.writeError(c, err)
 		return
 	}
-	f, err := s.openOriginal(c.Request.Context(), it)
+	f, err := s.app.Original(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -128,7 +77,7 @@ func (s *Server) handleOriginal(c *gin.Context) {
 	c.Header("Content-Type", http.DetectContentType(head[:n]))
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Header("Content-Security-Policy", "default-src 'none'")
-	http.ServeContent(c.Writer, c.Request, "", f.modTime, f)
+	http.ServeContent(c.Writer, c.Request, "", f.ModTime, f)
 }
 
 // thumbPath is the cache file of an item's thumbnail, keyed by content hash
@@ -174,7 +123,7 @@ func (s *Server) makeThumbnail(ctx context.Context, it Item, path string) ([]byt
 	if b, err := os.ReadFile(path); err == nil {
 		return b, nil
 	}
-	f, err := s.openOriginal(ctx, it)
+	f, err := s.app.Original(ctx, it.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +167,10 @@ type uploadResponse struct {
 	Created bool `json:"created"`
 }
 
-// handleUploadImage stores an uploaded image under UploadDir (named by content
-// hash), embeds and indexes it; an upload whose content is already indexed
-// returns the existing item (200) without inference. The image is decoded
-// once, and indexed beside any index job rather than after it
-// (Catalog.AddImage); a request that ends first leaves no item and no file.
+// handleUploadImage reads one image (multipart "image" field or a raw image/*
+// body) and has the core store, embed and index it (App.Upload): 201 with
+// the new item, 200 with the existing one when the content is indexed
+// already; a request that ends first leaves no item and no file.
 func (s *Server) handleUploadImage(c *gin.Context) {
 	if err := s.ready(); err != nil {
 		s.writeError(c, err)
@@ -254,122 +202,14 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 		s.writeError(c, fmt.Errorf("%w: upload an image as multipart/form-data or image/*", ErrUnsupportedType))
 		return
 	}
-	if len(data) == 0 {
-		s.writeError(c, fmt.Errorf("%w: empty upload", ErrBadRequest))
-		return
-	}
-	ctx := c.Request.Context()
-	id := s.deps.Catalog.ContentID(data)
-	// One upload of a content at a time: a second one then finds the first's
-	// item, and a failed one may remove the file (named by content) knowing
-	// that no other upload is about to index it.
-	unlock, err := s.uploads.lock(ctx, id)
+	it, created, err := s.app.Upload(c.Request.Context(), data)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	defer unlock()
-	if it, err := s.deps.Catalog.Item(ctx, id); err == nil {
-		c.JSON(http.StatusOK, uploadResponse{Item: it})
-		return
-	} else if !isNotFound(err) {
-		s.writeError(c, err)
-		return
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
 	}
-	// The one decode: it refuses what the model cannot read before anything
-	// is written, with the decoder's typed error (415 format, 422 pixels,
-	// 400 corrupt), and its tensor is what the index embeds.
-	pixels, err := s.deps.Encoder.PrepareImage(ctx, data, s.opts.MaxPixels)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	// The bytes go to the store first (what a backup carries; see state.go),
-	// then to the file the indexer records. A crash in between leaves stored
-	// bytes without an item, which the retried upload reuses.
-	if err := s.deps.Catalog.PutOriginal(ctx, id, data); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	path, err := s.saveUpload(data)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	it, err := s.deps.Catalog.AddImage(ctx, path, data, pixels)
-	if err != nil {
-		s.discardUpload(ctx, id, path)
-		s.writeError(c, err)
-		return
-	}
-	if it.ID != id {
-		// Not expected (ContentID is the indexer's id), but the original
-		// must be found under the item's id.
-		if err := s.deps.Catalog.PutOriginal(ctx, it.ID, data); err != nil {
-			s.writeError(c, err)
-			return
-		}
-	}
-	c.JSON(http.StatusCreated, uploadResponse{Item: it, Created: true})
-}
-
-// saveUpload writes an upload's original under UploadDir, named by content,
-// atomically, and returns its path.
-func (s *Server) saveUpload(data []byte) (string, error) {
-	if err := os.MkdirAll(s.opts.UploadDir, 0o755); err != nil {
-		return "", fmt.Errorf("create upload dir: %w", err)
-	}
-	sum := sha256.Sum256(data)
-	path := filepath.Join(s.opts.UploadDir, hex.EncodeToString(sum[:16])+extFor(data))
-	if err := atomicfile.WriteFile(path, data); err != nil {
-		return "", fmt.Errorf("store upload: %w", err)
-	}
-	return path, nil
-}
-
-// discardUpload removes the original saveUpload wrote for an upload that
-// was not indexed, unless item id records it after all. The caller holds
-// the content's upload lock.
-func (s *Server) discardUpload(ctx context.Context, id, path string) {
-	it, err := s.deps.Catalog.Item(context.WithoutCancel(ctx), id)
-	if err == nil && slices.Contains(append([]string{it.Path}, it.Paths...), path) {
-		return
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log.Warn("remove upload", "path", path, "err", err)
-	}
-}
-
-func extFor(data []byte) string {
-	switch http.DetectContentType(data) {
-	case "image/jpeg":
-		return ".jpg"
-	case "image/png":
-		return ".png"
-	case "image/gif":
-		return ".gif"
-	case "image/webp":
-		return ".webp"
-	case "image/bmp":
-		return ".bmp"
-	default:
-		return ".img"
-	}
-}
-
-// isNotFound reports whether err is any not-found sentinel the server maps to 404.
-func isNotFound(err error) bool {
-	st, _ := statusOf(err)
-	return st == http.StatusNotFound
-}
-
-// removeUpload deletes an uploaded copy when its item is deleted. uploadDir
-// and the item's paths are canonical (Options, the indexer), so a plain
-// comparison finds the copies.
-func removeUpload(uploadDir string, it Item) {
-	for _, p := range append([]string{it.Path}, it.Paths...) {
-		if p != "" && filepath.Dir(p) == uploadDir {
-			_ = os.Remove(p)
-		}
-	}
+	c.JSON(status, uploadResponse{Item: it, Created: created})
 }

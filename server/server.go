@@ -43,7 +43,6 @@ type Server struct {
 	draining  atomic.Bool
 	closeOnce sync.Once
 	thumbMu   sync.Mutex
-	uploads   keyLock // by content id: one upload of a content at a time
 	bg        sync.WaitGroup
 	rootDirs  []string // see roots
 }
