@@ -189,6 +189,12 @@ bench-server: setup
 	@mkdir -p bench/out
 	IMGLISH_BENCH_OUT=$(abspath bench/out/server.txt) nice $(GO) test -tags bench -run TestServeLatency -v -timeout 60m ./server/
 
+.PHONY: test-faults
+## test-faults: the Weaviate fault tests (a node SIGKILLed while indexing 2,000 images into a 3-node cluster;
+## the indexer SIGKILLed and resumed), kept out of make test while one run in four fails unexplained (≈1 min).
+test-faults: setup setup-weaviate
+	$(GO) test -race -count=1 -tags faults -run 'TestNodeKilledWhileIndexing|TestIndexerKilledResumes' -v ./vstore/weaviate/
+
 .PHONY: cluster
 ## cluster: a fresh 3-node Weaviate cluster on loopback for trying things by hand (NODES=N; data and logs in
 ## .run/cluster, wiped at start since ports are new each time; Ctrl-C stops it). CLUSTER_ENV="ENABLE_MODULES=multi2vec-clip CLIP_INFERENCE_API=http://127.0.0.1:8081" adds env.
