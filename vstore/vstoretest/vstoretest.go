@@ -75,18 +75,20 @@ var base = time.Date(2021, 3, 1, 10, 0, 0, 0, time.UTC)
 // otherwise), none for every 7th.
 func item(i int) vstore.Item {
 	it := vstore.Item{
-		ID:          fmt.Sprintf("id%05d", i),
-		Hash:        fmt.Sprintf("hash%05d", i),
-		Files:       []vstore.File{{Path: fmt.Sprintf("/p/%s/f%05d.jpg", []string{"a", "b", "c"}[i%3], i), Size: int64(100 + i)}},
-		Size:        int64(100 + i),
-		MediaType:   []string{"image/jpeg", "image/png"}[i%2],
-		Width:       640,
-		Height:      480,
-		CameraMake:  []string{"Canon", "Nikon", "Fujifilm", "Sony"}[i%4],
-		CameraModel: fmt.Sprintf("M%d", i%4),
-		Tags:        []string{fmt.Sprintf("t%d", i%5), "all"},
-		Model:       model,
-		AddedAt:     base,
+		ID:    fmt.Sprintf("id%05d", i),
+		Hash:  fmt.Sprintf("hash%05d", i),
+		Files: []vstore.File{{Path: fmt.Sprintf("/p/%s/f%05d.jpg", []string{"a", "b", "c"}[i%3], i), Size: int64(100 + i)}},
+		Meta: vstore.Meta{
+			Size:        int64(100 + i),
+			MediaType:   []string{"image/jpeg", "image/png"}[i%2],
+			Width:       640,
+			Height:      480,
+			CameraMake:  []string{"Canon", "Nikon", "Fujifilm", "Sony"}[i%4],
+			CameraModel: fmt.Sprintf("M%d", i%4),
+		},
+		Tags:    []string{fmt.Sprintf("t%d", i%5), "all"},
+		Model:   model,
+		AddedAt: base,
 	}
 	switch {
 	case i%7 == 0:
@@ -306,7 +308,7 @@ func testBatchAtomic(t *testing.T, h Harness) {
 		{"empty id", func(b *vstore.Batch) { b.PutItem(vstore.Item{}) }, []error{vstore.ErrInvalid}},
 		{"oversized id", func(b *vstore.Batch) { b.DeleteItem(strings.Repeat("x", vstore.MaxIDLen+1)) }, []error{vstore.ErrInvalid}},
 		{"empty path", func(b *vstore.Batch) { b.PutItem(vstore.Item{ID: "x", Files: []vstore.File{{}}}) }, []error{vstore.ErrInvalid}},
-		{"bad gps", func(b *vstore.Batch) { b.PutItem(vstore.Item{ID: "x", GPS: &vstore.GPS{Lat: 91}}) }, []error{vstore.ErrInvalid}},
+		{"bad gps", func(b *vstore.Batch) { b.PutItem(vstore.Item{ID: "x", Meta: vstore.Meta{GPS: &vstore.GPS{Lat: 91}}}) }, []error{vstore.ErrInvalid}},
 		{"oversized value", func(b *vstore.Batch) { b.SetValue("k2", make([]byte, vstore.MaxValueSize+1)) }, []error{vstore.ErrInvalid}},
 		{"wrong dimension", func(b *vstore.Batch) {
 			b.PutItem(item(9))

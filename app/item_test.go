@@ -1,0 +1,126 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"imglish/vstore"
+)
+
+// fillAll sets every field of the struct v points to, recursing into
+// embedded and nested structs, to a non-zero value derived from its name,
+// so that omitempty hides none of them. A field of a kind it does not know
+// fails the test: whoever adds one extends this, rather than the field
+// passing unseen.
+func fillAll(t *testing.T, v reflect.Value, name string) {
+	t.Helper()
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("v-" + name)
+	case reflect.Int, reflect.Int64:
+		v.SetInt(int64(3 + len(name)))
+	case reflect.Float64:
+		v.SetFloat(1.5 + float64(len(name)))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fillAll(t, v.Elem(), name)
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		for i := range 2 {
+			fillAll(t, v.Index(i), name+string(rune('a'+i)))
+		}
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Date(2021, 3, 4, 5, 6, 7, len(name), time.FixedZone("", 3600*(len(name)%14)))))
+			return
+		}
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			if f.IsExported() {
+				fillAll(t, v.Field(i), name+"."+f.Name)
+			}
+		}
+	default:
+		t.Fatalf("fillAll: field %s of kind %s: teach the test its values", name, v.Kind())
+	}
+}
+
+func jsonObject(t *testing.T, v any) map[string]json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestItemShowsEveryStoredField: the API's item carries every field of the
+// stored item under the same JSON key and with the same JSON value (the
+// metadata indexed from EXIF above all, which the API once dropped), the
+// files apart, which it shows as path, paths and mtime. A field added to
+// vstore.Item or vstore.Meta fails here until the API shows it.
+func TestItemShowsEveryStoredField(t *testing.T) {
+	var st vstore.Item
+	fillAll(t, reflect.ValueOf(&st).Elem(), "item")
+	stored := jsonObject(t, st)
+	api := jsonObject(t, itemOf(st))
+	if len(stored) != reflect.TypeFor[vstore.Item]().NumField()-1+reflect.TypeFor[vstore.Meta]().NumField() {
+		t.Fatalf("stored item shows %d JSON keys; every field should be set and shown: %v", len(stored), stored)
+	}
+	// derived are the API's fields that the stored item has no key for.
+	derived := map[string]bool{"path": true, "paths": true, "mtime": true, "camera": true}
+	for k, v := range stored {
+		if k == "files" {
+			continue
+		}
+		if got, ok := api[k]; !ok {
+			t.Errorf("stored field %q is missing from the API item", k)
+		} else if !bytes.Equal(got, v) {
+			t.Errorf("field %q: API %s, stored %s", k, got, v)
+		}
+	}
+	for k := range api {
+		if _, ok := stored[k]; !ok && !derived[k] {
+			t.Errorf("API field %q is neither stored nor derived", k)
+		}
+	}
+	for _, tc := range []struct {
+		key  string
+		want any
+	}{
+		{"path", st.Files[0].Path},
+		{"paths", []string{st.Files[0].Path, st.Files[1].Path}},
+		{"mtime", st.Files[0].ModTime},
+		{"camera", st.CameraMake + " " + st.CameraModel},
+	} {
+		want, err := json.Marshal(tc.want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(api[tc.key], want) {
+			t.Errorf("derived %q: %s, want %s", tc.key, api[tc.key], want)
+		}
+	}
+}
+
+// TestItemSharesNothing: the API's item is a copy; changing it leaves the
+// stored item as it was.
+func TestItemSharesNothing(t *testing.T) {
+	var st vstore.Item
+	fillAll(t, reflect.ValueOf(&st).Elem(), "item")
+	before := st.Clone()
+	v := itemOf(st)
+	v.Tags[0], v.Paths[0], v.GPS.Lat = "changed", "/changed", -1
+	if !reflect.DeepEqual(st, before) {
+		t.Fatalf("changing the API item changed the stored one: %+v", st)
+	}
+}
