@@ -5,50 +5,10 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
-	"time"
 
 	"imglish/vstore"
+	"imglish/vstore/vstoretest"
 )
-
-// fillAll sets every field of the struct v points to, recursing into
-// embedded and nested structs, to a non-zero value derived from its name,
-// so that omitempty hides none of them. A field of a kind it does not know
-// fails the test: whoever adds one extends this, rather than the field
-// passing unseen.
-func fillAll(t *testing.T, v reflect.Value, name string) {
-	t.Helper()
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString("v-" + name)
-	case reflect.Int, reflect.Int64:
-		v.SetInt(int64(3 + len(name)))
-	case reflect.Float64:
-		v.SetFloat(1.5 + float64(len(name)))
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Pointer:
-		v.Set(reflect.New(v.Type().Elem()))
-		fillAll(t, v.Elem(), name)
-	case reflect.Slice:
-		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
-		for i := range 2 {
-			fillAll(t, v.Index(i), name+string(rune('a'+i)))
-		}
-	case reflect.Struct:
-		if v.Type() == reflect.TypeFor[time.Time]() {
-			v.Set(reflect.ValueOf(time.Date(2021, 3, 4, 5, 6, 7, len(name), time.FixedZone("", 3600*(len(name)%14)))))
-			return
-		}
-		for i := range v.NumField() {
-			f := v.Type().Field(i)
-			if f.IsExported() {
-				fillAll(t, v.Field(i), name+"."+f.Name)
-			}
-		}
-	default:
-		t.Fatalf("fillAll: field %s of kind %s: teach the test its values", name, v.Kind())
-	}
-}
 
 func jsonObject(t *testing.T, v any) map[string]json.RawMessage {
 	t.Helper()
@@ -64,13 +24,12 @@ func jsonObject(t *testing.T, v any) map[string]json.RawMessage {
 }
 
 // TestItemShowsEveryStoredField: the API's item carries every field of the
-// stored item under the same JSON key and with the same JSON value (the
+// stored item (vstoretest.FullItem sets each) under the same JSON key and with the same JSON value (the
 // metadata indexed from EXIF above all, which the API once dropped), the
 // files apart, which it shows as path, paths and mtime. A field added to
 // vstore.Item or vstore.Meta fails here until the API shows it.
 func TestItemShowsEveryStoredField(t *testing.T) {
-	var st vstore.Item
-	fillAll(t, reflect.ValueOf(&st).Elem(), "item")
+	st := vstoretest.FullItem(t, "full")
 	stored := jsonObject(t, st)
 	api := jsonObject(t, itemOf(st))
 	if len(stored) != reflect.TypeFor[vstore.Item]().NumField()-1+reflect.TypeFor[vstore.Meta]().NumField() {
@@ -115,8 +74,7 @@ func TestItemShowsEveryStoredField(t *testing.T) {
 // TestItemSharesNothing: the API's item is a copy; changing it leaves the
 // stored item as it was.
 func TestItemSharesNothing(t *testing.T) {
-	var st vstore.Item
-	fillAll(t, reflect.ValueOf(&st).Elem(), "item")
+	st := vstoretest.FullItem(t, "full")
 	before := st.Clone()
 	v := itemOf(st)
 	v.Tags[0], v.Paths[0], v.GPS.Lat = "changed", "/changed", -1
