@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"imglish/indexer"
 	"imglish/search"
@@ -42,39 +40,6 @@ func (c *storeCatalog) textSpace(collection string) string {
 	return "texts:" + c.model + ":" + collection
 }
 
-func itemView(it store.Item) Item {
-	v := Item{
-		ID: it.ID, Hash: it.Hash, Size: it.Size, Width: it.Width, Height: it.Height,
-		Taken: it.Taken, Tags: slices.Clone(it.Tags), Model: it.Model,
-		Camera: strings.TrimSpace(it.CameraMake + " " + it.CameraModel), Lens: it.Lens,
-	}
-	if it.GPS != nil {
-		g := *it.GPS
-		v.GPS = &g
-	}
-	for i, f := range it.Files {
-		if i == 0 {
-			v.Path = f.Path
-		}
-		v.Paths = append(v.Paths, f.Path)
-		if v.ModTime.IsZero() || f.ModTime.Before(v.ModTime) {
-			v.ModTime = f.ModTime
-		}
-	}
-	return v
-}
-
-func storeFilter(f Filter) *store.Filter {
-	sf := &store.Filter{From: f.After, To: f.Before, Camera: f.Camera, Tags: f.Tags, IDs: f.IDs}
-	switch {
-	case len(f.PathPrefixes) > 0:
-		sf.PathPrefixes = slices.Clone(f.PathPrefixes) // canonical already (PathPrefixes)
-	case f.PathPrefix != "":
-		sf.PathPrefixes = []string{canonicalPrefix(f.PathPrefix)}
-	}
-	return sf
-}
-
 func storeSearchOptions(k int, p SearchPage) store.SearchOptions {
 	opts := store.SearchOptions{Exclude: p.Exclude, Exact: p.Exact}
 	if !p.Exact {
@@ -89,9 +54,9 @@ func storeSearchOptions(k int, p SearchPage) store.SearchOptions {
 	return opts
 }
 
-func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f Filter, p SearchPage) ([]Hit, error) {
+func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f *vstore.Filter, p SearchPage) ([]Hit, error) {
 	opts := storeSearchOptions(k, p)
-	opts.Filter = storeFilter(f)
+	opts.Filter = f
 	// SearchItems reads each hit's item as it re-checks the hit against
 	// deletes, and goes on past dropped hits: a short answer is the end.
 	hits, err := c.db.SearchItems(ctx, c.space, q, k, opts)
@@ -103,13 +68,13 @@ func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f Filter,
 	}
 	out := make([]Hit, len(hits))
 	for i, h := range hits {
-		out[i] = Hit{ID: h.ID, Score: h.Score, Item: itemView(h.Item)}
+		out[i] = Hit{ID: h.ID, Score: h.Score, Item: itemOf(h.Item)}
 	}
 	return out, nil
 }
 
-func (c *storeCatalog) MeanScore(ctx context.Context, q []float32, f Filter) (float64, error) {
-	mean, _, err := c.db.MeanScore(ctx, c.space, q, storeFilter(f))
+func (c *storeCatalog) MeanScore(ctx context.Context, q []float32, f *vstore.Filter) (float64, error) {
+	mean, _, err := c.db.MeanScore(ctx, c.space, q, f)
 	if errors.Is(err, store.ErrNotFound) && !c.hasSpace(c.space) {
 		return 0, nil
 	}
@@ -130,7 +95,7 @@ func (c *storeCatalog) Item(_ context.Context, id string) (Item, error) {
 	if err != nil {
 		return Item{}, err
 	}
-	return itemView(it), nil
+	return itemOf(it), nil
 }
 
 // ContentID is the indexer's item id (indexer.ContentHash).
@@ -157,7 +122,7 @@ func (c *storeCatalog) AddImage(ctx context.Context, path string, data []byte, p
 	if err != nil {
 		return Item{}, fmt.Errorf("%w: %s was not indexed: %w", ErrInternal, filepath.Base(path), err)
 	}
-	return itemView(it), nil
+	return itemOf(it), nil
 }
 
 // DeleteItem deletes the item and the upload bytes kept for it in one

@@ -36,13 +36,31 @@
 // Options.UploadDir: per-content lock, dedupe, one decode) and the folder
 // listing (App.Folders). Package server only binds requests, streams
 // originals and renders; thumbnails (size, JPEG, their file cache under its
-// ThumbDir) are presentation and stay there.
+// ThumbDir) are presentation and stay there, decoding the original with
+// DecodeImage.
+//
+// # One item form, one filter form
+//
+// An item's metadata is declared once, as vstore.Meta: the indexer fills it
+// from the image's header and EXIF, vstore.Item embeds it (and the stores
+// keep it: Weaviate as the item's JSON, the embedded store in its binary
+// codec), and Item, the API's form, embeds it again beside the fields the
+// API derives (path, paths, mtime, camera) in one mapping (itemOf). So a
+// metadata field is added to vstore.Meta, the store codec, the OpenAPI Item
+// schema and the page; TestItemShowsEveryStoredField and server's
+// TestOpenAPISchemasMatchTypes fail until it shows. A Filter, the API's
+// terms, becomes the store's vstore.Filter in one place (App.storeFilter,
+// which alone resolves a relative path prefix against the roots); a
+// Catalog only ever sees the store's form.
 //
 // # Errors
 //
 // Every error wraps a sentinel of errors.go (ErrInvalid, ErrNotFound,
-// ErrConfig, ErrUnavailable, ErrInternal) or of a package below (store,
-// search, indexer, encoder, preprocess); a transport maps them in one place.
+// ErrConfig, ErrUnavailable, ErrInternal) or of a package below (vstore and
+// store, search, indexer, encoder, preprocess, tokenizer). ErrorRules and
+// KindOf classify both by Kind, with a client-facing phrase for each
+// sentinel, so a transport maps errors in one place without importing the
+// packages below (server's statusRules).
 //
 // # Concurrency and ownership
 //

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"imglish/internal/fspath"
+	"imglish/vstore"
 )
 
 // MaxTextLen bounds a query text, a label or an entry of a text collection
@@ -145,12 +146,20 @@ func (a *App) EmbedTexts(ctx context.Context, texts []string) ([][]float32, erro
 	return EmbedTexts(ctx, a.enc, texts)
 }
 
-// resolveFilter resolves f's path prefix against the roots (PathPrefixes).
-func (a *App) resolveFilter(f Filter) Filter {
-	if f.PathPrefix != "" {
-		f.PathPrefixes = PathPrefixes(f.PathPrefix, a.opts.Roots)
+// storeFilter is the one mapping from the API's Filter to the store's:
+// After and Before bound the item date (vstore.Item.Date) as From and To,
+// and the path prefix is resolved against the roots and made canonical
+// (PathPrefixes), which only the App knows; the other fields are the
+// store's own. The result shares no slice with f.
+func (a *App) storeFilter(f Filter) *vstore.Filter {
+	sf := &vstore.Filter{
+		From: f.After, To: f.Before, Camera: f.Camera,
+		Tags: slices.Clone(f.Tags), IDs: slices.Clone(f.IDs),
 	}
-	return f
+	if f.PathPrefix != "" {
+		sf.PathPrefixes = PathPrefixes(f.PathPrefix, a.opts.Roots)
+	}
+	return sf
 }
 
 // DecodeBase64 decodes an image given as base64 (standard or URL alphabet,

@@ -236,7 +236,7 @@ func (a *App) termVector(ctx context.Context, t QueryTerm) ([]float32, error) {
 func (a *App) search(ctx context.Context, req SearchRequest) (SearchResponse, error) {
 	resp := SearchResponse{Hits: []SearchHit{}, Model: a.enc.Info().ID}
 	qh := queryHash(req)
-	req.Filter = a.resolveFilter(req.Filter)
+	sf := a.storeFilter(req.Filter)
 	var cur *cursor
 	if req.Cursor != "" {
 		var err error
@@ -255,10 +255,10 @@ func (a *App) search(ctx context.Context, req SearchRequest) (SearchResponse, er
 	case req.Target == "texts":
 		return a.searchTexts(ctx, req, q, cur, qh, resp)
 	case req.Sort == "date":
-		return a.searchByDate(ctx, req, q, cur, qh, resp)
+		return a.searchByDate(ctx, req, sf, q, cur, qh, resp)
 	}
 	hits, err := fetchPage(cur, req.K, req.MinScore, func(h Hit) float32 { return h.Score }, func(p SearchPage) ([]Hit, error) {
-		return a.cat.Search(ctx, q, req.K+1, req.Filter, p)
+		return a.cat.Search(ctx, q, req.K+1, sf, p)
 	})
 	if err != nil {
 		return resp, err

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"slices"
+
+	"imglish/vstore"
 )
 
 // Date order (sort=date) shows the hits relevant to the query, newest first.
@@ -39,14 +41,14 @@ const (
 // the cursor; a deleted one vanishes; none repeats, none is skipped (every
 // page scores with page 1's query vector, carried in the cursor, so the cut
 // keeps its own score).
-func (a *App) searchByDate(ctx context.Context, req SearchRequest, q []float32, cur *cursor, qh [12]byte, resp SearchResponse) (SearchResponse, error) {
+func (a *App) searchByDate(ctx context.Context, req SearchRequest, sf *vstore.Filter, q []float32, cur *cursor, qh [12]byte, resp SearchResponse) (SearchResponse, error) {
 	var (
 		hits []Hit
 		err  error
 		next = cursor{query: qh, page: 1, flags: cursorDate, vec: q}
 	)
 	if cur == nil {
-		if hits, err = a.cat.Search(ctx, q, MaxRelevant+1, req.Filter, SearchPage{Exact: true}); err != nil {
+		if hits, err = a.cat.Search(ctx, q, MaxRelevant+1, sf, SearchPage{Exact: true}); err != nil {
 			return resp, err
 		}
 		// The relevant set is a prefix of hits (relevance order) down to floor.
@@ -54,7 +56,7 @@ func (a *App) searchByDate(ctx context.Context, req SearchRequest, q []float32, 
 		if req.MinScore != nil {
 			floor = *req.MinScore
 		} else if len(hits) > 0 {
-			mean, err := a.cat.MeanScore(ctx, q, req.Filter)
+			mean, err := a.cat.MeanScore(ctx, q, sf)
 			if err != nil {
 				return resp, err
 			}
@@ -75,7 +77,7 @@ func (a *App) searchByDate(ctx context.Context, req SearchRequest, q []float32, 
 		next.cut = Hit{ID: hits[n-1].ID, Score: hits[n-1].Score}
 	} else {
 		next.page, next.flags, next.cut = cur.page+1, cur.flags, cur.cut
-		if hits, err = a.cat.Search(ctx, q, dateScanK, req.Filter, SearchPage{Exact: true, Until: &cur.cut}); err != nil {
+		if hits, err = a.cat.Search(ctx, q, dateScanK, sf, SearchPage{Exact: true, Until: &cur.cut}); err != nil {
 			return resp, err
 		}
 	}

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"imglish/indexer"
@@ -37,23 +39,47 @@ type Encoder interface {
 	Info() ModelInfo
 }
 
-// Item is an indexed image as the API shows it.
+// Item is an indexed image as the API shows it: the stored item's
+// metadata, vstore.Meta, embedded whole (its fields and JSON keys are
+// Item's, so a metadata field added there reaches the API without a
+// mapping here), beside the stored item's id, hash, tags, model and time
+// added, and what the API derives from its files and camera fields.
 type Item struct {
-	ID      string    `json:"id"`
-	Path    string    `json:"path"`
-	Paths   []string  `json:"paths,omitempty"`
-	Hash    string    `json:"hash,omitempty"`
-	Size    int64     `json:"size,omitempty"`
-	Width   int       `json:"width,omitempty"`
-	Height  int       `json:"height,omitempty"`
-	Taken   time.Time `json:"taken,omitzero"`
+	ID string `json:"id"`
+	// Path is the item's first file, Paths every file holding its content.
+	Path  string   `json:"path"`
+	Paths []string `json:"paths,omitempty"`
+	Hash  string   `json:"hash,omitempty"`
+	vstore.Meta
+	// ModTime is the earliest modification time of its files, the date
+	// when Taken is unknown.
 	ModTime time.Time `json:"mtime,omitzero"`
-	Camera  string    `json:"camera,omitempty"`
-	// Lens is the EXIF lens model; GPS the EXIF position, when the photo has them.
-	Lens  string   `json:"lens,omitempty"`
-	GPS   *GPS     `json:"gps,omitempty"`
-	Tags  []string `json:"tags,omitempty"`
-	Model string   `json:"model,omitempty"`
+	// Camera is "make model" (CameraMake and CameraModel), trimmed.
+	Camera string   `json:"camera,omitempty"`
+	Tags   []string `json:"tags,omitempty"`
+	Model  string   `json:"model,omitempty"`
+	// AddedAt is when the item was first indexed.
+	AddedAt time.Time `json:"added_at,omitzero"`
+}
+
+// itemOf is it as the API shows it (a copy: nothing is shared with it).
+// It is the one mapping from the stored item to the API's.
+func itemOf(it vstore.Item) Item {
+	v := Item{
+		ID: it.ID, Hash: it.Hash, Meta: it.Meta.Clone(), Tags: slices.Clone(it.Tags), Model: it.Model, AddedAt: it.AddedAt,
+		Camera: strings.TrimSpace(it.CameraMake + " " + it.CameraModel),
+	}
+	if len(it.Files) > 0 {
+		v.Path = it.Files[0].Path
+		v.Paths = make([]string, len(it.Files))
+	}
+	for i, f := range it.Files {
+		v.Paths[i] = f.Path
+		if v.ModTime.IsZero() || f.ModTime.Before(v.ModTime) {
+			v.ModTime = f.ModTime
+		}
+	}
+	return v
 }
 
 // GPS is a position in decimal degrees (WGS 84), altitude in metres.
@@ -67,9 +93,11 @@ func (it Item) Date() time.Time {
 	return it.ModTime
 }
 
-// Filter restricts a search; the zero value matches everything. PathPrefix
-// is an absolute path prefix, or a relative one resolved against the roots
-// (PathPrefixes).
+// Filter restricts a search, in the API's terms; the zero value matches
+// everything. PathPrefix is an absolute path prefix, or a relative one
+// resolved against the roots (PathPrefixes). The App maps it to the store's
+// vstore.Filter in one place (App.storeFilter), the only form a Catalog
+// sees; a filter field is added there and to vstore.Filter.Match.
 type Filter struct {
 	PathPrefix string    `json:"path_prefix,omitempty"`
 	After      time.Time `json:"after,omitzero"`
@@ -77,11 +105,6 @@ type Filter struct {
 	Camera     string    `json:"camera,omitempty"`
 	Tags       []string  `json:"tags,omitempty"`
 	IDs        []string  `json:"ids,omitempty"`
-
-	// PathPrefixes are the canonical absolute prefixes PathPrefix resolved
-	// to (a file path must start with one); the App sets
-	// them (see Options.Roots), a Catalog matches them as they are.
-	PathPrefixes []string `json:"-"`
 }
 
 // Hit is one search result from the catalog.
@@ -125,10 +148,12 @@ type Catalog interface {
 	// Search returns up to k hits in the image space, best first (ties by
 	// id), from the part of the ranking p selects; fewer than k only when
 	// that part has no more.
-	Search(ctx context.Context, q []float32, k int, f Filter, p SearchPage) ([]Hit, error)
+	// f is the store's form of a Filter (App.storeFilter makes it; nil
+	// matches everything).
+	Search(ctx context.Context, q []float32, k int, f *vstore.Filter, p SearchPage) ([]Hit, error)
 	// MeanScore returns the mean similarity of q to the items f keeps (0
 	// when none): an exact scan.
-	MeanScore(ctx context.Context, q []float32, f Filter) (float64, error)
+	MeanScore(ctx context.Context, q []float32, f *vstore.Filter) (float64, error)
 	Item(ctx context.Context, id string) (Item, error)
 	// ContentID is the id an image with these bytes has (or would have).
 	ContentID(data []byte) string

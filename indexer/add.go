@@ -44,7 +44,7 @@ func (ix *Indexer) AddImage(ctx context.Context, path string, data []byte, pixel
 		return "", fmt.Errorf("add %s: %w", p, err)
 	}
 	rec := fileRecord{Path: p, Size: st.Size(), ModTime: st.ModTime().UnixNano(), Hash: ContentHash(data)}
-	meta.Size, meta.ModTime = rec.Size, rec.ModTime
+	meta.Size = rec.Size
 	if old, ok, err := ix.cat.lookup(ctx, p); err != nil {
 		return "", fmt.Errorf("add %s: look up: %w", p, err)
 	} else if ok && old.Err != "" {

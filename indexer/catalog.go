@@ -3,9 +3,10 @@ package indexer
 import (
 	"context"
 	"encoding/hex"
-	"time"
 
 	"github.com/zeebo/xxh3"
+
+	"imglish/vstore"
 )
 
 // Hash is a file's content hash (xxh3-128, big-endian hi then lo).
@@ -29,27 +30,13 @@ type fileRecord struct {
 	hadErr  bool // an error record exists for Path (to be cleared when it indexes)
 }
 
-// Meta is what indexing learns about an image, stored with its item.
-type Meta struct {
-	Width, Height int    // displayed size (after EXIF orientation)
-	Format        string // "jpeg", "png", …
-	Orientation   int    // EXIF 1–8, 0 when absent
-	Taken         time.Time
-	HasTaken      bool // Taken came from EXIF DateTimeOriginal
-	TakenOffset   bool // Taken carries the EXIF offset (else it is a local time read as UTC)
-	Make, Model   string
-	Lens          string
-	HasGPS        bool
-	Lat, Lon, Alt float64
-	ModTime       int64 // file mtime, the fallback date
-	Size          int64
-}
-
 // newItem is a content hash's first vector in a space.
 type newItem struct {
 	Hash   Hash
 	Vector []float32
-	Meta   Meta
+	// Meta is what the image says about itself (metaOf), the item's
+	// metadata as stored.
+	Meta vstore.Meta
 	// Tags replace the item's auto-tags when Tagged (without AutoTagPrefix).
 	Tags   []string
 	Tagged bool

@@ -26,6 +26,15 @@
 // After the walk, records under the roots whose files have gone (or are now
 // excluded by the rules) are deleted; an item's vector goes with its last path.
 //
+// # Metadata
+//
+// What an image says about itself (displayed size, format, EXIF time with
+// its offset, camera, lens, GPS position, orientation) is read into a
+// vstore.Meta in one place (metaOf), the same struct the store keeps in the
+// item and the API shows (app.Item embeds it): a field added there needs no
+// mapping in between. Each commit of new content replaces the item's
+// metadata whole, so a field its file no longer has is cleared.
+//
 // # Deduplication
 //
 // Items are keyed by content hash within a model's space: a renamed, moved or

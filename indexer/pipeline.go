@@ -21,10 +21,10 @@ type imageCodec interface {
 	// decode budget) or a typed error.
 	pixels(data []byte) (int64, error)
 	// decode returns the CHW tensor of side size and the image's metadata.
-	decode(ctx context.Context, data []byte, size int) ([]float32, Meta, error)
+	decode(ctx context.Context, data []byte, size int) ([]float32, vstore.Meta, error)
 	// meta returns the metadata decode would, from the header and EXIF
 	// only (for an image its caller decoded, AddImage).
-	meta(data []byte) (Meta, error)
+	meta(data []byte) (vstore.Meta, error)
 }
 
 // scope is a part of a root to bring in step: the root itself (Run, reconcile)
@@ -35,7 +35,7 @@ type scope struct{ root, path string }
 // other path with the same hash found meanwhile.
 type pending struct {
 	hash   Hash
-	meta   Meta
+	meta   vstore.Meta
 	tensor []float32
 	files  []fileRecord
 	sealed bool // the committer took files; later paths must be linked
@@ -294,7 +294,7 @@ func (r *run) process(ctx context.Context, e fileEntry, hadErr bool) error {
 		}
 		return nil
 	}
-	meta.ModTime, meta.Size = rec.ModTime, rec.Size
+	meta.Size = rec.Size
 	p.tensor, p.meta = tensor, meta
 	return r.send(ctx, op{item: p})
 }
@@ -340,14 +340,14 @@ func (r *run) read(rec *fileRecord) ([]byte, error) {
 }
 
 // decode preprocesses data within the pixel budget.
-func (r *run) decode(ctx context.Context, data []byte) ([]float32, Meta, error) {
+func (r *run) decode(ctx context.Context, data []byte) ([]float32, vstore.Meta, error) {
 	px, err := r.ix.codec.pixels(data)
 	if err != nil {
-		return nil, Meta{}, err
+		return nil, vstore.Meta{}, err
 	}
 	weight := max(1, min(px, r.ix.opts.PixelBudget))
 	if err := r.sem.Acquire(ctx, weight); err != nil {
-		return nil, Meta{}, err
+		return nil, vstore.Meta{}, err
 	}
 	defer r.sem.Release(weight)
 	return r.ix.codec.decode(ctx, data, r.ix.opts.Encoder.ImageSize())

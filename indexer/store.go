@@ -202,18 +202,9 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 			work[id] = it
 			order = append(order, id)
 		}
-		m := ni.Meta
-		it.Size, it.Width, it.Height, it.Orientation = m.Size, m.Width, m.Height, m.Orientation
-		it.MediaType = mediaType(m.Format)
-		it.CameraMake, it.CameraModel, it.Lens = m.Make, m.Model, m.Lens
-		it.Taken, it.TakenOffset = time.Time{}, false
-		if m.HasTaken {
-			it.Taken, it.TakenOffset = m.Taken, m.TakenOffset
-		}
-		it.GPS = nil
-		if m.HasGPS {
-			it.GPS = &vstore.GPS{Lat: m.Lat, Lon: m.Lon, Alt: m.Alt}
-		}
+		// The content's metadata replaces what the item had, field for
+		// field (a re-indexed file whose EXIF lost its GPS loses it here).
+		it.Meta = ni.Meta.Clone()
 		it.Model = c.model
 		if c.hasVector(id) {
 			// Another commit embedded this content first (an upload beside

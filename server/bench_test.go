@@ -160,7 +160,7 @@ func loadVectors(t *testing.T, db *store.DB, info ModelInfo, n int) {
 	for i := range n {
 		id := fmt.Sprintf("%032x", i)
 		mt := base.Add(time.Duration(i) * time.Minute)
-		b.PutItem(store.Item{ID: id, Hash: id, Model: info.ID, Width: 640, Height: 480,
+		b.PutItem(store.Item{ID: id, Hash: id, Model: info.ID, Meta: store.Meta{Width: 640, Height: 480},
 			Files: []store.File{{Path: fmt.Sprintf("/bench/%03d/img-%06d.jpg", i%1000, i), Size: 100_000, ModTime: mt}}})
 		b.PutVector(space, id, unit(r, info.Dim, centres[r.IntN(len(centres))], 0.8/math.Sqrt(float64(info.Dim))))
 		if b.Len() >= 2000 {

@@ -10,7 +10,12 @@
 // (app.NewCatalog adapts a vstore.Store and indexer.Indexer: one model's
 // image space and its text collections) and an optional Indexer for index
 // jobs, uploads and watched folders; the types are package app's, the
-// transport-free core, under their old names. The server never opens or
+// transport-free core, under their old names. The server imports the core
+// (and internal helpers) only, never the store, search, indexer or encoder
+// packages: errors arrive classified by app.ErrorRules, images are decoded
+// by app.DecodeImage, and items and filters are app's forms (app.Item
+// embeds the stored metadata, vstore.Meta, so the JSON carries each field
+// the store keeps; TestOpenAPISchemasMatchTypes holds openapi.json to it). The server never opens or
 // closes them: the caller (imglish serve, through app.Open) opens them, runs
 // the server, and closes them after Run returns, in reverse order.
 //
@@ -81,7 +86,9 @@
 // # Errors
 //
 // Every error response is {"error":{"code","message"}}. statusOf is the one
-// place mapping errors to statuses: ErrNotFound and store.ErrNotFound 404,
+// place mapping errors to statuses, server's own sentinels by name and the
+// core's vocabulary (app.ErrorRules) by app.Kind: ErrNotFound and the
+// store's not-found 404,
 // malformed input 400, an unsupported format or content type 415,
 // *http.MaxBytesError 413, the pixel limit 422, the rate limit 429, not ready or
 // draining 503, a request past its timeout 504. A handler panic becomes a

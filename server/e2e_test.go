@@ -517,7 +517,7 @@ func TestWebPageInChromium(t *testing.T) {
 		w.js(&score, `return document.querySelector("#grid .card .score").textContent`)
 		w.js(&link, `return document.getElementById("lb-open").getAttribute("href")`)
 		if meta["path"] != it.Path || meta["score"] != score || meta["size"] != fmt.Sprintf("%d × %d px", it.Width, it.Height) || meta["modified"] == "" ||
-			link != "/v1/items/"+ids[0]+"/original" {
+			meta["format"] != it.MediaType || it.MediaType == "" || meta["added"] == "" || link != "/v1/items/"+ids[0]+"/original" {
 			t.Errorf("lightbox shows %v and links %q; the item is %s %d×%d, score %s", meta, link, it.Path, it.Width, it.Height, score)
 		}
 		shot(t, w, "lightbox-1280")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"net/http"
 	"os"
 	"testing"
@@ -9,7 +10,8 @@ import (
 )
 
 // TestItemLensAndGPS: the lens and GPS position the indexer reads from EXIF
-// reach the API's item (they were stored but dropped on the way to JSON).
+// reach the API's item (they were stored but dropped on the way to JSON),
+// and so does every other metadata field the store keeps.
 func TestItemLensAndGPS(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	for _, tc := range []struct {
@@ -37,6 +39,12 @@ func TestItemLensAndGPS(t *testing.T) {
 		}
 		if (stored.Lens != "") != tc.wantLens || (stored.GPS != nil) != tc.wantGPS {
 			t.Fatalf("%s: stored lens %q, GPS %v; the fixture should have lens=%v GPS=%v", tc.file, stored.Lens, stored.GPS, tc.wantLens, tc.wantGPS)
+		}
+		// The whole of the stored metadata comes through, field for field
+		// (compared as JSON: a time read back from JSON has an equal
+		// instant and offset but another *time.Location).
+		if a, b := mustJSON(t, got.Meta), mustJSON(t, stored.Meta); !bytes.Equal(a, b) {
+			t.Errorf("%s: API metadata %s, stored %s", tc.file, a, b)
 		}
 		if got.Lens != stored.Lens {
 			t.Errorf("%s: API lens %q, stored %q", tc.file, got.Lens, stored.Lens)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"imglish/internal/atomicfile"
 	"io"
 	"io/fs"
 	"net/http"
@@ -17,6 +16,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/image/draw"
+
+	"imglish/app"
+	"imglish/internal/atomicfile"
 )
 
 // item answers the route's item (App.Item), or writes the error.
@@ -132,7 +134,7 @@ func (s *Server) makeThumbnail(ctx context.Context, it Item, path string) ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("read original: %w", err)
 	}
-	src, err := decodeImage(data, s.opts.MaxPixels)
+	src, err := app.DecodeImage(data, s.opts.MaxPixels)
 	if err != nil {
 		return nil, err
 	}

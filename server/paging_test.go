@@ -70,7 +70,7 @@ func newPagingEnvWith(t *testing.T, cfg envConfig) *pagingEnv {
 // put adds item id (dated and tagged as index i) with vec to b.
 func (p *pagingEnv) put(b *store.Batch, id string, i int, vec []float32) {
 	it := store.Item{
-		ID: id, Hash: "h" + id, Size: 100, MediaType: "image/png", Width: 8, Height: 8, Model: p.model.Info().ID,
+		ID: id, Hash: "h" + id, Meta: store.Meta{Size: 100, MediaType: "image/png", Width: 8, Height: 8}, Model: p.model.Info().ID,
 		Files: []store.File{{Path: filepath.Join(p.photos, id+".png"), Size: 100, ModTime: pagingBase.Add(time.Duration(i/3) * time.Minute)}},
 	}
 	if i%2 == 0 {

@@ -11,12 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"imglish/encoder"
-	"imglish/encoder/preprocess"
-	"imglish/encoder/tokenizer"
-	"imglish/indexer"
-	"imglish/search"
-	"imglish/store"
+	"imglish/app"
 )
 
 // errorBody is the JSON every error response carries.
@@ -43,10 +38,11 @@ type statusRule struct {
 	phrase string
 }
 
-// statusRules maps this package's sentinels, then those of the packages it
-// builds on (store, search, indexer, encoder, preprocess, tokenizer); the
-// first match wins.
-var statusRules = []statusRule{
+// statusRules maps this package's sentinels (the core's among them, under
+// server's names), then the core's error vocabulary (app.ErrorRules: the
+// sentinels of the store, search, indexer and encoder packages, classified
+// by app.Kind, which statusOfKind maps); the first match wins.
+var statusRules = append([]statusRule{
 	// A fault of the server is a 500 even when its cause is a not-found or
 	// bad-input error of a package below.
 	{ErrInternal, http.StatusInternalServerError, "internal", "internal error"},
@@ -62,19 +58,46 @@ var statusRules = []statusRule{
 	{ErrTimeout, http.StatusGatewayTimeout, "timeout", "request timed out"},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout", "request timed out"},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"},
+}, coreRules()...)
 
-	{store.ErrNotFound, http.StatusNotFound, "not_found", "not found"},
-	{store.ErrInvalid, http.StatusBadRequest, "bad_request", "invalid argument"},
-	{store.ErrBatchTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", "batch too large"},
-	{store.ErrClosed, http.StatusServiceUnavailable, "unavailable", "not ready"},
-	{search.ErrDimension, http.StatusBadRequest, "bad_request", "vector dimension mismatch"},
-	{indexer.ErrRoot, http.StatusBadRequest, "bad_request", "bad index root"},
-	{indexer.ErrClosed, http.StatusServiceUnavailable, "unavailable", "not ready"},
-	{preprocess.ErrTooLarge, http.StatusUnprocessableEntity, "too_many_pixels", "image too large"},
-	{preprocess.ErrUnsupported, http.StatusUnsupportedMediaType, "unsupported_media_type", "unsupported image format"},
-	{preprocess.ErrCorrupt, http.StatusBadRequest, "corrupt_image", "corrupt image"},
-	{tokenizer.ErrEmpty, http.StatusBadRequest, "bad_request", "empty text"},
-	{encoder.ErrClosed, http.StatusServiceUnavailable, "unavailable", "not ready"},
+// coreRules is app.ErrorRules as status rules.
+func coreRules() []statusRule {
+	var out []statusRule
+	for _, r := range app.ErrorRules() {
+		status, code := statusOfKind(r.Kind)
+		out = append(out, statusRule{r.Err, status, code, r.Phrase})
+	}
+	return out
+}
+
+// statusOfKind is the HTTP status and error code of a kind of core error;
+// a kind it does not know is a fault (500), so a kind added to app without
+// a status here shows up as one.
+func statusOfKind(k app.Kind) (int, string) {
+	switch k {
+	case app.KindInternal:
+		return http.StatusInternalServerError, "internal"
+	case app.KindInvalid:
+		return http.StatusBadRequest, "bad_request"
+	case app.KindNotFound:
+		return http.StatusNotFound, "not_found"
+	case app.KindForbidden:
+		return http.StatusForbidden, "forbidden"
+	case app.KindUnavailable:
+		return http.StatusServiceUnavailable, "unavailable"
+	case app.KindClosed:
+		return http.StatusServiceUnavailable, "shutting_down"
+	case app.KindTooLarge:
+		return http.StatusRequestEntityTooLarge, "payload_too_large"
+	case app.KindTooManyPixels:
+		return http.StatusUnprocessableEntity, "too_many_pixels"
+	case app.KindUnsupported:
+		return http.StatusUnsupportedMediaType, "unsupported_media_type"
+	case app.KindCorrupt:
+		return http.StatusBadRequest, "corrupt_image"
+	default:
+		return http.StatusInternalServerError, "internal"
+	}
 }
 
 var errMethodNotAllowed = errors.New("server: method not allowed")

@@ -75,7 +75,7 @@ func writeOpenStore(t *testing.T, dir string, n, dim int) {
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("%064x", i)
 		it := Item{ID: id, Hash: id, Files: []File{{Path: fmt.Sprintf("/photos/%03d/img%07d.jpg", i%1000, i), Size: 3 << 20, ModTime: mtime}},
-			Size: 3 << 20, MediaType: "image/jpeg", Width: 4000, Height: 3000, Model: "bench", AddedAt: mtime}
+			Meta: Meta{Size: 3 << 20, MediaType: "image/jpeg", Width: 4000, Height: 3000}, Model: "bench", AddedAt: mtime}
 		set([]byte(prefixItem+id), encodeItem(&it))
 		links := make([]uint32, 32)
 		for j := range links {

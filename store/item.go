@@ -18,6 +18,8 @@ type (
 	File = vstore.File
 	// GPS is vstore.GPS.
 	GPS = vstore.GPS
+	// Meta is vstore.Meta.
+	Meta = vstore.Meta
 	// Item is vstore.Item.
 	Item = vstore.Item
 	// Filter is vstore.Filter.

@@ -44,18 +44,20 @@ func openT(t *testing.T, dir string) *DB {
 func testItem(i int) Item {
 	base := time.Date(2020, 1, 1, 12, 0, 0, 0, time.FixedZone("", 3600))
 	it := Item{
-		ID:          fmt.Sprintf("h%05d", i),
-		Hash:        fmt.Sprintf("hash-%05d", i),
-		Files:       []File{{Path: fmt.Sprintf("/photos/%s/img%05d.jpg", []string{"2020", "2021", "trip"}[i%3], i), Size: int64(1000 + i), ModTime: base.Add(time.Duration(i) * time.Minute).UTC()}},
-		Size:        int64(1000 + i),
-		MediaType:   []string{"image/jpeg", "image/png"}[i%2],
-		Width:       640,
-		Height:      480,
-		CameraMake:  []string{"Canon", "Nikon", "Fujifilm", "Sony"}[i%4],
-		CameraModel: "X" + fmt.Sprint(i%4),
-		Tags:        []string{fmt.Sprintf("t%d", i%5)},
-		Model:       "test",
-		AddedAt:     base.UTC(),
+		ID:    fmt.Sprintf("h%05d", i),
+		Hash:  fmt.Sprintf("hash-%05d", i),
+		Files: []File{{Path: fmt.Sprintf("/photos/%s/img%05d.jpg", []string{"2020", "2021", "trip"}[i%3], i), Size: int64(1000 + i), ModTime: base.Add(time.Duration(i) * time.Minute).UTC()}},
+		Meta: Meta{
+			Size:        int64(1000 + i),
+			MediaType:   []string{"image/jpeg", "image/png"}[i%2],
+			Width:       640,
+			Height:      480,
+			CameraMake:  []string{"Canon", "Nikon", "Fujifilm", "Sony"}[i%4],
+			CameraModel: "X" + fmt.Sprint(i%4),
+		},
+		Tags:    []string{fmt.Sprintf("t%d", i%5)},
+		Model:   "test",
+		AddedAt: base.UTC(),
 	}
 	if i%2 == 0 {
 		it.Taken = base.Add(time.Duration(i) * time.Hour)

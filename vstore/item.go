@@ -42,6 +42,44 @@ type GPS struct {
 	Alt float64 `json:"alt,omitempty"`
 }
 
+// Meta is what an image says about itself: the metadata the indexer reads
+// from its header and EXIF, which filters and sorting use and the API shows.
+// It is the one declaration of these fields from the indexer to the JSON
+// an API answers with: Item embeds it (so its JSON keys are Item's own), the
+// indexer fills it from EXIF, and app.Item embeds it again, so a field added
+// here reaches every door without a mapping to update (the embedded store's
+// binary codec, store/item.go, is the one other place that names them).
+type Meta struct {
+	// Size is the content size in bytes.
+	Size      int64  `json:"size,omitempty"`
+	MediaType string `json:"media_type,omitempty"`
+	// Width and Height are the displayed size (after EXIF orientation).
+	Width  int `json:"width,omitempty"`
+	Height int `json:"height,omitempty"`
+	// Taken is EXIF DateTimeOriginal; its location carries the EXIF offset
+	// when TakenOffset is true (otherwise the wall time is read as UTC).
+	Taken       time.Time `json:"taken,omitzero"`
+	TakenOffset bool      `json:"taken_offset,omitempty"`
+	CameraMake  string    `json:"camera_make,omitempty"`
+	CameraModel string    `json:"camera_model,omitempty"`
+	// Lens is the EXIF lens model.
+	Lens string `json:"lens,omitempty"`
+	// GPS is the EXIF position, nil when the image has none.
+	GPS *GPS `json:"gps,omitempty"`
+	// Orientation is the EXIF orientation, 1–8, 0 when absent.
+	Orientation int `json:"orientation,omitempty"`
+}
+
+// Clone returns a deep copy of m (GPS is not shared).
+func (m *Meta) Clone() Meta {
+	c := *m
+	if m.GPS != nil {
+		g := *m.GPS
+		c.GPS = &g
+	}
+	return c
+}
+
 // Item is one distinct piece of content (one per content hash) with every
 // path that holds it and the metadata used by filters and sorting.
 type Item struct {
@@ -50,21 +88,10 @@ type Item struct {
 	// Hash is the content hash (e.g. hex); one item per hash.
 	Hash  string `json:"hash,omitempty"`
 	Files []File `json:"files,omitempty"`
-	// Size is the content size in bytes.
-	Size      int64  `json:"size,omitempty"`
-	MediaType string `json:"media_type,omitempty"`
-	Width     int    `json:"width,omitempty"`
-	Height    int    `json:"height,omitempty"`
-	// Taken is EXIF DateTimeOriginal; its location carries the EXIF offset
-	// when TakenOffset is true (otherwise the wall time is read as UTC).
-	Taken       time.Time `json:"taken,omitzero"`
-	TakenOffset bool      `json:"taken_offset,omitempty"`
-	CameraMake  string    `json:"camera_make,omitempty"`
-	CameraModel string    `json:"camera_model,omitempty"`
-	Lens        string    `json:"lens,omitempty"`
-	GPS         *GPS      `json:"gps,omitempty"`
-	Orientation int       `json:"orientation,omitempty"`
-	Tags        []string  `json:"tags,omitempty"`
+	// Meta is embedded untagged, so its fields are Item's in Go and in
+	// JSON alike (the Weaviate backend stores items as this JSON).
+	Meta
+	Tags []string `json:"tags,omitempty"`
 	// Model is the id of the model whose vectors describe this item.
 	Model   string    `json:"model,omitempty"`
 	AddedAt time.Time `json:"added_at,omitzero"`
@@ -90,10 +117,7 @@ func (it *Item) Clone() Item {
 	c := *it
 	c.Files = slices.Clone(it.Files)
 	c.Tags = slices.Clone(it.Tags)
-	if it.GPS != nil {
-		g := *it.GPS
-		c.GPS = &g
-	}
+	c.Meta = it.Meta.Clone()
 	return c
 }
 

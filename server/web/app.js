@@ -302,10 +302,12 @@
       ["path", hit.path || ""],
       [it.taken ? "taken" : "modified", formatDate(it.taken || it.mtime)],
       ["size", it.width ? `${it.width} × ${it.height} px` : ""],
+      ["format", it.media_type || ""],
       ["camera", it.camera || ""],
       ["lens", it.lens || ""],
       ["location", it.gps ? `${it.gps.lat.toFixed(5)}, ${it.gps.lon.toFixed(5)}` : ""],
       ["tags", (it.tags || []).join(", ")],
+      ["added", formatDate(it.added_at)],
       ["score", hit.score.toFixed(3)],
     ];
     $("lb-meta").replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => {

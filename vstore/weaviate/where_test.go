@@ -65,12 +65,14 @@ func TestFilterWhere(t *testing.T) {
 	var b vstore.Batch
 	for i := range 60 {
 		it := vstore.Item{
-			ID:          fmt.Sprintf("w%03d", i),
-			Files:       []vstore.File{{Path: fmt.Sprintf("/photos/%s/%d/img%03d.jpg", []string{"trip", "home", "trip 2"}[i%3], i%2, i)}},
-			MediaType:   []string{"image/jpeg", "image/png", "image/heic"}[i%3],
-			CameraMake:  []string{"Canon", "NIKON CORPORATION", ""}[i%3],
-			CameraModel: fmt.Sprintf("Z%d", i%4),
-			Tags:        []string{fmt.Sprintf("t%d", i%4), "all"},
+			ID:    fmt.Sprintf("w%03d", i),
+			Files: []vstore.File{{Path: fmt.Sprintf("/photos/%s/%d/img%03d.jpg", []string{"trip", "home", "trip 2"}[i%3], i%2, i)}},
+			Meta: vstore.Meta{
+				MediaType:   []string{"image/jpeg", "image/png", "image/heic"}[i%3],
+				CameraMake:  []string{"Canon", "NIKON CORPORATION", ""}[i%3],
+				CameraModel: fmt.Sprintf("Z%d", i%4),
+			},
+			Tags: []string{fmt.Sprintf("t%d", i%4), "all"},
 		}
 		if i%5 != 0 {
 			it.Taken = base.Add(time.Duration(i) * 24 * time.Hour).In(time.FixedZone("", 2*3600))

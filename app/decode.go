@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"bytes"
@@ -8,10 +8,13 @@ import (
 	"imglish/encoder/preprocess"
 )
 
-// decodeImage decodes an original for its thumbnail with the same decoder the
-// index uses (by content, EXIF orientation applied), refusing more than
-// maxPixels from the header before any pixel is decoded.
-func decodeImage(data []byte, maxPixels int64) (image.Image, error) {
+// DecodeImage decodes an image (an original, for a thumbnail or a preview)
+// with the decoder the index uses: by content, EXIF orientation applied,
+// refusing more than maxPixels from the header before any pixel is decoded.
+// Its errors wrap the decoder's sentinels, which ErrorRules classifies
+// (KindUnsupported, KindCorrupt, KindTooManyPixels). It is safe for
+// concurrent use.
+func DecodeImage(data []byte, maxPixels int64) (image.Image, error) {
 	rgb, _, err := preprocess.Decode(bytes.NewReader(data), preprocess.Options{MaxPixels: maxPixels, MaxBytes: int64(len(data)) + 1})
 	if err != nil {
 		return nil, fmt.Errorf("decode original: %w", err)
