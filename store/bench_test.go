@@ -22,6 +22,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"imglish/search"
+	"imglish/vstore/vstoretest"
 )
 
 func envInt(name string, def int) int {
@@ -153,8 +154,9 @@ func benchLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// TestCrashSoak is TestCrashRecovery with many more kill-and-reopen trials
-// (IMGLISH_CRASH_TRIALS, default 60). Run: make bench-store.
+// TestCrashSoak is the conformance suite's Crash subtest with many more
+// kill-and-reopen trials (IMGLISH_CRASH_TRIALS, default 60). Run: make
+// bench-store.
 func TestCrashSoak(t *testing.T) {
-	runCrashTrials(t, envInt("IMGLISH_CRASH_TRIALS", 60))
+	vstoretest.RunCrash(t, crashTarget(t, t.TempDir()), envInt("IMGLISH_CRASH_TRIALS", 60))
 }

@@ -33,6 +33,11 @@ type Harness struct {
 	// nil when the implementation does not persist; the durability
 	// subtest is then skipped.
 	Reopen func(t *testing.T, s vstore.Store) vstore.Store
+	// Crash returns a new, empty store that writer processes are started
+	// on and killed (see CrashTarget), for implementations that promise
+	// Apply durable and atomic across a kill of the process; nil skips
+	// the Crash subtest.
+	Crash func(t *testing.T) CrashTarget
 }
 
 // Run runs the conformance suite against h, one subtest per area.
@@ -56,6 +61,7 @@ func Run(t *testing.T, h Harness) {
 		{"Values", testValues},
 		{"Reopen", testReopen},
 		{"Closed", testClosed},
+		{"Crash", testCrash},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h) })
@@ -943,6 +949,17 @@ func testReopen(t *testing.T, h Harness) {
 	if hits, err := s.Search(t.Context(), space, vecs[5], 1, vstore.SearchOptions{}); err != nil || len(hits) != 1 || hits[0].ID != item(5).ID {
 		t.Errorf("Search after a write after reopen = %v, %v", hits, err)
 	}
+}
+
+// crashTrials is the number of kill-and-reopen rounds of the Crash subtest
+// (soak runs call RunCrash with more).
+const crashTrials = 3
+
+func testCrash(t *testing.T, h Harness) {
+	if h.Crash == nil {
+		t.Skip("the implementation does not promise durability across a kill (Harness.Crash is nil)")
+	}
+	RunCrash(t, h.Crash(t), crashTrials)
 }
 
 func testClosed(t *testing.T, h Harness) {
