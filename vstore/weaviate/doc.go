@@ -91,6 +91,15 @@
 // Vector, Texts, Value, Blob) are bounded by Options.Timeout; ItemCount and
 // Spaces, which cannot return an error, log it and report what they have.
 //
+// # Backups
+//
+// A Store is no vstore.Backuper: `imglish backup` and `restore` refuse the
+// Weaviate backend, and Weaviate's own backup modules back up and restore
+// the namespace's classes (the README has the recipe, and
+// cmd/imglish's TestWeaviateBackupRecipe follows it). Open creates the
+// items, values and blobs classes, so nothing may open the namespace while
+// a restore runs.
+//
 // # Concurrency and ownership
 //
 // A Store is safe for concurrent use. The caller that opens it closes it;
