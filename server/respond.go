@@ -17,6 +17,7 @@ import (
 	"imglish/indexer"
 	"imglish/search"
 	"imglish/store"
+	"imglish/vstore"
 )
 
 // errorBody is the JSON every error response carries.
@@ -67,6 +68,7 @@ var statusRules = []statusRule{
 	{store.ErrInvalid, http.StatusBadRequest, "bad_request", "invalid argument"},
 	{store.ErrBatchTooLarge, http.StatusRequestEntityTooLarge, "payload_too_large", "batch too large"},
 	{store.ErrClosed, http.StatusServiceUnavailable, "unavailable", "not ready"},
+	{vstore.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "store unavailable"},
 	{search.ErrDimension, http.StatusBadRequest, "bad_request", "vector dimension mismatch"},
 	{indexer.ErrRoot, http.StatusBadRequest, "bad_request", "bad index root"},
 	{indexer.ErrClosed, http.StatusServiceUnavailable, "unavailable", "not ready"},
@@ -103,11 +105,20 @@ func statusOf(err error) (int, string) {
 func (s *Server) writeError(c *gin.Context, err error) {
 	status, code := statusOf(err)
 	detail := errorDetail{Code: code}
-	if status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
+	switch {
+	case status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout:
 		detail.RequestID = rand.Text()
 		detail.Message = "internal error (request id " + detail.RequestID + ")"
 		s.log.Error("request failed", "request_id", detail.RequestID, "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
-	} else {
+	case status == http.StatusServiceUnavailable && errors.Is(err, vstore.ErrUnavailable):
+		// A remote store out of reach after its own retries: the client may
+		// try again; the details (node addresses, the engine's answers) are
+		// for the log.
+		detail.RequestID = rand.Text()
+		detail.Message = "store unavailable, try again later (request id " + detail.RequestID + ")"
+		s.log.Warn("store unavailable", "request_id", detail.RequestID, "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		c.Header("Retry-After", "5")
+	default:
 		detail.Message = publicMessage(err, status)
 	}
 	if status == http.StatusTooManyRequests {

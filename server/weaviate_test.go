@@ -45,7 +45,8 @@ type routeStep struct {
 // same demo scenes. Every answer is checked against openapi.json (the
 // env's specChecker) and the two must agree: the same status, and the
 // same body once paths under each env's own folders, recent times and
-// job ids are normalised, with numbers within 1e-5.
+// job ids are normalised, with numbers within 1e-5. Then the node stops,
+// and the API answers 503.
 func TestWeaviateRoutes(t *testing.T) {
 	bin := wvtest.Binary(t)
 	ctx := t.Context()
@@ -72,7 +73,8 @@ func TestWeaviateRoutes(t *testing.T) {
 			t.Errorf("stop weaviate: %v", err)
 		}
 	})
-	db, err := weaviate.Open(ctx, weaviate.Options{URLs: st.cl.URLs(), Namespace: "Routes"})
+	// A short first backoff: the outage at the end waits out every retry.
+	db, err := weaviate.Open(ctx, weaviate.Options{URLs: st.cl.URLs(), Namespace: "Routes", Backoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +86,29 @@ func TestWeaviateRoutes(t *testing.T) {
 	wv := newEnv(t, envConfig{scenes: n, labelSets: sets, store: db})
 	t.Logf("setup (node, model, %d scenes indexed twice): %v", n, time.Since(start).Round(time.Millisecond))
 	compareRoutes(t, emb, wv, n)
+
+	// With the node gone, routes that need the store answer 503 with
+	// Retry-After (the store out of reach after its retries), not 500, and
+	// the client reads no node address.
+	if err := st.cl.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/v1/search", map[string]any{"text": "a red star", "k": 3}},
+		{"GET", "/v1/items/" + contentID(mustRead(t, wv.scenePath(2))), nil},
+		{"GET", "/v1/folders", nil},
+	} {
+		var eb errorBody
+		status, h := wv.call(r.method, r.path, readKey, r.body, &eb)
+		if status != http.StatusServiceUnavailable || eb.Error.Code != "unavailable" || h.Get("Retry-After") == "" ||
+			eb.Error.RequestID == "" || strings.Contains(eb.Error.Message, "127.0.0.1") {
+			t.Errorf("%s %s with the node down: %d %+v, Retry-After %q; want 503 unavailable with a request id and no address",
+				r.method, r.path, status, eb.Error, h.Get("Retry-After"))
+		}
+	}
 	t.Logf("total %v", time.Since(start).Round(time.Millisecond))
 }
 
