@@ -104,6 +104,9 @@ type envConfig struct {
 	// embedded store under data (the test opens and closes it; a store
 	// that is a vstore.Checker is checked at cleanup all the same).
 	store vstore.Store
+	// embedded keeps the env on the embedded store whatever
+	// IMGLISH_TEST_BACKEND says (a test comparing the backends).
+	embedded bool
 }
 
 // hookedEmbedder is the real model with envConfig.embedHook before each batch.
@@ -130,6 +133,9 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	}
 	var err error
 	e.db = cfg.store
+	if e.db == nil && !cfg.embedded {
+		e.db = backendStore(t) // nil: the embedded store
+	}
 	if e.db == nil {
 		db, err := store.Open(ctx, filepath.Join(e.data, "store"), store.Options{MemTableSize: 4 << 20})
 		if err != nil {

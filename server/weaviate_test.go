@@ -63,7 +63,7 @@ func TestWeaviateRoutes(t *testing.T) {
 	}()
 	const n = 16
 	sets := map[string]LabelSet{"colours": {Labels: colourLabels(), Templates: []string{"a {} object"}, AutoTag: true}}
-	emb := newEnv(t, envConfig{scenes: n, labelSets: sets})
+	emb := newEnv(t, envConfig{scenes: n, labelSets: sets, embedded: true})
 	st := <-clc
 	if st.err != nil {
 		t.Fatal(st.err)
