@@ -39,10 +39,10 @@ type routeStep struct {
 // image, upload and item id with filters, paging and date sort; items,
 // originals, thumbnails and deletes; uploads with dedupe; embed; classify
 // and label sets; text collections; auto-tags at index time and retag
-// jobs; index jobs over a folder; folders; status; the page, health,
-// metrics and the OpenAPI document) on two servers side by side: one on the
-// embedded store, one on a real Weaviate node (wvcluster), each over the
-// same demo scenes. Every answer is checked against openapi.json (the
+// jobs; index jobs over a folder and a watched folder; folders; status;
+// the page and its assets, health, metrics and the OpenAPI document) on
+// two servers side by side: one on the embedded store, one on a real
+// Weaviate node (wvcluster), each over the same demo scenes. Every answer is checked against openapi.json (the
 // env's specChecker) and the two must agree: the same status, and the
 // same body once paths under each env's own folders, recent times and
 // job ids are normalised, with numbers within 1e-5. Then the node stops,
@@ -144,6 +144,7 @@ func compareRoutes(t *testing.T, emb, wv *env, n int) {
 		{"readyz", 200, func(e *env) (int, any) { return e.raw("/readyz", "") }},
 		{"page", 200, func(e *env) (int, any) { return e.raw("/", "") }},
 		{"openapi", 200, func(e *env) (int, any) { return e.raw("/v1/openapi.json", "") }},
+		{"page script", 200, func(e *env) (int, any) { return e.raw("/assets/app.js", "") }},
 		{"index status", 200, func(e *env) (int, any) { return e.ask("GET", "/v1/index/status", readKey, nil) }},
 		{"text search", 200, func(e *env) (int, any) {
 			return e.ask("POST", "/v1/search", readKey, map[string]any{"text": "a red star", "k": 5})
@@ -376,7 +377,7 @@ func (e *env) raw(path, key string) (int, any) {
 			e.t.Errorf("%s: %v", path, err)
 		}
 		out["size"] = [2]int{cfg.Width, cfg.Height}
-	case strings.HasPrefix(rct, "image/"), path == "/" || path == "/v1/openapi.json":
+	case strings.HasPrefix(rct, "image/"), path == "/" || path == "/v1/openapi.json" || strings.HasPrefix(path, "/assets/"):
 		out["sha256"] = sha(data)
 	case path == "/metrics":
 		// The index size gauge: what each store holds.
