@@ -195,6 +195,13 @@ bench-server: setup
 test-faults: setup setup-weaviate
 	$(GO) test -race -count=1 -tags faults -run 'TestNodeKilledWhileIndexing|TestIndexerKilledResumes' -v ./vstore/weaviate/
 
+.PHONY: test-server-weaviate
+## test-server-weaviate: every server test on Weaviate (IMGLISH_TEST_BACKEND=weaviate: each test's store is a namespace
+## on one shared node), to show every route behaves as on the embedded store. Out of make test: the paging tests'
+## thousands of items go through the Weaviate store's exact path, which reads the whole class per page.
+test-server-weaviate: setup setup-weaviate
+	IMGLISH_TEST_BACKEND=weaviate $(GO) test -count=1 -timeout 60m ./server/
+
 .PHONY: cluster
 ## cluster: a fresh 3-node Weaviate cluster on loopback for trying things by hand (NODES=N; data and logs in
 ## .run/cluster, wiped at start since ports are new each time; Ctrl-C stops it). CLUSTER_ENV="ENABLE_MODULES=multi2vec-clip CLIP_INFERENCE_API=http://127.0.0.1:8081" adds env.

@@ -237,7 +237,7 @@ func (c *storeCatalog) AddTexts(ctx context.Context, collection string, texts []
 func (c *storeCatalog) Texts(_ context.Context, collection string) ([]TextEntry, error) {
 	entries, err := c.db.Texts(c.textSpace(collection))
 	if err != nil {
-		return nil, err
+		return nil, textsError(collection, err)
 	}
 	out := make([]TextEntry, len(entries))
 	for i, e := range entries {
@@ -247,13 +247,24 @@ func (c *storeCatalog) Texts(_ context.Context, collection string) ([]TextEntry,
 }
 
 func (c *storeCatalog) DeleteTexts(ctx context.Context, collection string) error {
-	return c.db.DropSpace(ctx, c.textSpace(collection))
+	return textsError(collection, c.db.DropSpace(ctx, c.textSpace(collection)))
+}
+
+// textsError names the collection rather than the store's space when there
+// is none: the space name is the store's business, each backend words its
+// not-found its own way ("search: space texts:<model>:<name>: not found"),
+// and the API answers every backend alike.
+func textsError(collection string, err error) error {
+	if errors.Is(err, vstore.ErrNotFound) {
+		return fmt.Errorf("text collection %s: %w", collection, vstore.ErrNotFound)
+	}
+	return err
 }
 
 func (c *storeCatalog) SearchTexts(ctx context.Context, collection string, q []float32, k int, p SearchPage) ([]TextHit, error) {
 	hits, err := c.db.SearchTexts(ctx, c.textSpace(collection), q, k, storeSearchOptions(k, p))
 	if err != nil {
-		return nil, err
+		return nil, textsError(collection, err)
 	}
 	out := make([]TextHit, len(hits))
 	for i, h := range hits {

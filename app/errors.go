@@ -72,6 +72,9 @@ const (
 	KindUnsupported
 	// KindCorrupt: the bytes claim a format but do not decode.
 	KindCorrupt
+	// KindStoreUnavailable: a remote store stayed out of reach through its
+	// own retries (vstore.ErrUnavailable): try again later.
+	KindStoreUnavailable
 )
 
 // ErrorRule classifies the errors that wrap Err (errors.Is) as Kind.
@@ -102,6 +105,7 @@ var errorRules = []ErrorRule{
 	{vstore.ErrInvalid, KindInvalid, "invalid argument"},
 	{vstore.ErrBatchTooLarge, KindTooLarge, "batch too large"},
 	{vstore.ErrClosed, KindUnavailable, "not ready"},
+	{vstore.ErrUnavailable, KindStoreUnavailable, "store unavailable"},
 	{search.ErrDimension, KindInvalid, "vector dimension mismatch"},
 	{indexer.ErrRoot, KindInvalid, "bad index root"},
 	{indexer.ErrClosed, KindUnavailable, "not ready"},

@@ -91,7 +91,10 @@
 // store's not-found 404,
 // malformed input 400, an unsupported format or content type 415,
 // *http.MaxBytesError 413, the pixel limit 422, the rate limit 429, not ready or
-// draining 503, a request past its timeout 504. A handler panic becomes a
+// draining 503, a remote store out of reach after its retries
+// (vstore.ErrUnavailable: the Weaviate backend) 503 with Retry-After and
+// a request id, its details only in the log, a request past its timeout
+// 504. A handler panic becomes a
 // logged 500; bad input is never a 500. A 500's message is only "internal
 // error (request id …)", with the id also in "request_id" and in the log line
 // that holds the cause. Other messages say what was wrong in the request's own

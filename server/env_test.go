@@ -22,6 +22,7 @@ import (
 	"imglish/internal/testenv"
 	"imglish/model"
 	"imglish/store"
+	"imglish/vstore"
 )
 
 // Test keys (16+ characters, as Options requires).
@@ -64,7 +65,7 @@ type env struct {
 	t       testing.TB
 	srv     *Server
 	ts      *httptest.Server
-	db      *store.DB
+	db      vstore.Store
 	model   *Model
 	ix      *indexer.Indexer
 	cat     Catalog
@@ -99,6 +100,13 @@ type envConfig struct {
 	// encoder, if set, wraps the model the server is given (not the
 	// indexer's encoder).
 	encoder func(*Model) Encoder
+	// store, if set, is the vector store the env runs on instead of an
+	// embedded store under data (the test opens and closes it; a store
+	// that is a vstore.Checker is checked at cleanup all the same).
+	store vstore.Store
+	// embedded keeps the env on the embedded store whatever
+	// IMGLISH_TEST_BACKEND says (a test comparing the backends).
+	embedded bool
 }
 
 // hookedEmbedder is the real model with envConfig.embedHook before each batch.
@@ -124,23 +132,34 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		e.data = filepath.Join(t.TempDir(), "data")
 	}
 	var err error
-	e.db, err = store.Open(ctx, filepath.Join(e.data, "store"), store.Options{MemTableSize: 4 << 20})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
+	e.db = cfg.store
+	if e.db == nil && !cfg.embedded {
+		e.db = backendStore(t) // nil: the embedded store
+	}
+	if e.db == nil {
+		db, err := store.Open(ctx, filepath.Join(e.data, "store"), store.Options{MemTableSize: 4 << 20})
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		e.db = db
+		t.Cleanup(func() {
+			if err := db.Close(); err != nil {
+				t.Errorf("close store: %v", err)
+			}
+		})
 	}
 	core, err := model.Open(ctx, mdir, model.Options{Encoder: encoder.Options{Threads: 1}})
 	if err != nil {
 		t.Fatalf("open model: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := e.db.Check(context.Background()); err != nil {
-			t.Errorf("store check: %v", err)
+		if c, ok := e.db.(vstore.Checker); ok {
+			if err := c.Check(context.Background()); err != nil {
+				t.Errorf("store check: %v", err)
+			}
 		}
 		if err := core.Close(); err != nil {
 			t.Errorf("close model: %v", err)
-		}
-		if err := e.db.Close(); err != nil {
-			t.Errorf("close store: %v", err)
 		}
 	})
 	if e.model, err = app.NewModel(core); err != nil {

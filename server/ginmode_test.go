@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -10,10 +11,16 @@ import (
 
 // TestMain runs the tests in gin's test mode: gin's mode is process state
 // that New leaves alone (TestNewLeavesGinMode), and its debug mode would
-// print every route of every test server.
+// print every route of every test server. It stops the Weaviate node that
+// IMGLISH_TEST_BACKEND=weaviate shares between envs.
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
-	os.Exit(m.Run())
+	code := m.Run()
+	if err := stopSharedCluster(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop the shared weaviate node:", err)
+		code = max(code, 1)
+	}
+	os.Exit(code)
 }
 
 // TestNewLeavesGinMode: New builds its engines without gin.SetMode, which is

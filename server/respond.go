@@ -95,6 +95,8 @@ func statusOfKind(k app.Kind) (int, string) {
 		return http.StatusUnsupportedMediaType, "unsupported_media_type"
 	case app.KindCorrupt:
 		return http.StatusBadRequest, "corrupt_image"
+	case app.KindStoreUnavailable:
+		return http.StatusServiceUnavailable, "unavailable"
 	default:
 		return http.StatusInternalServerError, "internal"
 	}
@@ -130,6 +132,14 @@ func (s *Server) writeError(c *gin.Context, err error) {
 		detail.RequestID = rand.Text()
 		detail.Message = "internal error (request id " + detail.RequestID + ")"
 		s.log.Error("request failed", "request_id", detail.RequestID, "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	} else if app.KindOf(err) == app.KindStoreUnavailable {
+		// A remote store out of reach after its own retries: the client may
+		// try again; the details (node addresses, the engine's answers) are
+		// for the log.
+		detail.RequestID = rand.Text()
+		detail.Message = "store unavailable, try again later (request id " + detail.RequestID + ")"
+		s.log.Warn("store unavailable", "request_id", detail.RequestID, "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		c.Header("Retry-After", "5")
 	} else {
 		detail.Message = publicMessage(err, status)
 	}

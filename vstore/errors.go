@@ -20,6 +20,11 @@ var (
 	// ErrExists means a space of that name already exists with a different
 	// configuration.
 	ErrExists = errors.New("already exists")
+	// ErrUnavailable means the store's engine could not be reached, or kept
+	// failing, after the implementation's own retries: the call may succeed
+	// later. Only a remote store reports it (the embedded store fails with
+	// ErrClosed or an I/O error instead).
+	ErrUnavailable = errors.New("store unavailable")
 	// ErrBatchTooLarge means a batch does not fit one atomic write of the
 	// engine; split it.
 	ErrBatchTooLarge = errors.New("batch too large")

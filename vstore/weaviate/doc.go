@@ -91,6 +91,22 @@
 // Vector, Texts, Value, Blob) are bounded by Options.Timeout; ItemCount and
 // Spaces, which cannot return an error, log it and report what they have.
 //
+// # Outages
+//
+// A request that fails past every retry wraps ErrUnavailable, which wraps
+// vstore.ErrUnavailable: the HTTP API answers it 503 with Retry-After
+// (server's TestWeaviateRoutes stops the node and checks), where the
+// embedded store has no such failure.
+//
+// # Backups
+//
+// A Store is no vstore.Backuper: `imglish backup` and `restore` refuse the
+// Weaviate backend, and Weaviate's own backup modules back up and restore
+// the namespace's classes (the README has the recipe, and
+// cmd/imglish's TestWeaviateBackupRecipe follows it). Open creates the
+// items, values and blobs classes, so nothing may open the namespace while
+// a restore runs.
+//
 // # Concurrency and ownership
 //
 // A Store is safe for concurrent use. The caller that opens it closes it;

@@ -3,6 +3,8 @@ package weaviate
 import (
 	"errors"
 	"fmt"
+
+	"imglish/vstore"
 )
 
 // Errors of this package, besides vstore's sentinels (ErrNotFound,
@@ -10,8 +12,9 @@ import (
 // method wraps the same way the embedded store does.
 var (
 	// ErrUnavailable means Weaviate could not be reached or kept failing
-	// (transport errors, 5xx, 429) after every retry.
-	ErrUnavailable = errors.New("weaviate unavailable")
+	// (transport errors, 5xx, 429) after every retry. It wraps
+	// vstore.ErrUnavailable, which the server answers with 503.
+	ErrUnavailable = fmt.Errorf("weaviate: %w", vstore.ErrUnavailable)
 	// ErrRejected means Weaviate answered a request with a client error
 	// (4xx) or refused objects of a batch; retrying the same request does
 	// not help.

@@ -27,7 +27,7 @@ func (s *Store) item(ctx context.Context, id string) (vstore.Item, error) {
 	}
 	o, err := s.getObject(ctx, s.itemsClass, itemUUID(id), false)
 	if errors.Is(err, errNotFoundStatus) {
-		return vstore.Item{}, fmt.Errorf("item %s: %w", id, vstore.ErrNotFound)
+		return vstore.Item{}, fmt.Errorf("item %.40q: %w", id, vstore.ErrNotFound)
 	}
 	if err != nil {
 		return vstore.Item{}, fmt.Errorf("item %s: %w", id, err)
@@ -37,7 +37,7 @@ func (s *Store) item(ctx context.Context, id string) (vstore.Item, error) {
 		return vstore.Item{}, err
 	}
 	if it.ID != id {
-		return vstore.Item{}, fmt.Errorf("item %s: %w", id, vstore.ErrNotFound)
+		return vstore.Item{}, fmt.Errorf("item %.40q: %w", id, vstore.ErrNotFound)
 	}
 	return it, nil
 }

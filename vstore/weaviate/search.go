@@ -368,7 +368,7 @@ func (s *Store) Vector(space, id string) ([]float32, error) {
 	}
 	o, err := s.getObject(ctx, sp.class, uuid, true)
 	if errors.Is(err, errNotFoundStatus) || (err == nil && (prop(o.Properties) != id || len(o.Vector) != sp.Dim)) {
-		return nil, fmt.Errorf("vector %s/%s: %w", space, id, vstore.ErrNotFound)
+		return nil, fmt.Errorf("vector %s/%.40q: %w", space, id, vstore.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vector %s/%s: %w", space, id, err)
