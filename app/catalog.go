@@ -69,6 +69,9 @@ func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f *vstore
 	out := make([]Hit, len(hits))
 	for i, h := range hits {
 		out[i] = Hit{ID: h.ID, Score: h.Score, Item: itemOf(h.Item)}
+		if f != nil {
+			out[i].Item.preferPath(f.PathPrefixes)
+		}
 	}
 	return out, nil
 }

@@ -82,6 +82,22 @@ func itemOf(it vstore.Item) Item {
 	return v
 }
 
+// preferPath makes Path the first of Paths under one of prefixes, when
+// there are prefixes and Path is not under any: a search filtered to a
+// folder shows each hit by its file in that folder, whichever copy of the
+// same content was indexed first.
+func (it *Item) preferPath(prefixes []string) {
+	under := func(p string) bool {
+		return slices.ContainsFunc(prefixes, func(pre string) bool { return strings.HasPrefix(p, pre) })
+	}
+	if len(prefixes) == 0 || under(it.Path) {
+		return
+	}
+	if i := slices.IndexFunc(it.Paths, under); i >= 0 {
+		it.Path = it.Paths[i]
+	}
+}
+
 // GPS is a position in decimal degrees (WGS 84), altitude in metres.
 type GPS = vstore.GPS
 
