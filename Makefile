@@ -217,6 +217,15 @@ bench-weaviate: setup setup-weaviate
 	@mkdir -p bench/out
 	IMGLISH_BENCH_OUT=$(abspath bench/out/weaviate.txt) $(GO) test -tags bench -run TestWeaviateVectorizerThroughput -v -timeout 30m ./cmd/imglish/
 
+.PHONY: bench-cluster
+## bench-cluster: the embedded store vs a 1-node and a 3-node Weaviate cluster (2 replicas, 3 shards) in one run: inserts,
+## search p50/p99 at 1/8/32 clients and recall@10 on the ANN bench's 100k×768 vectors, where a cluster's time goes,
+## bytes per object and the nodes 10M/100M photos need, and the demo model end to end (writes bench/out/cluster.md;
+## ≈15–20 min on 2 cores). BENCH_CLUSTER_N=5000 for a quick check; BENCH_CLUSTER_Q, _SCENES, _REPLICAS resize the rest.
+bench-cluster: setup setup-weaviate
+	@mkdir -p bench/out
+	IMGLISH_BENCH_OUT=$(abspath bench/out/cluster.md) nice $(GO) test -tags bench -count=1 -run TestClusterBench -v -timeout 90m ./cmd/imglish/
+
 .PHONY: fixtures bench-torch
 ## fixtures: regenerate testdata/reference/ (BEiT-3 parity checkpoints and goldens; Debian python3-torch).
 fixtures:

@@ -102,6 +102,25 @@ func (n *Node) GRPCAddr() string { return "127.0.0.1:" + strconv.Itoa(n.GRPCPort
 // LogPath is the file the node's output goes to.
 func (n *Node) LogPath() string { return n.logPath }
 
+// DataDir is the node's PERSISTENCE_DATA_PATH (benchmarks measure its size).
+func (n *Node) DataDir() string { return n.dataDir }
+
+// PID is the process id of the running node, or 0 when it is not running
+// (benchmarks read its CPU time and RSS from /proc).
+func (n *Node) PID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	select {
+	case <-n.exited:
+		return 0
+	default:
+		return n.cmd.Process.Pid
+	}
+}
+
 // Cluster is a set of running nodes.
 type Cluster struct {
 	Nodes []*Node

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -53,6 +54,11 @@ func TestThreeNodes(t *testing.T) {
 			t.Fatalf("%s sees %+v (%v), want 3 nodes", n.Name, st, err)
 		}
 	}
+	for _, n := range cl.Nodes {
+		if st, err := os.Stat(n.DataDir()); n.PID() <= 0 || err != nil || !st.IsDir() {
+			t.Fatalf("%s: pid %d, data dir %s: %v", n.Name, n.PID(), n.DataDir(), err)
+		}
+	}
 	base := cl.Nodes[0].URL()
 	wvtest.Call(t, http.MethodPost, base+"/v1/schema", map[string]any{
 		"class": "Vec", "vectorizer": "none",
@@ -98,6 +104,9 @@ func TestThreeNodes(t *testing.T) {
 	killed := cl.Nodes[2]
 	if err := killed.Kill(); err != nil {
 		t.Fatal(err)
+	}
+	if pid := killed.PID(); pid != 0 {
+		t.Errorf("killed %s reports pid %d, want 0", killed.Name, pid)
 	}
 	for _, i := range []int{0, 123, 299} {
 		if got := nearest(cl.Nodes[1].URL(), i); got != fmt.Sprint(i) {
