@@ -191,5 +191,23 @@ func (a *App) AutoTagger() *AutoTagger { return a.tagger }
 // Store is the vector store.
 func (a *App) Store() vstore.Store { return a.db }
 
+// Ping reports whether the store answers: a remote store (one with a
+// Ping method, as the Weaviate backend has) is asked within ctx; the
+// embedded store, in this process, always answers. A store that did not
+// answer (ctx ended included) gives an error wrapping vstore.ErrUnavailable
+// (KindStoreUnavailable); a closed one, vstore.ErrClosed.
+func (a *App) Ping(ctx context.Context) error {
+	p, ok := a.db.(interface{ Ping(context.Context) error })
+	if !ok {
+		return nil
+	}
+	err := p.Ping(ctx)
+	if err != nil && !errors.Is(err, vstore.ErrUnavailable) && !errors.Is(err, vstore.ErrClosed) {
+		// Out of time (ctx) or any other failure: the store did not answer.
+		err = fmt.Errorf("%w: %w", vstore.ErrUnavailable, err)
+	}
+	return err
+}
+
 // Info describes the model.
 func (a *App) Info() ModelInfo { return a.enc.Info() }

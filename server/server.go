@@ -252,13 +252,28 @@ func (s *Server) handleHealthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
+// handleReadyz answers 200 when the server takes requests: its parts are
+// set, it is not draining, and its store answers (a remote store is asked,
+// within readyzTimeout: a cluster out of reach reads 503, so that a load
+// balancer sends requests elsewhere).
 func (s *Server) handleReadyz(c *gin.Context) {
 	if err := s.ready(); err != nil {
 		s.writeError(c, err)
 		return
 	}
+	if s.app != nil {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), readyzTimeout)
+		defer cancel()
+		if err := s.app.Ping(ctx); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
+
+// readyzTimeout bounds /readyz's question to a remote store.
+const readyzTimeout = 3 * time.Second
 
 func (s *Server) handleMetrics(c *gin.Context) {
 	s.refreshGauges()

@@ -89,7 +89,8 @@ func TestWeaviateRoutes(t *testing.T) {
 
 	// With the node gone, routes that need the store answer 503 with
 	// Retry-After (the store out of reach after its retries), not 500, and
-	// the client reads no node address.
+	// the client reads no node address; /readyz, which asks the store,
+	// says so too.
 	if err := st.cl.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +101,7 @@ func TestWeaviateRoutes(t *testing.T) {
 		{"POST", "/v1/search", map[string]any{"text": "a red star", "k": 3}},
 		{"GET", "/v1/items/" + contentID(mustRead(t, wv.scenePath(2))), nil},
 		{"GET", "/v1/folders", nil},
+		{"GET", "/readyz", nil},
 	} {
 		var eb errorBody
 		status, h := wv.call(r.method, r.path, readKey, r.body, &eb)
