@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// benchOut lays out what bench/run.sh leaves for three rounds: imglish fp32
+// at the given CPU-s per image per round, the reference with
+// OPENBLAS_CORETYPE=SkylakeX at 2.0 CPU-s every round, and OpenBLAS's
+// default (Prescott) once in round 1 at defaultCPU.
+func benchOut(t *testing.T, fp32 []float64, defaultCPU float64) string {
+	t.Helper()
+	dir := t.TempDir()
+	torch := func(cpu float64, coretype, core string) map[string]any {
+		return map[string]any{"impl": "pytorch-eager-reference", "torch": "1.13", "openblas_core": core, "openblas_coretype": coretype,
+			"image": []map[string]any{{"batch": 1, "images": 8, "images_per_s": 1 / cpu, "cpu_s_per_image": cpu}},
+			"text":  []map[string]any{{"batch": 1, "tokens": 16, "p50_ms": 100 * cpu, "p90_ms": 110 * cpu}}}
+	}
+	for i, cpu := range fp32 {
+		d := filepath.Join(dir, "rounds", fmt.Sprintf("r%d", i+1))
+		writeJSON(t, filepath.Join(d, "imglish-fp32.json"), map[string]any{"impl": "imglish-onnxruntime",
+			"image": []map[string]any{{"batch": 1, "images": 8, "images_per_s": 1 / cpu, "cpu_s_per_image": cpu}},
+			"text":  []map[string]any{{"batch": 1, "tokens": 16, "p50_ms": 10 * cpu, "p90_ms": 11 * cpu}}})
+		writeJSON(t, filepath.Join(d, "torch.json"), torch(2.0, "SkylakeX", "SkylakeX"))
+		load := fmt.Sprintf("start=10:0%d:00\nload_start=%d.00 1.00 1.00\nload_end=%d.50 1.00 1.00\nend=10:0%d:30\n", i, i+1, i+1, i)
+		if err := os.WriteFile(filepath.Join(d, "load.txt"), []byte(load), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeJSON(t, filepath.Join(dir, "rounds", "r1", "torch-default.json"), torch(defaultCPU, "", "Prescott"))
+	writeJSON(t, filepath.Join(dir, "torch-cores.json"), map[string]any{"n": 2048, "threads": 2, "passes": 3, "cpu_level": "AVX-512",
+		"default_core": "Prescott", "chosen": "SkylakeX", "why": "5.00x",
+		"cores": []map[string]any{{"coretype": "", "core": "Prescott", "gflops": []float64{40}, "best_gflops": 40},
+			{"coretype": "SkylakeX", "core": "SkylakeX", "gflops": []float64{200}, "best_gflops": 200}}})
+	cmds := "encoder-fp32\tbench/out/encbench -model bench/out/models/base-fp32 -json bench/out/rounds/r1/imglish-fp32.json\n" +
+		"torch-cores\t/usr/bin/python3 tools/reference/bench_torch.py --probe-cores\n"
+	if err := os.WriteFile(filepath.Join(dir, "commands.tsv"), []byte(cmds), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "meta.txt"), []byte("rounds=3\nthreads=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestEncoderRounds checks that ratios are taken per round against the
+// better PyTorch row and reported as median (range), that both PyTorch rows
+// say which OpenBLAS core they ran, that every round's load is there, and
+// that each section names its command.
+func TestEncoderRounds(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		defaultCPU float64 // CPU-s per image of PyTorch with OpenBLAS's default core
+		refLabel   string
+		ratio      string // imglish fp32, CPU-s ratio to the reference, median (range)
+	}{
+		{"set core is faster", 10.0, "**PyTorch 1.13 (OpenBLAS core SkylakeX, set for the reference)**", "| imglish ORT fp32 | 1 | 3 | 1.000 (0.800–1.250) | 1.000 (0.800–1.250) | 2.00× (1.60×–2.50×) |"},
+		{"default is faster", 1.0, "**PyTorch 1.13 (OpenBLAS default: Prescott)**", "| imglish ORT fp32 | 1 | 3 | 1.000 (0.800–1.250) | 1.000 (0.800–1.250) | 1.00× (0.80×–1.25×) |"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			md, _ := render(benchOut(t, []float64{1.25, 1.0, 0.8}, tc.defaultCPU))
+			for _, want := range []string{
+				"The reference is " + tc.refLabel,
+				tc.ratio,
+				"| PyTorch 1.13 (OpenBLAS default: Prescott) | 1 | 1 | ",
+				"| PyTorch 1.13 (OpenBLAS core SkylakeX, set for the reference) | 1 | 3 | ",
+				"| 1 | 10:00:00–10:00:30 | 1.00 1.00 1.00 | 1.50 1.00 1.00 |",
+				"| 3 | 10:02:00–10:02:30 | 3.00 1.00 1.00 | 3.50 1.00 1.00 |",
+				"Produced by: `bench/out/encbench -model bench/out/models/base-fp32 -json bench/out/rounds/r1/imglish-fp32.json`",
+				"Produced by: `/usr/bin/python3 tools/reference/bench_torch.py --probe-cores`",
+				"| SkylakeX | SkylakeX | 200.0 | 200.0 |",
+			} {
+				if !strings.Contains(md, want) {
+					t.Errorf("report lacks %q:\n%s", want, md)
+				}
+			}
+		})
+	}
+}
+
+func TestStats(t *testing.T) {
+	for _, tc := range []struct {
+		v    []float64
+		want string
+	}{
+		{nil, "—"},
+		{[]float64{2}, "2.0"},
+		{[]float64{3, 1, 2}, "2.0 (1.0–3.0)"},
+		{[]float64{4, 1, 2, 3}, "2.5 (1.0–4.0)"},
+	} {
+		if got := stats(tc.v).format("%.1f"); got != tc.want {
+			t.Errorf("stats(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
