@@ -21,7 +21,8 @@
 # check, a few minutes; it does not replace bench/REPORT.md unless
 # BENCH_PUBLISH=1); the full run takes ~40-50 min, most of it the ANN
 # benchmark. BENCH_CHECKPOINT reuses a base-384 checkpoint (default: made once
-# in bench/out/base384.pth).
+# in bench/out/base384.pth). BENCH_OPENBLAS_CORETYPE=X runs the reference with
+# OPENBLAS_CORETYPE=X whatever the probe chose (and the default row beside it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out
@@ -94,6 +95,10 @@ run peak "$OUT/cpupeak" -threads $THREADS -json "$OUT/peak.json" ||
 log "OpenBLAS kernels for the PyTorch reference"
 run torch-cores $PY tools/reference/bench_torch.py --probe-cores --probe-passes $PASSES --threads $THREADS --json "$OUT/torch-cores.json" >/dev/null
 CORE=$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["chosen"])' "$OUT/torch-cores.json")
+if [[ -n ${BENCH_OPENBLAS_CORETYPE:-} ]]; then
+  CORE=$BENCH_OPENBLAS_CORETYPE
+  echo "openblas_coretype_forced=$CORE" >>"$OUT/meta.txt"
+fi
 if [[ -n $CORE ]]; then
   log "the reference runs with OPENBLAS_CORETYPE=$CORE; OpenBLAS's default once, in round 1"
 else

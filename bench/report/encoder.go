@@ -165,7 +165,7 @@ func (c comparison) textStats(key string, b int) (p50, p90, cpu, ratio stat) {
 
 func encoderSection(md, summary *strings.Builder, js map[string]any, dir string, rounds []round, cmds map[string]string) {
 	fmt.Fprintf(md, "## Encoder: BEiT-3 base 384, random weights, imglish vs PyTorch\n\n")
-	probe := coreSection(md, js, dir, cmds)
+	probe := coreSection(md, js, dir, cmds, readMeta(filepath.Join(dir, "meta.txt"))["openblas_coretype_forced"])
 	if len(rounds) == 0 {
 		fmt.Fprintf(md, "_no encoder results_\n\n")
 		return
@@ -299,7 +299,7 @@ func engineOrder(engines []engine, withDefault bool) string {
 
 // coreSection reports which OpenBLAS kernels the PyTorch reference got by
 // default and which it was given (bench_torch.py --probe-cores).
-func coreSection(md *strings.Builder, js map[string]any, dir string, cmds map[string]string) *coreProbe {
+func coreSection(md *strings.Builder, js map[string]any, dir string, cmds map[string]string, forced string) *coreProbe {
 	var p coreProbe
 	if !readJSON(filepath.Join(dir, "torch-cores.json"), &p) {
 		return nil
@@ -310,26 +310,33 @@ func coreSection(md *strings.Builder, js map[string]any, dir string, cmds map[st
 	if def == "" {
 		def = "none (torch did not load OpenBLAS)"
 	}
-	fmt.Fprintf(md, "Debian's torch %s multiplies float32 matrices with OpenBLAS, which picks its kernels by CPU model when it loads. Here it chose **%s**; the CPU's widest vectors are %s. A %d×%d float32 matmul in torch on %d threads, each setting in a fresh process, %d interleaved passes (GFLOP/s):\n\n",
+	fmt.Fprintf(md, "Debian's torch %s multiplies float32 matrices with OpenBLAS, which picks its kernels by CPU model when it loads. Here it chose **%s**; the CPU's widest vectors are %s. A %d×%d float32 matmul in torch on %d threads, each setting in a fresh process, %d interleaved passes, each the best of 8 runs; the choice goes by GFLOP per CPU-second (all the process's threads), which the neighbours' load moves far less than the wall rate:\n\n",
 		p.Torch, def, p.CPULevel, p.N, p.N, p.Threads, p.Passes)
-	fmt.Fprintf(md, "| OPENBLAS_CORETYPE | core OpenBLAS ran | GFLOP/s per pass | best |\n|---|---|---|---|\n")
+	fmt.Fprintf(md, "| OPENBLAS_CORETYPE | core OpenBLAS ran | GFLOP per CPU-s, per pass | best | GFLOP/s (wall), per pass | best |\n|---|---|---|---|---|---|\n")
 	for _, c := range p.CoreTypes {
 		ct := c.CoreType
 		if ct == "" {
 			ct = "(unset: default)"
 		}
-		var passes []string
-		for _, g := range c.GFLOPS {
-			passes = append(passes, fmt.Sprintf("%.1f", g))
+		list := func(v []float64) string {
+			var s []string
+			for _, g := range v {
+				s = append(s, fmt.Sprintf("%.1f", g))
+			}
+			if c.Error != "" {
+				s = append(s, "failed: "+c.Error)
+			}
+			return strings.Join(s, ", ")
 		}
-		if c.Error != "" {
-			passes = append(passes, "failed: "+c.Error)
-		}
-		fmt.Fprintf(md, "| %s | %s | %s | %.1f |\n", ct, c.Core, strings.Join(passes, ", "), c.Best)
+		fmt.Fprintf(md, "| %s | %s | %s | %.1f | %s | %.1f |\n", ct, c.Core, list(c.PerCPU), c.BestCPU, list(c.GFLOPS), c.Best)
 	}
-	if p.Chosen != "" {
+	switch {
+	case forced != "":
+		fmt.Fprintf(md, "\nThe reference runs with **OPENBLAS_CORETYPE=%s, forced by BENCH_OPENBLAS_CORETYPE** (the probe's own verdict: %s), set for the PyTorch process only; its default-kernel run is the second PyTorch row.\n\n", forced, p.Why)
+		p.Chosen = forced
+	case p.Chosen != "":
 		fmt.Fprintf(md, "\nThe reference runs with **OPENBLAS_CORETYPE=%s** (%s), set for the PyTorch process only; its default-kernel run is the second PyTorch row.\n\n", p.Chosen, p.Why)
-	} else {
+	default:
 		fmt.Fprintf(md, "\nThe reference runs with OpenBLAS's default core: %s.\n\n", p.Why)
 	}
 	produced(md, cmds, "torch-cores")
@@ -441,6 +448,9 @@ func peakSection(md, summary *strings.Builder, js map[string]any, dir string, cm
 	fmt.Fprintf(md, "### Distance to the silicon peak\n\n")
 	fmt.Fprintf(md, "This CPU's multiply-add peak, measured in this run before the rounds (12 independent 512-bit FMA or VNNI chains per thread): **%.0f GFLOP/s fp32** (VFMADD231PS) and **%.0f GOP/s int8** (VPDPBUSD) on %d threads, %.0f and %.0f on one. At that peak an image takes %.3f s in fp32 and %.3f s in int8 (linear layers int8, the rest fp32) on %d threads: at most %.2f and %.2f images/s, a bound no implementation can pass. The wall share compares images/s with that bound (it moves with the machine's load); the CPU share compares CPU-seconds per image with the one-thread peak's %.3f and %.3f CPU-s. Median (range) over the rounds.\n\n",
 		pf, pi, threads, pf1, pi1, tf, ti, threads, 1/tf, 1/ti, cf, ci)
+	if s := min(pf/pf1, pi/pi1); threads > 1 && s < 0.9*float64(threads) {
+		fmt.Fprintf(md, "**The machine was busy while the peak was measured**: %d threads reached only %.2f× one thread's rate (%d× on an idle machine), so the wall bound is low and wall shares are inflated (they can pass 100%%); the CPU shares are not affected.\n\n", threads, s, threads)
+	}
 	fmt.Fprintf(md, "| model | batch | images/s (wall) | share of the peak (wall) | CPU-s / image | share of the peak (CPU) |\n|---|---|---|---|---|---|\n")
 	share := map[string]any{}
 	for _, x := range []struct {

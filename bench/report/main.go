@@ -92,7 +92,9 @@ type coreProbe struct {
 		CoreType string    `json:"coretype"`
 		Core     string    `json:"core"`
 		GFLOPS   []float64 `json:"gflops"`
+		PerCPU   []float64 `json:"gflop_per_cpu_s"`
 		Best     float64   `json:"best_gflops"`
+		BestCPU  float64   `json:"best_gflop_per_cpu_s"`
 		Error    string    `json:"error"`
 	} `json:"cores"`
 }

@@ -49,8 +49,8 @@ func benchOut(t *testing.T, fp32 []float64, defaultCPU float64) string {
 	writeJSON(t, filepath.Join(dir, "rounds", "r1", "torch-default.json"), torch(defaultCPU, "", "Prescott"))
 	writeJSON(t, filepath.Join(dir, "torch-cores.json"), map[string]any{"n": 2048, "threads": 2, "passes": 3, "cpu_level": "AVX-512",
 		"default_core": "Prescott", "chosen": "SkylakeX", "why": "5.00x",
-		"cores": []map[string]any{{"coretype": "", "core": "Prescott", "gflops": []float64{40}, "best_gflops": 40},
-			{"coretype": "SkylakeX", "core": "SkylakeX", "gflops": []float64{200}, "best_gflops": 200}}})
+		"cores": []map[string]any{{"coretype": "", "core": "Prescott", "gflops": []float64{40}, "best_gflops": 40, "gflop_per_cpu_s": []float64{20}, "best_gflop_per_cpu_s": 20},
+			{"coretype": "SkylakeX", "core": "SkylakeX", "gflops": []float64{200}, "best_gflops": 200, "gflop_per_cpu_s": []float64{100}, "best_gflop_per_cpu_s": 100}}})
 	cmds := "encoder-fp32\tbench/out/encbench -model bench/out/models/base-fp32 -json bench/out/rounds/r1/imglish-fp32.json\n" +
 		"torch-cores\t/usr/bin/python3 tools/reference/bench_torch.py --probe-cores\n"
 	if err := os.WriteFile(filepath.Join(dir, "commands.tsv"), []byte(cmds), 0o644); err != nil {
@@ -87,7 +87,7 @@ func TestEncoderRounds(t *testing.T) {
 				"| 3 | 10:02:00–10:02:30 | 3.00 1.00 1.00 | 3.50 1.00 1.00 |",
 				"Produced by: `bench/out/encbench -model bench/out/models/base-fp32 -json bench/out/rounds/r1/imglish-fp32.json`",
 				"Produced by: `/usr/bin/python3 tools/reference/bench_torch.py --probe-cores`",
-				"| SkylakeX | SkylakeX | 200.0 | 200.0 |",
+				"| SkylakeX | SkylakeX | 100.0 | 100.0 | 200.0 | 200.0 |",
 			} {
 				if !strings.Contains(md, want) {
 					t.Errorf("report lacks %q:\n%s", want, md)
