@@ -40,11 +40,12 @@ MIN=8; REPS=40; TREPS=20; BATCH=1,8; PASSES=3
 log() { printf '== %s: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 # run KEY CMD...: note the command under KEY (the first time only: later rounds
-# differ only in their output folder), then run it.
+# differ only in their output folder; the checkout's path written as $PWD), then run it.
 run() {
   local key=$1
   shift
-  grep -q "^$key"$'\t' "$OUT/commands.tsv" 2>/dev/null || printf '%s\t%s\n' "$key" "$*" >>"$OUT/commands.tsv"
+  local cmd="$*"
+  grep -q "^$key"$'\t' "$OUT/commands.tsv" 2>/dev/null || printf '%s\t%s\n' "$key" "${cmd//$PWD\//\$PWD/}" >>"$OUT/commands.tsv"
   "$@"
 }
 

@@ -253,6 +253,25 @@ func or(s, def string) string {
 	return s
 }
 
+var heading = regexp.MustCompile(`(?m)^(#+) `)
+
+// demote shifts an included report's headings so that its top ones become
+// level 3, under this report's section heading.
+func demote(s string) string {
+	top := 0
+	for _, m := range heading.FindAllStringSubmatch(s, -1) {
+		if top == 0 || len(m[1]) < top {
+			top = len(m[1])
+		}
+	}
+	if top == 0 {
+		return s
+	}
+	return heading.ReplaceAllStringFunc(s, func(h string) string {
+		return strings.Repeat("#", len(h)-1-top+3) + " "
+	})
+}
+
 // readText is a file's text, trimmed.
 func readText(path string) (string, error) {
 	b, err := os.ReadFile(path)
@@ -355,9 +374,7 @@ func annSection(md, summary *strings.Builder, js map[string]any, dir string, cmd
 			fmt.Fprintf(summary, "- ANN: %s\n", line)
 		}
 	}
-	// Demote the ANN report's own heading one level.
-	s := strings.TrimSpace(string(b))
-	s = regexp.MustCompile(`(?m)^(#+) `).ReplaceAllString(s, "$1## ")
+	s := demote(strings.TrimSpace(string(b)))
 	fmt.Fprintf(md, "%s\n\n", s)
 }
 
@@ -407,7 +424,7 @@ func httpSection(md *strings.Builder, js map[string]any, dir string, cmds map[st
 	s := strings.TrimSpace(string(b))
 	js["http_report"] = s
 	if strings.Contains(s, "|") {
-		fmt.Fprintf(md, "%s\n\n", regexp.MustCompile(`(?m)^(#+) `).ReplaceAllString(s, "$1## "))
+		fmt.Fprintf(md, "%s\n\n", demote(s))
 	} else {
 		fmt.Fprintf(md, "Server TestServeLatency (loopback HTTP text search):\n\n```\n%s\n```\n\n", s)
 	}

@@ -112,3 +112,16 @@ func TestStats(t *testing.T) {
 		}
 	}
 }
+
+func TestDemote(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"no heading", "no heading"},
+		{"# a\ntext\n## b", "### a\ntext\n#### b"},
+		{"### a\n#### b", "### a\n#### b"},
+		{"#### a\n##### b", "### a\n#### b"},
+	} {
+		if got := demote(tc.in); got != tc.want {
+			t.Errorf("demote(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
