@@ -215,7 +215,11 @@ func encoderSection(md, summary *strings.Builder, js map[string]any, dir string,
 	if len(results(rounds, engTorchDefault)) > 0 {
 		fmt.Fprintf(md, "PyTorch with OpenBLAS's default kernels ran once more, at the end of round 1 only (a labelled second row, not the reference: it is the slower configuration). ")
 	}
-	fmt.Fprintf(md, "Each engine's rows below give the median over the rounds and the range (min–max); each ratio is taken within a round, against the reference's run of that round, and likewise given as median (range). The reference is **%s**, the faster of the PyTorch rows.\n\n", refLabel)
+	faster := ""
+	if len(results(rounds, engTorchDefault)) > 0 {
+		faster = ", the faster of the two PyTorch rows (fewer CPU-s per image at the smallest batch, median)"
+	}
+	fmt.Fprintf(md, "Each engine's rows below give the median over the rounds and the range (min–max); each ratio is taken within a round, against the reference's run of that round (or its one run), and likewise given as median (range). The reference is **%s**%s.\n\n", refLabel, faster)
 	fmt.Fprintf(md, "| round | UTC | load average at start | at end |\n|---|---|---|---|\n")
 	for _, r := range rounds {
 		fmt.Fprintf(md, "| %d | %s–%s | %s | %s |\n", r.N, r.Start, r.End, r.LoadStart, r.LoadEnd)

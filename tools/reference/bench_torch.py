@@ -137,8 +137,8 @@ def probe_cores(args):
             print(f"probe pass {p + 1}: OPENBLAS_CORETYPE={row['coretype'] or '(unset)'} core {r['core']}: "
                   f"{r['gflops']:.1f} GFLOP/s, {r['gflop_per_cpu_s']:.1f} per CPU-s", file=sys.stderr)
     # Chosen by the rate per CPU-second: neighbours' load moves it far less
-    # than the wall rate (a quick run on a loaded machine: 44-272 GFLOP/s
-    # wall for one core setting).
+    # than the wall rate (bench/HISTORY.md, "OpenBLAS kernels for the
+    # PyTorch reference").
     for row in rows:
         row["best_gflops"] = max(row["gflops"], default=0.0)
         row["best_gflop_per_cpu_s"] = max(row["gflop_per_cpu_s"], default=0.0)
