@@ -125,3 +125,40 @@ func TestDemote(t *testing.T) {
 		}
 	}
 }
+
+// TestPeakSharePerCPU checks that the CPU share is taken against one core's
+// peak per CPU-second, not the wall rate a busy machine lowers, and that a
+// busy peak measurement is flagged.
+func TestPeakSharePerCPU(t *testing.T) {
+	dir := t.TempDir()
+	m := map[string]any{"architecture": map[string]any{"Dim": 768, "Layers": 12, "Heads": 12, "ffn_dim": 3072, "patch_size": 16},
+		"image": map[string]any{"size": 384}}
+	writeJSON(t, filepath.Join(dir, "models", "base-fp32", "model.json"), m)
+	// Busy: wall rates a quarter of the per-CPU-second ones, 2 threads no faster than 1.
+	writeJSON(t, filepath.Join(dir, "peak.json"), []map[string]any{
+		{"kernel": "fp32", "threads": 1, "rate": 50, "rate_per_cpu_s": 200},
+		{"kernel": "fp32", "threads": 2, "rate": 50, "rate_per_cpu_s": 200},
+		{"kernel": "int8", "threads": 1, "rate": 200, "rate_per_cpu_s": 800},
+		{"kernel": "int8", "threads": 2, "rate": 200, "rate_per_cpu_s": 800},
+	})
+	var man manifest
+	if !readJSON(filepath.Join(dir, "models", "base-fp32", "model.json"), &man) {
+		t.Fatal("model.json")
+	}
+	lin, other := flops(man)
+	cpu := imageSeconds(lin, other, 200, 200) // exactly one core's peak
+	writeJSON(t, filepath.Join(dir, "rounds", "r1", "imglish-fp32.json"), map[string]any{
+		"image": []map[string]any{{"batch": 1, "images": 8, "images_per_s": 1 / cpu, "cpu_s_per_image": cpu}}})
+	writeJSON(t, filepath.Join(dir, "rounds", "r1", "torch.json"), map[string]any{"torch": "1.13", "openblas_core": "Cooperlake",
+		"image": []map[string]any{{"batch": 1, "images": 8, "images_per_s": 0.1, "cpu_s_per_image": 10}}})
+	md, _ := render(dir)
+	for _, want := range []string{
+		fmt.Sprintf("| imglish fp32 | 1 | %.3f | ", 1/cpu),
+		fmt.Sprintf("| %.3f | 100%% |", cpu),
+		"**The machine was busy while the peak was measured**: 2 threads reached only 0.25× one core's rate",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
