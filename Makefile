@@ -230,9 +230,10 @@ fixtures:
 	nice /usr/bin/python3 tools/reference/check_traps.py
 	nice /usr/bin/python3 tools/reference/numpy_check.py
 
-## bench-torch: the PyTorch reference encoder, base 384, 2 threads (the PyTorch column of `make bench`).
-bench-torch:
-	nice /usr/bin/python3 tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8 --json bench/out/torch.json
+## bench-torch: the PyTorch reference encoder, base 384, 2 threads, with OpenBLAS's own choice of kernels (the
+## caller's OPENBLAS_CORETYPE unset; `make bench` probes the cores and may set a stronger one for its reference).
+bench-torch: setup-bench
+	env -u OPENBLAS_CORETYPE nice /usr/bin/python3 tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8 --json bench/out/torch.json
 
 clean:
 	rm -rf bin $(DEPS) $(RUN_DIR)
