@@ -133,9 +133,12 @@ run: build $(if $(MODEL),,$(RUN_DIR)/model/model.json) $(if $(PHOTOS),,$(RUN_SCE
 		$(if $(PHOTOS),--watch $(RUN_PHOTOS))
 endif
 
-## bench: the benchmark report, bench/out/REPORT.md + report.json (bench/run.sh: encoder fp32/int8 vs PyTorch,
-## ANN, indexing, HTTP; ~40 min, one machine, nothing else in parallel). BENCH_QUICK=1: small sizes, a few minutes.
-bench: build setup-bench-ann
+## bench: the benchmark report, written whole from one run on this machine: bench/REPORT.md (and bench/out/REPORT.md,
+## report.json). bench/run.sh: the CPU's peak, ORT's GEMM, which OpenBLAS kernels PyTorch gets and should get, the
+## encoder (imglish fp32/int8 vs the PyTorch reference) and the ANN benchmark in BENCH_ROUNDS (3) interleaved rounds,
+## indexing, HTTP; ~45 min, nothing else in parallel. BENCH_QUICK=1: small sizes, 2 rounds, a few minutes, written to
+## bench/out only (BENCH_PUBLISH=1 writes bench/REPORT.md too). Sets up its Debian packages first (setup-bench).
+bench: build setup-bench
 	bench/run.sh
 
 ## bench-ann: imglish HNSW vs hnswlib compiled here with g++ -O3 -march=native (needs libhnswlib-dev), interleaved
@@ -148,6 +151,16 @@ bench-ann: setup-bench-ann
 .PHONY: bench-ann-quant
 bench-ann-quant:
 	nice $(GO) run ./search/annbench -quant -rounds 2 -ef 16,24,32,64 -out bench/out/ann
+
+## setup-bench: everything `make bench` needs beyond Go, as root on a clean Debian machine, installed once (checked
+## before apt-get): the PyTorch reference (python3-torch, python3-sentencepiece, python3-pil from Debian, run by
+## /usr/bin/python3; the python3 first on PATH may be another build without them) with the pthread OpenBLAS (without
+## it Debian's torch falls back to a BLAS ~50× slower), and the ANN references (setup-bench-ann).
+.PHONY: setup-bench
+setup-bench: setup-bench-ann
+	@/usr/bin/python3 -c 'import torch, sentencepiece, PIL' 2>/dev/null && \
+		dpkg-query -W -f '$${Status}' libopenblas0-pthread 2>/dev/null | grep -q 'ok installed' || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-sentencepiece python3-pil libopenblas0-pthread; }
 
 ## setup-bench-ann: the ANN benchmark's references from Debian (hnswlib's headers for the native build, g++, and
 ## the Python hnswlib for the second row); installed once, as root.
@@ -233,9 +246,10 @@ fixtures:
 	nice /usr/bin/python3 tools/reference/check_traps.py
 	nice /usr/bin/python3 tools/reference/numpy_check.py
 
-## bench-torch: the PyTorch reference encoder, base 384, 2 threads (the PyTorch column of `make bench`).
-bench-torch:
-	nice /usr/bin/python3 tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8 --json bench/out/torch.json
+## bench-torch: the PyTorch reference encoder, base 384, 2 threads, with OpenBLAS's own choice of kernels (the
+## caller's OPENBLAS_CORETYPE unset; `make bench` probes the cores and may set a stronger one for its reference).
+bench-torch: setup-bench
+	env -u OPENBLAS_CORETYPE nice /usr/bin/python3 tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8 --json bench/out/torch.json
 
 clean:
 	rm -rf bin $(DEPS) $(RUN_DIR)

@@ -1,33 +1,76 @@
 #!/usr/bin/env bash
-# make bench: one command, one run, one machine. Writes bench/out/REPORT.md and
-# bench/out/report.json (bench/report), from, in order and never in parallel:
-#   the GEMM ceiling now (bench/ortinspect -gemm), the CPU's multiply-add peak
-#   (bench/cpupeak), imglish fp32 and int8
-#   (bench/encbench on a random base-384 checkpoint converted by imglish), the
-#   PyTorch reference (tools/reference/bench_torch.py), the ANN benchmark
-#   (search/annbench: imglish interleaved with hnswlib compiled here with
-#   g++ -O3 -march=native from Debian's libhnswlib-dev), indexing throughput
-#   (indexer BenchmarkIndexVsEncoder) and HTTP latency (server TestServeLatency, when that benchmark exists).
-# BENCH_QUICK=1 runs smaller sizes (pipeline check, a few minutes); the full run
-# takes ~35-45 min, most of it the ANN benchmark. BENCH_CHECKPOINT reuses a
-# base-384 checkpoint (default: made once in bench/out/base384.pth).
+# make bench: one command, one run, one machine. bench/report turns what this
+# leaves in bench/out into bench/out/REPORT.md and report.json, and (unless
+# BENCH_QUICK) into bench/REPORT.md, whole. In order, never in parallel:
+#   ORT's GEMM now (bench/ortinspect -gemm) and the CPU's multiply-add peak
+#   (bench/cpupeak); which OpenBLAS kernels PyTorch gets here and which it
+#   should (tools/reference/bench_torch.py --probe-cores); the encoder
+#   comparison in BENCH_ROUNDS interleaved rounds (default 3; 2 with
+#   BENCH_QUICK), each running imglish fp32, imglish int8 (bench/encbench on a
+#   random base-384 checkpoint converted by imglish) and the PyTorch reference
+#   once, in that order, with the load average around each round; when
+#   OpenBLAS chose weaker kernels than the CPU has, the reference runs with
+#   OPENBLAS_CORETYPE set to the probe's choice (that process only), and once
+#   more in round 1 with OpenBLAS's default, as a labelled second row; int8
+#   drift and ranking agreement; the ANN benchmark (search/annbench: imglish
+#   interleaved with hnswlib compiled here with g++ -O3 -march=native, in as
+#   many rounds); indexing throughput (indexer BenchmarkIndexVsEncoder) and
+#   HTTP latency (server TestServeLatency, when that benchmark exists).
+# Each step's command line goes to bench/out/commands.tsv, so the report says
+# what produced each section. BENCH_QUICK=1 runs smaller sizes (a pipeline
+# check, a few minutes; it does not replace bench/REPORT.md unless
+# BENCH_PUBLISH=1); the full run takes ~40-50 min, most of it the ANN
+# benchmark. BENCH_CHECKPOINT reuses a base-384 checkpoint (default: made once
+# in bench/out/base384.pth). BENCH_OPENBLAS_CORETYPE=X runs the reference with
+# OPENBLAS_CORETYPE=X whatever the probe chose (and the default row beside it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/out
 mkdir -p "$OUT"
 QUICK=${BENCH_QUICK:-}
 GO=${GO:-go}
-PY=/usr/bin/python3
+PY=/usr/bin/python3 # Debian's, with python3-torch; the python3 first on PATH may be another
 BIN=bin/imglish
+THREADS=2
+ROUNDS=${BENCH_ROUNDS:-3}
+[[ -n $QUICK ]] && ROUNDS=${BENCH_ROUNDS:-2}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a positive integer, not '$ROUNDS'" >&2; exit 2; }
+MIN=8; REPS=40; TREPS=20; BATCH=1,8; PASSES=3
+[[ -n $QUICK ]] && { MIN=4; REPS=15; TREPS=6; BATCH=1,4; PASSES=2; }
 log() { printf '== %s: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+# run KEY CMD...: note the command under KEY (the first time only: later rounds
+# differ only in their output folder; the checkout's path written as $PWD), then run it.
+run() {
+  local key=$1
+  shift
+  local cmd="$*"
+  grep -q "^$key"$'\t' "$OUT/commands.tsv" 2>/dev/null || printf '%s\t%s\n' "$key" "${cmd//$PWD\//\$PWD/}" >>"$OUT/commands.tsv"
+  "$@"
+}
 
+# OpenBLAS's "default" row must be OpenBLAS's own choice: no OPENBLAS_* from
+# the caller's environment (a machine may set OPENBLAS_CORETYPE globally).
+CLEARED=
+for v in $(compgen -e | grep '^OPENBLAS_' || true); do
+  CLEARED+="$v=${!v} "
+  unset "$v"
+done
+
+# Nothing from an earlier run may reach this report.
+rm -rf "$OUT/rounds" "$OUT/ann/report.md" "$OUT/ann/report.json"
+rm -f "$OUT"/{commands.tsv,gemm.json,peak.json,torch-cores.json,int8-drift.txt,int8rank.json,indexer.txt,http.md,http.log}
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "quick=${QUICK:-0}"
-  echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "rounds=$ROUNDS"
+  echo "threads=$THREADS"
+  echo "load_start=$(load)"
   echo "go=$($GO env GOVERSION)"
-  echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- encoder bench 2>/dev/null || echo +dirty)"
-} > "$OUT/meta.txt"
+  echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- encoder bench search tools/reference 2>/dev/null || echo +dirty)"
+  echo "openblas_env_cleared=${CLEARED% }"
+  echo "openblas=$(dpkg-query -W -f '${Version}' libopenblas0-pthread 2>/dev/null || echo none)"
+} >"$OUT/meta.txt"
 
 CK=${BENCH_CHECKPOINT:-$OUT/base384.pth}
 if [[ ! -f $CK ]]; then
@@ -43,48 +86,80 @@ done
 
 $GO build -o "$OUT/ortinspect" ./bench/ortinspect
 $GO build -o "$OUT/encbench" ./bench/encbench
-log "GEMM ceiling (2 threads)"
-"$OUT/ortinspect" -gemm '577,768,3072;2308,768,3072' -runs 3 -threads 2 -nospin -json "$OUT/gemm.json"
+$GO build -o "$OUT/cpupeak" ./bench/cpupeak
+log "GEMM ceiling ($THREADS threads)"
+run gemm "$OUT/ortinspect" -gemm '577,768,3072;2308,768,3072' -runs 3 -threads $THREADS -nospin -json "$OUT/gemm.json"
 log "CPU multiply-add peak"
-rm -f "$OUT/peak.json"
-$GO run ./bench/cpupeak -threads 2 -json "$OUT/peak.json" || log "no AVX-512 peak loop for this CPU: the report skips the silicon peak"
+run peak "$OUT/cpupeak" -threads $THREADS -json "$OUT/peak.json" ||
+  log "no AVX-512 peak loop for this CPU: the report skips the silicon peak"
 
-MIN=8; REPS=40; TREPS=20
-[[ -n $QUICK ]] && { MIN=8; REPS=15; TREPS=8; }
-for p in fp32 int8; do
-  log "imglish $p"
-  "$OUT/encbench" -model "$OUT/models/base-$p" -threads 2 -batch 1,8 -min-images $MIN -text-reps $REPS -json "$OUT/imglish-$p.json" >/dev/null
+log "OpenBLAS kernels for the PyTorch reference"
+run torch-cores $PY tools/reference/bench_torch.py --probe-cores --probe-passes $PASSES --threads $THREADS --json "$OUT/torch-cores.json" >/dev/null
+CORE=$($PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["chosen"])' "$OUT/torch-cores.json")
+if [[ -n ${BENCH_OPENBLAS_CORETYPE:-} ]]; then
+  CORE=$BENCH_OPENBLAS_CORETYPE
+  echo "openblas_coretype_forced=$CORE" >>"$OUT/meta.txt"
+fi
+if [[ -n $CORE ]]; then
+  log "the reference runs with OPENBLAS_CORETYPE=$CORE; OpenBLAS's default once, in round 1"
+else
+  log "the reference runs with OpenBLAS's default core"
+fi
+
+reference() { # reference KEY JSON [CORETYPE]
+  local key=$1 json=$2 core=${3:-}
+  run "$key" env ${core:+OPENBLAS_CORETYPE=$core} OPENBLAS_NUM_THREADS=$THREADS \
+    $PY tools/reference/bench_torch.py --size base --img 384 --threads $THREADS --batch $BATCH --min-images $MIN \
+    --text-reps $TREPS --json "$json" >/dev/null
+}
+for r in $(seq "$ROUNDS"); do
+  d=$OUT/rounds/r$r
+  mkdir -p "$d"
+  echo "start=$(date -u +%H:%M:%S)" >"$d/load.txt"
+  echo "load_start=$(load)" >>"$d/load.txt"
+  for p in fp32 int8; do
+    log "round $r/$ROUNDS: imglish $p"
+    run "encoder-$p" "$OUT/encbench" -model "$OUT/models/base-$p" -threads $THREADS -batch $BATCH -min-images $MIN \
+      -text-reps $REPS -json "$d/imglish-$p.json" >/dev/null
+  done
+  log "round $r/$ROUNDS: PyTorch reference${CORE:+ (OPENBLAS_CORETYPE=$CORE)}"
+  reference torch "$d/torch.json" "$CORE"
+  if [[ -n $CORE && $r == 1 ]]; then
+    log "round $r/$ROUNDS: PyTorch with OpenBLAS's default core (second row, this round only)"
+    reference torch-default "$d/torch-default.json"
+  fi
+  echo "load_end=$(load)" >>"$d/load.txt"
+  echo "end=$(date -u +%H:%M:%S)" >>"$d/load.txt"
 done
-"$OUT/encbench" -model "$OUT/models/base-fp32" -compare "$OUT/models/base-int8" > "$OUT/int8-drift.txt"
+
+run int8-drift "$OUT/encbench" -model "$OUT/models/base-fp32" -compare "$OUT/models/base-int8" >"$OUT/int8-drift.txt"
 if [[ -f testdata/models/demo/demo.pth ]]; then
   log "int8 ranking agreement on the demo model"
-  $GO run ./bench/int8rank -json "$OUT/int8rank.json" >/dev/null
+  run int8rank $GO run ./bench/int8rank -json "$OUT/int8rank.json" >/dev/null
 fi
-log "PyTorch reference"
-$PY tools/reference/bench_torch.py --size base --img 384 --threads 2 --batch 1,8 --min-images $MIN \
-  --text-reps $TREPS --json "$OUT/torch.json" >/dev/null
 
-log "ANN benchmark"
+log "ANN benchmark ($ROUNDS interleaved rounds)"
 if [[ -n $QUICK ]]; then
-  $GO run ./search/annbench -out "$OUT/ann" -n 20000 -q 200 -coder-n 10000
+  run ann $GO run ./search/annbench -out "$OUT/ann" -rounds "$ROUNDS" -n 20000 -q 200 -coder-n 10000
 else
-  $GO run ./search/annbench -out "$OUT/ann" -coder-n 50000
+  run ann $GO run ./search/annbench -out "$OUT/ann" -rounds "$ROUNDS" -coder-n 50000
 fi
 
 log "indexing throughput"
 IMAGES=200; [[ -n $QUICK ]] && IMAGES=40
-IMGLISH_BENCH_IMAGES=$IMAGES IMGLISH_BENCH_MODEL="$PWD/$OUT/models/base-int8" \
+run indexer env IMGLISH_BENCH_IMAGES=$IMAGES IMGLISH_BENCH_MODEL="$PWD/$OUT/models/base-int8" \
   $GO test -run '^$' -bench 'BenchmarkIndexVsEncoder' -benchtime 1x -timeout 60m ./indexer/ | tee "$OUT/indexer.txt"
 
-rm -f "$OUT/http.md"
 if [[ -f server/bench_test.go ]]; then
   log "HTTP latency"
   N=100000; SECS=10; [[ -n $QUICK ]] && { N=10000; SECS=3; }
-  IMGLISH_BENCH_N=$N IMGLISH_BENCH_SECONDS=$SECS IMGLISH_BENCH_OUT="$PWD/$OUT/http.md" \
-    $GO test -tags bench -run TestServeLatency -timeout 60m ./server/ >"$OUT/http.log" 2>&1 \
-    || { log "server benchmark failed (see $OUT/http.log)"; rm -f "$OUT/http.md"; }
+  run http env IMGLISH_BENCH_N=$N IMGLISH_BENCH_SECONDS=$SECS IMGLISH_BENCH_OUT="$PWD/$OUT/http.md" \
+    $GO test -tags bench -run TestServeLatency -timeout 60m ./server/ >"$OUT/http.log" 2>&1 ||
+    { log "server benchmark failed (see $OUT/http.log)"; rm -f "$OUT/http.md"; }
 fi
 
-echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/meta.txt"
-$GO run ./bench/report -dir "$OUT"
-log "wrote $OUT/REPORT.md"
+echo "load_end=$(load)" >>"$OUT/meta.txt"
+PUBLISH=bench/REPORT.md
+[[ -n $QUICK && -z ${BENCH_PUBLISH:-} ]] && PUBLISH=
+$GO run ./bench/report -dir "$OUT" ${PUBLISH:+-publish "$PUBLISH"} >/dev/null
+log "wrote $OUT/REPORT.md${PUBLISH:+ and $PUBLISH}"

@@ -12,6 +12,21 @@ size, after warm-up, and writes one JSON object.
 Random weights unless --checkpoint is given. Images are timed over at least
 --min-images images per batch size (whole batches), so batch 8 costs one
 batch; expect ~30-60 s for base at 2 threads.
+
+Debian's torch multiplies float32 matrices with OpenBLAS, which picks its
+kernels by CPU model at load time; a release older than the CPU may not
+know it and fall back to SSE3 ("Prescott") kernels, several times slower
+than the AVX2/AVX-512 ones the CPU can run. The JSON records the core
+OpenBLAS ran (openblas_get_corename) and OPENBLAS_CORETYPE, so every row
+says which kernels it used. --probe-cores times a 2048x2048 float32 matmul
+in torch under OpenBLAS's own choice and under each core the CPU's flags
+allow (each in a fresh process without the caller's OPENBLAS_* variables,
+since OPENBLAS_CORETYPE is read at load time), in interleaved passes; only
+when OpenBLAS's own choice is weaker than the CPU's widest vectors does it
+name the fastest stronger core ("chosen", if 10% faster per CPU-second), which
+bench/run.sh then sets for the reference process only:
+
+    /usr/bin/python3 tools/reference/bench_torch.py --probe-cores --threads 2 --json bench/out/torch-cores.json
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
@@ -28,6 +44,123 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import beit3  # noqa: E402
+
+# ISA level of OpenBLAS's x86-64 core names (dynamic.c): 2 = AVX2+FMA kernels,
+# 3 = AVX-512 kernels; anything unlisted (Prescott, Nehalem, Sandybridge, …)
+# is weaker.
+CORE_LEVEL = {"haswell": 2, "zen": 2, "excavator": 2, "skylakex": 3, "cooperlake": 3, "sapphirerapids": 3}
+# Cores worth trying per CPU level, best first; Cooperlake needs AVX512-BF16
+# (only its bf16 GEMM differs); SapphireRapids is left out (its extra kernels
+# need AMX-era instructions not every AVX-512 CPU has).
+AVX512 = ("avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl")
+
+
+def openblas_core():
+    """The core OpenBLAS chose in this process (openblas_get_corename), or None
+    when torch did not load OpenBLAS."""
+    import ctypes
+    paths = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                if path.startswith("/") and "blas" in os.path.basename(path) and path not in paths:
+                    paths.append(path)
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            fn = ctypes.CDLL(path).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.c_char_p
+        return fn().decode()
+    return None
+
+
+def cpu_level(flags):
+    if all(f in flags for f in AVX512):
+        return 3
+    if "avx2" in flags and "fma" in flags:
+        return 2
+    return 1
+
+
+def matmul_gflops(n, reps, threads):
+    """Best rates of an n x n float32 matmul in torch over reps runs: GFLOP
+    per wall second and per CPU-second of the process (all threads; the
+    steadier of the two on a shared machine)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)  # warm-up: OpenBLAS allocates its buffers
+    wall = cpu = float("inf")
+    for _ in range(reps):
+        t, c = time.perf_counter(), time.process_time()
+        torch.mm(a, b)
+        wall, cpu = min(wall, time.perf_counter() - t), min(cpu, time.process_time() - c)
+    flop = 2 * n ** 3 / 1e9
+    return flop / wall, flop / max(cpu, 1e-9)
+
+
+def probe_cores(args):
+    """Times the matmul under OpenBLAS's own choice of core and under each
+    core this CPU can run, interleaved over --probe-passes passes (best of
+    each), and picks the reference's core: only when OpenBLAS's choice is
+    weaker than the CPU's widest vectors, the fastest stronger core that
+    OpenBLAS really switched to (an unknown name is ignored), if it beats
+    the default by 10%."""
+    flags = set(cpu_info().get("flags", []))
+    level = cpu_level(flags)
+    cands = []
+    if level >= 3:
+        cands += ["SkylakeX"] + (["Cooperlake"] if "avx512_bf16" in flags else [])
+    if level >= 2:
+        cands += ["Haswell", "Zen"]
+    rows = [{"coretype": c, "core": None, "gflops": [], "gflop_per_cpu_s": []} for c in [""] + cands]
+    for p in range(args.probe_passes):
+        for row in rows:
+            # The default row must be OpenBLAS's own choice: no OPENBLAS_* from the caller.
+            env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
+            env["OPENBLAS_NUM_THREADS"] = str(args.threads)
+            if row["coretype"]:
+                env["OPENBLAS_CORETYPE"] = row["coretype"]
+            cmd = [sys.executable, os.path.abspath(__file__), "--matmul", str(args.probe_n), "--threads", str(args.threads)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                row["error"] = (out.stderr.strip().splitlines() or ["exit %d" % out.returncode])[-1]
+                continue
+            r = json.loads(out.stdout)
+            row["core"] = r["core"]
+            row["gflops"].append(round(r["gflops"], 1))
+            row["gflop_per_cpu_s"].append(round(r["gflop_per_cpu_s"], 1))
+            print(f"probe pass {p + 1}: OPENBLAS_CORETYPE={row['coretype'] or '(unset)'} core {r['core']}: "
+                  f"{r['gflops']:.1f} GFLOP/s, {r['gflop_per_cpu_s']:.1f} per CPU-s", file=sys.stderr)
+    # Chosen by the rate per CPU-second: neighbours' load moves it far less
+    # than the wall rate (bench/HISTORY.md, "OpenBLAS kernels for the
+    # PyTorch reference").
+    for row in rows:
+        row["best_gflops"] = max(row["gflops"], default=0.0)
+        row["best_gflop_per_cpu_s"] = max(row["gflop_per_cpu_s"], default=0.0)
+    default, base = rows[0]["core"], rows[0]["best_gflop_per_cpu_s"]
+    chosen = ""
+    if default is None:
+        why = "torch did not load OpenBLAS"
+    elif CORE_LEVEL.get(default.lower(), 1) >= level:
+        why = f"OpenBLAS's own choice ({default}) already uses the widest vectors this CPU has"
+    else:
+        stronger = [r for r in rows[1:] if r["core"] and r["core"].lower() == r["coretype"].lower()
+                    and CORE_LEVEL.get(r["coretype"].lower(), 1) > CORE_LEVEL.get(default.lower(), 1)
+                    and r["best_gflop_per_cpu_s"] > 0]
+        best = max(stronger, key=lambda r: r["best_gflop_per_cpu_s"], default=None)
+        if best is not None and best["best_gflop_per_cpu_s"] >= 1.1 * base:
+            chosen = best["coretype"]
+            why = f"{best['best_gflop_per_cpu_s'] / base:.2f}x the default core's matmul rate per CPU-second"
+        else:
+            why = f"no stronger core beat OpenBLAS's own choice ({default}) by 10% on the matmul"
+    return {"n": args.probe_n, "threads": args.threads, "passes": args.probe_passes, "cpu": cpu_info(),
+            "cpu_level": {1: "below AVX2", 2: "AVX2", 3: "AVX-512"}[level], "default_core": default,
+            "cores": rows, "chosen": chosen, "why": why, "torch": torch.__version__}
 
 
 def cpu_info():
@@ -65,7 +198,20 @@ def main() -> None:
     ap.add_argument("--checkpoint", help="official-layout checkpoint instead of random weights")
     ap.add_argument("--skip-images", action="store_true")
     ap.add_argument("--json", help="write the result here (else stdout only)")
+    ap.add_argument("--probe-cores", action="store_true",
+                    help="instead: time a matmul under OpenBLAS's own core and the others, pick the reference's")
+    ap.add_argument("--probe-n", type=int, default=2048, help="matmul size of --probe-cores")
+    ap.add_argument("--probe-passes", type=int, default=3, help="interleaved passes of --probe-cores")
+    ap.add_argument("--matmul", type=int, help=argparse.SUPPRESS)  # one probe measurement, in a child
     args = ap.parse_args()
+
+    if args.matmul:
+        wall, cpu = matmul_gflops(args.matmul, 8, args.threads)
+        print(json.dumps({"core": openblas_core(), "gflops": wall, "gflop_per_cpu_s": cpu}))
+        return
+    if args.probe_cores:
+        write(probe_cores(args), args.json)
+        return
 
     torch.set_num_threads(args.threads)
     try:
@@ -99,6 +245,8 @@ def main() -> None:
         "weights": args.checkpoint or "random",
         "dtype": "float32",
         "torch": torch.__version__,
+        "openblas_core": openblas_core(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
         "threads": args.threads,
         "params": sum(p.numel() for p in model.parameters()),
         "cpu": cpu_info(),
@@ -155,10 +303,14 @@ def main() -> None:
             print(f"text batch {b} ({n} tokens): p50 {p50:.1f} ms, p90 {percentile(times, 0.9):.1f} ms",
                   file=sys.stderr)
 
+    write(result, args.json)
+
+
+def write(result, path):
     out = json.dumps(result, indent=1)
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
             f.write(out + "\n")
     print(out)
 
