@@ -179,7 +179,8 @@ func TestWeaviateCLI(t *testing.T) {
 }
 
 // dropTimings removes what differs between runs from decoded JSON output:
-// timings and rates, a cursor's value (kept as whether there is one), and
+// timings and rates, when each item was added (each backend indexed at its
+// own time), a cursor's value (kept as whether there is one), and
 // which of an item's paths is its first (the indexer's workers decide
 // which copy of a content commits first; paths are compared as a set).
 func dropTimings(v any) any {
@@ -188,7 +189,7 @@ func dropTimings(v any) any {
 		out := map[string]any{}
 		for k, val := range x {
 			switch {
-			case k == "took_ms", k == "elapsed_s", k == "encoder_s", k == "eta_s", k == "started", strings.HasSuffix(k, "_per_s"), k == "path":
+			case k == "took_ms", k == "elapsed_s", k == "encoder_s", k == "eta_s", k == "started", k == "added_at", strings.HasSuffix(k, "_per_s"), k == "path":
 			case k == "paths":
 				ps := dropTimings(val).([]any)
 				slices.SortFunc(ps, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
