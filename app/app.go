@@ -191,14 +191,23 @@ func (a *App) AutoTagger() *AutoTagger { return a.tagger }
 // Store is the vector store.
 func (a *App) Store() vstore.Store { return a.db }
 
+// pinger is a store (or a catalog over one) that can be asked whether it
+// answers.
+type pinger interface{ Ping(context.Context) error }
+
 // Ping reports whether the store answers: a remote store (one with a
 // Ping method, as the Weaviate backend has) is asked within ctx; the
 // embedded store, in this process, always answers. A store that did not
 // answer (ctx ended included) gives an error wrapping vstore.ErrUnavailable
 // (KindStoreUnavailable); a closed one, vstore.ErrClosed.
 func (a *App) Ping(ctx context.Context) error {
-	p, ok := a.db.(interface{ Ping(context.Context) error })
-	if !ok {
+	// An App built by New has no store of its own: its catalog's is asked.
+	var p pinger
+	if q, ok := a.db.(pinger); ok {
+		p = q
+	} else if q, ok := a.cat.(pinger); ok {
+		p = q
+	} else {
 		return nil
 	}
 	err := p.Ping(ctx)

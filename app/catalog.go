@@ -76,6 +76,15 @@ func (c *storeCatalog) Search(ctx context.Context, q []float32, k int, f *vstore
 	return out, nil
 }
 
+// Ping asks the store whether it answers, when it can be asked (a remote
+// store); see App.Ping.
+func (c *storeCatalog) Ping(ctx context.Context) error {
+	if p, ok := c.db.(pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
 func (c *storeCatalog) MeanScore(ctx context.Context, q []float32, f *vstore.Filter) (float64, error) {
 	mean, _, err := c.db.MeanScore(ctx, c.space, q, f)
 	if errors.Is(err, store.ErrNotFound) && !c.hasSpace(c.space) {
