@@ -16,6 +16,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -63,6 +64,10 @@ var shared struct {
 // faultChildEnv marks the child process of TestIndexerKilledResumes.
 const faultChildEnv = "IMGLISH_WVFAULT_CHILD"
 
+// keepLogsEnv, when set, keeps the shared cluster's folder (node data and
+// logs) after a passing run too; a failing run always keeps it.
+const keepLogsEnv = "IMGLISH_WVFAULT_KEEP"
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	shared.mu.Lock()
@@ -73,7 +78,11 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if shared.dir != "" {
-		_ = os.RemoveAll(shared.dir)
+		if code == 0 && os.Getenv(keepLogsEnv) == "" {
+			_ = os.RemoveAll(shared.dir)
+		} else {
+			fmt.Fprintln(os.Stderr, "fault tests: cluster data and node logs kept in", shared.dir)
+		}
 	}
 	shared.mu.Unlock()
 	os.Exit(code)
@@ -121,10 +130,70 @@ func faultCluster(t *testing.T) *wvcluster.Cluster {
 			t.Fatalf("%s of the shared cluster is down (an earlier test left it so)", n.Name)
 		}
 	}
+	cl := shared.cl
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range cl.Nodes {
+				t.Logf("%s (running %v) log %s ends:\n%s", n.Name, n.Running(), n.LogPath(), logTail(n.LogPath(), 6000))
+			}
+		}
+	})
 	if err := shared.cl.WaitReady(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	return shared.cl
+}
+
+// logTail returns the last n bytes of a file.
+func logTail(path string, n int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if int64(len(b)) > n {
+		b = b[int64(len(b))-n:]
+	}
+	return string(b)
+}
+
+// retryLog is a slog handler that counts a store's warnings (each retry
+// logs one) and keeps the first few, so a test can report how many
+// retries a fault cost and show what they were.
+type retryLog struct {
+	mu    sync.Mutex
+	n     int
+	first []string
+}
+
+func (h *retryLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *retryLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Level < slog.LevelWarn {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(r.Time.Format("15:04:05.000 ") + r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n++
+	if len(h.first) < 8 {
+		h.first = append(h.first, b.String())
+	}
+	return nil
+}
+
+func (h *retryLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *retryLog) WithGroup(string) slog.Handler      { return h }
+
+// summary is the count and the first warnings.
+func (h *retryLog) summary() (int, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n, strings.Join(h.first, "\n")
 }
 
 // faultModel converts the tiny reference checkpoint at 32 px once.
@@ -157,11 +226,15 @@ func openEncoder(t *testing.T, dir string) *encoder.Encoder {
 // openFaultStore opens a store of 3 shards × 3 replicas at QUORUM on urls
 // (tried in that order), with short backoffs: a killed node costs a
 // refused connection, then the next URL.
-func openFaultStore(t *testing.T, urls []string, ns string) *weaviate.Store {
+func openFaultStore(t *testing.T, urls []string, ns string, log *retryLog) *weaviate.Store {
 	t.Helper()
+	var logger *slog.Logger
+	if log != nil {
+		logger = slog.New(log)
+	}
 	s, err := weaviate.Open(t.Context(), weaviate.Options{
 		URLs: urls, Namespace: ns, Replicas: 3, Shards: 3, Consistency: weaviate.ConsistencyQuorum,
-		Backoff: 100 * time.Millisecond, Retries: 8,
+		Backoff: 100 * time.Millisecond, Retries: 8, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -445,7 +518,8 @@ func TestNodeKilledWhileIndexing(t *testing.T) {
 
 	victim := cl.Nodes[2]
 	const ns = "FaultKill"
-	s := openFaultStore(t, []string{victim.URL(), cl.Nodes[0].URL(), cl.Nodes[1].URL()}, ns)
+	wlog, rlog := &retryLog{}, &retryLog{}
+	s := openFaultStore(t, []string{victim.URL(), cl.Nodes[0].URL(), cl.Nodes[1].URL()}, ns, wlog)
 	ix, err := indexer.New(indexer.Options{Store: s, Encoder: enc, Workers: 2, BatchSize: 32, MaxWait: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -471,7 +545,7 @@ func TestNodeKilledWhileIndexing(t *testing.T) {
 		}
 	}
 	// Searches come from another store (another client).
-	ss := openFaultStore(t, cl.URLs(), ns)
+	ss := openFaultStore(t, cl.URLs(), ns, rlog)
 	if err := victim.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -501,6 +575,8 @@ func TestNodeKilledWhileIndexing(t *testing.T) {
 
 	r := <-done
 	indexed := time.Since(start)
+	wretries, wfirst := wlog.summary()
+	t.Logf("indexer store: %d retries; the first:\n%s", wretries, wfirst)
 	if r.err != nil {
 		close(stop)
 		<-results
@@ -511,7 +587,7 @@ func TestNodeKilledWhileIndexing(t *testing.T) {
 	}
 	// Still down: a store opened now works, and finds every file, read at
 	// QUORUM from the other two nodes.
-	checkIndexed(t, openFaultStore(t, cl.URLs(), ns), space, paths, distinct)
+	checkIndexed(t, openFaultStore(t, cl.URLs(), ns, nil), space, paths, distinct)
 	close(stop)
 	rs := <-results
 	var failed int
@@ -527,6 +603,8 @@ func TestNodeKilledWhileIndexing(t *testing.T) {
 	if len(rs) == 0 || failed > 0 {
 		t.Errorf("%d of %d searches during the outage failed", failed, len(rs))
 	}
+	sretries, sfirst := rlog.summary()
+	t.Logf("search store: %d retries; the first:\n%s", sretries, sfirst)
 
 	if err := victim.Restart(t.Context()); err != nil {
 		t.Fatal(err)
@@ -536,10 +614,11 @@ func TestNodeKilledWhileIndexing(t *testing.T) {
 	}
 	outage := time.Since(killed)
 	catchUp := waitNodesHold(t, cl, []string{ns + "_Items", spaceClass(t, cl.Nodes[0].URL(), ns, space)}, distinct, 60*time.Second)
-	t.Logf("%d files (%d distinct) indexed in %v (%.0f files/s), %s killed after %d committed; "+
-		"outage %v; %d searches answered during it (slowest %v); every node counts %d items and vectors %v after the restart",
+	t.Logf("%d files (%d distinct) indexed in %v (%.0f files/s), %s killed after %d committed; %d acknowledged, "+
+		"%d write retries; outage %v; %d searches answered during it (slowest %v, %d retries); every node holds %d items and vectors %v after the restart",
 		len(paths), distinct, indexed.Round(time.Millisecond), float64(len(paths))/indexed.Seconds(), victim.Name, atKill.Done(),
-		outage.Round(time.Millisecond), len(rs), slowest.Round(time.Millisecond), distinct, catchUp.Round(time.Millisecond))
+		r.sum.Embedded+r.sum.Linked, wretries, outage.Round(time.Millisecond), len(rs), slowest.Round(time.Millisecond), sretries,
+		distinct, catchUp.Round(time.Millisecond))
 }
 
 // TestIndexerKilledResumesChild is the child process of
@@ -590,7 +669,7 @@ func TestIndexerKilledResumes(t *testing.T) {
 	paths, distinct := writeImages(t, root, 400, 10, 2)
 
 	// A clean run, in a namespace of its own.
-	clean := openFaultStore(t, cl.URLs(), "FaultClean")
+	clean := openFaultStore(t, cl.URLs(), "FaultClean", nil)
 	cix, err := indexer.New(indexer.Options{Store: clean, Encoder: enc, Workers: 2, BatchSize: 8, MaxWait: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -632,7 +711,7 @@ func TestIndexerKilledResumes(t *testing.T) {
 		t.Fatalf("child was not killed (%v):\n%s", err, strings.Join(lines, "\n"))
 	}
 
-	s := openFaultStore(t, cl.URLs(), ns)
+	s := openFaultStore(t, cl.URLs(), ns, nil)
 	ix, err := indexer.New(indexer.Options{Store: s, Encoder: enc, Workers: 2, BatchSize: 8, MaxWait: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
