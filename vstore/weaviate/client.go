@@ -38,6 +38,7 @@ type client struct {
 	http    *http.Client
 	retries int
 	backoff time.Duration
+	timeout time.Duration // per attempt (Options.AttemptTimeout)
 	next    atomic.Uint32
 	log     logger
 }
@@ -83,7 +84,7 @@ func (c *client) doFrom(ctx context.Context, pos uint32, method, path string, bo
 	delay := c.backoff
 	for attempt := 0; ; attempt++ {
 		base := c.urls[int(pos%uint32(len(c.urls)))]
-		status, ans, err := c.once(ctx, method, base+path, data)
+		status, ans, err := c.once(ctx, method, path, base+path, data)
 		switch {
 		case err == nil && status/100 == 2:
 			if out == nil || len(ans) == 0 {
@@ -120,7 +121,27 @@ func (c *client) doFrom(ctx context.Context, pos uint32, method, path string, bo
 	}
 }
 
-func (c *client) once(ctx context.Context, method, url string, data []byte) (int, []byte, error) {
+// metaTimeout caps the attempt timeout of schema and node-list reads,
+// which a healthy node answers from memory (or its Raft leader's) in
+// milliseconds.
+const metaTimeout = 10 * time.Second
+
+// attemptTimeout is the bound of one attempt at path.
+func (c *client) attemptTimeout(path string) time.Duration {
+	if strings.HasPrefix(path, "/v1/schema") || strings.HasPrefix(path, "/v1/nodes") {
+		return min(c.timeout, metaTimeout)
+	}
+	return c.timeout
+}
+
+// once sends one attempt to one node and reads the whole answer, within
+// the attempt's timeout.
+func (c *client) once(ctx context.Context, method, path, url string, data []byte) (int, []byte, error) {
+	if d := c.attemptTimeout(path); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	var r io.Reader
 	if data != nil {
 		r = bytes.NewReader(data)

@@ -82,3 +82,51 @@ func TestClientRetriesPastFailedNode(t *testing.T) {
 		})
 	}
 }
+
+// TestClientAttemptTimeout: a node that takes a request and never answers
+// (as a Weaviate node does with a schema read forwarded to a Raft leader
+// that was killed) costs one attempt timeout, then the request goes to
+// the next node; schema reads get the shorter metadata bound.
+func TestClientAttemptTimeout(t *testing.T) {
+	tests := []struct {
+		name    string
+		path    string
+		timeout time.Duration
+		want    time.Duration // the bound of the attempt on the hung node
+	}{
+		{"data read", "/v1/objects", 300 * time.Millisecond, 300 * time.Millisecond},
+		{"schema read", "/v1/schema", time.Hour, metaTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &client{timeout: tc.timeout}
+			if got := c.attemptTimeout(tc.path); got != tc.want {
+				t.Errorf("attempt timeout of %s = %v, want %v", tc.path, got, tc.want)
+			}
+		})
+	}
+
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"n":1}`))
+	}))
+	t.Cleanup(ok.Close)
+	c := &client{urls: []string{hung.URL, ok.URL}, http: &http.Client{}, retries: 1, backoff: time.Millisecond,
+		timeout: 300 * time.Millisecond, log: slog.New(slog.DiscardHandler)}
+	start := time.Now()
+	var out struct{ N int }
+	if err := c.do(t.Context(), http.MethodGet, "/v1/objects", nil, &out); err != nil || out.N != 1 {
+		t.Fatalf("request past a hung node: %v, %+v", err, out)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond || took > 5*time.Second {
+		t.Errorf("request past a hung node took %v, want one attempt timeout (300ms) and a little", took)
+	}
+}

@@ -61,7 +61,10 @@
 // before vectors), each request retried with exponential backoff on the
 // next node after a transport error, 5xx or 429 (or an answer whose
 // message says a replica or the Raft leader is out of reach, which
-// Weaviate may send as 403 while it notices a node is gone), and each batch response
+// Weaviate may send as 403 while it notices a node is gone), or after an
+// attempt outlasts Options.AttemptTimeout (a schema read that reached a
+// node while its Raft leader was killed waits for that leader without a
+// deadline), and each batch response
 // checked object by object. It returns nil only when Weaviate acknowledged
 // every object at the consistency level. Weaviate has no transactions: a
 // batch that fails mid-way (a cluster down past every retry) leaves what
