@@ -17,12 +17,14 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -118,6 +120,9 @@ func faultCluster(t *testing.T) *wvcluster.Cluster {
 				"ASYNC_REPLICATION_FREQUENCY_WHILE_PROPAGATING=100ms",
 				"ASYNC_REPLICATION_ALIVE_NODES_CHECKING_FREQUENCY=1s",
 				"ASYNC_REPLICATION_PROPAGATION_DELAY=0s",
+				// Failed hashbeats reach the node logs (warning) at once.
+				"ASYNC_REPLICATION_LOGGING_FREQUENCY=1s",
+				"LOG_LEVEL=info",
 			},
 		})
 		if err != nil {
@@ -360,6 +365,25 @@ func checkIndexed(t *testing.T, s vstore.Store, space string, paths []string, di
 	}
 }
 
+// contentIDs are the item ids of the files' distinct contents (their
+// content hashes): what the store must hold after indexing them.
+func contentIDs(t *testing.T, paths []string) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	var ids []string
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := indexer.ContentHash(data).String(); !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // classIDs lists the ids of every object of a class (a cursor scan from
 // base).
 func classIDs(t *testing.T, base, class string) []string {
@@ -410,61 +434,96 @@ func onNode(ctx context.Context, base, class, id, node string) (bool, error) {
 	}
 }
 
-// waitNodesHold waits until every node holds every object of each class
-// (listed by a cursor scan, which must find want objects), asking each
-// node for each object by id: Weaviate's per-node objectCount
-// (/v1/nodes?output=verbose) leaves out objects still in memtables, so
-// it cannot be compared. It returns how long the nodes took to agree.
-func waitNodesHold(t *testing.T, cl *wvcluster.Cluster, classes []string, want int, limit time.Duration) time.Duration {
+// waitNodesHold waits until every node holds the object of every item id
+// in each class, asking each node for each object by id (a read that node
+// alone answers, which no read repair answers for it), and then checks
+// that a cursor scan through each node lists exactly those objects.
+// Weaviate's per-node objectCount (/v1/nodes?output=verbose) leaves out
+// objects still in memtables, so it cannot be compared; and a scan alone
+// cannot tell which node it read. An error answer (a restarted node still
+// loading a shard) counts as not yet held. Node first (the restarted
+// one) is checked first, until it holds everything (its catch-up time,
+// which this returns), then the others; every round is logged. It fails
+// the test when the nodes do not agree within limit.
+func waitNodesHold(t *testing.T, cl *wvcluster.Cluster, first *wvcluster.Node, classes, itemIDs []string, limit time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	defer cancel()
+	want := map[string]bool{}
+	for _, id := range itemIDs {
+		want[weaviate.ItemUUID(id)] = true
+	}
+	others := slices.DeleteFunc(slices.Clone(cl.Nodes), func(n *wvcluster.Node) bool { return n == first })
+	waitHeld(ctx, t, cl, []*wvcluster.Node{first}, classes, want, limit)
+	took := time.Since(start)
+	waitHeld(ctx, t, cl, others, classes, want, limit)
+	for _, class := range classes {
+		for _, n := range cl.Nodes {
+			ids := classIDs(t, n.URL(), class)
+			extra := 0
+			for _, id := range ids {
+				if !want[id] {
+					extra++
+				}
+			}
+			if len(ids) != len(want) || extra > 0 {
+				t.Errorf("a scan of %s through %s lists %d objects (%d unexpected), want %d", class, n.Name, len(ids), extra, len(want))
+			}
+		}
+	}
+	return took
+}
+
+// waitHeld is waitNodesHold's wait for some nodes.
+func waitHeld(ctx context.Context, t *testing.T, cl *wvcluster.Cluster, nodes []*wvcluster.Node, classes []string, want map[string]bool, limit time.Duration) {
+	t.Helper()
 	type obj struct{ class, id, node string }
 	var missing []obj
 	for _, class := range classes {
-		ids := classIDs(t, cl.Nodes[0].URL(), class)
-		if len(ids) != want {
-			t.Errorf("class %s lists %d objects, want %d", class, len(ids), want)
-		}
-		for _, id := range ids {
-			for _, n := range cl.Nodes {
+		for id := range want {
+			for _, n := range nodes {
 				missing = append(missing, obj{class, id, n.Name})
 			}
 		}
 	}
-	for {
+	var lastErr error
+	for round := 0; ; round++ {
+		t0 := time.Now()
 		var (
 			mu   sync.Mutex
 			left []obj
 		)
-		g, gctx := errgroup.WithContext(ctx)
+		var g errgroup.Group
 		g.SetLimit(8)
 		for i, o := range missing {
-			base := cl.Nodes[i%len(cl.Nodes)].URL()
+			base := cl.Nodes[(i+round)%len(cl.Nodes)].URL()
 			g.Go(func() error {
-				ok, err := onNode(gctx, base, o.class, o.id, o.node)
-				if err != nil {
-					return err
-				}
+				ok, err := onNode(ctx, base, o.class, o.id, o.node)
 				if !ok {
 					mu.Lock()
 					left = append(left, o)
+					if err != nil {
+						lastErr = err
+					}
 					mu.Unlock()
 				}
 				return nil
 			})
 		}
-		if err := g.Wait(); err != nil && ctx.Err() == nil {
-			t.Fatal(err)
+		_ = g.Wait()
+		perNode := map[string]int{}
+		for _, o := range left {
+			perNode[o.node]++
 		}
-		if len(left) == 0 && ctx.Err() == nil {
-			return time.Since(start)
+		t.Logf("round %d: %d objects checked in %v, missing per node: %v", round, len(missing), time.Since(t0).Round(time.Millisecond), perNode)
+		if len(left) == 0 {
+			return
 		}
 		missing = left
 		select {
 		case <-ctx.Done():
-			t.Fatalf("after %v, %d objects are still missing on some node (or unchecked), e.g. %+v", limit, len(missing), missing[0])
+			t.Fatalf("after %v, objects are still missing (or unreadable) per node: %v, e.g. %+v (last error: %v)", limit, perNode, missing[0], lastErr)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -502,24 +561,44 @@ type searchResult struct {
 
 // TestNodeKilledWhileIndexing indexes 2,000 images (and 20 copies) into
 // the cluster and SIGKILLs a node once a third is committed: the node the
-// indexer's store sends its requests to first. The run completes (the
-// store retries on the other nodes), searches from a second store answer
-// all through the outage, every file is indexed once the run returns
-// with the node still down, and after the node restarts every node holds
-// one object per distinct content.
+// indexer's store sends its requests to first; node3, then node1 (the node
+// the others joined through, which restarts by joining them). The run
+// completes (the store retries on the other nodes), searches from a
+// second store answer all through the outage, every file is indexed once
+// the run returns with the node still down, and after the node restarts
+// every node holds one object per distinct content.
 func TestNodeKilledWhileIndexing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
+	tests := []struct {
+		name   string
+		victim int // index in the cluster's nodes
+		ns     string
+	}{
+		{"node3", 2, "FaultKill"},
+		{"node1", 0, "FaultKillJoin"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { nodeKilledWhileIndexing(t, tc.victim, tc.ns) })
+	}
+}
+
+func nodeKilledWhileIndexing(t *testing.T, victimAt int, ns string) {
 	cl := faultCluster(t)
 	enc := openEncoder(t, faultModel(t))
 	root := t.TempDir()
 	paths, distinct := writeImages(t, root, 2000, 20, 1)
 
-	victim := cl.Nodes[2]
-	const ns = "FaultKill"
+	victim := cl.Nodes[victimAt]
+	urls := []string{victim.URL()}
+	for _, n := range cl.Nodes {
+		if n != victim {
+			urls = append(urls, n.URL())
+		}
+	}
 	wlog, rlog := &retryLog{}, &retryLog{}
-	s := openFaultStore(t, []string{victim.URL(), cl.Nodes[0].URL(), cl.Nodes[1].URL()}, ns, wlog)
+	s := openFaultStore(t, urls, ns, wlog)
 	ix, err := indexer.New(indexer.Options{Store: s, Encoder: enc, Workers: 2, BatchSize: 32, MaxWait: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -613,7 +692,7 @@ func TestNodeKilledWhileIndexing(t *testing.T) {
 		t.Fatal(err)
 	}
 	outage := time.Since(killed)
-	catchUp := waitNodesHold(t, cl, []string{ns + "_Items", spaceClass(t, cl.Nodes[0].URL(), ns, space)}, distinct, 60*time.Second)
+	catchUp := waitNodesHold(t, cl, victim, []string{ns + "_Items", spaceClass(t, cl.Nodes[0].URL(), ns, space)}, contentIDs(t, paths), 2*time.Minute)
 	t.Logf("%d files (%d distinct) indexed in %v (%.0f files/s), %s killed after %d committed; %d acknowledged, "+
 		"%d write retries; outage %v; %d searches answered during it (slowest %v, %d retries); every node holds %d items and vectors %v after the restart",
 		len(paths), distinct, indexed.Round(time.Millisecond), float64(len(paths))/indexed.Seconds(), victim.Name, atKill.Done(),
@@ -717,13 +796,34 @@ func TestIndexerKilledResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	space := ix.Space()
-	// What the child committed: contents with their vector.
-	byPath, _ := allItems(t, s)
-	committed := map[string]bool{}
-	for _, it := range byPath {
-		if _, err := s.Vector(space, it.ID); err == nil {
-			committed[it.ID] = true
+	// What the child committed: contents with their vector. A batch the
+	// child sent just before it died still lands in Weaviate, so read
+	// until two reads half a second apart agree (within a bound).
+	readCommitted := func() map[string]bool {
+		byPath, _ := allItems(t, s)
+		committed := map[string]bool{}
+		for _, it := range byPath {
+			if _, err := s.Vector(space, it.ID); err == nil {
+				committed[it.ID] = true
+			}
 		}
+		return committed
+	}
+	committed := readCommitted()
+	for settle := time.Now(); ; {
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+		again := readCommitted()
+		if maps.Equal(again, committed) {
+			break
+		}
+		if time.Since(settle) > 30*time.Second {
+			t.Fatalf("the store kept changing for 30 s after the child was killed: %d, then %d vectors", len(committed), len(again))
+		}
+		committed = again
 	}
 	if len(committed) < atKill/2 {
 		t.Errorf("the child reported %d files done, the store has %d vectors", atKill, len(committed))
@@ -757,7 +857,7 @@ func TestIndexerKilledResumes(t *testing.T) {
 			}
 		}
 	}
-	waitNodesHold(t, cl, []string{ns + "_Items", spaceClass(t, cl.Nodes[0].URL(), ns, space)}, distinct, 30*time.Second)
+	waitNodesHold(t, cl, cl.Nodes[0], []string{ns + "_Items", spaceClass(t, cl.Nodes[0].URL(), ns, space)}, contentIDs(t, paths), time.Minute)
 	t.Logf("%d files (%d distinct): child killed after %d done, %d vectors committed; resume skipped %d, embedded %d, linked %d",
 		len(paths), distinct, atKill, len(committed), sum.Skipped, sum.Embedded, sum.Linked)
 }
