@@ -94,6 +94,20 @@
 // Vector, Texts, Value, Blob) are bounded by Options.Timeout; ItemCount and
 // Spaces, which cannot return an error, log it and report what they have.
 //
+// # Faults
+//
+// TestNodeKilledWhileIndexing (in make test) indexes 2,000 images into a
+// real 3-node cluster (3 shards × 3 replicas, QUORUM) and SIGKILLs node3,
+// then node1 (the node the others joined through), mid-run: the run
+// completes on retries, every acknowledged item is there, searches from
+// another store answer all through the outage, and after the restart
+// every node holds every object (async replication), checked per node by
+// id. TestIndexerKilledResumes SIGKILLs an indexer child mid-run: the
+// resumed run embeds exactly what the child had not committed, with no
+// duplicate. They shaped the client: a retry goes to the node after the
+// one that failed (not wherever other failing requests moved the shared
+// choice), and every attempt has a deadline (Options.AttemptTimeout).
+//
 // # Concurrency and ownership
 //
 // A Store is safe for concurrent use. The caller that opens it closes it;

@@ -1,9 +1,5 @@
-//go:build faults
-
-// The fault tests run with `make test-faults` (build tag faults), not in
-// make test: one run in four on a quiet machine failed
-// TestNodeKilledWhileIndexing with a message that was not captured, and a
-// flaky test must not decide whether CI passes until the cause is found.
+// The fault tests run in make test (about 3 min with a loaded machine's
+// retries; -short skips them) and alone with make test-faults.
 
 package weaviate_test
 
