@@ -1,5 +1,5 @@
-// The fault tests run in make test (about 3 min with a loaded machine's
-// retries; -short skips them) and alone with make test-faults.
+// The fault tests run in make test (-short skips them) and alone with
+// make test-faults, whose -v output shows the figures each run logs.
 
 package weaviate_test
 
