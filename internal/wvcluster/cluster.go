@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,7 @@ type Node struct {
 	dataDir, logPath      string
 	env                   []string
 	bin                   string
+	cluster               *Cluster
 	mu                    sync.Mutex
 	cmd                   *exec.Cmd
 	exited                chan struct{}
@@ -183,7 +185,7 @@ func start(ctx context.Context, opts Options) (*Cluster, error) {
 		p := ports[i]
 		n := &Node{
 			Name: fmt.Sprintf("node%d", i+1), HTTPPort: p[0], GRPCPort: p[1], GossipPort: p[2], DataPort: p[2] + 1,
-			RaftPort: p[3], RaftRPCPort: p[3] + 1, bin: opts.Bin,
+			RaftPort: p[3], RaftRPCPort: p[3] + 1, bin: opts.Bin, cluster: c,
 		}
 		n.dataDir = filepath.Join(opts.Dir, n.Name)
 		n.logPath = filepath.Join(opts.Dir, n.Name+".log")
@@ -328,8 +330,24 @@ func (n *Node) signal(sig syscall.Signal, grace time.Duration) error {
 }
 
 // Restart starts a stopped (or killed) node again on the same ports and data
-// folder and waits until it is ready.
+// folder, joining the gossip of the cluster's nodes still running, and waits
+// until it is ready. node1 started with no node to join (the others joined
+// through it): restarted the same way it would form a gossip ring of its own
+// and never see the others again; and nodes 2..N must not need node1 up.
 func (n *Node) Restart(ctx context.Context) error {
+	var join []string
+	for _, o := range n.cluster.Nodes {
+		if o != n && o.Running() {
+			join = append(join, "127.0.0.1:"+strconv.Itoa(o.GossipPort))
+		}
+	}
+	n.mu.Lock()
+	n.env = slices.DeleteFunc(n.env, func(kv string) bool { return strings.HasPrefix(kv, "CLUSTER_JOIN=") })
+	if len(join) > 0 {
+		// Weaviate joins through any one of the listed addresses.
+		n.env = append(n.env, "CLUSTER_JOIN="+strings.Join(join, ","))
+	}
+	n.mu.Unlock()
 	if err := n.start(); err != nil {
 		return err
 	}

@@ -22,14 +22,36 @@ const maxAnswer = 512 << 20
 // after a backoff (every write this package makes is idempotent: objects
 // are keyed by UUIDv5, deletes match ids), a 4xx is not. It is safe for
 // concurrent use.
+//
+// Requests start on the preferred node, next (an ever-growing position;
+// the node is next mod len(urls)). A failed request retries on the node
+// after the one it used, whatever the others do, and moves next past the
+// node it used only if next still points there. Advancing next by one per
+// failure instead sent k requests that fail together (a node killed under
+// k in flight) k nodes further, with k = len(urls) right back to the dead
+// node, and as they share one backoff schedule they stayed in step there
+// until their retries ran out (TestNodeKilledWhileIndexing: three
+// requests retried the killed node three times each).
 type client struct {
 	urls    []string
 	apiKey  string
 	http    *http.Client
 	retries int
 	backoff time.Duration
+	timeout time.Duration // per attempt (Options.AttemptTimeout)
 	next    atomic.Uint32
 	log     logger
+}
+
+// failedAt records that the node at position pos failed and returns the
+// position to try next: after pos, or further when another request has
+// moved next beyond it meanwhile (a node it found failing too).
+func (c *client) failedAt(pos uint32) uint32 {
+	c.next.CompareAndSwap(pos, pos+1)
+	if cur := c.next.Load(); cur-pos-1 < uint32(len(c.urls)) {
+		return cur
+	}
+	return pos + 1
 }
 
 type logger interface {
@@ -44,55 +66,82 @@ var errNotFoundStatus = errors.New("404")
 // answer into out (unless nil). A 404 returns an error wrapping
 // errNotFoundStatus and ErrRejected.
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	_, err := c.doFrom(ctx, c.next.Load(), method, path, body, out)
+	return err
+}
+
+// doFrom is do starting on the node at position pos; it returns the
+// position of the node that answered last.
+func (c *client) doFrom(ctx context.Context, pos uint32, method, path string, body, out any) (uint32, error) {
 	var data []byte
 	if body != nil {
 		var err error
 		if data, err = json.Marshal(body); err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, path, err)
+			return pos, fmt.Errorf("encode %s %s: %w", method, path, err)
 		}
 	}
 	var last error
 	delay := c.backoff
 	for attempt := 0; ; attempt++ {
-		base := c.urls[int(c.next.Load())%len(c.urls)]
-		status, ans, err := c.once(ctx, method, base+path, data)
+		base := c.urls[int(pos%uint32(len(c.urls)))]
+		status, ans, err := c.once(ctx, method, path, base+path, data)
 		switch {
 		case err == nil && status/100 == 2:
 			if out == nil || len(ans) == 0 {
-				return nil
+				return pos, nil
 			}
 			if err := json.Unmarshal(ans, out); err != nil {
-				return fmt.Errorf("decode %s %s: %w", method, path, err)
+				return pos, fmt.Errorf("decode %s %s: %w", method, path, err)
 			}
-			return nil
+			return pos, nil
 		case err == nil && status == http.StatusNotFound:
-			return &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrRejected, errNotFoundStatus, answerError(ans))}
+			return pos, &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrRejected, errNotFoundStatus, answerError(ans))}
 		case err == nil && status/100 == 4 && status != http.StatusTooManyRequests && !transient(string(ans)):
-			return &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrRejected, answerError(ans))}
+			return pos, &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrRejected, answerError(ans))}
 		case err != nil:
 			last = &RequestError{Op: method, URL: base + path, Err: errors.Join(ErrUnavailable, err)}
 		default:
 			last = &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrUnavailable, answerError(ans))}
 		}
 		if ctx.Err() != nil {
-			return errors.Join(ctx.Err(), last)
+			return pos, errors.Join(ctx.Err(), last)
 		}
 		if attempt >= c.retries {
-			return last
+			return pos, last
 		}
 		// The next node may be healthy.
-		c.next.Add(1)
+		pos = c.failedAt(pos)
 		c.log.Warn("weaviate request failed, retrying", "err", last, "attempt", attempt+1, "backoff", delay)
 		select {
 		case <-ctx.Done():
-			return errors.Join(ctx.Err(), last)
+			return pos, errors.Join(ctx.Err(), last)
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
 }
 
-func (c *client) once(ctx context.Context, method, url string, data []byte) (int, []byte, error) {
+// metaTimeout caps the attempt timeout of schema and node-list reads,
+// which a healthy node answers from memory (or its Raft leader's) in
+// milliseconds.
+const metaTimeout = 10 * time.Second
+
+// attemptTimeout is the bound of one attempt at path.
+func (c *client) attemptTimeout(path string) time.Duration {
+	if strings.HasPrefix(path, "/v1/schema") || strings.HasPrefix(path, "/v1/nodes") {
+		return min(c.timeout, metaTimeout)
+	}
+	return c.timeout
+}
+
+// once sends one attempt to one node and reads the whole answer, within
+// the attempt's timeout.
+func (c *client) once(ctx context.Context, method, path, url string, data []byte) (int, []byte, error) {
+	if d := c.attemptTimeout(path); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	var r io.Reader
 	if data != nil {
 		r = bytes.NewReader(data)
@@ -172,9 +221,11 @@ func (c *client) graphQL(ctx context.Context, query string, out any) error {
 		} `json:"errors"`
 	}
 	delay := c.backoff
+	pos := c.next.Load()
 	for attempt := 0; ; attempt++ {
-		if err := c.do(ctx, http.MethodPost, "/v1/graphql", map[string]string{"query": query}, &ans); err != nil {
-			return err
+		var derr error
+		if pos, derr = c.doFrom(ctx, pos, http.MethodPost, "/v1/graphql", map[string]string{"query": query}, &ans); derr != nil {
+			return derr
 		}
 		if len(ans.Errors) == 0 {
 			if out == nil {
@@ -208,7 +259,8 @@ func (c *client) graphQL(ctx context.Context, query string, out any) error {
 		if attempt >= c.retries {
 			return err
 		}
-		c.next.Add(1)
+		pos = c.failedAt(pos)
+		c.log.Warn("weaviate query failed, retrying", "err", err, "attempt", attempt+1, "backoff", delay)
 		select {
 		case <-ctx.Done():
 			return errors.Join(ctx.Err(), err)

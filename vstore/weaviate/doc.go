@@ -61,7 +61,10 @@
 // before vectors), each request retried with exponential backoff on the
 // next node after a transport error, 5xx or 429 (or an answer whose
 // message says a replica or the Raft leader is out of reach, which
-// Weaviate may send as 403 while it notices a node is gone), and each batch response
+// Weaviate may send as 403 while it notices a node is gone), or after an
+// attempt outlasts Options.AttemptTimeout (a schema read that reached a
+// node while its Raft leader was killed waits for that leader without a
+// deadline), and each batch response
 // checked object by object. It returns nil only when Weaviate acknowledged
 // every object at the consistency level. Weaviate has no transactions: a
 // batch that fails mid-way (a cluster down past every retry) leaves what
@@ -96,7 +99,8 @@
 // A request that fails past every retry wraps ErrUnavailable, which wraps
 // vstore.ErrUnavailable: the HTTP API answers it 503 with Retry-After
 // (server's TestWeaviateRoutes stops the node and checks), where the
-// embedded store has no such failure.
+// embedded store has no such failure; /readyz asks the store (Ping) and
+// answers 503 likewise.
 //
 // # Backups
 //
@@ -106,6 +110,20 @@
 // cmd/imglish's TestWeaviateBackupRecipe follows it). Open creates the
 // items, values and blobs classes, so nothing may open the namespace while
 // a restore runs.
+//
+// # Faults
+//
+// TestNodeKilledWhileIndexing (in make test) indexes 2,000 images into a
+// real 3-node cluster (3 shards × 3 replicas, QUORUM) and SIGKILLs node3,
+// then node1 (the node the others joined through), mid-run: the run
+// completes on retries, every acknowledged item is there, searches from
+// another store answer all through the outage, and after the restart
+// every node holds every object (async replication), checked per node by
+// id. TestIndexerKilledResumes SIGKILLs an indexer child mid-run: the
+// resumed run embeds exactly what the child had not committed, with no
+// duplicate. They shaped the client: a retry goes to the node after the
+// one that failed (not wherever other failing requests moved the shared
+// choice), and every attempt has a deadline (Options.AttemptTimeout).
 //
 // # Concurrency and ownership
 //

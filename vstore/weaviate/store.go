@@ -54,6 +54,17 @@ type Options struct {
 	// Timeout bounds each lookup that has no context (Item, Value, ...);
 	// default 30 s.
 	Timeout time.Duration
+	// AttemptTimeout bounds each attempt of a request to one node; when it
+	// passes, the request is retried on the next node like a failed one.
+	// Schema and node-list reads get at most 10 s of it. Default 60 s.
+	//
+	// A node that takes a request and never answers must not stall the
+	// store: Weaviate forwards a schema read to the Raft leader and waits
+	// for it without a deadline, so one sent while the leader is being
+	// killed waits until that leader comes back
+	// (TestNodeKilledWhileIndexing: the indexer stalled for minutes with
+	// the killed node down).
+	AttemptTimeout time.Duration
 	// Retries is how many times a failed request is retried (on the next
 	// node, after an exponential backoff from Backoff, capped at 5 s);
 	// default 5, negative: none.
@@ -139,6 +150,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
+	if opts.AttemptTimeout <= 0 {
+		opts.AttemptTimeout = 60 * time.Second
+	}
 	if opts.Retries == 0 {
 		opts.Retries = 5
 	}
@@ -161,7 +175,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	opts.Logger = log
 	s := &Store{
-		c:           &client{urls: urls, apiKey: opts.APIKey, http: hc, retries: max(opts.Retries, 0), backoff: opts.Backoff, log: log},
+		c: &client{urls: urls, apiKey: opts.APIKey, http: hc, retries: max(opts.Retries, 0), backoff: opts.Backoff,
+			timeout: opts.AttemptTimeout, log: log},
 		opts:        opts,
 		cl:          opts.Consistency,
 		itemsClass:  opts.Namespace + "_Items",
