@@ -433,9 +433,15 @@ func (e *Encoder) run(ctx context.Context, s *ort.DynamicAdvancedSession, inputs
 		return nil, fmt.Errorf("create run options: %w", err)
 	}
 	defer func() { err = errors.Join(err, ro.Destroy()) }()
-	stop := context.AfterFunc(ctx, func() { _ = ro.Terminate() })
+	// Terminate runs on its own goroutine when ctx ends; the deferred
+	// Destroy must not free ro while it does, so a stop that comes too late
+	// waits for it.
+	terminated := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { defer close(terminated); _ = ro.Terminate() })
 	runErr := s.RunWithOptions(inputs, []ort.Value{out}, ro)
-	stop()
+	if !stop() {
+		<-terminated
+	}
 	if runErr != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("run model: %w", ctx.Err())
