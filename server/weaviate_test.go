@@ -51,30 +51,14 @@ func TestWeaviateRoutes(t *testing.T) {
 	bin := wvtest.Binary(t)
 	ctx := t.Context()
 	start := time.Now()
-	type started struct {
-		cl  *wvcluster.Cluster
-		err error
-	}
 	// The node starts while the embedded env converts the model and indexes.
-	clc := make(chan started, 1)
-	go func() {
-		cl, err := wvcluster.Start(ctx, wvcluster.Options{Bin: bin, Nodes: 1, Dir: filepath.Join(t.TempDir(), "weaviate")})
-		clc <- started{cl, err}
-	}()
+	cluster := wvtest.StartAsync(t, wvcluster.Options{Bin: bin, Nodes: 1, Dir: filepath.Join(t.TempDir(), "weaviate")})
 	const n = 16
 	sets := map[string]LabelSet{"colours": {Labels: colourLabels(), Templates: []string{"a {} object"}, AutoTag: true}}
 	emb := newEnv(t, envConfig{scenes: n, labelSets: sets, embedded: true})
-	st := <-clc
-	if st.err != nil {
-		t.Fatal(st.err)
-	}
-	t.Cleanup(func() {
-		if err := st.cl.Stop(); err != nil {
-			t.Errorf("stop weaviate: %v", err)
-		}
-	})
+	cl := cluster()
 	// A short first backoff: the outage at the end waits out every retry.
-	db, err := weaviate.Open(ctx, weaviate.Options{URLs: st.cl.URLs(), Namespace: "Routes", Backoff: 50 * time.Millisecond})
+	db, err := weaviate.Open(ctx, weaviate.Options{URLs: cl.URLs(), Namespace: "Routes", Backoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +75,7 @@ func TestWeaviateRoutes(t *testing.T) {
 	// Retry-After (the store out of reach after its retries), not 500, and
 	// the client reads no node address; /readyz, which asks the store,
 	// says so too.
-	if err := st.cl.Stop(); err != nil {
+	if err := cl.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []struct {

@@ -110,15 +110,7 @@ func TestWeaviateBackendEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 
 	// The cluster starts while the model is converted and the scenes drawn.
-	type started struct {
-		cl  *wvcluster.Cluster
-		err error
-	}
-	clc := make(chan started, 1)
-	go func() {
-		cl, err := wvcluster.Start(ctx, wvcluster.Options{Bin: bin, Nodes: 3, Dir: filepath.Join(dir, "cluster")})
-		clc <- started{cl, err}
-	}()
+	cluster := wvtest.StartAsync(t, wvcluster.Options{Bin: bin, Nodes: 3, Dir: filepath.Join(dir, "cluster")})
 	model, scenes := filepath.Join(dir, "model"), filepath.Join(dir, "scenes")
 	photos := filepath.Join(scenes, scene.ImagesDir)
 	const n = 60
@@ -135,19 +127,11 @@ func TestWeaviateBackendEndToEnd(t *testing.T) {
 	}
 	_, convErr := runCLI(ctx, t, "convert", "--checkpoint", "../../testdata/models/demo/demo.pth",
 		"--tokenizer", "../../testdata/models/demo/demo.model", "--out", model)
-	st := <-clc
-	if st.err != nil {
-		t.Fatal(st.err)
-	}
-	t.Cleanup(func() {
-		if err := st.cl.Stop(); err != nil {
-			t.Errorf("stop weaviate: %v", err)
-		}
-	})
+	cl := cluster()
 	if convErr != nil {
 		t.Fatal(convErr)
 	}
-	urls := strings.Join(st.cl.URLs(), ",")
+	urls := strings.Join(cl.URLs(), ",")
 	wv := func(ns, data string) []string {
 		return []string{"--data", data, "--model", model, "--backend", "weaviate", "--weaviate", urls,
 			"--weaviate-namespace", ns, "--replicas", "2"}
@@ -232,7 +216,7 @@ func TestWeaviateBackendEndToEnd(t *testing.T) {
 			t.Fatalf("index on two hosts: %v", err)
 		}
 	}
-	two, err := weaviate.Open(ctx, weaviate.Options{URLs: st.cl.URLs(), Namespace: "Two"})
+	two, err := weaviate.Open(ctx, weaviate.Options{URLs: cl.URLs(), Namespace: "Two"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +228,7 @@ func TestWeaviateBackendEndToEnd(t *testing.T) {
 
 	// A collection made for another dimension under this model's name
 	// refuses to start, saying so.
-	bad, err := weaviate.Open(ctx, weaviate.Options{URLs: st.cl.URLs(), Namespace: "Bad"})
+	bad, err := weaviate.Open(ctx, weaviate.Options{URLs: cl.URLs(), Namespace: "Bad"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,3 +66,33 @@ func Call(t testing.TB, method, url string, body, out any) {
 		}
 	}
 }
+
+// StartAsync starts a cluster of opts in the background, so that a test
+// can prepare its model and data meanwhile, and returns a function that
+// waits for it: it fails the test when the cluster did not start, and
+// stops the cluster at the test's cleanup.
+func StartAsync(t testing.TB, opts wvcluster.Options) func() *wvcluster.Cluster {
+	t.Helper()
+	type started struct {
+		cl  *wvcluster.Cluster
+		err error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		cl, err := wvcluster.Start(t.Context(), opts)
+		ch <- started{cl, err}
+	}()
+	return func() *wvcluster.Cluster {
+		t.Helper()
+		st := <-ch
+		if st.err != nil {
+			t.Fatal(st.err)
+		}
+		t.Cleanup(func() {
+			if err := st.cl.Stop(); err != nil {
+				t.Errorf("stop weaviate: %v", err)
+			}
+		})
+		return st.cl
+	}
+}
