@@ -41,7 +41,8 @@ type CoalescerOptions struct {
 	// text coalescer's texts, padded to the longest in an encoder run): a
 	// batch runs as consecutive runs of inputs of similar size, each padded
 	// to at most (1+MaxPad)× its real size. 0 means 0.5; negative never
-	// splits. Used by SplitBySize; inputs of one size (images) never split.
+	// splits. The App's text coalescer applies it (SplitBySize); images, all
+	// of one size, run as one batch.
 	MaxPad float64
 	// Observe, when set, is called after each batch with its size and duration.
 	Observe func(size int, d time.Duration, err error)
