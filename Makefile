@@ -186,7 +186,7 @@ setup-browser:
 ## bench-server: req/s, p50/p99 and server CPU-ms per request of text search over loopback HTTP at 1/8/32
 ## clients (load generator in its own process), default vs old default vs unbatched request paths, rounds
 ## interleaved; demo model on 100k vectors and a random BEiT-3 base (768 wide, 12 layers) on 20k, its
-## checkpoint made once with Debian's python3-torch (writes bench/out/server.txt; ≈25 min).
+## checkpoint made once with Debian's python3-torch (writes bench/out/server.txt; ≈20 min).
 BENCH_BASE_CHECKPOINT ?= bench/out/base224.pth
 bench-server: setup
 	@mkdir -p bench/out

@@ -28,12 +28,11 @@ type CoalescerOptions struct {
 	MaxWait time.Duration
 	// WaitShare bounds that wait further, to this share of the previous
 	// batch's run time: 0 means 0.25, negative leaves MaxWait alone. Why: the
-	// worker idles while a batch waits. A fixed 3 ms wait cost little beside
-	// the 768-wide model's ~40 ms runs, but the demo model's runs take about
-	// a millisecond, and its batches, which the server's in-flight cap (4 per
-	// CPU) kept below MaxBatch, waited the full 3 ms each: under load the
-	// coalesced server served half the requests of one that never waited
-	// (TestServeLatency).
+	// worker idles while a batch waits. A fixed wait costs little beside the
+	// runs of a 768-wide model, but much beside the demo model's short runs,
+	// and under load its batches, kept below MaxBatch by the server's
+	// in-flight cap, each waited the whole MaxWait: that made coalescing the
+	// slowest request path at 32 clients (TestServeLatency, issue 18).
 	WaitShare float64
 	// Workers is how many batches may run at once.
 	Workers int
@@ -42,7 +41,7 @@ type CoalescerOptions struct {
 	// batch runs as consecutive runs of inputs of similar size, each padded
 	// to at most (1+MaxPad)× its real size. 0 means 0.5; negative never
 	// splits. The App's text coalescer applies it (SplitBySize); images, all
-	// of one size, run as one batch.
+	// of one size, run as one batch. Observe sees the batch, not its runs.
 	MaxPad float64
 	// Observe, when set, is called after each batch with its size and duration.
 	Observe func(size int, d time.Duration, err error)
@@ -260,10 +259,9 @@ func (c *Coalescer[In, Out]) runBatch(batch []*coalesceCall[In, Out]) {
 // one input. maxPad 0 means 0.5; negative returns run itself.
 //
 // Why: the encoder pads a text batch to its longest text. With queries of
-// 10–43 tokens (median 13), batches of 16 as they came embedded fewer texts
-// per second than one text per call on the 768-wide model, and those of
-// similar length 2.8× more (TestServeLatency's encoder reference), so an
-// unsplit batch made coalescing the slowest mode under load.
+// mixed lengths, batches of 16 as they came embedded no more texts per second
+// than one text per call on a 768-wide model, batches of similar length
+// several times more (TestServeLatency's encoder reference, issue 18).
 func SplitBySize[In, Out any](run BatchFunc[In, Out], size func(In) int, maxPad float64) BatchFunc[In, Out] {
 	if maxPad < 0 {
 		return run

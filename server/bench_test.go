@@ -55,6 +55,14 @@ var benchModes = []benchMode{
 	{"unbatched", CoalescerOptions{MaxBatch: 1}},
 }
 
+// benchExtraModes run only when IMGLISH_BENCH_MODES names them: the old
+// default with MaxBatch at the server's in-flight cap on 2 CPUs (8), so that
+// its batches fill and leave without waiting out the timer, which tells the
+// fixed wait's cost apart from the batching's.
+var benchExtraModes = []benchMode{
+	{"old-max8", CoalescerOptions{MaxBatch: 8, MaxWait: 3 * time.Millisecond, Workers: 1, WaitShare: -1, MaxPad: -1}},
+}
+
 // benchModel is a model TestServeLatency serves, with its own store.
 type benchModel struct {
 	name string
@@ -132,7 +140,7 @@ func TestServeLatency(t *testing.T) {
 	results := map[key][]cellResult{}
 	modes := benchModes
 	if sel := os.Getenv("IMGLISH_BENCH_MODES"); sel != "" {
-		modes = slices.DeleteFunc(slices.Clone(modes), func(m benchMode) bool { return !slices.Contains(strings.Split(sel, ","), m.name) })
+		modes = slices.DeleteFunc(slices.Concat(modes, benchExtraModes), func(m benchMode) bool { return !slices.Contains(strings.Split(sel, ","), m.name) })
 	}
 	fmt.Fprintf(report, "%-5s %-6s %-14s %7s %9s %9s %9s %10s %7s %8s %8s\n",
 		"round", "model", "mode", "clients", "p50 ms", "p99 ms", "req/s", "srv cpu ms", "cli cpu", "batch", "load1")
