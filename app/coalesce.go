@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,7 +14,9 @@ import (
 type BatchFunc[In, Out any] func(ctx context.Context, in []In) ([]Out, error)
 
 // CoalescerOptions tunes a Coalescer. The zero value means: batches of up to 16,
-// a 3 ms wait for batch mates, one batch running at a time.
+// a wait for batch mates of at most 3 ms and at most a quarter of the previous
+// batch's run time, one batch running at a time, texts of similar length
+// batched together.
 type CoalescerOptions struct {
 	// MaxBatch caps a batch; 1 disables coalescing (every call runs alone).
 	MaxBatch int
@@ -22,8 +26,23 @@ type CoalescerOptions struct {
 	// wait. Negative means never wait. Either way, while every worker is busy
 	// the batch keeps filling up to MaxBatch.
 	MaxWait time.Duration
+	// WaitShare bounds that wait further, to this share of the previous
+	// batch's run time: 0 means 0.25, negative leaves MaxWait alone. Why: the
+	// worker idles while a batch waits. A fixed wait costs little beside the
+	// runs of a 768-wide model, but much beside the demo model's short runs,
+	// and under load its batches, kept below MaxBatch by the server's
+	// in-flight cap, each waited the whole MaxWait: that made coalescing the
+	// slowest request path at 32 clients (TestServeLatency, issue 18).
+	WaitShare float64
 	// Workers is how many batches may run at once.
 	Workers int
+	// MaxPad bounds the padding of a batch of inputs of different sizes (the
+	// text coalescer's texts, padded to the longest in an encoder run): a
+	// batch runs as consecutive runs of inputs of similar size, each padded
+	// to at most (1+MaxPad)× its real size. 0 means 0.5; negative never
+	// splits. The App's text coalescer applies it (SplitBySize); images, all
+	// of one size, run as one batch. Observe sees the batch, not its runs.
+	MaxPad float64
 	// Observe, when set, is called after each batch with its size and duration.
 	Observe func(size int, d time.Duration, err error)
 	// Queue, when set, is called with the number of calls waiting for a batch.
@@ -47,11 +66,13 @@ type Coalescer[In, Out any] struct {
 
 	calls chan *coalesceCall[In, Out]
 	work  chan []*coalesceCall[In, Out]
-	stop  chan struct{}
-	ctx   context.Context
-	abort context.CancelFunc
-	wg    sync.WaitGroup
-	once  sync.Once
+	// lastRun is the run time of the latest batch, in nanoseconds.
+	lastRun atomic.Int64
+	stop    chan struct{}
+	ctx     context.Context
+	abort   context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // NewCoalescer starts a coalescer around run.
@@ -64,6 +85,9 @@ func NewCoalescer[In, Out any](run BatchFunc[In, Out], opts CoalescerOptions) *C
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 1
+	}
+	if opts.WaitShare == 0 {
+		opts.WaitShare = 0.25
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Coalescer[In, Out]{
@@ -142,9 +166,10 @@ func (c *Coalescer[In, Out]) collect() {
 		case call := <-calls:
 			batch = append(batch, call)
 			if len(batch) == 1 {
-				ready = c.opts.MaxWait < 0 || last <= 1
+				wait := c.wait(last)
+				ready = wait <= 0
 				if !ready {
-					timer.Reset(c.opts.MaxWait)
+					timer.Reset(wait)
 				}
 			}
 		case <-timer.C:
@@ -162,6 +187,26 @@ func (c *Coalescer[In, Out]) collect() {
 			return
 		}
 	}
+}
+
+// minWait is the shortest wait worth a timer: below it a batch goes at once.
+const minWait = 50 * time.Microsecond
+
+// wait is how long a batch whose first call just came waits for mates, after
+// a batch of last calls: none after a lone call or with MaxWait negative, else
+// MaxWait bounded by WaitShare of the latest run time.
+func (c *Coalescer[In, Out]) wait(last int) time.Duration {
+	if c.opts.MaxWait < 0 || last <= 1 {
+		return 0
+	}
+	w := c.opts.MaxWait
+	if c.opts.WaitShare > 0 {
+		w = min(w, time.Duration(c.opts.WaitShare*float64(c.lastRun.Load())))
+	}
+	if w < minWait {
+		return 0
+	}
+	return w
 }
 
 func (c *Coalescer[In, Out]) worker() {
@@ -191,6 +236,7 @@ func (c *Coalescer[In, Out]) runBatch(batch []*coalesceCall[In, Out]) {
 	}
 	start := time.Now()
 	out, err := c.safeRun(in)
+	c.lastRun.Store(int64(time.Since(start)))
 	if err == nil && len(out) != len(in) {
 		err = fmt.Errorf("coalesce: batch of %d returned %d results: %w", len(in), len(out), ErrInternal)
 	}
@@ -204,6 +250,68 @@ func (c *Coalescer[In, Out]) runBatch(batch []*coalesceCall[In, Out]) {
 			call.out = out[i]
 		}
 		close(call.done)
+	}
+}
+
+// SplitBySize wraps run so that a batch runs as consecutive runs of inputs
+// of similar size, shortest first: a run's padded size (its count times its
+// largest size) stays within (1+maxPad)× the sum of its sizes, or it holds
+// one input. maxPad 0 means 0.5; negative returns run itself.
+//
+// Why: the encoder pads a text batch to its longest text. With queries of
+// mixed lengths, batches of 16 as they came embedded no more texts per second
+// than one text per call on a 768-wide model, batches of similar length
+// several times more (TestServeLatency's encoder reference, issue 18).
+func SplitBySize[In, Out any](run BatchFunc[In, Out], size func(In) int, maxPad float64) BatchFunc[In, Out] {
+	if maxPad < 0 {
+		return run
+	}
+	if maxPad == 0 {
+		maxPad = 0.5
+	}
+	return func(ctx context.Context, in []In) ([]Out, error) {
+		if len(in) < 2 {
+			return run(ctx, in)
+		}
+		sizes := make([]int, len(in))
+		order := make([]int, len(in))
+		for i, x := range in {
+			sizes[i], order[i] = max(1, size(x)), i
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return sizes[a] - sizes[b] })
+		out := make([]Out, len(in))
+		group := make([]In, 0, len(in))
+		for start := 0; start < len(order); {
+			end, sum := start+1, sizes[order[start]]
+			for ; end < len(order); end++ {
+				s := sizes[order[end]]
+				if float64(s*(end-start+1)) > (1+maxPad)*float64(sum+s) {
+					break
+				}
+				sum += s
+			}
+			if start > 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			group = group[:0]
+			for _, k := range order[start:end] {
+				group = append(group, in[k])
+			}
+			res, err := run(ctx, group)
+			if err != nil {
+				return nil, err
+			}
+			if len(res) != len(group) {
+				return nil, fmt.Errorf("coalesce: run of %d returned %d results: %w", len(group), len(res), ErrInternal)
+			}
+			for j, k := range order[start:end] {
+				out[k] = res[j]
+			}
+			start = end
+		}
+		return out, nil
 	}
 }
 

@@ -105,15 +105,20 @@ func (a *App) start(opts Options) error {
 	opts.AutoTags = slices.Clone(opts.AutoTags)
 	a.opts = opts
 	enc := a.enc
-	a.texts = NewCoalescer(func(ctx context.Context, in []string) ([][]float32, error) {
+	a.texts = NewCoalescer(SplitBySize(func(ctx context.Context, in []string) ([][]float32, error) {
 		return enc.EmbedTexts(ctx, in)
-	}, opts.TextBatch)
+	}, textSize, opts.TextBatch.MaxPad), opts.TextBatch)
 	a.images = NewCoalescer(func(ctx context.Context, in [][]float32) ([][]float32, error) {
 		return enc.EmbedImages(ctx, in)
 	}, opts.ImageBatch)
 	a.jobs = &jobTable{byID: map[string]*Job{}}
 	return nil
 }
+
+// textSize estimates a text's token count from its bytes (SentencePiece
+// pieces of English average about four bytes, plus the two special tokens)
+// for SplitBySize, without tokenising twice.
+func textSize(s string) int { return len(s)/4 + 2 }
 
 // ready reports whether the App can search.
 func (a *App) ready() error {

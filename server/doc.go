@@ -63,7 +63,12 @@
 //
 // Concurrent encoder requests are merged by a Coalescer (max batch, max wait)
 // into one encoder run, so many clients asking for one vector each cost one
-// batch instead of many single runs.
+// batch instead of many single runs. A lone request never waits for mates;
+// under load a batch waits at most MaxWait and at most a quarter of the
+// previous run (the encoder idles meanwhile), and texts of similar length run
+// together, since a text batch is padded to its longest text. `make
+// bench-server` (TestServeLatency) compares this default with the fixed wait
+// it replaced and with no coalescing, on the demo and a 768-wide model.
 //
 // # Auto-tags
 //

@@ -94,7 +94,9 @@ type Options struct {
 	// Batch tunes request coalescing for the encoder; MaxBatch 1 turns it off.
 	Batch CoalescerOptions `json:"-"`
 	// MaxBatch and MaxWait set Batch from a config file (MaxWait negative: no
-	// wait, batches form only while the encoder is busy).
+	// wait, batches form only while the encoder is busy; positive: at most
+	// that, and at most a quarter of the previous batch's run; see
+	// CoalescerOptions).
 	MaxBatch int      `json:"max_batch"`
 	MaxWait  Duration `json:"max_wait"`
 	// VectorizerAddr, when set, is where Run also serves Weaviate's

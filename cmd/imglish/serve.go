@@ -127,6 +127,6 @@ Config keys: "vectorizer_addr", "vectorizer_no_auth".`,
 	f.StringArrayVar(&proxies, "trusted-proxy", nil, "reverse proxy (IP or CIDR) whose X-Forwarded-For names the client (repeatable)")
 	f.IntVar(&threads, "threads", 0, "ONNX Runtime threads (default: one per core)")
 	f.IntVar(&maxBatch, "max-batch", 16, "most concurrent requests merged into one encoder batch (1 turns coalescing off)")
-	f.DurationVar(&maxWait, "max-wait", 3*time.Millisecond, "how long a request waits for batch mates")
+	f.DurationVar(&maxWait, "max-wait", 3*time.Millisecond, "most a request waits for batch mates under load (never more than a quarter of the last batch's run; a lone request never waits; negative: never)")
 	return cmd
 }
