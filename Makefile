@@ -56,8 +56,10 @@ $(WEAVIATE_BIN):
 build: setup
 	$(GO) build -o $(BIN) ./cmd/imglish
 
+## vet: go vet, also over the benchmarks behind the bench build tag (so a refactor cannot leave them uncompilable).
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags bench ./...
 
 ## test: set up (ORT; Chromium for the page's end-to-end test when root can install it; weaviate-server for the
 ## Weaviate tests), vet, lint the OpenAPI document, and run every test with the race detector.
