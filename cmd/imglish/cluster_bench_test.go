@@ -441,7 +441,7 @@ func insertRange(ctx context.Context, st vstore.Store, data [][]float32, lo, hi 
 		for i := s; i < min(s+batch, hi); i++ {
 			id := benchID(i)
 			b.PutItem(vstore.Item{ID: id, Hash: id, Files: []vstore.File{{Path: "/bench/" + id + ".jpg", Size: 100000,
-				ModTime: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}}, MediaType: "image/jpeg", Width: 640, Height: 480, Model: "annbench"})
+				ModTime: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}}, Meta: vstore.Meta{MediaType: "image/jpeg", Width: 640, Height: 480}, Model: "annbench"})
 			b.PutVector(benchSpace, id, data[i])
 		}
 		if err := st.Apply(ctx, &b); err != nil {
