@@ -87,8 +87,13 @@
 // per call, with every vector transferred for the searches. That is
 // exact and fine for the suite and for pages of a few thousand items; a
 // large collection wants Weaviate-side filtering for them (future work).
-// Scores are computed here from the returned vectors, so both paths score
-// a hit alike and pages are stable.
+// The exact path and an approximate Search with After or Until score here
+// from the returned vectors, so a cursor and the hits it bounds are scored
+// alike and pages are stable. An approximate Search without a cursor (the
+// app's page 1, the common query; its later pages are exact) asks for
+// Weaviate's cosine distance instead of the vectors and scores 1 − distance:
+// the vectors' transfer and decoding were most of its time, and the two
+// scores agree to float32 rounding (within the suite's 1e-5).
 //
 // The lookups without a context (Item, ItemByPath, ItemCount, Spaces,
 // Vector, Texts, Value, Blob) are bounded by Options.Timeout; ItemCount and

@@ -21,6 +21,9 @@ type object struct {
 	ID         string    `json:"id"`
 	Vector     []float32 `json:"vector,omitempty"`
 	Properties props     `json:"properties"`
+	// Distance is the cosine distance to a nearVector query, when a
+	// query asked for it (never sent).
+	Distance *float32 `json:"-"`
 }
 
 // props are the properties of every class this package uses (each class
@@ -267,8 +270,9 @@ func (s *Store) get(ctx context.Context, class, args, fields string) ([]object, 
 		Get map[string][]struct {
 			props
 			Additional struct {
-				ID     string    `json:"id"`
-				Vector []float32 `json:"vector"`
+				ID       string    `json:"id"`
+				Vector   []float32 `json:"vector"`
+				Distance *float32  `json:"distance"`
 			} `json:"_additional"`
 		} `json:"Get"`
 	}
@@ -278,7 +282,7 @@ func (s *Store) get(ctx context.Context, class, args, fields string) ([]object, 
 	rows := out.Get[class]
 	objs := make([]object, len(rows))
 	for i, r := range rows {
-		objs[i] = object{ID: r.Additional.ID, Vector: r.Additional.Vector, Properties: r.props}
+		objs[i] = object{ID: r.Additional.ID, Vector: r.Additional.Vector, Properties: r.props, Distance: r.Additional.Distance}
 	}
 	return objs, nil
 }

@@ -89,9 +89,15 @@ func (s *Store) query(ctx context.Context, name string, query []float32, kind vs
 // searches ask Weaviate's HNSW for the nearest neighbours under a where
 // filter that selects a superset of the filter's matches, and widen the
 // request until k hits remain after the exact filter, the cursor and
-// Exclude, which are applied here (Weaviate cannot page by score). Scores
-// are computed here from the returned vectors in float64, so both paths
-// give a hit the same score and ties sort by id.
+// Exclude, which are applied here (Weaviate cannot page by score).
+//
+// The exact path, and an approximate search with After or Until, score
+// here from the returned vectors in float64, so a cursor's boundary and
+// the hits it bounds are scored alike. An approximate search without a
+// cursor (the app's page 1; its later pages are exact scans) takes
+// 1 − Weaviate's cosine distance and asks for no vectors: transferring
+// and decoding every neighbour's vector was most of such a search's time.
+// The two scores agree to float32 rounding, and ties sort by id either way.
 func (s *Store) search(ctx context.Context, name string, query []float32, k int, opts vstore.SearchOptions, kind vstore.SpaceKind) ([]cand, spaceInfo, error) {
 	sp, q, err := s.query(ctx, name, query, kind)
 	if err != nil {
@@ -108,7 +114,7 @@ func (s *Store) search(ctx context.Context, name string, query []float32, k int,
 		return nil, sp, nil
 	}
 	accept := func(o object) (cand, bool, error) {
-		c := cand{hit: vstore.Hit{Score: float32(dot(q, o.Vector))}}
+		c := cand{hit: vstore.Hit{Score: score(q, o)}}
 		if sp.Kind == vstore.KindTexts {
 			c.hit.ID, c.text = o.Properties.TextID, o.Properties.Text
 			if o.ID != textUUID(c.hit.ID) || (f != nil && f.IDs != nil && !slices.Contains(f.IDs, c.hit.ID)) {
@@ -124,7 +130,7 @@ func (s *Store) search(ctx context.Context, name string, query []float32, k int,
 				return c, false, nil
 			}
 		}
-		if len(o.Vector) != len(q) ||
+		if (o.Distance == nil && len(o.Vector) != len(q)) ||
 			(opts.Exclude != nil && opts.Exclude(c.hit.ID)) ||
 			(opts.After != nil && !opts.After.Before(c.hit)) ||
 			(opts.Until != nil && opts.Until.Before(c.hit)) {
@@ -133,7 +139,11 @@ func (s *Store) search(ctx context.Context, name string, query []float32, k int,
 		return c, true, nil
 	}
 	if !opts.Exact {
-		cs, ok, err := s.nearest(ctx, sp, q, k, filterWhere(f, sp.Kind), accept)
+		// A cursor's boundaries come from exact scores (a later page is
+		// an exact scan), so a search with one scores from the vectors;
+		// one without takes Weaviate's distance.
+		vectors := opts.After != nil || opts.Until != nil
+		cs, ok, err := s.nearest(ctx, sp, q, k, filterWhere(f, sp.Kind), vectors, accept)
 		if err != nil || ok {
 			if errors.Is(err, errNotFoundStatus) {
 				s.forget(name)
@@ -160,6 +170,18 @@ func (s *Store) search(ctx context.Context, name string, query []float32, k int,
 	return top(cs, k), sp, nil
 }
 
+// score is o's similarity to the normalised query q: 1 − the cosine
+// distance Weaviate returned with o when it did, else the dot product
+// with o's vector in float64. Weaviate's distance is float32 1 − dot on
+// normalised vectors, so the two agree to float32 rounding over the
+// dimensions (well within 1e-5 of the embedded store's score).
+func score(q []float32, o object) float32 {
+	if o.Distance != nil {
+		return float32(1 - float64(*o.Distance))
+	}
+	return float32(dot(q, o.Vector))
+}
+
 // top sorts cs in hit order and keeps the first k.
 func top(cs []cand, k int) []cand {
 	slices.SortFunc(cs, func(a, b cand) int {
@@ -175,9 +197,11 @@ func top(cs []cand, k int) []cand {
 }
 
 // nearest asks Weaviate for growing numbers of neighbours until k of them
-// pass accept. ok is false when MaxResults neighbours were not enough
-// (the caller then scans exactly).
-func (s *Store) nearest(ctx context.Context, sp spaceInfo, q []float32, k int, where string, accept func(object) (cand, bool, error)) ([]cand, bool, error) {
+// pass accept. vectors asks for each neighbour's vector (scored here),
+// else for its distance (see score); the tie rule below works on either.
+// ok is false when MaxResults neighbours were not enough (the caller then
+// scans exactly).
+func (s *Store) nearest(ctx context.Context, sp spaceInfo, q []float32, k int, where string, vectors bool, accept func(object) (cand, bool, error)) ([]cand, bool, error) {
 	vec, err := json.Marshal(q)
 	if err != nil {
 		return nil, false, err
@@ -185,6 +209,11 @@ func (s *Store) nearest(ctx context.Context, sp spaceInfo, q []float32, k int, w
 	fields := "itemId data"
 	if sp.Kind == vstore.KindTexts {
 		fields = "textId text"
+	}
+	if vectors {
+		fields += " _additional { id vector }"
+	} else {
+		fields += " _additional { id distance }"
 	}
 	limit := min(2*k+16, s.opts.MaxResults)
 	for {
@@ -195,7 +224,7 @@ func (s *Store) nearest(ctx context.Context, sp spaceInfo, q []float32, k int, w
 		if s.replicated {
 			args += ", consistencyLevel: " + s.cl
 		}
-		objs, err := s.get(ctx, sp.class, args, fields+" _additional { id vector }")
+		objs, err := s.get(ctx, sp.class, args, fields)
 		if err != nil {
 			return nil, false, err
 		}
