@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -563,7 +564,23 @@ func freePorts(nodes int) ([][4]int, error) {
 			l.Close()
 		}
 	}()
+	// Ports come from below the kernel's ephemeral range when it leaves
+	// room: a port from that range can be taken, while a node is down, as
+	// the local end of some client connection, and a restarted node must
+	// bind its own ports again (seen: a restarted node3's Raft RPC port
+	// "address already in use").
+	low, high := fixedPortRange()
 	one := func() (int, error) {
+		for range 200 {
+			if high <= low {
+				break
+			}
+			p := low + rand.IntN(high-low)
+			if l, err := net.Listen("tcp", ":"+strconv.Itoa(p)); err == nil {
+				held = append(held, l)
+				return p, nil
+			}
+		}
 		l, err := net.Listen("tcp", ":0")
 		if err != nil {
 			return 0, fmt.Errorf("reserve a port: %w", err)
@@ -577,7 +594,7 @@ func freePorts(nodes int) ([][4]int, error) {
 			if err != nil {
 				return 0, err
 			}
-			if p >= 65535 {
+			if p >= 65535 || p+1 == high {
 				continue
 			}
 			l, err := net.Listen("tcp", ":"+strconv.Itoa(p+1))
@@ -606,4 +623,24 @@ func freePorts(nodes int) ([][4]int, error) {
 		}
 	}
 	return out, nil
+}
+
+// fixedPortRange is the range [low, high) the cluster's ports are drawn
+// from: from 10000 up to the start of the kernel's ephemeral port range
+// (net.ipv4.ip_local_port_range), or an empty range (ports from the
+// kernel, ephemeral) when that range cannot be read or leaves no room.
+func fixedPortRange() (low, high int) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 0, 0
+	}
+	start, err := strconv.Atoi(f[0])
+	if err != nil || start <= 11000 {
+		return 0, 0
+	}
+	return 10000, start
 }
