@@ -56,7 +56,8 @@ type App struct {
 	enc    Encoder
 	db     vstore.Store
 	ownDB  bool
-	ix     Indexer // nil interface when read-only
+	local  vstore.Store // this host's file records beside a shared store; nil when none
+	ix     Indexer      // nil interface when read-only
 	tagger *AutoTagger
 	cat    Catalog
 	log    *slog.Logger
@@ -119,7 +120,17 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 		if err != nil {
 			return nil, err
 		}
-		ix, err := indexer.New(indexer.Options{Store: a.db, Encoder: a.model, Logger: log, Tagger: a.tagger})
+		io := indexer.Options{Store: a.db, Encoder: a.model, Logger: log, Tagger: a.tagger}
+		if !a.ownDB && cfg.DataDir != "" {
+			// A shared store (Weaviate): this host's file records stay here.
+			if a.local, err = OpenLocalCatalog(ctx, cfg.DataDir, log); err != nil {
+				return nil, err
+			}
+			if a.local != nil {
+				io.Local = a.local
+			}
+		}
+		ix, err := indexer.New(io)
 		if err != nil {
 			return nil, err
 		}
@@ -142,6 +153,19 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
+// closeLocal closes the local file catalog, if open.
+func (a *App) closeLocal() error {
+	if a.local == nil {
+		return nil
+	}
+	err := a.local.Close()
+	a.local = nil
+	if err != nil {
+		return fmt.Errorf("close local file catalog: %w", err)
+	}
+	return nil
+}
+
 // Close cancels the App's jobs and waits for them to end, stops the query
 // coalescers, then closes the store (when Open opened
 // it) and the model, the reverse of opening, and joins their errors; an App
@@ -157,6 +181,9 @@ func (a *App) Close() error {
 		if a.texts != nil {
 			a.texts.Close()
 			a.images.Close()
+		}
+		if err := a.closeLocal(); err != nil {
+			errs = append(errs, err)
 		}
 		if a.ownDB && a.db != nil {
 			if err := a.db.Close(); err != nil {

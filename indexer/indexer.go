@@ -44,6 +44,14 @@ type Options struct {
 	// *store.DB or any other vstore.Store. Required; the caller opens and
 	// closes it.
 	Store vstore.Store
+	// Local, when set, also keeps this host's file records (path, size,
+	// mtime → content hash, per model) for a Store that several hosts
+	// share (a Weaviate cluster): a rescan decides "unchanged" from Local
+	// instead of asking Store about every path. Store stays the truth;
+	// Local is written only after Store acknowledged (see localCatalog).
+	// Typically an embedded store in the host's data folder; nil: every
+	// lookup asks Store. The caller opens and closes it.
+	Local vstore.Store
 	// Encoder embeds images. Required.
 	Encoder Embedder
 	// Model is the id stamped on every vector (the vectors live in the store
@@ -164,7 +172,15 @@ func New(opts Options) (*Indexer, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	cat := &storeCatalog{db: opts.Store, model: opts.Model, space: vstore.ImageSpace(opts.Model), clock: clock}
+	sc := &storeCatalog{db: opts.Store, model: opts.Model, space: vstore.ImageSpace(opts.Model), clock: clock}
+	var cat catalog = sc
+	if opts.Local != nil {
+		log := opts.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		cat = newLocalCatalog(sc, opts.Local, log.Warn)
+	}
 	return newIndexer(opts, cat, pixelCodec{opts: pre})
 }
 

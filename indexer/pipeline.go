@@ -121,6 +121,13 @@ func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
 	if err := ix.cat.ensureSpace(ctx, ix.opts.Encoder.Dim()); err != nil {
 		return err
 	}
+	if rc, ok := ix.cat.(refresher); ok {
+		for _, s := range scopes {
+			if err := rc.refresh(ctx, s.path); err != nil {
+				return err
+			}
+		}
+	}
 	r := &run{
 		ix:       ix,
 		sem:      semaphore.NewWeighted(ix.opts.PixelBudget),

@@ -11,9 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"imglish/app"
 	"imglish/indexer"
 	"imglish/model"
 	"imglish/store"
+	"imglish/vstore"
 )
 
 func init() { register(newIndexCmd) }
@@ -56,12 +58,20 @@ symlinks are not followed, and files that are not images or do not decode are re
 				return err
 			}
 			defer db.Close()
+			var local vstore.Store
 			if wv, _ := g.backend.weaviate(); wv {
 				if err := checkModelSpace(ctx, db, core.Info().ID, core.Dim(), true); err != nil {
 					return err
 				}
+				// This host's file records stay in --data (app.OpenLocalCatalog).
+				if local, err = app.OpenLocalCatalog(ctx, g.data, g.logger); err != nil {
+					return err
+				}
+				if local != nil {
+					defer local.Close()
+				}
 			}
-			ix, err := indexer.New(indexer.Options{Store: db, Encoder: core, Workers: workers, BatchSize: batch, Encoders: encoders,
+			ix, err := indexer.New(indexer.Options{Store: db, Local: local, Encoder: core, Workers: workers, BatchSize: batch, Encoders: encoders,
 				Ignore: ignore, Reconcile: reconcile, Logger: g.logger})
 			if err != nil {
 				return err

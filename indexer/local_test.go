@@ -1,0 +1,132 @@
+package indexer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"imglish/store"
+	"imglish/vstore"
+)
+
+// countingStore is a real store that counts the per-file reads a catalog
+// sends it: what a shared store (a Weaviate cluster) answers over the
+// network.
+type countingStore struct {
+	vstore.Store
+	byPath, vectors atomic.Int64
+}
+
+func (s *countingStore) ItemByPath(p string) (vstore.Item, error) {
+	s.byPath.Add(1)
+	return s.Store.ItemByPath(p)
+}
+
+func (s *countingStore) Vector(space, id string) ([]float32, error) {
+	s.vectors.Add(1)
+	return s.Store.Vector(space, id)
+}
+
+func (s *countingStore) reads() int64 { return s.byPath.Swap(0) + s.vectors.Swap(0) }
+
+// TestLocalCatalog: with Options.Local, a rescan of unchanged files sends
+// no per-file read to the shared store; a fresh local catalog learns from
+// the shared store once; and the shared store stays the truth — an item
+// deleted there, a changed file, a removed file, an error record and a
+// dropped space each end as they do without a local catalog.
+func TestLocalCatalog(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	shared := &countingStore{Store: e.db}
+	openLocal := func() *store.DB {
+		db, err := store.Open(ctx, t.TempDir(), store.Options{MemTableSize: 8 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+	local := openLocal()
+	ix := func(l vstore.Store) *Indexer {
+		x, err := New(Options{Store: shared, Local: l, Encoder: e.enc, Workers: 2, MaxWait: 5e6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	x := ix(local)
+	root := t.TempDir()
+	const n = 12
+	for i := range n {
+		genImage(t, filepath.Join(root, fmt.Sprintf("d%d/img%02d.png", i%3, i)), uint64(i+1), 40, 32)
+	}
+	if err := os.WriteFile(filepath.Join(root, "broken.png"), []byte("\x89PNG\r\n\x1a\nnot a png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(x *Indexer, what string) Summary {
+		t.Helper()
+		sum, err := x.Run(ctx, root)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return sum
+	}
+	check := func(what string, sum Summary, embedded, skipped, failed, deleted int64, maxReads int64) {
+		t.Helper()
+		reads := shared.reads()
+		if sum.Embedded != embedded || sum.Skipped != skipped || sum.Failed != failed || sum.Deleted != deleted || reads > maxReads {
+			t.Errorf("%s: embedded %d skipped %d failed %d deleted %d, %d per-file reads of the shared store; want %d %d %d %d, ≤ %d reads",
+				what, sum.Embedded, sum.Skipped, sum.Failed, sum.Deleted, reads, embedded, skipped, failed, deleted, maxReads)
+		}
+	}
+	check("first run", run(x, "first run"), n, 0, 1, 0, 1<<20)
+	check("rescan", run(x, "rescan"), 0, n+1, 0, 0, 0)
+
+	// A fresh local catalog (another data folder on this host) asks the
+	// shared store about each file once, then no more.
+	y := ix(openLocal())
+	check("fresh local catalog", run(y, "fresh"), 0, n+1, 0, 0, 2*(n+1))
+	check("fresh local catalog, rescan", run(y, "fresh rescan"), 0, n+1, 0, 0, 0)
+
+	// An item deleted in the shared store (the API, another host) is
+	// indexed again by the next run, as without a local catalog.
+	victim := filepath.Join(root, "d1/img04.png")
+	it, err := e.db.ItemByPath(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b vstore.Batch
+	b.DeleteVector(vstore.ImageSpace(e.model), it.ID)
+	b.DeleteItem(it.ID)
+	if err := e.db.Apply(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	check("after a shared delete", run(x, "after delete"), 1, n, 0, 0, 4)
+	if _, err := e.db.ItemByPath(victim); err != nil {
+		t.Errorf("deleted item not indexed again: %v", err)
+	}
+
+	// A changed file and a removed one.
+	genImage(t, filepath.Join(root, "d0/img00.png"), 99, 40, 32)
+	gone := filepath.Join(root, "d2/img05.png")
+	if err := os.Remove(gone); err != nil {
+		t.Fatal(err)
+	}
+	check("changed and removed", run(x, "changed"), 1, n-2+1, 0, 1, 4)
+	if _, err := local.Value(localPrefix + vstore.ImageSpace(e.model) + "\x00" + gone); !errors.Is(err, vstore.ErrNotFound) {
+		t.Errorf("local record of a removed file: %v, want ErrNotFound", err)
+	}
+	check("rescan after changes", run(x, "rescan 2"), 0, n, 0, 0, 0)
+
+	// The space dropped in the shared store: the local records promised
+	// vectors it no longer has, so every image is embedded again.
+	if err := e.db.DropSpace(ctx, vstore.ImageSpace(e.model)); err != nil {
+		t.Fatal(err)
+	}
+	check("after the space was dropped", run(x, "dropped"), n-1, 1, 0, 0, 1<<20)
+	check("rescan after the drop", run(x, "rescan 3"), 0, n, 0, 0, 0)
+}
