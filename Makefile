@@ -109,18 +109,20 @@ $(RUN_SCENES)/captions.tsv: $(filter-out %_test.go,$(wildcard demo/scene/*.go)) 
 ## the demo collection indexed into it and imglish serving from it; Ctrl-C stops imglish, then the cluster.
 BACKEND ?= embedded
 RUN_URLS := $(RUN_DIR)/cluster/urls
+RUN_GRPC := $(RUN_DIR)/cluster/grpc
 WVCLUSTER := bin/wvcluster
 
 ifeq ($(BACKEND),weaviate)
 run: build setup-weaviate $(if $(MODEL),,$(RUN_DIR)/model/model.json) $(if $(PHOTOS),,$(RUN_SCENES)/captions.tsv)
 	$(GO) build -o $(WVCLUSTER) ./internal/wvcluster/cmd/wvcluster
 	rm -rf $(RUN_DIR)/cluster && mkdir -p $(RUN_DIR)/cluster
-	$(WVCLUSTER) -nodes $(NODES) -dir $(RUN_DIR)/cluster -urls-file $(RUN_URLS) >$(RUN_DIR)/cluster/wvcluster.log 2>&1 & wv=$$!; \
+	$(WVCLUSTER) -nodes $(NODES) -dir $(RUN_DIR)/cluster -urls-file $(RUN_URLS) -grpc-file $(RUN_GRPC) >$(RUN_DIR)/cluster/wvcluster.log 2>&1 & wv=$$!; \
 	trap 'kill $$wv 2>/dev/null; wait $$wv' EXIT; trap 'exit 130' INT TERM; \
 	echo "imglish: starting $(NODES) Weaviate nodes (log $(RUN_DIR)/cluster/wvcluster.log)"; \
 	for i in $$(seq 600); do [ -s $(RUN_URLS) ] && break; kill -0 $$wv 2>/dev/null || { cat $(RUN_DIR)/cluster/wvcluster.log; exit 1; }; sleep 0.5; done; \
 	[ -s $(RUN_URLS) ] || { echo "imglish: the cluster was not ready in 5 min (see $(RUN_DIR)/cluster/*.log)"; exit 1; }; \
-	export IMGLISH_BACKEND=weaviate IMGLISH_WEAVIATE=$$(cat $(RUN_URLS)); echo "imglish: weaviate $$IMGLISH_WEAVIATE"; \
+	export IMGLISH_BACKEND=weaviate IMGLISH_WEAVIATE=$$(cat $(RUN_URLS)) IMGLISH_WEAVIATE_GRPC=$$(cat $(RUN_GRPC)); \
+	echo "imglish: weaviate $$IMGLISH_WEAVIATE (gRPC $$IMGLISH_WEAVIATE_GRPC)"; \
 	$(if $(MODEL),$(BIN) --data $(RUN_DIR)/data-weaviate model pull $(MODEL) &&) \
 	$(BIN) --data $(RUN_DIR)/data-weaviate --model $(RUN_MODEL) index -q $(RUN_PHOTOS) && \
 	echo "imglish: open http://$(ADDR)/ (Ctrl-C stops imglish and the cluster)" && \
@@ -138,9 +140,9 @@ endif
 ## bench: the benchmark report, written whole from one run on this machine: bench/REPORT.md (and bench/out/REPORT.md,
 ## report.json). bench/run.sh: the CPU's peak, ORT's GEMM, which OpenBLAS kernels PyTorch gets and should get, the
 ## encoder (imglish fp32/int8 vs the PyTorch reference) and the ANN benchmark in BENCH_ROUNDS (3) interleaved rounds,
-## indexing, HTTP; ~45 min, nothing else in parallel. BENCH_QUICK=1: small sizes, 2 rounds, a few minutes, written to
+## indexing, HTTP, the Weaviate cluster and batch transport benches (bench-cluster, bench-transport); ~45 min, nothing else in parallel. BENCH_QUICK=1: small sizes, 2 rounds, a few minutes, written to
 ## bench/out only (BENCH_PUBLISH=1 writes bench/REPORT.md too). Sets up its Debian packages first (setup-bench).
-bench: build setup-bench
+bench: build setup-bench setup-weaviate
 	bench/run.sh
 
 ## bench-ann: imglish HNSW vs hnswlib compiled here with g++ -O3 -march=native (needs libhnswlib-dev), interleaved
@@ -252,6 +254,13 @@ bench-weaviate: setup setup-weaviate
 bench-cluster: setup setup-weaviate
 	@mkdir -p bench/out
 	IMGLISH_BENCH_OUT=$(abspath bench/out/cluster.md) nice $(GO) test -tags bench -count=1 -run TestClusterBench -v -timeout 90m ./cmd/imglish/
+
+.PHONY: bench-transport
+## bench-transport: object batches over REST vs gRPC into a 1-node and a 3-node Weaviate cluster, interleaved chunk by
+## chunk: objects/s, client and node CPU per object (20k 768-d items; writes bench/out/transport.md; ≈5 min).
+bench-transport: setup setup-weaviate
+	@mkdir -p bench/out
+	IMGLISH_BENCH_OUT=$(abspath bench/out/transport.md) nice $(GO) test -tags bench -count=1 -run TestBatchTransportBench -v -timeout 30m ./cmd/imglish/
 
 .PHONY: fixtures bench-torch
 ## fixtures: regenerate testdata/reference/ (BEiT-3 parity checkpoints and goldens; Debian python3-torch).

@@ -56,7 +56,7 @@ func backendStore(t testing.TB) vstore.Store {
 	if shared.err != nil {
 		t.Fatalf("shared weaviate node: %v", shared.err)
 	}
-	db, err := weaviate.Open(t.Context(), weaviate.Options{URLs: shared.cl.URLs(),
+	db, err := weaviate.Open(t.Context(), weaviate.Options{URLs: shared.cl.URLs(), GRPC: shared.cl.GRPCAddrs(),
 		Namespace: fmt.Sprintf("Env%d", shared.ns.Add(1)), Backoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ func TestWeaviateRoutes(t *testing.T) {
 	emb := newEnv(t, envConfig{scenes: n, labelSets: sets, embedded: true})
 	cl := cluster()
 	// A short first backoff: the outage at the end waits out every retry.
-	db, err := weaviate.Open(ctx, weaviate.Options{URLs: cl.URLs(), Namespace: "Routes", Backoff: 50 * time.Millisecond})
+	db, err := weaviate.Open(ctx, weaviate.Options{URLs: cl.URLs(), GRPC: cl.GRPCAddrs(), Namespace: "Routes", Backoff: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,14 +28,15 @@ var errBackend = errors.New("bad backend setting")
 // backendFlags are the global flags that choose the vector store: the
 // embedded Badger store at --data (the default) or a Weaviate cluster.
 //
-// With Weaviate the items — their paths with size and mtime, the record the
-// indexer compares a file with — live in the cluster with the vectors, so a
-// hit carries its path and folder filters run in Weaviate. The paths are the
-// indexing host's; --data stays local and holds what is the host's alone
-// (uploads, thumbnails, pulled models).
+// With Weaviate the items — their paths with size and mtime — live in the
+// cluster with the vectors, so a hit carries its path and folder filters run
+// in Weaviate. The paths are the indexing host's; --data stays local and
+// holds what is the host's alone (uploads, thumbnails, pulled models, and
+// the file catalog a rescan compares files with: app.OpenLocalCatalog).
 type backendFlags struct {
 	backend     string
 	urls        string
+	grpc        string
 	apiKey      string
 	namespace   string
 	replicas    int
@@ -48,6 +49,8 @@ func (b *backendFlags) register(pf *pflag.FlagSet) {
 		"vector store: embedded (Badger at --data) or weaviate (a cluster at --weaviate); env IMGLISH_BACKEND")
 	pf.StringVar(&b.urls, "weaviate", os.Getenv("IMGLISH_WEAVIATE"),
 		"Weaviate node URLs, comma-separated (http://127.0.0.1:8080,...); env IMGLISH_WEAVIATE")
+	pf.StringVar(&b.grpc, "weaviate-grpc", os.Getenv("IMGLISH_WEAVIATE_GRPC"),
+		"the nodes' gRPC addresses (host:port, one per --weaviate URL, same order): batches of vectors go over gRPC; env IMGLISH_WEAVIATE_GRPC")
 	pf.StringVar(&b.apiKey, "weaviate-key", os.Getenv("IMGLISH_WEAVIATE_KEY"), "Weaviate API key (bearer token); env IMGLISH_WEAVIATE_KEY")
 	pf.StringVar(&b.namespace, "weaviate-namespace", os.Getenv("IMGLISH_WEAVIATE_NAMESPACE"),
 		"prefix of imglish's Weaviate collections (default Imglish); env IMGLISH_WEAVIATE_NAMESPACE")
@@ -77,20 +80,29 @@ func (b *backendFlags) weaviate() (bool, error) {
 
 // weaviateOptions are the weaviate.Options of the flags.
 func (g *globals) weaviateOptions() (weaviate.Options, error) {
-	var urls []string
-	for u := range strings.SplitSeq(g.backend.urls, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			urls = append(urls, u)
-		}
-	}
+	urls, addrs := commaList(g.backend.urls), commaList(g.backend.grpc)
 	if len(urls) == 0 {
 		return weaviate.Options{}, fmt.Errorf("%w: --backend weaviate needs --weaviate URL[,URL...] (or $IMGLISH_WEAVIATE)", errBackend)
 	}
+	if len(addrs) > 0 && len(addrs) != len(urls) {
+		return weaviate.Options{}, fmt.Errorf("%w: --weaviate-grpc lists %d addresses for %d --weaviate URLs (one per node, same order)", errBackend, len(addrs), len(urls))
+	}
 	return weaviate.Options{
-		URLs: urls, APIKey: g.backend.apiKey, Namespace: g.backend.namespace,
+		URLs: urls, GRPC: addrs, APIKey: g.backend.apiKey, Namespace: g.backend.namespace,
 		Replicas: g.backend.replicas, Shards: g.backend.shards,
 		Consistency: strings.ToUpper(g.backend.consistency), Logger: g.logger,
 	}, nil
+}
+
+// commaList splits a comma-separated list, dropping blanks.
+func commaList(s string) []string {
+	var out []string
+	for e := range strings.SplitSeq(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // openRemote opens the Weaviate store when --backend weaviate is chosen, and

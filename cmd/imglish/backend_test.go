@@ -33,8 +33,11 @@ func TestBackendFlags(t *testing.T) {
 	}{
 		{"unknown backend", []string{"--backend", "cassandra", "index", "--errors"}},
 		{"weaviate without urls", []string{"--backend", "weaviate", "--weaviate", " , ", "index", "--errors"}},
+		{"a grpc address per url", []string{"--backend", "weaviate", "--weaviate", "http://127.0.0.1:1,http://127.0.0.1:2",
+			"--weaviate-grpc", "127.0.0.1:3", "index", "--errors"}},
 	} {
 		t.Setenv("IMGLISH_WEAVIATE", "")
+		t.Setenv("IMGLISH_WEAVIATE_GRPC", "")
 		if _, err := runCLI(t.Context(), t, append([]string{"--data", data}, tc.args...)...); !errors.Is(err, errBackend) {
 			t.Errorf("%s: %v, want %v", tc.name, err, errBackend)
 		}
@@ -131,10 +134,10 @@ func TestWeaviateBackendEndToEnd(t *testing.T) {
 	if convErr != nil {
 		t.Fatal(convErr)
 	}
-	urls := strings.Join(cl.URLs(), ",")
+	urls, addrs := strings.Join(cl.URLs(), ","), strings.Join(cl.GRPCAddrs(), ",")
 	wv := func(ns, data string) []string {
 		return []string{"--data", data, "--model", model, "--backend", "weaviate", "--weaviate", urls,
-			"--weaviate-namespace", ns, "--replicas", "2"}
+			"--weaviate-grpc", addrs, "--weaviate-namespace", ns, "--replicas", "2"}
 	}
 	embedded := []string{"--data", filepath.Join(dir, "data"), "--model", model}
 	remote := wv("E2e", filepath.Join(dir, "wvdata"))

@@ -147,7 +147,7 @@ func TestClusterBench(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	bks := []*benchBackend{{name: "embedded (store.DB)", st: db}}
 	for i, cl := range clusters {
-		opts := weaviate.Options{URLs: cl.URLs(), Namespace: "Bench", Replicas: 1, Shards: 1}
+		opts := weaviate.Options{URLs: cl.URLs(), GRPC: cl.GRPCAddrs(), Namespace: "Bench", Replicas: 1, Shards: 1}
 		name := "Weaviate 1 node"
 		if i == 1 {
 			opts.Replicas, opts.Shards = cfg.rf, 3
@@ -692,9 +692,9 @@ func demoEndToEnd(t *testing.T, cfg clusterBenchConfig, dir string, clusters []*
 	args := [][]string{
 		{"--data", embData, "--model", modelDir},
 		{"--data", filepath.Join(dir, "demo-wv1"), "--model", modelDir, "--backend", "weaviate",
-			"--weaviate", strings.Join(clusters[0].URLs(), ","), "--weaviate-namespace", "Demo", "--replicas", "1"},
+			"--weaviate", strings.Join(clusters[0].URLs(), ","), "--weaviate-grpc", strings.Join(clusters[0].GRPCAddrs(), ","), "--weaviate-namespace", "Demo", "--replicas", "1"},
 		{"--data", filepath.Join(dir, "demo-wv3"), "--model", modelDir, "--backend", "weaviate",
-			"--weaviate", strings.Join(clusters[1].URLs(), ","), "--weaviate-namespace", "Demo", "--replicas", strconv.Itoa(cfg.rf)},
+			"--weaviate", strings.Join(clusters[1].URLs(), ","), "--weaviate-grpc", strings.Join(clusters[1].GRPCAddrs(), ","), "--weaviate-namespace", "Demo", "--replicas", strconv.Itoa(cfg.rf)},
 	}
 	names := []string{"embedded", "Weaviate 1 node", fmt.Sprintf("Weaviate 3 nodes (%d replicas)", cfg.rf)}
 	res := make([]demoResult, len(args))

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"imglish/app"
 	"imglish/internal/wvcluster"
 	"imglish/internal/wvcluster/wvtest"
+	"imglish/store"
 	"imglish/vstore"
 	"imglish/vstore/weaviate"
 )
@@ -61,7 +63,8 @@ func TestWeaviateCLI(t *testing.T) {
 	urls := strings.Join(cl.URLs(), ",")
 	backends := map[string][]string{
 		"embedded": {"--data", filepath.Join(dir, "data"), "--model", model},
-		"weaviate": {"--data", filepath.Join(dir, "wvdata"), "--model", model, "--backend", "weaviate", "--weaviate", urls, "--weaviate-namespace", "Cli"},
+		"weaviate": {"--data", filepath.Join(dir, "wvdata"), "--model", model, "--backend", "weaviate", "--weaviate", urls,
+			"--weaviate-grpc", strings.Join(cl.GRPCAddrs(), ","), "--weaviate-namespace", "Cli"},
 	}
 	// run runs a command on both backends and returns what each printed,
 	// decoded as JSON with timings and cursors' values dropped.
@@ -136,6 +139,17 @@ func TestWeaviateCLI(t *testing.T) {
 	sum = run("index", "-q", "--json", photos)
 	if got := counts(sum["weaviate"], "deleted", "embedded"); !reflect.DeepEqual(got, []any{1.0, 0.0}) {
 		t.Errorf("index after a deletion: deleted, embedded = %v, want 1 0", got)
+	}
+	// --data keeps this host's file catalog (app.OpenLocalCatalog): one
+	// record per file still there, the error record included.
+	cat, err := store.Open(ctx, filepath.Join(dir, "wvdata", app.LocalCatalogDir), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := 0
+	err = cat.ScanValues(ctx, "indexer/file:", func(string, []byte) bool { records++; return true })
+	if err = errors.Join(err, cat.Close()); err != nil || records != 12 {
+		t.Errorf("local file catalog: %d records (%v), want 12", records, err)
 	}
 
 	// index --watch on the cluster: a file added while it runs is indexed.

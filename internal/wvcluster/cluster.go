@@ -386,6 +386,15 @@ func (c *Cluster) URLs() []string {
 	return out
 }
 
+// GRPCAddrs are the nodes' gRPC addresses, in the order of URLs.
+func (c *Cluster) GRPCAddrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		out[i] = n.GRPCAddr()
+	}
+	return out
+}
+
 // WaitReady waits until every running node answers /v1/.well-known/ready and
 // lists every node of the cluster as HEALTHY.
 func (c *Cluster) WaitReady(ctx context.Context) error {

@@ -6,12 +6,21 @@
 //
 // # Transport
 //
-// It speaks Weaviate's REST and GraphQL API with net/http rather than the
-// weaviate-go-client: the store needs few calls (schema, batch writes,
-// batch deletes by id, cursor listing, Get with nearVector and where,
-// Aggregate), it sets the consistency level per request, and it adds no
-// module to imglish's go.mod (the client pulls gRPC and go-openapi in).
-// Batches go over REST /v1/batch/objects; gRPC batching is not used.
+// Object batches — nearly all of an indexer's bytes — go over Weaviate's
+// gRPC API when Options.GRPC names the nodes' gRPC addresses (imglish's
+// --weaviate-grpc; `make run BACKEND=weaviate` and the test clusters set
+// them): the request is built by weaviate-go-client's batch encoder (the
+// one its ObjectsBatcher uses), so vectors travel as raw float32 bytes
+// rather than JSON numbers that the node must parse, on connections this
+// package owns (one per node, closed by Close) and retries under the same
+// node rule as every other request. TestGRPCWritesAsREST holds the two
+// paths to the same stored objects. Without gRPC addresses batches go over
+// REST /v1/batch/objects.
+//
+// Everything else speaks REST and GraphQL with net/http: the store needs
+// few calls (schema, batch deletes by id, cursor listing, Get with
+// nearVector and where, Aggregate), sets the consistency level per
+// request, and keeps its own retry rule (client).
 //
 // # Data model
 //

@@ -35,6 +35,7 @@ import (
 	"imglish/internal/testenv"
 	"imglish/internal/wvcluster"
 	"imglish/internal/wvcluster/wvtest"
+	"imglish/store"
 	"imglish/vstore"
 	"imglish/vstore/weaviate"
 )
@@ -224,17 +225,21 @@ func openEncoder(t *testing.T, dir string) *encoder.Encoder {
 	return enc
 }
 
-// openFaultStore opens a store of 3 shards × 3 replicas at QUORUM on urls
-// (tried in that order), with short backoffs: a killed node costs a
-// refused connection, then the next URL.
-func openFaultStore(t *testing.T, urls []string, ns string, log *retryLog) *weaviate.Store {
+// openFaultStore opens a store of 3 shards × 3 replicas at QUORUM on nodes
+// (tried in that order; batches over gRPC), with short backoffs: a killed
+// node costs a refused connection, then the next node.
+func openFaultStore(t *testing.T, nodes []*wvcluster.Node, ns string, log *retryLog) *weaviate.Store {
 	t.Helper()
 	var logger *slog.Logger
 	if log != nil {
 		logger = slog.New(log)
 	}
+	var urls, addrs []string
+	for _, n := range nodes {
+		urls, addrs = append(urls, n.URL()), append(addrs, n.GRPCAddr())
+	}
 	s, err := weaviate.Open(t.Context(), weaviate.Options{
-		URLs: urls, Namespace: ns, Replicas: 3, Shards: 3, Consistency: weaviate.ConsistencyQuorum,
+		URLs: urls, GRPC: addrs, Namespace: ns, Replicas: 3, Shards: 3, Consistency: weaviate.ConsistencyQuorum,
 		Backoff: 100 * time.Millisecond, Retries: 8, Logger: logger,
 	})
 	if err != nil {
@@ -587,14 +592,14 @@ func nodeKilledWhileIndexing(t *testing.T, victimAt int, ns string) {
 	paths, distinct := writeImages(t, root, 2000, 20, 1)
 
 	victim := cl.Nodes[victimAt]
-	urls := []string{victim.URL()}
+	nodes := []*wvcluster.Node{victim}
 	for _, n := range cl.Nodes {
 		if n != victim {
-			urls = append(urls, n.URL())
+			nodes = append(nodes, n)
 		}
 	}
 	wlog, rlog := &retryLog{}, &retryLog{}
-	s := openFaultStore(t, urls, ns, wlog)
+	s := openFaultStore(t, nodes, ns, wlog)
 	ix, err := indexer.New(indexer.Options{Store: s, Encoder: enc, Workers: 2, BatchSize: 32, MaxWait: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -620,7 +625,7 @@ func nodeKilledWhileIndexing(t *testing.T, victimAt int, ns string) {
 		}
 	}
 	// Searches come from another store (another client).
-	ss := openFaultStore(t, cl.URLs(), ns, rlog)
+	ss := openFaultStore(t, cl.Nodes, ns, rlog)
 	if err := victim.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -662,7 +667,7 @@ func nodeKilledWhileIndexing(t *testing.T, victimAt int, ns string) {
 	}
 	// Still down: a store opened now works, and finds every file, read at
 	// QUORUM from the other two nodes.
-	checkIndexed(t, openFaultStore(t, cl.URLs(), ns, nil), space, paths, distinct)
+	checkIndexed(t, openFaultStore(t, cl.Nodes, ns, nil), space, paths, distinct)
 	close(stop)
 	rs := <-results
 	var failed int
@@ -705,12 +710,17 @@ func TestIndexerKilledResumesChild(t *testing.T) {
 	}
 	enc := openEncoder(t, os.Getenv("MODEL"))
 	s, err := weaviate.Open(context.Background(), weaviate.Options{
-		URLs: strings.Split(os.Getenv("URLS"), ","), Namespace: os.Getenv("NS"), Replicas: 3, Shards: 3,
+		URLs: strings.Split(os.Getenv("URLS"), ","), GRPC: strings.Split(os.Getenv("GRPC"), ","), Namespace: os.Getenv("NS"), Replicas: 3, Shards: 3,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := indexer.New(indexer.Options{Store: s, Encoder: enc, Workers: 2, BatchSize: 8, MaxWait: 5 * time.Millisecond})
+	// This host's file records, as `imglish index` keeps them in --data.
+	local, err := store.Open(context.Background(), os.Getenv("LOCAL"), store.Options{MemTableSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := indexer.New(indexer.Options{Store: s, Local: local, Encoder: enc, Workers: 2, BatchSize: 8, MaxWait: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -728,10 +738,12 @@ func TestIndexerKilledResumesChild(t *testing.T) {
 
 // TestIndexerKilledResumes SIGKILLs a child indexer writing into the
 // cluster once a third of the files are committed, then runs again in
-// this process: the second run skips every file whose content has its
-// vector (the indexer's catalog is the store: each item lists its paths,
-// and a path counts as done when its item has a vector in the model's
-// space), embeds exactly the rest, and the store ends with one item and
+// this process on the same local file catalog (indexer Options.Local, which
+// the child wrote only after Weaviate acknowledged): the second run skips
+// every file whose content has its vector (the truth is the store: each
+// item lists its paths, and a path counts as done when its item has a
+// vector in the model's space; a record the child acknowledged but did not
+// write locally is asked of the store), embeds exactly the rest, and the store ends with one item and
 // one vector per distinct content, each vector equal to a clean run's.
 func TestIndexerKilledResumes(t *testing.T) {
 	if testing.Short() {
@@ -744,7 +756,7 @@ func TestIndexerKilledResumes(t *testing.T) {
 	paths, distinct := writeImages(t, root, 400, 10, 2)
 
 	// A clean run, in a namespace of its own.
-	clean := openFaultStore(t, cl.URLs(), "FaultClean", nil)
+	clean := openFaultStore(t, cl.Nodes, "FaultClean", nil)
 	cix, err := indexer.New(indexer.Options{Store: clean, Encoder: enc, Workers: 2, BatchSize: 8, MaxWait: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -754,9 +766,10 @@ func TestIndexerKilledResumes(t *testing.T) {
 	}
 
 	const ns = "FaultResume"
+	localDir := filepath.Join(t.TempDir(), "catalog")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIndexerKilledResumesChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), faultChildEnv+"=1", "MODEL="+model, "URLS="+strings.Join(cl.URLs(), ","),
-		"NS="+ns, "ROOT="+root)
+	cmd.Env = append(os.Environ(), faultChildEnv+"=1", "MODEL="+model, "URLS="+strings.Join(cl.URLs(), ","), "GRPC="+strings.Join(cl.GRPCAddrs(), ","),
+		"NS="+ns, "ROOT="+root, "LOCAL="+localDir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -786,8 +799,21 @@ func TestIndexerKilledResumes(t *testing.T) {
 		t.Fatalf("child was not killed (%v):\n%s", err, strings.Join(lines, "\n"))
 	}
 
-	s := openFaultStore(t, cl.URLs(), ns, nil)
-	ix, err := indexer.New(indexer.Options{Store: s, Encoder: enc, Workers: 2, BatchSize: 8, MaxWait: 5 * time.Millisecond})
+	s := openFaultStore(t, cl.Nodes, ns, nil)
+	local, err := store.Open(t.Context(), localDir, store.Options{MemTableSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = local.Close() })
+	held := 0
+	if err := local.ScanValues(t.Context(), "indexer/file:", func(string, []byte) bool { held++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	if held == 0 {
+		t.Error("the killed child left no record in its local file catalog")
+	}
+	t.Logf("the killed child's local file catalog holds %d records", held)
+	ix, err := indexer.New(indexer.Options{Store: s, Local: local, Encoder: enc, Workers: 2, BatchSize: 8, MaxWait: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weaviate/weaviate/entities/models"
+
 	"imglish/vstore"
 )
 
@@ -177,32 +179,24 @@ func (s *Store) putObjects(ctx context.Context, objs []object) error {
 }
 
 func (s *Store) putChunk(ctx context.Context, chunk []object) error {
+	var mobjs []*models.Object
+	if s.grpc != nil {
+		mobjs = make([]*models.Object, len(chunk))
+		for i, o := range chunk {
+			mobjs[i] = o.modelObject()
+		}
+	}
 	delay := s.opts.Backoff
 	for attempt := 0; ; attempt++ {
-		var res []struct {
-			ID     string `json:"id"`
-			Result struct {
-				Errors *struct {
-					Error []struct {
-						Message string `json:"message"`
-					} `json:"error"`
-				} `json:"errors"`
-			} `json:"result"`
+		var errs []error
+		var err error
+		if mobjs != nil {
+			errs, err = s.grpcBatch(ctx, chunk, mobjs)
+		} else {
+			errs, err = s.restBatch(ctx, chunk)
 		}
-		err := s.c.do(ctx, http.MethodPost, "/v1/batch/objects?consistency_level="+s.cl, map[string]any{"objects": chunk}, &res)
 		if err != nil {
 			return fmt.Errorf("write %d objects: %w", len(chunk), err)
-		}
-		var errs []error
-		for _, r := range res {
-			if r.Result.Errors != nil {
-				for _, e := range r.Result.Errors.Error {
-					errs = append(errs, fmt.Errorf("object %s: %s", r.ID, e.Message))
-				}
-			}
-		}
-		if len(res) != len(chunk) {
-			errs = append(errs, fmt.Errorf("%d results for %d objects", len(res), len(chunk)))
 		}
 		if len(errs) == 0 {
 			return nil
@@ -219,6 +213,36 @@ func (s *Store) putChunk(ctx context.Context, chunk []object) error {
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
+}
+
+// restBatch sends one batch over REST /v1/batch/objects and returns an
+// error for each object Weaviate refused.
+func (s *Store) restBatch(ctx context.Context, chunk []object) ([]error, error) {
+	var res []struct {
+		ID     string `json:"id"`
+		Result struct {
+			Errors *struct {
+				Error []struct {
+					Message string `json:"message"`
+				} `json:"error"`
+			} `json:"errors"`
+		} `json:"result"`
+	}
+	if err := s.c.do(ctx, http.MethodPost, "/v1/batch/objects?consistency_level="+s.cl, map[string]any{"objects": chunk}, &res); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, r := range res {
+		if r.Result.Errors != nil {
+			for _, e := range r.Result.Errors.Error {
+				errs = append(errs, fmt.Errorf("object %s: %s", r.ID, e.Message))
+			}
+		}
+	}
+	if len(res) != len(chunk) {
+		errs = append(errs, fmt.Errorf("%d results for %d objects", len(res), len(chunk)))
+	}
+	return errs, nil
 }
 
 // deleteIDs deletes the objects of a class with the given ids (absent

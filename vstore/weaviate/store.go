@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -34,6 +35,12 @@ type Options struct {
 	// (http://host:8080); requests go to one and move to the next when it
 	// fails. Required.
 	URLs []string
+	// GRPC are the nodes' gRPC addresses (host:port; Weaviate's GRPC_PORT,
+	// 50051 unless set), one per URL in the same order. When set, object
+	// batches go over gRPC, with vectors as raw float32 bytes instead of
+	// JSON numbers; everything else stays REST and GraphQL. Empty: REST
+	// batches.
+	GRPC []string
 	// APIKey is sent as a bearer token when set.
 	APIKey string
 	// Namespace prefixes every class this store uses (a capital letter,
@@ -90,6 +97,7 @@ var namespaceRE = regexp.MustCompile(`^[A-Z][_0-9A-Za-z]{0,80}$`)
 // CreateSpace, DropSpace) one at a time per Store.
 type Store struct {
 	c           *client
+	grpc        *grpcBatcher // nil: REST batches
 	opts        Options
 	cl          string
 	replicated  bool // classes have a replication factor > 1: GraphQL takes consistencyLevel
@@ -132,6 +140,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("%w: url %q", ErrConfig, u)
 		}
 		urls[i] = strings.TrimRight(u, "/")
+	}
+	if len(opts.GRPC) > 0 && len(opts.GRPC) != len(opts.URLs) {
+		return nil, fmt.Errorf("%w: %d gRPC addresses for %d URLs (one per node, in the same order)", ErrConfig, len(opts.GRPC), len(opts.URLs))
+	}
+	for _, a := range opts.GRPC {
+		if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" {
+			return nil, fmt.Errorf("%w: grpc address %q (host:port)", ErrConfig, a)
+		}
 	}
 	if opts.Namespace == "" {
 		opts.Namespace = "Imglish"
@@ -240,6 +256,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if _, err := s.loadSpaces(ctx); err != nil {
 		return nil, err
+	}
+	if len(opts.GRPC) > 0 {
+		var meta struct {
+			Version string `json:"version"`
+		}
+		if err := s.c.do(ctx, http.MethodGet, "/v1/meta", nil, &meta); err != nil {
+			return nil, fmt.Errorf("open weaviate store: %w", err)
+		}
+		if s.grpc, err = newGRPCBatcher(opts.GRPC, opts.APIKey, meta.Version); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -545,6 +572,9 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.c.http.CloseIdleConnections()
+	if s.grpc != nil {
+		s.grpc.close()
+	}
 	return nil
 }
 

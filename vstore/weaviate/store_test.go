@@ -31,13 +31,15 @@ func startNode(t *testing.T) *wvcluster.Cluster {
 }
 
 // TestConformance runs the vstore conformance suite against a real
-// one-node Weaviate; each subtest's store lives in a namespace of its own.
+// one-node Weaviate, batches over gRPC (TestGRPCWritesAsREST holds REST
+// batches to the same result); each subtest's store lives in a namespace
+// of its own.
 func TestConformance(t *testing.T) {
 	cl := startNode(t)
 	var n atomic.Int64
 	open := func(t *testing.T, ns string) vstore.Store {
 		t.Helper()
-		s, err := weaviate.Open(t.Context(), weaviate.Options{URLs: cl.URLs(), Namespace: ns})
+		s, err := weaviate.Open(t.Context(), weaviate.Options{URLs: cl.URLs(), GRPC: cl.GRPCAddrs(), Namespace: ns})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,6 +76,8 @@ func TestOpenOptions(t *testing.T) {
 		{"bad namespace", weaviate.Options{URLs: []string{"http://127.0.0.1:1"}, Namespace: "lower"}, weaviate.ErrConfig},
 		{"bad consistency", weaviate.Options{URLs: []string{"http://127.0.0.1:1"}, Consistency: "TWO"}, weaviate.ErrConfig},
 		{"unreachable", weaviate.Options{URLs: []string{"http://127.0.0.1:1"}, Retries: 1, Backoff: 1}, weaviate.ErrUnavailable},
+		{"grpc per url", weaviate.Options{URLs: []string{"http://127.0.0.1:1"}, GRPC: []string{"127.0.0.1:2", "127.0.0.1:3"}}, weaviate.ErrConfig},
+		{"grpc address", weaviate.Options{URLs: []string{"http://127.0.0.1:1"}, GRPC: []string{"127.0.0.1"}}, weaviate.ErrConfig},
 	}
 	for _, tc := range tests {
 		_, err := weaviate.Open(t.Context(), tc.opts)

@@ -9,7 +9,8 @@
 // -urls-file FILE writes the nodes' URLs there, comma-separated (the form of
 // imglish's --weaviate), once every node is ready, and removes it on exit:
 // its presence says the cluster is up (`make run BACKEND=weaviate` waits for
-// it).
+// it). -grpc-file FILE likewise writes their gRPC addresses (imglish's
+// --weaviate-grpc), before the URLs file.
 package main
 
 import (
@@ -37,17 +38,18 @@ func main() {
 	dir := flag.String("dir", ".run/cluster", "data and log folder")
 	bin := flag.String("bin", "", "weaviate-server binary (default: make setup-weaviate's, $"+wvcluster.BinEnv+", or PATH)")
 	urlsFile := flag.String("urls-file", "", "write the node URLs (comma-separated) to this file once ready; removed on exit")
+	grpcFile := flag.String("grpc-file", "", "write the nodes' gRPC addresses (comma-separated) to this file once ready, before -urls-file; removed on exit")
 	var env envFlags
 	flag.Var(&env, "env", "NAME=VALUE added to every node's environment (repeatable)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*nodes, *dir, *bin, *urlsFile, env, log); err != nil {
+	if err := run(*nodes, *dir, *bin, *urlsFile, *grpcFile, env, log); err != nil {
 		fmt.Fprintln(os.Stderr, "wvcluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(nodes int, dir, bin, urlsFile string, env []string, log *slog.Logger) error {
+func run(nodes int, dir, bin, urlsFile, grpcFile string, env []string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	abs, err := filepath.Abs(dir)
@@ -67,18 +69,25 @@ func run(nodes int, dir, bin, urlsFile string, env []string, log *slog.Logger) e
 	for _, n := range cl.Nodes {
 		fmt.Printf("%s  http %s  grpc %s  log %s\n", n.Name, n.URL(), n.GRPCAddr(), n.LogPath())
 	}
-	if urlsFile != "" {
-		// Written whole under another name, then renamed: a reader never
-		// sees half a list.
-		tmp := urlsFile + ".tmp"
-		if err := os.WriteFile(tmp, []byte(strings.Join(cl.URLs(), ",")+"\n"), 0o644); err != nil {
+	// Each file is written whole under another name, then renamed: a
+	// reader never sees half a list.
+	for _, f := range []struct{ path, list string }{
+		{grpcFile, strings.Join(cl.GRPCAddrs(), ",")},
+		{urlsFile, strings.Join(cl.URLs(), ",")},
+	} {
+		if f.path == "" {
+			continue
+		}
+		tmp := f.path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(f.list+"\n"), 0o644); err != nil {
 			return errors.Join(err, cl.Stop())
 		}
-		if err := os.Rename(tmp, urlsFile); err != nil {
+		if err := os.Rename(tmp, f.path); err != nil {
 			return errors.Join(err, cl.Stop())
 		}
-		defer os.Remove(urlsFile)
+		defer os.Remove(f.path)
 	}
+	fmt.Printf("imglish flags: --backend weaviate --weaviate %s --weaviate-grpc %s\n", strings.Join(cl.URLs(), ","), strings.Join(cl.GRPCAddrs(), ","))
 	fmt.Printf("weaviate %s: %d nodes ready; Ctrl-C stops them\n", wvcluster.Version, nodes)
 	<-ctx.Done()
 	return cl.Stop()

@@ -1,0 +1,152 @@
+package weaviate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-openapi/strfmt"
+	"github.com/weaviate/weaviate-go-client/v5/weaviate/db"
+	grpcbatch "github.com/weaviate/weaviate-go-client/v5/weaviate/grpc/batch"
+	"github.com/weaviate/weaviate/entities/models"
+	pb "github.com/weaviate/weaviate/grpc/generated/protocol/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// grpcBatcher writes object batches over Weaviate's gRPC API
+// (weaviate.v1.Weaviate/BatchObjects): vectors travel as raw float32
+// bytes instead of JSON numbers. The request is built and the reply read
+// by weaviate-go-client's batch encoder (grpc/batch), the one the client's
+// ObjectsBatcher uses; the connections are this package's own, one per
+// node, so that Close closes them and a failed batch moves to the next
+// node under the same rule as a REST request (client.failedAt).
+type grpcBatcher struct {
+	addrs   []string
+	conns   []*grpc.ClientConn
+	nodes   []pb.WeaviateClient
+	enc     grpcbatch.Batch
+	headers metadata.MD
+}
+
+// newGRPCBatcher dials (lazily: grpc.NewClient connects on first use)
+// every address, host:port in the order of Options.URLs.
+func newGRPCBatcher(addrs []string, apiKey, version string) (*grpcBatcher, error) {
+	g := &grpcBatcher{addrs: addrs}
+	for _, a := range addrs {
+		conn, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxAnswer)))
+		if err != nil {
+			g.close()
+			return nil, fmt.Errorf("%w: grpc address %q: %w", ErrConfig, a, err)
+		}
+		g.conns = append(g.conns, conn)
+		g.nodes = append(g.nodes, pb.NewWeaviateClient(conn))
+	}
+	// The encoder asks the server's version only to choose raw vector
+	// bytes (Weaviate ≥ 1.22.6) over a repeated float field.
+	g.enc = grpcbatch.New(db.NewGRPCVersionSupport(db.NewVersionProvider(func() string { return version })))
+	if apiKey != "" {
+		g.headers = metadata.Pairs("authorization", "Bearer "+apiKey)
+	}
+	return g, nil
+}
+
+func (g *grpcBatcher) close() {
+	for _, c := range g.conns {
+		c.Close()
+	}
+}
+
+// retryableCode reports whether a gRPC status may be cured by a retry on
+// another node: the node unreachable or going away, overloaded, or slow.
+func retryableCode(c codes.Code) bool {
+	switch c {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
+}
+
+// grpcBatch sends one batch (objs, built from chunk by modelObject) and
+// returns an error for each object Weaviate refused. A transport failure is
+// retried on the next node with the client's backoff, like client.doFrom;
+// an answer that refuses the whole request (invalid argument,
+// unauthenticated...) is not.
+func (s *Store) grpcBatch(ctx context.Context, chunk []object, objs []*models.Object) ([]error, error) {
+	g := s.grpc
+	req := &pb.BatchObjectsRequest{ConsistencyLevel: g.enc.GetConsistencyLevel(s.cl)}
+	var err error
+	if req.Objects, err = g.enc.GetBatchObjects(objs); err != nil {
+		return nil, fmt.Errorf("encode %d objects: %w: %w", len(objs), ErrRejected, err)
+	}
+	c := s.c
+	pos := c.next.Load()
+	delay := c.backoff
+	for attempt := 0; ; attempt++ {
+		i := int(pos % uint32(len(g.nodes)))
+		actx, cancel := context.WithTimeout(ctx, c.timeout)
+		if g.headers != nil {
+			actx = metadata.NewOutgoingContext(actx, g.headers)
+		}
+		reply, err := g.nodes[i].BatchObjects(actx, req)
+		cancel()
+		if err == nil {
+			var errs []error
+			for _, e := range reply.GetErrors() {
+				id := "?"
+				if n := int(e.GetIndex()); n >= 0 && n < len(chunk) {
+					id = chunk[n].ID
+				}
+				errs = append(errs, fmt.Errorf("object %s: %s", id, e.GetError()))
+			}
+			return errs, nil
+		}
+		st, _ := status.FromError(err)
+		last := &RequestError{Op: "grpc BatchObjects", URL: g.addrs[i], Err: err}
+		if !retryableCode(st.Code()) && !transient(st.Message()) {
+			last.Err = errors.Join(ErrRejected, err)
+			return nil, last
+		}
+		last.Err = errors.Join(ErrUnavailable, err)
+		if ctx.Err() != nil {
+			return nil, errors.Join(ctx.Err(), last)
+		}
+		if attempt >= c.retries {
+			return nil, last
+		}
+		pos = c.failedAt(pos)
+		c.log.Warn("weaviate grpc batch failed, retrying", "err", last, "attempt", attempt+1, "backoff", delay)
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(ctx.Err(), last)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// modelObject is o as the client's batch encoder takes it: the properties
+// as a map holding what REST's JSON would (props' json names, zero values
+// omitted as omitempty omits them), with Go types the encoder maps to the
+// class's data types (strings, []string, int64, int).
+func (o object) modelObject() *models.Object {
+	m := map[string]any{}
+	v := reflect.ValueOf(o.Properties)
+	t := v.Type()
+	for i := range t.NumField() {
+		f := v.Field(i)
+		if f.IsZero() || (f.Kind() == reflect.Slice && f.Len() == 0) {
+			continue
+		}
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		m[name] = f.Interface()
+	}
+	return &models.Object{Class: o.Class, ID: strfmt.UUID(o.ID), Vector: o.Vector, Properties: m}
+}
