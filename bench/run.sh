@@ -15,7 +15,10 @@
 #   drift and ranking agreement; the ANN benchmark (search/annbench: imglish
 #   interleaved with hnswlib compiled here with g++ -O3 -march=native, in as
 #   many rounds); indexing throughput (indexer BenchmarkIndexVsEncoder) and
-#   HTTP latency (server TestServeLatency, when that benchmark exists).
+#   HTTP latency (server TestServeLatency, when that benchmark exists); the
+#   embedded store against 1-node and 3-node Weaviate clusters
+#   (cmd/imglish TestClusterBench, make bench-cluster's) and Weaviate
+#   batches over REST vs gRPC (TestBatchTransportBench).
 # Each step's command line goes to bench/out/commands.tsv, so the report says
 # what produced each section. BENCH_QUICK=1 runs smaller sizes (a pipeline
 # check, a few minutes; it does not replace bench/REPORT.md unless
@@ -59,7 +62,7 @@ done
 
 # Nothing from an earlier run may reach this report.
 rm -rf "$OUT/rounds" "$OUT/ann/report.md" "$OUT/ann/report.json"
-rm -f "$OUT"/{commands.tsv,gemm.json,peak.json,torch-cores.json,int8-drift.txt,int8rank.json,indexer.txt,http.md,http.log}
+rm -f "$OUT"/{commands.tsv,gemm.json,peak.json,torch-cores.json,int8-drift.txt,int8rank.json,indexer.txt,http.md,http.log,cluster.md,cluster.log,transport.md,transport.log}
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "quick=${QUICK:-0}"
@@ -157,6 +160,17 @@ if [[ -f server/bench_test.go ]]; then
     $GO test -tags bench -run TestServeLatency -timeout 60m ./server/ >"$OUT/http.log" 2>&1 ||
     { log "server benchmark failed (see $OUT/http.log)"; rm -f "$OUT/http.md"; }
 fi
+
+log "Weaviate cluster: embedded vs 1 node vs 3 nodes"
+CN=100000; CQ=500; CS=300; TN=20000
+[[ -n $QUICK ]] && { CN=10000; CQ=100; CS=60; TN=4000; }
+run cluster env BENCH_CLUSTER_N=$CN BENCH_CLUSTER_Q=$CQ BENCH_CLUSTER_SCENES=$CS IMGLISH_BENCH_OUT="$PWD/$OUT/cluster.md" \
+  $GO test -tags bench -count=1 -run TestClusterBench -timeout 90m ./cmd/imglish/ >"$OUT/cluster.log" 2>&1 ||
+  { log "cluster benchmark failed (see $OUT/cluster.log)"; rm -f "$OUT/cluster.md"; }
+log "Weaviate batches: REST vs gRPC"
+run transport env BENCH_TRANSPORT_N=$TN IMGLISH_BENCH_OUT="$PWD/$OUT/transport.md" \
+  $GO test -tags bench -count=1 -run TestBatchTransportBench -timeout 30m ./cmd/imglish/ >"$OUT/transport.log" 2>&1 ||
+  { log "transport benchmark failed (see $OUT/transport.log)"; rm -f "$OUT/transport.md"; }
 
 echo "load_end=$(load)" >>"$OUT/meta.txt"
 PUBLISH=bench/REPORT.md

@@ -166,6 +166,8 @@ func render(dir string) (string, map[string]any) {
 	annSection(&body, summary, js, dir, cmds)
 	indexerSection(&body, js, dir, cmds)
 	httpSection(&body, js, dir, cmds)
+	mdSection(&body, js, dir, cmds, "cluster", "Beyond one machine: Weaviate", "cmd/imglish TestClusterBench")
+	mdSection(&body, js, dir, cmds, "transport", "Weaviate batches: REST vs gRPC", "cmd/imglish TestBatchTransportBench")
 	if summary.Len() > 0 {
 		fmt.Fprintf(&md, "## Summary\n\nRatios are imglish / reference, as the median over the rounds and their range (min–max); details and the commands below.\n\n%s\n", summary.String())
 	}
@@ -408,6 +410,25 @@ func indexerSection(md *strings.Builder, js map[string]any, dir string, cmds map
 	}
 	js["indexer"] = rows
 	fmt.Fprintln(md)
+}
+
+// mdSection includes KEY.md, a benchmark's own markdown (its headings one
+// level down), under title; a missing file says the benchmark (what) did not
+// run or failed, with its log.
+func mdSection(md *strings.Builder, js map[string]any, dir string, cmds map[string]string, key, title, what string) {
+	fmt.Fprintf(md, "## %s\n\n", title)
+	produced(md, cmds, key)
+	b, err := os.ReadFile(filepath.Join(dir, key+".md"))
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(md, "_not run: %s failed or was not run (bench/out/%s.log)_\n\n", what, key)
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := strings.TrimSpace(string(b))
+	js[key+"_report"] = s
+	fmt.Fprintf(md, "%s\n\n", demote(s))
 }
 
 func httpSection(md *strings.Builder, js map[string]any, dir string, cmds map[string]string) {
