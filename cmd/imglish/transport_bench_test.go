@@ -19,13 +19,14 @@ import (
 )
 
 // TestBatchTransportBench (make bench-transport) inserts the ANN bench's
-// vectors as items with their vectors (insertRange: 500 per Apply) into a
-// 1-node and a 3-node Weaviate cluster, once with batches over REST and
-// once over gRPC (two namespaces of the same cluster), chunk by chunk,
-// alternating which transport goes first: objects/s, the client's and the
-// nodes' CPU per object, and the gRPC/REST rate ratio per chunk as median
-// (min–max). BENCH_TRANSPORT_N (default 20,000) and BENCH_TRANSPORT_CHUNK
-// (2,000) size it; IMGLISH_BENCH_OUT names the markdown file to write.
+// vectors as items with their vectors (insertRange: 500 per Apply; each
+// item is two objects, the item and its vector in the space) into a 1-node
+// and a 3-node Weaviate cluster, once with batches over REST and once over
+// gRPC (two namespaces of the same cluster), chunk by chunk, alternating
+// which transport goes first: items/s, the client's and the nodes' CPU per
+// item, and the gRPC/REST rate ratio per chunk as median (min–max).
+// BENCH_TRANSPORT_N (default 20,000) and BENCH_TRANSPORT_CHUNK (2,000) size
+// it; IMGLISH_BENCH_OUT names the markdown file to write.
 func TestBatchTransportBench(t *testing.T) {
 	bin := wvtest.Binary(t)
 	ctx := t.Context()
@@ -36,7 +37,7 @@ func TestBatchTransportBench(t *testing.T) {
 	fmt.Fprintf(&md, "## Batch transport: REST vs gRPC (`make bench-transport`)\n\n")
 	fmt.Fprintf(&md, "%s; %d items with %d-d vectors per store, %d per chunk, 500 per Apply; load at start %s.\n\n",
 		time.Now().UTC().Format(time.RFC3339), n, annDim, chunk, loadAvg())
-	fmt.Fprintf(&md, "| cluster | transport | objects/s | client CPU ms/object | nodes' CPU ms/object | gRPC/REST rate per chunk, median (min–max) |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&md, "| cluster | transport | items/s | client CPU ms/item | nodes' CPU ms/item | gRPC/REST rate per chunk, median (min–max) |\n|---|---|---|---|---|---|\n")
 	for _, nodes := range []int{1, 3} {
 		cl, err := wvcluster.Start(ctx, wvcluster.Options{Bin: bin, Nodes: nodes, Dir: filepath.Join(t.TempDir(), "wv"), ReadyTimeout: 3 * time.Minute})
 		if err != nil {
