@@ -177,6 +177,14 @@ setup-bench-ann:
 bench-store:
 	nice $(GO) test -tags bench -run 'TestOpenLarge|TestCrashSoak' -v -timeout 60m ./store/
 
+.PHONY: bench-quant
+## bench-quant: the embedded store with int8-quantised image spaces (--quantize) vs floats, both built through Apply on
+## the ANN bench's 100k×768 data: index heap per vector, build rate, open time, recall@10 and QPS per ef, interleaved in
+## 3 rounds (writes bench/out/quant.md; ≈15 min). IMGLISH_OPEN_QUANT=1 make bench-store opens the 1M store quantised.
+bench-quant:
+	@mkdir -p bench/out
+	IMGLISH_BENCH_OUT=$(abspath bench/out/quant.md) nice $(GO) test -tags bench -count=1 -run TestQuantBench -v -timeout 90m ./store/
+
 ## bench-tokenizer: SentencePiece encode throughput (tokens/s) and load time per test model, one core.
 bench-tokenizer:
 	$(GO) test -run '^$$' -bench . -benchtime 20x -cpu 1 ./encoder/tokenizer/

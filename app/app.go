@@ -32,6 +32,10 @@ type Config struct {
 	// Store, when set, is the vector store to use instead of opening one at
 	// DataDir; the caller keeps it and closes it after Close.
 	Store vstore.Store
+	// LocalDir, with a Store that several hosts share (Weaviate), is this
+	// host's data folder: the indexer keeps the host's file catalog under
+	// it (OpenLocalCatalog). Empty: every indexer lookup asks Store.
+	LocalDir string
 	// ReadOnly opens the store read-only: the App searches and classifies,
 	// but has no indexer and runs no auto-tags (another process may hold the
 	// store for writing only when the store allows it; Badger does not).
@@ -121,9 +125,9 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, err
 		}
 		io := indexer.Options{Store: a.db, Encoder: a.model, Logger: log, Tagger: a.tagger}
-		if !a.ownDB && cfg.DataDir != "" {
+		if !a.ownDB && cfg.LocalDir != "" {
 			// A shared store (Weaviate): this host's file records stay here.
-			if a.local, err = OpenLocalCatalog(ctx, cfg.DataDir, log); err != nil {
+			if a.local, err = OpenLocalCatalog(ctx, cfg.LocalDir, log); err != nil {
 				return nil, err
 			}
 			if a.local != nil {

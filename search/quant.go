@@ -130,3 +130,26 @@ func round32(f float32) int32 {
 }
 
 func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ (1 << 31)) }
+
+// Ranges returns copies of the Quantizer's per-dimension offsets and
+// steps, the whole of its state: a store persists them so that an index
+// reopened later encodes its vectors the same way (NewQuantizer).
+func (z *Quantizer) Ranges() (off, step []float32) {
+	return append([]float32(nil), z.off...), append([]float32(nil), z.step...)
+}
+
+// NewQuantizer rebuilds a Quantizer from Ranges. It fails with
+// ErrInvalidOptions for lengths that differ or are out of range, and for
+// a step that is not positive and finite or an offset that is not finite.
+func NewQuantizer(off, step []float32) (*Quantizer, error) {
+	if len(off) == 0 || len(off) > 65536 || len(off) != len(step) {
+		return nil, fmt.Errorf("quantizer of %d offsets and %d steps: %w", len(off), len(step), ErrInvalidOptions)
+	}
+	for d := range off {
+		o, s := float64(off[d]), float64(step[d])
+		if math.IsNaN(o) || math.IsInf(o, 0) || !(s > 0) || math.IsInf(s, 0) {
+			return nil, fmt.Errorf("quantizer dimension %d: offset %v, step %v: %w", d, o, s, ErrInvalidOptions)
+		}
+	}
+	return &Quantizer{off: append([]float32(nil), off...), step: append([]float32(nil), step...)}, nil
+}

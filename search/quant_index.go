@@ -273,3 +273,46 @@ func (x *Index) sampleVec(n uint32) []float32 {
 	}
 	return append([]float32(nil), x.vec(n)...)
 }
+
+// Quantized reports whether the index keeps int8 codes (Options.Quantizer
+// or Quantize). Safe for concurrent use.
+func (x *Index) Quantized() bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.qz != nil
+}
+
+// Quantize turns a float index into a quantised one in place: every
+// node's vector becomes its codes under z, the float vectors are released,
+// and from then on the best candidates of a walk are re-ranked with full
+// vectors read through src (rerank as Options.Rerank). The graph is kept
+// as built. Searches wait while it runs (it holds the write lock for one
+// pass over the vectors). It fails with ErrInvalidOptions when the index
+// is quantised already, or z's dimension or src does not fit.
+func (x *Index) Quantize(z *Quantizer, src VectorSource, rerank int) error {
+	if z == nil || z.Dim() != x.dim || src == nil || rerank < 0 {
+		return fmt.Errorf("quantize: %w", ErrInvalidOptions)
+	}
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.qz != nil {
+		return fmt.Errorf("quantize: already quantised: %w", ErrInvalidOptions)
+	}
+	codes := make([][]int8, len(x.vecs))
+	for c := range codes {
+		codes[c] = make([]int8, chunkSize*x.dim)
+	}
+	for i, lv := range x.levels {
+		if lv == freeLevel {
+			continue
+		}
+		n := uint32(i)
+		off := int(n&chunkMask) * x.dim
+		z.encode(codes[n>>chunkBits][off:off+x.dim], x.vec(n))
+	}
+	x.codes, x.vecs, x.qz = codes, nil, z
+	x.opts.Quantizer, x.opts.Source, x.opts.Rerank = z, src, rerank
+	return nil
+}

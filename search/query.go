@@ -243,7 +243,9 @@ func (x *Index) exact(ctx context.Context, q []float32, k int, f *IDSet, accept 
 // MeanScore returns the mean similarity of query to the live nodes (to the
 // members of filter when it is not nil) and how many nodes that is (0, 0
 // when none): the level a query's score curve is measured from. It scans
-// every such node, as an exact search does. Safe for concurrent use.
+// every such node, as an exact search does. On a quantised index it is
+// estimated from the codes (no source reads), except over fewer than
+// ExactBelow nodes, where it is exact. Safe for concurrent use.
 func (x *Index) MeanScore(ctx context.Context, query []float32, filter *IDSet) (float64, int, error) {
 	q, err := x.normalise(query)
 	if err != nil {
@@ -255,6 +257,19 @@ func (x *Index) MeanScore(ctx context.Context, query []float32, filter *IDSet) (
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	// A quantised index averages estimates from its codes, except over a
+	// set small enough that Search would scan it exactly: those terms are
+	// exact, read through the source.
+	var buf []float32
+	if x.qz != nil {
+		size := x.live
+		if filter != nil {
+			size = filter.Len()
+		}
+		if size < x.opts.ExactBelow {
+			buf = make([]float32, 0, x.dim)
+		}
+	}
 	var sum float64
 	n := 0
 	for i, l := range x.levels {
@@ -266,7 +281,15 @@ func (x *Index) MeanScore(ctx context.Context, query []float32, filter *IDSet) (
 		if l == freeLevel || (filter != nil && !filter.has(uint32(i))) {
 			continue
 		}
-		sum += float64(x.meanTerm(q, uint32(i), &qq))
+		if buf != nil {
+			v, inv, err := x.readVector(uint32(i), buf)
+			if err != nil {
+				return 0, 0, fmt.Errorf("mean score: %w", err)
+			}
+			sum += float64(x.dot(q, v) * inv)
+		} else {
+			sum += float64(x.meanTerm(q, uint32(i), &qq))
+		}
 		n++
 	}
 	if n == 0 {

@@ -60,6 +60,13 @@ func (db *DB) Apply(ctx context.Context, b *Batch) error {
 		}
 		return fmt.Errorf("apply batch: %w", err)
 	}
+	for _, name := range plan.sOrder {
+		// The batch is durable: a failure here only leaves the space as
+		// floats (the next Apply tries again).
+		if err := db.maybeQuantize(plan.spaces[name].sp); err != nil {
+			db.log.Warn("store: quantise", "space", name, "err", err)
+		}
+	}
 	return nil
 }
 
@@ -245,6 +252,15 @@ func (db *DB) commit(p *batchPlan) error {
 		if len(spp.dels) > 0 {
 			idx.Delete(spp.dels...)
 		}
+		if spp.sp.quant != nil && len(spp.puts) > 0 {
+			// Searches may re-rank the new nodes before the commit.
+			pending := make(map[string][]float32, len(spp.puts))
+			for _, op := range spp.puts {
+				pending[op.ID] = op.Vector
+			}
+			spp.sp.setPending(pending)
+			defer spp.sp.setPending(nil)
+		}
 		// No ctx check in here: stopping half way would force a full reload.
 		// Apply checked ctx before starting; batches are bounded.
 		for _, op := range spp.puts {
@@ -313,7 +329,7 @@ func (db *DB) writeChanges(txn *badger.Txn, sp *space, set func(k, v []byte) err
 	}
 	if ch.Meta {
 		m := sp.idx.GraphMeta()
-		rec, err := json.Marshal(spaceRecord{Space: sp.cfg, Entry: m.Entry, Top: m.Top})
+		rec, err := json.Marshal(spaceRecord{Space: sp.cfg, Entry: m.Entry, Top: m.Top, Quant: quantRecordOf(sp.quant)})
 		if err != nil {
 			return fmt.Errorf("encode space: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +23,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"imglish/search"
+	"imglish/search/synth"
 	"imglish/vstore/vstoretest"
 )
 
@@ -37,7 +39,9 @@ func envInt(name string, def int) int {
 // records are written directly (a real HNSW build of 1M vectors takes
 // hours on 2 cores); the graph is random but valid (32 links per node on
 // layer 0, as a full layer-0 list), so Open reads and validates exactly
-// what it would read for a real one. Run: make bench-open.
+// what it would read for a real one. IMGLISH_OPEN_QUANT=1 opens it with
+// Options.Quantize (trained at the first open, from the record after).
+// Run: make bench-open.
 func TestOpenLarge(t *testing.T) {
 	n := envInt("IMGLISH_OPEN_N", 1_000_000)
 	dim := envInt("IMGLISH_OPEN_DIM", 768)
@@ -122,7 +126,7 @@ func openTrials(t *testing.T, dir string, n, dim int) {
 		var ru0, ru1 syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 		t0 := time.Now()
-		db, err := Open(t.Context(), dir, Options{Logger: benchLogger(t)})
+		db, err := Open(t.Context(), dir, Options{Logger: benchLogger(t), Quantize: os.Getenv("IMGLISH_OPEN_QUANT") != ""})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,5 +162,179 @@ func benchLogger(t *testing.T) *slog.Logger {
 // kill-and-reopen trials (IMGLISH_CRASH_TRIALS, default 60). Run: make
 // bench-store.
 func TestCrashSoak(t *testing.T) {
-	vstoretest.RunCrash(t, crashTarget(t, t.TempDir()), envInt("IMGLISH_CRASH_TRIALS", 60))
+	vstoretest.RunCrash(t, crashTarget(t, t.TempDir(), false), envInt("IMGLISH_CRASH_TRIALS", 60))
+}
+
+// TestQuantBench (make bench-quant) builds the same store twice through
+// Apply — floats, and Options.Quantize (codes from QuantizeAfter on) — on
+// the ANN bench's clustered data (IMGLISH_QUANT_N, default 100,000 ×
+// IMGLISH_QUANT_DIM 768, 500 centres, σ 0.8) and compares, per ef: recall@10
+// against an exact scan of 200 queries and queries per CPU-second on one
+// goroutine, the two stores' queries interleaved ef by ef in
+// IMGLISH_QUANT_ROUNDS (3) rounds; and the index heap per vector, the
+// insert rate and the open time of each. A quantised search re-ranks the
+// walk's ef best candidates with full vectors read from Badger's value log
+// (Options.Rerank 0), so its QPS includes those reads.
+func TestQuantBench(t *testing.T) {
+	n := envInt("IMGLISH_QUANT_N", 100_000)
+	dim := envInt("IMGLISH_QUANT_DIM", 768)
+	rounds := envInt("IMGLISH_QUANT_ROUNDS", 3)
+	const nq, name = 200, "images:bench"
+	all := synth.Clustered(n+nq, dim, 500, 0.8, 20240601)
+	data, queries := all[:n], all[n:]
+	gt := make([][]int, nq)
+	for i, q := range queries {
+		gt[i] = exactIDs(data, q, 10)
+	}
+	type variant struct {
+		label  string
+		opts   Options
+		dir    string
+		db     *DB
+		build  time.Duration
+		open   time.Duration
+		bytes  int64
+		qps    map[int][]float64
+		recall map[int]float64
+	}
+	vs := []*variant{
+		{label: "float", opts: Options{NoSync: true}},
+		{label: "quantised (int8 codes, re-rank from disk)", opts: Options{NoSync: true, Quantize: true}},
+	}
+	ctx := t.Context()
+	for _, v := range vs {
+		v.dir = t.TempDir()
+		db, err := Open(ctx, v.dir, v.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateSpace(ctx, Space{Name: name, Kind: KindImages, Model: "bench", Dim: dim}); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		for lo := 0; lo < n; lo += 500 {
+			var b Batch
+			for i := lo; i < min(lo+500, n); i++ {
+				id := fmt.Sprintf("v%07d", i)
+				b.PutItem(Item{ID: id, Files: []File{{Path: "/b/" + id + ".jpg"}}})
+				b.PutVector(name, id, data[i])
+			}
+			if err := db.Apply(ctx, &b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		v.build = time.Since(t0)
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: built %d in %.1fs (load %s)", v.label, n, v.build.Seconds(), loadavg())
+		t0 = time.Now()
+		if v.db, err = Open(ctx, v.dir, v.opts); err != nil {
+			t.Fatal(err)
+		}
+		defer v.db.Close()
+		v.open = time.Since(t0)
+		sp, _ := v.db.space(name)
+		v.bytes = sp.idx.MemoryBytes()
+		v.qps, v.recall = map[int][]float64{}, map[int]float64{}
+	}
+	efs := []int{16, 24, 32, 48, 64, 96, 128}
+	for r := range rounds {
+		for _, ef := range efs {
+			for j := range vs {
+				v := vs[(j+r)%len(vs)]
+				var ru0, ru1 syscall.Rusage
+				syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+				found := 0
+				for i, q := range queries {
+					hits, err := v.db.Search(ctx, name, q, 10, SearchOptions{Ef: ef})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, h := range hits {
+						var id int
+						fmt.Sscanf(h.ID, "v%d", &id)
+						if slices.Contains(gt[i], id) {
+							found++
+						}
+					}
+				}
+				syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+				cpu := time.Duration(ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano())
+				v.qps[ef] = append(v.qps[ef], float64(nq)/cpu.Seconds())
+				v.recall[ef] = float64(found) / float64(10*nq)
+			}
+		}
+		t.Logf("round %d done (load %s)", r+1, loadavg())
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "## Quantised store (`make bench-quant`)\n\n%d × %d-d clustered vectors built through Apply, %d queries, %d rounds interleaved; load at the end %s.\n\n", n, dim, nq, rounds, loadavg())
+	fmt.Fprintf(&md, "| store | index heap B/vector | build vectors/s | open s |\n|---|---|---|---|\n")
+	for _, v := range vs {
+		fmt.Fprintf(&md, "| %s | %d | %.0f | %.2f |\n", v.label, v.bytes/int64(n), float64(n)/v.build.Seconds(), v.open.Seconds())
+	}
+	fmt.Fprintf(&md, "\n| ef | float recall@10 | quantised recall@10 | float QPS/CPU-s | quantised QPS/CPU-s | quantised/float per round, median (min–max) |\n|---|---|---|---|---|---|\n")
+	for _, ef := range efs {
+		var ratios []float64
+		for r := range rounds {
+			ratios = append(ratios, vs[1].qps[ef][r]/vs[0].qps[ef][r])
+		}
+		slices.Sort(ratios)
+		fmt.Fprintf(&md, "| %d | %.4f | %.4f | %.0f | %.0f | %.2f× (%.2f–%.2f) |\n", ef, vs[0].recall[ef], vs[1].recall[ef],
+			medianF(vs[0].qps[ef]), medianF(vs[1].qps[ef]), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	}
+	t.Log("\n" + md.String())
+	if out := os.Getenv("IMGLISH_BENCH_OUT"); out != "" {
+		if err := os.WriteFile(out, []byte(md.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func medianF(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+// exactIDs are the indexes of q's k most similar vectors (cosine).
+func exactIDs(data [][]float32, q []float32, k int) []int {
+	type c struct {
+		i int
+		s float64
+	}
+	best := make([]c, 0, k+1)
+	for i, v := range data {
+		var s, nv float64
+		for d := range v {
+			s += float64(q[d]) * float64(v[d])
+			nv += float64(v[d]) * float64(v[d])
+		}
+		s /= math.Sqrt(nv)
+		if len(best) == k && s <= best[k-1].s {
+			continue
+		}
+		best = append(best, c{i, s})
+		slices.SortFunc(best, func(a, b c) int {
+			if a.s > b.s {
+				return -1
+			}
+			if a.s < b.s {
+				return 1
+			}
+			return a.i - b.i
+		})
+		best = best[:min(len(best), k)]
+	}
+	out := make([]int, len(best))
+	for i, b := range best {
+		out[i] = b.i
+	}
+	return out
 }

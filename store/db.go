@@ -57,6 +57,18 @@ type Options struct {
 	// MemTableSize is Badger's memtable size in bytes; 0 = Badger's default
 	// (64 MiB). Smaller values suit small test stores.
 	MemTableSize int64
+	// Quantize keeps every image space of QuantizeAfter or more vectors as
+	// int8 codes in memory (a quarter of the float vectors' RAM), walking
+	// the graph on codes and re-ranking the best candidates exactly with
+	// their full vectors read from disk (quant.go). Off: float vectors in
+	// memory, as always; a quantised space opens as floats again.
+	Quantize bool
+	// QuantizeAfter is the vector count at which a space is quantised
+	// (its quantizer trained); 0 = 4096.
+	QuantizeAfter int
+	// Rerank is how many of a quantised walk's best candidates are
+	// re-ranked with full vectors (at least k); 0 = all of them (ef).
+	Rerank int
 	// ValueLogGCInterval is how often an open store reclaims value-log
 	// space left by replaced and deleted vectors (see CompactValueLog);
 	// 0 = every 10 minutes, negative = never (call CompactValueLog).
@@ -115,14 +127,21 @@ const (
 // spaceRecord is the persisted form of a space.
 type spaceRecord struct {
 	Space
-	Entry uint32 `json:"entry"`
-	Top   int    `json:"top"`
+	Entry uint32       `json:"entry"`
+	Top   int          `json:"top"`
+	Quant *quantRecord `json:"quant,omitempty"` // quantised spaces' quantizer
 }
 
 type space struct {
 	cfg   Space
 	idx   *search.Index
 	texts map[string]string // KindTexts: id → text; guarded by DB.mu
+	// quant is the quantizer of a quantised space's index (nil: floats);
+	// set by load or, under DB.wmu, maybeQuantize.
+	quant *search.Quantizer
+
+	pmu     sync.RWMutex
+	pending map[string][]float32 // quantised: the vectors of the commit in flight, by key
 }
 
 // ImageSpace is the conventional name of the image space of a model
@@ -334,7 +353,11 @@ func (db *DB) checkSchema() error {
 }
 
 func newIndex(s Space) (*search.Index, error) {
-	return search.New(search.Options{Dim: s.Dim, M: s.M, EfConstruction: s.EfConstruction, TrackChanges: true})
+	return search.New(indexOptions(s))
+}
+
+func indexOptions(s Space) search.Options {
+	return search.Options{Dim: s.Dim, M: s.M, EfConstruction: s.EfConstruction, TrackChanges: true}
 }
 
 func encodeNode(nd search.Node) []byte {

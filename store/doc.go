@@ -46,6 +46,13 @@
 // measured by make bench-store (TestOpenLarge); bench/HISTORY.md ("Store
 // open time") has the dated runs.
 //
+// Options.Quantize holds image spaces of Options.QuantizeAfter (4096) or
+// more vectors as int8 codes in memory, a quarter of the floats' bytes,
+// walking the graph on codes and re-ranking the walk's best candidates
+// exactly with their vectors read from the value log; the quantizer is
+// trained once and kept in the space record (quant.go). The vectors on
+// disk are unchanged, so a store opens quantised or as floats at will.
+//
 // Item metadata and texts are also held in memory (filters and hit
 // decoration need them on every query). Filters are evaluated against that
 // metadata into a node set, then applied during the graph walk; sets under

@@ -66,16 +66,23 @@ func (db *DB) load(ctx context.Context) error {
 	slots := make(map[string]int, len(recs))
 	itemHint := 0
 	for _, r := range recs {
-		idx, err := newIndex(r.Space)
-		if err != nil {
-			return corrupt(spaceKey(r.Name), "space config: %v", err)
-		}
-		spaces[r.Name] = &space{cfg: r.Space, idx: idx}
 		n, err := slotCount(txn, r.Name)
 		if err != nil {
 			return fmt.Errorf("load space %s: %w", r.Name, err)
 		}
 		slots[r.Name] = n
+		sp := &space{cfg: r.Space}
+		io := indexOptions(r.Space)
+		if db.wantsQuant(r.Space) && (r.Quant != nil || n >= db.quantizeAfter()) {
+			if sp.quant, err = db.loadQuantizer(ctx, txn, r); err != nil {
+				return fmt.Errorf("load space %s: %w", r.Name, err)
+			}
+			io.Quantizer, io.Source, io.Rerank = sp.quant, db.source(sp), db.opts.Rerank
+		}
+		if sp.idx, err = search.New(io); err != nil {
+			return corrupt(spaceKey(r.Name), "space config: %v", err)
+		}
+		spaces[r.Name] = sp
 		if r.Kind == KindImages {
 			// Each image vector belongs to an item; most items have one.
 			itemHint = max(itemHint, n)

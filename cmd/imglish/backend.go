@@ -214,6 +214,7 @@ func openApp(ctx context.Context, g *globals, cfg app.Config, instead string) (a
 		return nil, err
 	}
 	if db == nil {
+		cfg.StoreOptions.Quantize = g.quantize
 		a, err := app.Open(ctx, cfg)
 		if err != nil {
 			return nil, explainStoreError(err, instead)
@@ -222,7 +223,7 @@ func openApp(ctx context.Context, g *globals, cfg app.Config, instead string) (a
 	}
 	// Label set files of older versions stay with their data folder; the
 	// cluster's label sets are its own.
-	cfg.Store, cfg.DataDir = db, ""
+	cfg.Store, cfg.LocalDir, cfg.DataDir = db, cfg.DataDir, ""
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
@@ -31,6 +32,9 @@ type globals struct {
 	// exactJPEG decodes JPEGs at full size (preprocess.Options.Exact)
 	// wherever images are embedded: index, serve, search, embed.
 	exactJPEG bool
+	// quantize holds the embedded store's image spaces as int8 codes in
+	// memory (store.Options.Quantize).
+	quantize bool
 	// backend chooses the vector store (embedded or a Weaviate cluster).
 	backend backendFlags
 	logger  *slog.Logger
@@ -94,6 +98,8 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.exactJPEG, "exact-jpeg", false, "decode JPEGs at full size, as the official pipeline does (~4× slower on large photos); "+
 		"by default one at least twice the model size is decoded at 1/2-1/8 scale first, about one level off. Index and search with the same setting")
+	pf.BoolVar(&g.quantize, "quantize", envBool("IMGLISH_QUANTIZE"), "embedded store: keep image vectors in memory as int8 codes (about a third of the RAM per photo), "+
+		"re-ranking each search's best candidates with the full vectors from disk; spaces under 4096 photos stay float; env IMGLISH_QUANTIZE=1")
 	g.backend.register(pf)
 	for _, f := range registry {
 		root.AddCommand(f(g))
@@ -133,4 +139,14 @@ func defaultDataDir() string {
 		return filepath.Join(h, ".local", "share", "imglish")
 	}
 	return "imglish-data"
+}
+
+// envBool is the boolean in the environment variable (1, true, yes, on),
+// false when unset or anything else.
+func envBool(name string) bool {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv(name))) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
 }

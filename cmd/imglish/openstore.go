@@ -17,7 +17,7 @@ import (
 // for this command); when a read finds no store it says so, having created
 // nothing. Both keep the store's typed error (store.ErrLocked, store.ErrNoStore).
 func openStore(ctx context.Context, g *globals, opts store.Options, instead string) (*store.DB, error) {
-	opts.Logger = g.logger
+	opts.Logger, opts.Quantize = g.logger, g.quantize
 	db, err := store.Open(ctx, g.data, opts)
 	return db, explainStoreError(err, instead)
 }

@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"imglish/search"
+)
+
+// Quantised image spaces (Options.Quantize).
+//
+// A quantised space's HNSW index keeps one int8 code per dimension in
+// memory instead of a float32 (search.Quantizer: 768 B instead of 3 KB per
+// 768-d vector) and walks the graph on codes; the walk's best candidates
+// are re-ranked exactly with their full vectors, read from Badger's value
+// log (the vectors are stored as before, so the codes are derived data and
+// the float vectors stay the truth). The quantizer is trained once, on the
+// first vectors of a space that has reached Options.QuantizeAfter, kept in
+// the space record (so every open encodes the same way) and applied in
+// place to the graph already built (search.Index.Quantize). A store
+// opened without Quantize holds the same spaces as floats again and drops
+// the quantizer from the record at its next graph change.
+
+// Defaults of the quantised mode.
+const (
+	defaultQuantizeAfter = 4096 // vectors before a space is quantised
+	quantSample          = 8192 // vectors the quantizer is trained on, at most
+)
+
+// quantRecord is the persisted quantizer of a space (search.Quantizer.Ranges).
+type quantRecord struct {
+	Off  []float32 `json:"off"`
+	Step []float32 `json:"step"`
+}
+
+func quantRecordOf(z *search.Quantizer) *quantRecord {
+	if z == nil {
+		return nil
+	}
+	off, step := z.Ranges()
+	return &quantRecord{Off: off, Step: step}
+}
+
+// quantizeAfter is the resolved Options.QuantizeAfter.
+func (db *DB) quantizeAfter() int {
+	if db.opts.QuantizeAfter > 0 {
+		return db.opts.QuantizeAfter
+	}
+	return defaultQuantizeAfter
+}
+
+// wantsQuant reports whether a space is to be quantised by this DB.
+func (db *DB) wantsQuant(s Space) bool { return db.opts.Quantize && s.Kind == KindImages }
+
+// source is a quantised space's search.VectorSource: the vector of the
+// Apply in flight (sp.pending, by key: its slot may still hold another
+// key's vector on disk), else the stored one, read from Badger in a
+// read-only transaction of its own (a value-log read of the mapped file).
+func (db *DB) source(sp *space) search.VectorSource {
+	name := sp.cfg.Name
+	return func(n uint32, key string, dst []float32) ([]float32, error) {
+		sp.pmu.RLock()
+		v, ok := sp.pending[key]
+		sp.pmu.RUnlock()
+		if ok {
+			return append(dst[:0], v...), nil
+		}
+		out := dst[:0]
+		k := nodeKey(prefixVec, name, n)
+		err := db.bdb.View(func(txn *badger.Txn) error {
+			it, err := txn.Get(k)
+			if err != nil {
+				return err
+			}
+			return it.Value(func(val []byte) error {
+				body, ok := unseal(val)
+				if !ok || len(body)%4 != 0 {
+					return corrupt(k, "vector checksum")
+				}
+				for i := 0; i < len(body); i += 4 {
+					out = append(out, math.Float32frombits(binary.LittleEndian.Uint32(body[i:])))
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read vector %s/%d: %w", name, n, err)
+		}
+		return out, nil
+	}
+}
+
+// setPending publishes the vectors a commit is about to add to a quantised
+// space, for searches that re-rank them before they are on disk; nil
+// clears them once the commit is over.
+func (sp *space) setPending(puts map[string][]float32) {
+	sp.pmu.Lock()
+	sp.pending = puts
+	sp.pmu.Unlock()
+}
+
+// maybeQuantize quantises a space of a Quantize store that has reached
+// QuantizeAfter vectors: it trains the quantizer on up to quantSample of
+// its vectors, writes it into the space record, then turns the index's
+// vectors into codes. Caller holds wmu.
+func (db *DB) maybeQuantize(sp *space) error {
+	if !db.wantsQuant(sp.cfg) || sp.quant != nil || sp.idx.Len() < db.quantizeAfter() {
+		return nil
+	}
+	keys := sp.idx.Keys()
+	step := max(1, len(keys)/quantSample)
+	var sample [][]float32
+	for i := 0; i < len(keys); i += step {
+		v, err := sp.idx.Vector(keys[i])
+		if err != nil {
+			return fmt.Errorf("quantize %s: %w", sp.cfg.Name, err)
+		}
+		sample = append(sample, v)
+	}
+	z, err := search.TrainQuantizer(sample)
+	if err != nil {
+		return fmt.Errorf("quantize %s: %w", sp.cfg.Name, err)
+	}
+	m := sp.idx.GraphMeta()
+	rec, err := json.Marshal(spaceRecord{Space: sp.cfg, Entry: m.Entry, Top: m.Top, Quant: quantRecordOf(z)})
+	if err != nil {
+		return fmt.Errorf("encode space: %w", err)
+	}
+	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(spaceKey(sp.cfg.Name), seal(rec)) }); err != nil {
+		return fmt.Errorf("quantize %s: %w", sp.cfg.Name, err)
+	}
+	if err := sp.idx.Quantize(z, db.source(sp), db.opts.Rerank); err != nil {
+		return fmt.Errorf("quantize %s: %w", sp.cfg.Name, err)
+	}
+	sp.quant = z
+	db.log.Info("store: space quantised", "space", sp.cfg.Name, "vectors", len(keys), "sample", len(sample), "bytes", sp.idx.MemoryBytes())
+	return nil
+}
+
+// errEnough stops trainFromDisk's scan.
+var errEnough = errors.New("sample complete")
+
+// trainFromDisk trains a quantizer for a space being loaded, on up to
+// quantSample of its first stored vectors.
+func trainFromDisk(ctx context.Context, txn *badger.Txn, name string) (*search.Quantizer, error) {
+	var sample [][]float32
+	err := scan(ctx, txn, prefixVec+name+"\x00", func(k, v []byte) error {
+		body, ok := unseal(v)
+		if !ok || len(body)%4 != 0 {
+			return corrupt(k, "checksum")
+		}
+		f := make([]float32, len(body)/4)
+		for i := range f {
+			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
+		}
+		sample = append(sample, f)
+		if len(sample) >= quantSample {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, err
+	}
+	return search.TrainQuantizer(sample)
+}
+
+// loadQuantizer is the quantizer of a space being loaded by a Quantize
+// store: the record's, or one trained now on its stored vectors and
+// written into the record (unless read-only).
+func (db *DB) loadQuantizer(ctx context.Context, txn *badger.Txn, r spaceRecord) (*search.Quantizer, error) {
+	if r.Quant != nil {
+		z, err := search.NewQuantizer(r.Quant.Off, r.Quant.Step)
+		if err != nil || z.Dim() != r.Dim {
+			return nil, corrupt(spaceKey(r.Name), "quantizer: %v (dim %d)", err, r.Dim)
+		}
+		return z, nil
+	}
+	z, err := trainFromDisk(ctx, txn, r.Name)
+	if err != nil {
+		return nil, fmt.Errorf("quantize: %w", err)
+	}
+	if !db.opts.ReadOnly {
+		r.Quant = quantRecordOf(z)
+		rec, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode space: %w", err)
+		}
+		if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(spaceKey(r.Name), seal(rec)) }); err != nil {
+			return nil, fmt.Errorf("quantize: %w", err)
+		}
+	}
+	db.log.Info("store: space quantised at open", "space", r.Name)
+	return z, nil
+}
