@@ -109,6 +109,7 @@ var errorRules = []ErrorRule{
 	{search.ErrDimension, KindInvalid, "vector dimension mismatch"},
 	{indexer.ErrRoot, KindInvalid, "bad index root"},
 	{indexer.ErrClosed, KindUnavailable, "not ready"},
+	{indexer.ErrConflict, KindUnavailable, "concurrent writers; try again"},
 	{preprocess.ErrTooLarge, KindTooManyPixels, "image too large"},
 	{preprocess.ErrUnsupported, KindUnsupported, "unsupported image format"},
 	{preprocess.ErrCorrupt, KindCorrupt, "corrupt image"},

@@ -19,6 +19,10 @@ var (
 	ErrTensor = errors.New("indexer: tensor does not fit the encoder")
 	// ErrClosed means the Indexer was used after Close.
 	ErrClosed = errors.New("indexer: closed")
+	// ErrConflict means other writers of a shared store kept replacing the
+	// items a commit linked paths to, past every re-link; a later run
+	// links them.
+	ErrConflict = errors.New("indexer: concurrent writers kept replacing items")
 )
 
 // FileError is one file that could not be indexed: its path, the operation that

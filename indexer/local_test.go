@@ -130,3 +130,84 @@ func TestLocalCatalog(t *testing.T) {
 	check("after the space was dropped", run(x, "dropped"), n-1, 1, 0, 0, 1<<20)
 	check("rescan after the drop", run(x, "rescan 3"), 0, n, 0, 0, 0)
 }
+
+// racingStore is a real store on which another writer's stale write of an
+// item lands right after each of this writer's first n writes of an item
+// that existed: the item as it was before, so the path this writer linked
+// is lost, as when two indexers of a shared store link paths to one
+// content at the same instant.
+type racingStore struct {
+	vstore.Store
+	n, raced int
+}
+
+func (s *racingStore) Apply(ctx context.Context, b *vstore.Batch) error {
+	var before []vstore.Item
+	for _, op := range b.Items() {
+		if op.Item != nil {
+			if it, err := s.Store.Item(op.ID); err == nil {
+				before = append(before, it)
+			}
+		}
+	}
+	if err := s.Store.Apply(ctx, b); err != nil {
+		return err
+	}
+	if s.raced >= s.n || len(before) == 0 {
+		return nil
+	}
+	s.raced++
+	var stale vstore.Batch
+	for _, it := range before {
+		stale.PutItem(it)
+	}
+	return s.Store.Apply(ctx, &stale)
+}
+
+// TestRelinkLostPath: a path whose link another writer's write of the
+// same item dropped is linked again by the commit that made it; a store
+// that keeps dropping it fails the run with ErrConflict rather than
+// report the path indexed.
+func TestRelinkLostPath(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	root := t.TempDir()
+	a := filepath.Join(root, "a.png")
+	genImage(t, a, 5, 40, 32)
+	rs := &racingStore{Store: e.db, n: 1}
+	x, err := New(Options{Store: rs, Encoder: e.enc, Workers: 2, MaxWait: 5e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Run(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join(root, "b.png")
+	if err := os.WriteFile(b, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Run(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	it, err := e.db.ItemByPath(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.raced != 1 || len(it.Files) != 2 {
+		t.Errorf("after %d lost write(s): item holds %v, want both paths", rs.raced, it.Files)
+	}
+
+	// A store where the link is lost every time.
+	c := filepath.Join(root, "c.png")
+	if err := os.WriteFile(c, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs.n, rs.raced = 1000, 0
+	if _, err := x.Run(ctx, root); !errors.Is(err, ErrConflict) {
+		t.Errorf("run with every link lost = %v, want ErrConflict", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -278,6 +279,64 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 	}
 	if err := c.db.Apply(ctx, &sb); err != nil {
 		return fmt.Errorf("commit %d items, %d files, %d deletions: %w", len(b.Items), len(b.Files), len(b.Deletes), err)
+	}
+	return c.relink(ctx, b)
+}
+
+// relinkAttempts bounds relink's rounds.
+const relinkAttempts = 5
+
+// relink reads back the items b linked paths to and links again any path
+// missing there. A store that several writers share without transactions
+// (Weaviate) keeps the last write of an item whole: two indexers that link
+// paths to one content at the same instant each write the item as they read
+// it, and the later write drops the earlier one's path. Each writer checks
+// its own paths after its write, so the one that lost adds its path back
+// (its write carries the other's path, which it reads now). One store
+// read per linked item; in the embedded store the check always holds.
+func (c *storeCatalog) relink(ctx context.Context, b *batch) error {
+	want := map[string][]vstore.File{} // id → the files b linked to it
+	last := map[string]int{}           // a path's last record in b wins
+	for i, f := range b.Files {
+		last[f.Path] = i
+	}
+	for i, f := range b.Files {
+		if f.Err == "" && last[f.Path] == i {
+			id := f.Hash.String()
+			want[id] = append(want[id], vstore.File{Path: f.Path, Size: f.Size, ModTime: time.Unix(0, f.ModTime)})
+		}
+	}
+	for attempt := 0; len(want) > 0; attempt++ {
+		var sb vstore.Batch
+		for _, id := range slices.Sorted(maps.Keys(want)) {
+			it, err := c.db.Item(id)
+			if errors.Is(err, vstore.ErrNotFound) {
+				delete(want, id) // deleted since: nothing to link to
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read back item %s: %w", id, err)
+			}
+			missing := slices.DeleteFunc(want[id], func(f vstore.File) bool {
+				return slices.ContainsFunc(it.Files, func(x vstore.File) bool { return x.Path == f.Path })
+			})
+			if len(missing) == 0 {
+				delete(want, id)
+				continue
+			}
+			want[id] = missing
+			it.Files = append(it.Files, missing...)
+			sb.PutItem(it)
+		}
+		if sb.Len() == 0 {
+			return nil
+		}
+		if attempt == relinkAttempts {
+			return fmt.Errorf("link %d paths: %w: other writers kept replacing the items", len(want), ErrConflict)
+		}
+		if err := c.db.Apply(ctx, &sb); err != nil {
+			return fmt.Errorf("relink %d items: %w", sb.Len(), err)
+		}
 	}
 	return nil
 }
