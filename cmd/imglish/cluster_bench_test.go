@@ -536,7 +536,8 @@ type breakdownResult struct {
 
 // breakdown times, per query and interleaved: a minimal GraphQL
 // nearVector (limit 10, ids only); the GraphQL query the store sends for
-// k=10 (limit 2k+16, item JSON and vector, the consistency level) sent
+// a first page of k=10 (limit 2k+16, item JSON and distance, the
+// consistency level) sent
 // directly, then its decoding; and the store's Search.
 func breakdown(ctx context.Context, b *benchBackend, queries [][]float32) error {
 	base := b.cl.Nodes[0].URL() + "/v1/graphql"
@@ -560,7 +561,7 @@ func breakdown(ctx context.Context, b *benchBackend, queries [][]float32) error 
 		}
 		t0 = time.Now()
 		ans, err := post(ctx, base, map[string]string{"query": fmt.Sprintf(
-			"{ Get { %s(limit: 36, nearVector: {vector: %s}%s) { itemId data _additional { id vector } } } }", b.class, vec, cl)})
+			"{ Get { %s(limit: 36, nearVector: {vector: %s}%s) { itemId data _additional { id distance } } } }", b.class, vec, cl)})
 		if err != nil {
 			return err
 		}
@@ -573,8 +574,8 @@ func breakdown(ctx context.Context, b *benchBackend, queries [][]float32) error 
 					ItemID     string `json:"itemId"`
 					Data       string `json:"data"`
 					Additional struct {
-						ID     string    `json:"id"`
-						Vector []float32 `json:"vector"`
+						ID       string  `json:"id"`
+						Distance float32 `json:"distance"`
 					} `json:"_additional"`
 				} `json:"Get"`
 			} `json:"data"`
@@ -830,7 +831,7 @@ func (r *clusterBenchReport) markdown() string {
 
 	p("### Where a cluster's time goes\n\n")
 	p("Search, one client, %d queries interleaved per query (medians): a minimal GraphQL nearVector (limit 10, ids only), "+
-		"the GraphQL query the store sends for k = 10 (limit 36, item JSON and vector per hit, consistency level) sent directly, "+
+		"the GraphQL query the store sends for a first page of k = 10 (limit 36, item JSON and distance per hit, consistency level) sent directly, "+
 		"decoding its answer, and the store's Search; CPU per store Search of this process (client: JSON, HTTP, scoring) and of all nodes. "+
 		"The store sends every request to the first URL it was given until that node fails, so node1 coordinates every 3-node search.\n\n",
 		min(c.nq, 200))
