@@ -292,7 +292,11 @@ func (db *DB) commit(p *batchPlan) error {
 			return err
 		}
 	}
-	if err := txn.Commit(); err != nil {
+	err := txn.Commit()
+	// Pooled read transactions begun before this commit must not serve a
+	// re-rank once the pending vectors are cleared (deferred above).
+	db.gen.Add(1)
+	if err != nil {
 		return fmt.Errorf("commit: %w", txnErr(err))
 	}
 	return nil

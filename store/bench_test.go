@@ -199,7 +199,7 @@ func TestQuantBench(t *testing.T) {
 	}
 	vs := []*variant{
 		{label: "float", opts: Options{NoSync: true}},
-		{label: "quantised (int8 codes, re-rank from disk)", opts: Options{NoSync: true, Quantize: true}},
+		{label: "quantised (int8 codes, re-rank from disk)", opts: Options{NoSync: true, Quantize: true, Rerank: envInt("IMGLISH_QUANT_RERANK", 0)}},
 	}
 	ctx := t.Context()
 	for _, v := range vs {

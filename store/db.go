@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -93,6 +94,11 @@ type DB struct {
 	spaces map[string]*space
 	closed bool
 	broken error
+
+	// gen counts commits, for the read transactions pooled in txns
+	// (quantised re-ranking: quant.go).
+	gen  atomic.Uint64
+	txns chan *pooledTxn
 
 	gcStop context.CancelFunc // stops gcLoop; nil when it does not run
 	gcDone chan struct{}      // closed when gcLoop returns
@@ -247,7 +253,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open badger %s: %w", dir, err)
 	}
-	db := &DB{opts: opts, log: log, bdb: bdb}
+	db := &DB{opts: opts, log: log, bdb: bdb, txns: make(chan *pooledTxn, readTxnPool)}
 	if err := db.checkSchema(); err != nil {
 		return nil, errors.Join(err, bdb.Close())
 	}
@@ -387,6 +393,8 @@ func (db *DB) Close() error {
 		db.mu.Lock()
 		db.closed = true
 		db.mu.Unlock()
+		db.gen.Add(1)
+		db.dropTxns()
 		if err := db.bdb.Close(); err != nil {
 			db.closeErr = fmt.Errorf("close badger: %w", err)
 		}
@@ -484,7 +492,9 @@ func (db *DB) DropSpace(ctx context.Context, name string) error {
 	db.mu.Lock()
 	delete(db.spaces, name)
 	db.mu.Unlock()
-	if err := db.bdb.DropPrefix([]byte(prefixNode+name+"\x00"), []byte(prefixVec+name+"\x00"), []byte(prefixText+name+"\x00")); err != nil {
+	err = db.bdb.DropPrefix([]byte(prefixNode+name+"\x00"), []byte(prefixVec+name+"\x00"), []byte(prefixText+name+"\x00"))
+	db.gen.Add(1) // a space of this name made later must not read these vectors
+	if err != nil {
 		return fmt.Errorf("drop space %s data: %w", name, err)
 	}
 	return nil

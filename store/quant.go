@@ -61,7 +61,10 @@ func (db *DB) wantsQuant(s Space) bool { return db.opts.Quantize && s.Kind == Ki
 // source is a quantised space's search.VectorSource: the vector of the
 // Apply in flight (sp.pending, by key: its slot may still hold another
 // key's vector on disk), else the stored one, read from Badger in a
-// read-only transaction of its own (a value-log read of the mapped file).
+// pooled read-only transaction that began after the last commit (a
+// value-log read of the mapped file). The commit bumps DB.gen before it
+// clears sp.pending, so a read that missed pending gets a transaction
+// that sees the commit.
 func (db *DB) source(sp *space) search.VectorSource {
 	name := sp.cfg.Name
 	return func(n uint32, key string, dst []float32) ([]float32, error) {
@@ -73,12 +76,10 @@ func (db *DB) source(sp *space) search.VectorSource {
 		}
 		out := dst[:0]
 		k := nodeKey(prefixVec, name, n)
-		err := db.bdb.View(func(txn *badger.Txn) error {
-			it, err := txn.Get(k)
-			if err != nil {
-				return err
-			}
-			return it.Value(func(val []byte) error {
+		rt := db.readTxn()
+		it, err := rt.txn.Get(k)
+		if err == nil {
+			err = it.Value(func(val []byte) error {
 				body, ok := unseal(val)
 				if !ok || len(body)%4 != 0 {
 					return corrupt(k, "vector checksum")
@@ -88,11 +89,67 @@ func (db *DB) source(sp *space) search.VectorSource {
 				}
 				return nil
 			})
-		})
+		}
+		db.doneTxn(rt)
 		if err != nil {
 			return nil, fmt.Errorf("read vector %s/%d: %w", name, n, err)
 		}
 		return out, nil
+	}
+}
+
+// readTxnPool bounds the read-only transactions a DB keeps for re-ranking.
+const readTxnPool = 16
+
+// pooledTxn is a read-only Badger transaction and the DB's write
+// generation when it began.
+type pooledTxn struct {
+	txn *badger.Txn
+	gen uint64
+}
+
+// readTxn returns a read-only transaction that sees every write
+// acknowledged so far: a pooled one begun after the last commit (DB.gen),
+// else a new one. A quantised search reads a few dozen vectors; a
+// transaction each (Badger's View) cost more than the reads. Return it
+// with doneTxn.
+func (db *DB) readTxn() *pooledTxn {
+	gen := db.gen.Load()
+	for {
+		select {
+		case rt := <-db.txns:
+			if rt.gen == gen {
+				return rt
+			}
+			rt.txn.Discard()
+			continue
+		default:
+		}
+		return &pooledTxn{txn: db.bdb.NewTransaction(false), gen: gen}
+	}
+}
+
+// doneTxn returns a transaction to the pool, or discards it.
+func (db *DB) doneTxn(rt *pooledTxn) {
+	if rt.gen == db.gen.Load() {
+		select {
+		case db.txns <- rt:
+			return
+		default:
+		}
+	}
+	rt.txn.Discard()
+}
+
+// dropTxns discards the pooled transactions (Close).
+func (db *DB) dropTxns() {
+	for {
+		select {
+		case rt := <-db.txns:
+			rt.txn.Discard()
+		default:
+			return
+		}
 	}
 }
 
