@@ -215,11 +215,7 @@ func (r *Restorer) SetVector(n uint32, raw []byte) error {
 		return err
 	}
 	if x.qz != nil {
-		v := make([]float32, x.dim)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-		}
-		x.qz.encode(x.code(n), v)
+		x.qz.encodeLE(x.code(n), raw)
 		r.hasVec[n] = true
 		return nil
 	}

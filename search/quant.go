@@ -1,6 +1,7 @@
 package search
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -21,6 +22,7 @@ import (
 // A Quantizer is immutable and safe for concurrent use.
 type Quantizer struct {
 	off, step []float32
+	inv       []float32 // 1/step: encode multiplies (dividing was most of opening a quantised store)
 }
 
 // TrainQuantizer learns per-dimension ranges from sample (each vector is
@@ -58,7 +60,15 @@ func TrainQuantizer(sample [][]float32) (*Quantizer, error) {
 		// A constant dimension gets any positive step: its codes are 0.
 		z.step[d] = max((hi[d]-lo[d])/254, 1e-12)
 	}
+	z.setInv()
 	return z, nil
+}
+
+func (z *Quantizer) setInv() {
+	z.inv = make([]float32, len(z.step))
+	for d, s := range z.step {
+		z.inv[d] = 1 / s
+	}
 }
 
 // Dim returns the vector dimension the Quantizer was trained on.
@@ -68,7 +78,17 @@ func (z *Quantizer) Dim() int { return len(z.off) }
 func (z *Quantizer) encode(dst []int8, v []float32) {
 	dst = dst[:len(v)]
 	for d, f := range v {
-		dst[d] = int8(max(-127, min(127, round32((f-z.off[d])/z.step[d]))))
+		dst[d] = int8(max(-127, min(127, round32((f-z.off[d])*z.inv[d]))))
+	}
+}
+
+// encodeLE is encode of a unit vector given as little-endian float32
+// bytes (a Restorer's input), without decoding it to a slice first.
+func (z *Quantizer) encodeLE(dst []int8, raw []byte) {
+	dst = dst[:len(z.off)]
+	for d := range dst {
+		f := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*d:]))
+		dst[d] = int8(max(-127, min(127, round32((f-z.off[d])*z.inv[d]))))
 	}
 }
 
@@ -151,5 +171,7 @@ func NewQuantizer(off, step []float32) (*Quantizer, error) {
 			return nil, fmt.Errorf("quantizer dimension %d: offset %v, step %v: %w", d, o, s, ErrInvalidOptions)
 		}
 	}
-	return &Quantizer{off: append([]float32(nil), off...), step: append([]float32(nil), step...)}, nil
+	z := &Quantizer{off: append([]float32(nil), off...), step: append([]float32(nil), step...)}
+	z.setInv()
+	return z, nil
 }
