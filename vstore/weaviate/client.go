@@ -103,22 +103,35 @@ func (c *client) doFrom(ctx context.Context, pos uint32, method, path string, bo
 		default:
 			last = &RequestError{Op: method, URL: base + path, Status: status, Err: errors.Join(ErrUnavailable, answerError(ans))}
 		}
-		if ctx.Err() != nil {
-			return pos, errors.Join(ctx.Err(), last)
-		}
-		if attempt >= c.retries {
-			return pos, last
-		}
 		// The next node may be healthy.
-		pos = c.failedAt(pos)
-		c.log.Warn("weaviate request failed, retrying", "err", last, "attempt", attempt+1, "backoff", delay)
-		select {
-		case <-ctx.Done():
-			return pos, errors.Join(ctx.Err(), last)
-		case <-time.After(delay):
+		var err2 error
+		if pos, err2 = c.retryAfter(ctx, attempt, pos, &delay, "weaviate request failed, retrying", last); err2 != nil {
+			return pos, err2
 		}
-		delay = min(2*delay, 5*time.Second)
 	}
+}
+
+// retryAfter is the retry rule every request shares: after attempt (from
+// 0) failed with last on the node at pos, it returns an error when ctx has
+// ended or the retries are spent; otherwise it logs msg, waits the backoff
+// (delay, doubled each time up to 5 s) and returns the node to try next
+// (failedAt).
+func (c *client) retryAfter(ctx context.Context, attempt int, pos uint32, delay *time.Duration, msg string, last error) (uint32, error) {
+	if ctx.Err() != nil {
+		return pos, errors.Join(ctx.Err(), last)
+	}
+	if attempt >= c.retries {
+		return pos, last
+	}
+	pos = c.failedAt(pos)
+	c.log.Warn(msg, "err", last, "attempt", attempt+1, "backoff", *delay)
+	select {
+	case <-ctx.Done():
+		return pos, errors.Join(ctx.Err(), last)
+	case <-time.After(*delay):
+	}
+	*delay = min(2**delay, 5*time.Second)
+	return pos, nil
 }
 
 // metaTimeout caps the attempt timeout of schema and node-list reads,
@@ -256,17 +269,10 @@ func (c *client) graphQL(ctx context.Context, query string, out any) error {
 			return err
 		}
 		err.Err = errors.Join(ErrUnavailable, err.Err)
-		if attempt >= c.retries {
-			return err
+		var rerr error
+		if pos, rerr = c.retryAfter(ctx, attempt, pos, &delay, "weaviate query failed, retrying", err); rerr != nil {
+			return rerr
 		}
-		pos = c.failedAt(pos)
-		c.log.Warn("weaviate query failed, retrying", "err", err, "attempt", attempt+1, "backoff", delay)
-		select {
-		case <-ctx.Done():
-			return errors.Join(ctx.Err(), err)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 5*time.Second)
 		ans.Errors, ans.Data = nil, nil
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/go-openapi/strfmt"
 	"github.com/weaviate/weaviate-go-client/v5/weaviate/db"
@@ -115,20 +114,10 @@ func (s *Store) grpcBatch(ctx context.Context, chunk []object, objs []*models.Ob
 			return nil, last
 		}
 		last.Err = errors.Join(ErrUnavailable, err)
-		if ctx.Err() != nil {
-			return nil, errors.Join(ctx.Err(), last)
+		var rerr error
+		if pos, rerr = c.retryAfter(ctx, attempt, pos, &delay, "weaviate grpc batch failed, retrying", last); rerr != nil {
+			return nil, rerr
 		}
-		if attempt >= c.retries {
-			return nil, last
-		}
-		pos = c.failedAt(pos)
-		c.log.Warn("weaviate grpc batch failed, retrying", "err", last, "attempt", attempt+1, "backoff", delay)
-		select {
-		case <-ctx.Done():
-			return nil, errors.Join(ctx.Err(), last)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 5*time.Second)
 	}
 }
 
