@@ -156,7 +156,8 @@ run indexer env IMGLISH_BENCH_IMAGES=$IMAGES IMGLISH_BENCH_MODEL="$PWD/$OUT/mode
 if [[ -f server/bench_test.go ]]; then
   log "HTTP latency"
   N=100000; SECS=10; [[ -n $QUICK ]] && { N=10000; SECS=3; }
-  run http env IMGLISH_BENCH_N=$N IMGLISH_BENCH_SECONDS=$SECS IMGLISH_BENCH_OUT="$PWD/$OUT/http.md" \
+  # The base-width text tower (the encoder comparison's random base checkpoint) beside the demo model.
+  run http env IMGLISH_BENCH_N=$N IMGLISH_BENCH_SECONDS=$SECS IMGLISH_BENCH_BASE_CHECKPOINT="$(realpath "$CK")" IMGLISH_BENCH_OUT="$PWD/$OUT/http.md" \
     $GO test -tags bench -run TestServeLatency -timeout 60m ./server/ >"$OUT/http.log" 2>&1 ||
     { log "server benchmark failed (see $OUT/http.log)"; rm -f "$OUT/http.md"; }
 fi
