@@ -2,8 +2,10 @@ package weaviate
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 
@@ -17,6 +19,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"imglish/vstore"
 )
 
 // grpcBatcher writes object batches over Weaviate's gRPC API
@@ -138,4 +142,106 @@ func (o object) modelObject() *models.Object {
 		m[name] = f.Interface()
 	}
 	return &models.Object{Class: o.Class, ID: strfmt.UUID(o.ID), Vector: o.Vector, Properties: m}
+}
+
+// scanPage is how many objects one gRPC scan request reads.
+const scanPage = 1000
+
+// grpcScan is scan with vectors over gRPC Search with a cursor (after): the
+// vectors come as raw float32 bytes instead of JSON numbers, which is most
+// of an exact scan's bytes and of both sides' work. It fills what scan's
+// consumers read: the id, the vector, and the item or text properties.
+func (s *Store) grpcScan(ctx context.Context, class string, fn func(object) error) error {
+	g, c := s.grpc, s.c
+	after := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		req := &pb.SearchRequest{
+			Collection: class, Limit: scanPage, After: after,
+			Metadata:    &pb.MetadataRequest{Uuid: true, Vector: true},
+			Properties:  &pb.PropertiesRequest{NonRefProperties: scanProps(class, s)},
+			Uses_123Api: true, Uses_125Api: true, Uses_127Api: true,
+		}
+		var reply *pb.SearchReply
+		pos := c.next.Load()
+		delay := c.backoff
+		for attempt := 0; ; attempt++ {
+			i := int(pos % uint32(len(g.nodes)))
+			actx, cancel := context.WithTimeout(ctx, c.timeout)
+			if g.headers != nil {
+				actx = metadata.NewOutgoingContext(actx, g.headers)
+			}
+			var err error
+			reply, err = g.nodes[i].Search(actx, req)
+			cancel()
+			if err == nil {
+				break
+			}
+			st, _ := status.FromError(err)
+			last := &RequestError{Op: "grpc Search", URL: g.addrs[i], Err: err}
+			if st.Code() == codes.NotFound || strings.Contains(st.Message(), "could not find class") || strings.Contains(st.Message(), "no such class") {
+				last.Err = errors.Join(ErrRejected, errNotFoundStatus, err)
+				return fmt.Errorf("scan %s: %w", class, last)
+			}
+			if !retryableCode(st.Code()) && !transient(st.Message()) {
+				last.Err = errors.Join(ErrRejected, err)
+				return fmt.Errorf("scan %s: %w", class, last)
+			}
+			last.Err = errors.Join(ErrUnavailable, err)
+			var rerr error
+			if pos, rerr = c.retryAfter(ctx, attempt, pos, &delay, "weaviate grpc scan failed, retrying", last); rerr != nil {
+				return fmt.Errorf("scan %s: %w", class, rerr)
+			}
+		}
+		res := reply.GetResults()
+		for _, r := range res {
+			o, err := scanObject(r)
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", class, err)
+			}
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		if len(res) < scanPage {
+			return nil
+		}
+		after = res[len(res)-1].GetMetadata().GetId()
+	}
+}
+
+// scanProps are the properties a scan of class returns: a text
+// collection's id and text, else an item's id and JSON.
+func scanProps(class string, s *Store) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, sp := range s.spaces {
+		if sp.class == class && sp.Kind == vstore.KindTexts {
+			return []string{"textId", "text"}
+		}
+	}
+	return []string{"itemId", "data"}
+}
+
+// scanObject is one gRPC search result as an object.
+func scanObject(r *pb.SearchResult) (object, error) {
+	md := r.GetMetadata()
+	o := object{ID: md.GetId()}
+	if b := md.GetVectorBytes(); len(b) > 0 {
+		if len(b)%4 != 0 {
+			return o, fmt.Errorf("object %s: vector of %d bytes: %w", o.ID, len(b), ErrRejected)
+		}
+		o.Vector = make([]float32, len(b)/4)
+		for i := range o.Vector {
+			o.Vector[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	} else {
+		o.Vector = md.GetVector()
+	}
+	f := r.GetProperties().GetNonRefProps().GetFields()
+	text := func(name string) string { return f[name].GetTextValue() }
+	o.Properties = props{ItemID: text("itemId"), Data: text("data"), TextID: text("textId"), Text: text("text")}
+	return o, nil
 }

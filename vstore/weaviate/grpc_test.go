@@ -159,3 +159,81 @@ func TestGRPCUnreachable(t *testing.T) {
 		t.Errorf("Item after the failed write = %v, want ErrNotFound", err)
 	}
 }
+
+// TestGRPCScanAsREST: exact scans (Exact searches, cursor pages, MeanScore)
+// read vectors over gRPC when the store has gRPC addresses; they answer
+// exactly what the REST listing answers, for an image space with a filter
+// and for a text collection, and the test logs the two scans' times.
+func TestGRPCScanAsREST(t *testing.T) {
+	cl := startNode(t)
+	ctx := t.Context()
+	open := func(grpc []string) *weaviate.Store {
+		s, err := weaviate.Open(ctx, weaviate.Options{URLs: cl.URLs(), GRPC: grpc, Namespace: "Scan"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	g, r := open(cl.GRPCAddrs()), open(nil)
+	const n, dim = 3000, 768
+	for _, sp := range []vstore.Space{
+		{Name: "images:m", Kind: vstore.KindImages, Model: "m", Dim: dim},
+		{Name: "labels", Kind: vstore.KindTexts, Model: "m", Dim: dim},
+	} {
+		if err := g.CreateSpace(ctx, sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vec := func(i int) []float32 {
+		v := make([]float32, dim)
+		for d := range v {
+			v[d] = float32((i*7919+d*104729)%1000)/1000 - 0.5
+		}
+		return v
+	}
+	for lo := 0; lo < n; lo += 500 {
+		var b vstore.Batch
+		for i := lo; i < lo+500; i++ {
+			id := fmt.Sprintf("%064x", i+1)
+			b.PutItem(vstore.Item{ID: id, Files: []vstore.File{{Path: fmt.Sprintf("/s/%d/%d.jpg", i%3, i)}}})
+			b.PutVector("images:m", id, vec(i))
+			if i < 300 {
+				b.PutText("labels", vstore.TextEntry{ID: fmt.Sprintf("t%d", i), Text: fmt.Sprintf("label %d", i), Vector: vec(i)})
+			}
+		}
+		if err := g.Apply(ctx, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := vec(n + 1)
+	f := &vstore.Filter{PathPrefixes: []string{"/s/1/"}}
+	var took [2]time.Duration
+	for _, tc := range []struct {
+		space string
+		opts  vstore.SearchOptions
+	}{
+		{"images:m", vstore.SearchOptions{Exact: true}},
+		{"images:m", vstore.SearchOptions{Exact: true, Filter: f}},
+		{"labels", vstore.SearchOptions{Exact: true}},
+	} {
+		var hits [2][]vstore.Hit
+		for i, s := range []*weaviate.Store{g, r} {
+			start := time.Now()
+			var err error
+			if hits[i], err = s.Search(ctx, tc.space, q, 20, tc.opts); err != nil {
+				t.Fatalf("%s: %v", tc.space, err)
+			}
+			took[i] += time.Since(start)
+		}
+		if len(hits[0]) != 20 || !reflect.DeepEqual(hits[0], hits[1]) {
+			t.Errorf("%s %+v: gRPC scan %v\nREST scan %v", tc.space, tc.opts, hits[0], hits[1])
+		}
+	}
+	mg, ng, err1 := g.MeanScore(ctx, "images:m", q, f)
+	mr, nr, err2 := r.MeanScore(ctx, "images:m", q, f)
+	if err1 != nil || err2 != nil || mg != mr || ng != nr || ng != n/3 {
+		t.Errorf("MeanScore: gRPC %v %d %v, REST %v %d %v", mg, ng, err1, mr, nr, err2)
+	}
+	t.Logf("three exact searches over %d %d-d vectors: gRPC scans %v, REST %v", n, dim, took[0], took[1])
+}

@@ -133,6 +133,9 @@ func (s *Store) getObject(ctx context.Context, class, id string, vector bool) (o
 // when vector is set, using Weaviate's cursor (REST list with after=).
 // The listing reads each shard once, without a consistency level.
 func (s *Store) scan(ctx context.Context, class string, vector bool, fn func(object) error) error {
+	if vector && s.grpc != nil {
+		return s.grpcScan(ctx, class, fn)
+	}
 	const page = 1000
 	after := ""
 	for {
