@@ -22,8 +22,8 @@
 # Each step's command line goes to bench/out/commands.tsv, so the report says
 # what produced each section. BENCH_QUICK=1 runs smaller sizes (a pipeline
 # check, a few minutes; it does not replace bench/REPORT.md unless
-# BENCH_PUBLISH=1); the full run takes ~40-50 min, most of it the ANN
-# benchmark. BENCH_CHECKPOINT reuses a base-384 checkpoint (default: made once
+# BENCH_PUBLISH=1); the full run takes ~30 min on 2 quiet cores (more when
+# the machine is shared). BENCH_CHECKPOINT reuses a base-384 checkpoint (made once
 # in bench/out/base384.pth). BENCH_OPENBLAS_CORETYPE=X runs the reference with
 # OPENBLAS_CORETYPE=X whatever the probe chose (and the default row beside it).
 set -euo pipefail
