@@ -180,32 +180,53 @@ func (c *localCatalog) rangeFiles(ctx context.Context, prefix string, fn func(fi
 	if err != nil {
 		return err
 	}
+	return c.dropStale(ctx, []string{prefix}, held)
+}
+
+// dropStale deletes the local records below prefixes whose paths the
+// shared store does not hold.
+func (c *localCatalog) dropStale(ctx context.Context, prefixes []string, held map[string]bool) error {
 	var stale []localOp
-	err = c.local.ScanValues(ctx, c.keyPrefix+strings.TrimSuffix(prefix, "/"), func(k string, _ []byte) bool {
-		if p := strings.TrimPrefix(k, c.keyPrefix); within(p, prefix) && !held[p] {
-			stale = append(stale, localOp{k, nil})
+	for _, prefix := range prefixes {
+		err := c.local.ScanValues(ctx, c.keyPrefix+strings.TrimSuffix(prefix, "/"), func(k string, _ []byte) bool {
+			if p := strings.TrimPrefix(k, c.keyPrefix); within(p, prefix) && !held[p] {
+				stale = append(stale, localOp{k, nil})
+			}
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("local catalog: %w", err)
 		}
-		return true
-	})
-	if err != nil {
-		return fmt.Errorf("local catalog: %w", err)
 	}
 	c.flush(ctx, stale)
 	return nil
 }
 
 // refresher is a catalog that keeps a cache of the truth: a run lets it
-// check the cache against the truth below each scope before the walk.
+// check the cache against the truth below its scopes before the walk.
 type refresher interface {
-	refresh(ctx context.Context, prefix string) error
+	refresh(ctx context.Context, prefixes []string) error
 }
 
-// refresh drops the local records below prefix that the shared store no
-// longer holds (rangeFiles), before a run trusts them: an item deleted
-// through the API or by another host is indexed again by this run, as
-// with a store of its own.
-func (c *localCatalog) refresh(ctx context.Context, prefix string) error {
-	return c.rangeFiles(ctx, prefix, func(fileRecord) error { return nil })
+// refresh drops the local records below prefixes that the shared store no
+// longer holds, before a run trusts them: an item deleted through the API
+// or by another host is indexed again by this run, as with a store of its
+// own. One listing serves every scope (a watch sync has one per changed
+// path; a shared store lists its items whole whatever the prefix).
+func (c *localCatalog) refresh(ctx context.Context, prefixes []string) error {
+	list := "/"
+	if len(prefixes) == 1 {
+		list = prefixes[0]
+	}
+	held := map[string]bool{}
+	err := c.storeCatalog.rangeFiles(ctx, list, func(r fileRecord) error {
+		held[r.Path] = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.dropStale(ctx, prefixes, held)
 }
 
 func (c *localCatalog) ensureSpace(ctx context.Context, dim int) error {

@@ -211,3 +211,45 @@ func TestRelinkLostPath(t *testing.T) {
 		t.Errorf("run with every link lost = %v, want ErrConflict", err)
 	}
 }
+
+// TestLocalCatalogScopes: a run over several roots checks the local
+// records of each against one listing of the shared store: items deleted
+// there under either root are indexed again by the run.
+func TestLocalCatalogScopes(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, Options{})
+	local, err := store.Open(ctx, t.TempDir(), store.Options{MemTableSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = local.Close() })
+	x, err := New(Options{Store: e.db, Local: local, Encoder: e.enc, Workers: 2, MaxWait: 5e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := []string{t.TempDir(), t.TempDir()}
+	for i, r := range roots {
+		for j := range 3 {
+			genImage(t, filepath.Join(r, fmt.Sprintf("img%d.png", j)), uint64(10*i+j+1), 40, 32)
+		}
+	}
+	if _, err := x.Run(ctx, roots...); err != nil {
+		t.Fatal(err)
+	}
+	var b vstore.Batch
+	for _, r := range roots {
+		it, err := e.db.ItemByPath(filepath.Join(r, "img1.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.DeleteVector(vstore.ImageSpace(e.model), it.ID)
+		b.DeleteItem(it.ID)
+	}
+	if err := e.db.Apply(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := x.Run(ctx, roots...)
+	if err != nil || sum.Embedded != 2 || sum.Skipped != 4 {
+		t.Errorf("run over both roots after two shared deletes: embedded %d, skipped %d, %v; want 2, 4", sum.Embedded, sum.Skipped, err)
+	}
+}

@@ -122,10 +122,12 @@ func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
 		return err
 	}
 	if rc, ok := ix.cat.(refresher); ok {
-		for _, s := range scopes {
-			if err := rc.refresh(ctx, s.path); err != nil {
-				return err
-			}
+		paths := make([]string, len(scopes))
+		for i, s := range scopes {
+			paths[i] = s.path
+		}
+		if err := rc.refresh(ctx, paths); err != nil {
+			return err
 		}
 	}
 	r := &run{
