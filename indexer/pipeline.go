@@ -156,12 +156,7 @@ func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
 		return err
 	}
 	ix.prog.setPhase("pruning")
-	for _, s := range scopes {
-		if err := ix.prune(ctx, s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ix.prune(ctx, scopes)
 }
 
 // walkAll walks every scope and queues changed files for Workers worker
@@ -649,26 +644,39 @@ func (ix *Indexer) tag(ctx context.Context, items []newItem) {
 	}
 }
 
-// prune deletes the records under s whose files the walker would no longer
-// visit (deleted, moved away, now excluded, replaced by a folder or symlink).
-func (ix *Indexer) prune(ctx context.Context, s scope) error {
+// prune deletes the records under the scopes whose files the walker would
+// no longer visit (deleted, moved away, now excluded, replaced by a folder
+// or symlink). One listing serves every scope: a watch sync has one per
+// changed path, and a shared store (Weaviate) lists its items whole
+// whatever the prefix. Scopes do not nest (a parent's sync covers its
+// children).
+func (ix *Indexer) prune(ctx context.Context, scopes []scope) error {
+	list := "/"
+	if len(scopes) == 1 {
+		list = scopes[0].path
+	}
 	var gone []string
-	err := ix.cat.rangeFiles(ctx, s.path, func(rec fileRecord) error {
+	err := ix.cat.rangeFiles(ctx, list, func(rec fileRecord) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !ix.rules.present(s.root, rec.Path) {
-			gone = append(gone, rec.Path)
+		for _, s := range scopes {
+			if within(rec.Path, s.path) {
+				if !ix.rules.present(s.root, rec.Path) {
+					gone = append(gone, rec.Path)
+				}
+				break
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("prune %s: %w", s.path, err)
+		return fmt.Errorf("prune %s: %w", list, err)
 	}
 	for len(gone) > 0 {
 		n := min(len(gone), maxFileOps)
 		if err := ix.commit(ctx, &batch{Deletes: gone[:n]}); err != nil {
-			return fmt.Errorf("prune %s: %w", s.path, err)
+			return fmt.Errorf("prune %s: %w", list, err)
 		}
 		ix.prog.deleted.Add(int64(n))
 		gone = gone[n:]
