@@ -294,8 +294,10 @@ func (db *DB) commit(p *batchPlan) error {
 	}
 	err := txn.Commit()
 	// Pooled read transactions begun before this commit must not serve a
-	// re-rank once the pending vectors are cleared (deferred above).
+	// re-rank once the pending vectors are cleared (deferred above); the
+	// idle ones go now, so that none holds Badger's read mark back.
 	db.gen.Add(1)
+	db.dropTxns()
 	if err != nil {
 		return fmt.Errorf("commit: %w", txnErr(err))
 	}
