@@ -23,14 +23,14 @@ import (
 	"imglish/vstore"
 )
 
-// grpcBatcher writes object batches over Weaviate's gRPC API
-// (weaviate.v1.Weaviate/BatchObjects): vectors travel as raw float32
-// bytes instead of JSON numbers. The request is built and the reply read
-// by weaviate-go-client's batch encoder (grpc/batch), the one the client's
-// ObjectsBatcher uses; the connections are this package's own, one per
-// node, so that Close closes them and a failed batch moves to the next
-// node under the same rule as a REST request (client.failedAt).
-type grpcBatcher struct {
+// grpcNodes are the store's gRPC connections, one per node, for what goes
+// over Weaviate's gRPC API: object batches (BatchObjects, the request built
+// by weaviate-go-client's batch encoder, grpc/batch, the one the client's
+// ObjectsBatcher uses) and exact scans (Search with a cursor), vectors as
+// raw float32 bytes instead of JSON numbers. The connections are this
+// package's own, so that Close closes them and a failed call moves to the
+// next node under the same rule as a REST request (grpcCall).
+type grpcNodes struct {
 	addrs   []string
 	conns   []*grpc.ClientConn
 	nodes   []pb.WeaviateClient
@@ -38,10 +38,10 @@ type grpcBatcher struct {
 	headers metadata.MD
 }
 
-// newGRPCBatcher dials (lazily: grpc.NewClient connects on first use)
+// newGRPCNodes dials (lazily: grpc.NewClient connects on first use)
 // every address, host:port in the order of Options.URLs.
-func newGRPCBatcher(addrs []string, apiKey, version string) (*grpcBatcher, error) {
-	g := &grpcBatcher{addrs: addrs}
+func newGRPCNodes(addrs []string, apiKey, version string) (*grpcNodes, error) {
+	g := &grpcNodes{addrs: addrs}
 	for _, a := range addrs {
 		conn, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxAnswer)))
@@ -61,7 +61,7 @@ func newGRPCBatcher(addrs []string, apiKey, version string) (*grpcBatcher, error
 	return g, nil
 }
 
-func (g *grpcBatcher) close() {
+func (g *grpcNodes) close() {
 	for _, c := range g.conns {
 		c.Close()
 	}
@@ -78,10 +78,8 @@ func retryableCode(c codes.Code) bool {
 }
 
 // grpcBatch sends one batch (objs, built from chunk by modelObject) and
-// returns an error for each object Weaviate refused. A transport failure is
-// retried on the next node with the client's backoff, like client.doFrom;
-// an answer that refuses the whole request (invalid argument,
-// unauthenticated...) is not.
+// returns an error for each object Weaviate refused (grpcCall retries the
+// request itself).
 func (s *Store) grpcBatch(ctx context.Context, chunk []object, objs []*models.Object) ([]error, error) {
 	g := s.grpc
 	req := &pb.BatchObjectsRequest{ConsistencyLevel: g.enc.GetConsistencyLevel(s.cl)}
@@ -89,7 +87,33 @@ func (s *Store) grpcBatch(ctx context.Context, chunk []object, objs []*models.Ob
 	if req.Objects, err = g.enc.GetBatchObjects(objs); err != nil {
 		return nil, fmt.Errorf("encode %d objects: %w: %w", len(objs), ErrRejected, err)
 	}
-	c := s.c
+	var reply *pb.BatchObjectsReply
+	err = s.grpcCall(ctx, "grpc BatchObjects", "weaviate grpc batch failed, retrying", func(ctx context.Context, node pb.WeaviateClient) (err error) {
+		reply, err = node.BatchObjects(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, e := range reply.GetErrors() {
+		id := "?"
+		if n := int(e.GetIndex()); n >= 0 && n < len(chunk) {
+			id = chunk[n].ID
+		}
+		errs = append(errs, fmt.Errorf("object %s: %s", id, e.GetError()))
+	}
+	return errs, nil
+}
+
+// grpcCall makes one gRPC call on a node (each attempt within the
+// attempt timeout, with the API key), retried on the next node with the
+// client's backoff (client.retryAfter, as REST requests are) after a
+// transport failure or a status a retry may cure (retryableCode, or a
+// transient message). An answer that refuses the request is not retried:
+// ErrRejected, with errNotFoundStatus when the class does not exist.
+func (s *Store) grpcCall(ctx context.Context, op, msg string, call func(context.Context, pb.WeaviateClient) error) error {
+	g, c := s.grpc, s.c
 	pos := c.next.Load()
 	delay := c.backoff
 	for attempt := 0; ; attempt++ {
@@ -98,29 +122,25 @@ func (s *Store) grpcBatch(ctx context.Context, chunk []object, objs []*models.Ob
 		if g.headers != nil {
 			actx = metadata.NewOutgoingContext(actx, g.headers)
 		}
-		reply, err := g.nodes[i].BatchObjects(actx, req)
+		err := call(actx, g.nodes[i])
 		cancel()
 		if err == nil {
-			var errs []error
-			for _, e := range reply.GetErrors() {
-				id := "?"
-				if n := int(e.GetIndex()); n >= 0 && n < len(chunk) {
-					id = chunk[n].ID
-				}
-				errs = append(errs, fmt.Errorf("object %s: %s", id, e.GetError()))
-			}
-			return errs, nil
+			return nil
 		}
 		st, _ := status.FromError(err)
-		last := &RequestError{Op: "grpc BatchObjects", URL: g.addrs[i], Err: err}
-		if !retryableCode(st.Code()) && !transient(st.Message()) {
+		last := &RequestError{Op: op, URL: g.addrs[i], Err: err}
+		switch {
+		case st.Code() == codes.NotFound || strings.Contains(st.Message(), "could not find class") || strings.Contains(st.Message(), "no such class"):
+			last.Err = errors.Join(ErrRejected, errNotFoundStatus, err)
+			return last
+		case !retryableCode(st.Code()) && !transient(st.Message()):
 			last.Err = errors.Join(ErrRejected, err)
-			return nil, last
+			return last
 		}
 		last.Err = errors.Join(ErrUnavailable, err)
 		var rerr error
-		if pos, rerr = c.retryAfter(ctx, attempt, pos, &delay, "weaviate grpc batch failed, retrying", last); rerr != nil {
-			return nil, rerr
+		if pos, rerr = c.retryAfter(ctx, attempt, pos, &delay, msg, last); rerr != nil {
+			return rerr
 		}
 	}
 }
@@ -152,7 +172,7 @@ const scanPage = 1000
 // of an exact scan's bytes and of both sides' work. It fills what scan's
 // consumers read: the id, the vector, and the item or text properties.
 func (s *Store) grpcScan(ctx context.Context, class string, fn func(object) error) error {
-	g, c := s.grpc, s.c
+	props := scanProps(class, s)
 	after := ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -161,39 +181,16 @@ func (s *Store) grpcScan(ctx context.Context, class string, fn func(object) erro
 		req := &pb.SearchRequest{
 			Collection: class, Limit: scanPage, After: after,
 			Metadata:    &pb.MetadataRequest{Uuid: true, Vector: true},
-			Properties:  &pb.PropertiesRequest{NonRefProperties: scanProps(class, s)},
+			Properties:  &pb.PropertiesRequest{NonRefProperties: props},
 			Uses_123Api: true, Uses_125Api: true, Uses_127Api: true,
 		}
 		var reply *pb.SearchReply
-		pos := c.next.Load()
-		delay := c.backoff
-		for attempt := 0; ; attempt++ {
-			i := int(pos % uint32(len(g.nodes)))
-			actx, cancel := context.WithTimeout(ctx, c.timeout)
-			if g.headers != nil {
-				actx = metadata.NewOutgoingContext(actx, g.headers)
-			}
-			var err error
-			reply, err = g.nodes[i].Search(actx, req)
-			cancel()
-			if err == nil {
-				break
-			}
-			st, _ := status.FromError(err)
-			last := &RequestError{Op: "grpc Search", URL: g.addrs[i], Err: err}
-			if st.Code() == codes.NotFound || strings.Contains(st.Message(), "could not find class") || strings.Contains(st.Message(), "no such class") {
-				last.Err = errors.Join(ErrRejected, errNotFoundStatus, err)
-				return fmt.Errorf("scan %s: %w", class, last)
-			}
-			if !retryableCode(st.Code()) && !transient(st.Message()) {
-				last.Err = errors.Join(ErrRejected, err)
-				return fmt.Errorf("scan %s: %w", class, last)
-			}
-			last.Err = errors.Join(ErrUnavailable, err)
-			var rerr error
-			if pos, rerr = c.retryAfter(ctx, attempt, pos, &delay, "weaviate grpc scan failed, retrying", last); rerr != nil {
-				return fmt.Errorf("scan %s: %w", class, rerr)
-			}
+		err := s.grpcCall(ctx, "grpc Search", "weaviate grpc scan failed, retrying", func(ctx context.Context, node pb.WeaviateClient) (err error) {
+			reply, err = node.Search(ctx, req)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", class, err)
 		}
 		res := reply.GetResults()
 		for _, r := range res {

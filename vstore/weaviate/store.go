@@ -37,9 +37,9 @@ type Options struct {
 	URLs []string
 	// GRPC are the nodes' gRPC addresses (host:port; Weaviate's GRPC_PORT,
 	// 50051 unless set), one per URL in the same order. When set, object
-	// batches go over gRPC, with vectors as raw float32 bytes instead of
-	// JSON numbers; everything else stays REST and GraphQL. Empty: REST
-	// batches.
+	// batches and the exact scans' vector reads go over gRPC, with vectors
+	// as raw float32 bytes instead of JSON numbers; everything else stays
+	// REST and GraphQL. Empty: REST for both.
 	GRPC []string
 	// APIKey is sent as a bearer token when set.
 	APIKey string
@@ -97,7 +97,7 @@ var namespaceRE = regexp.MustCompile(`^[A-Z][_0-9A-Za-z]{0,80}$`)
 // CreateSpace, DropSpace) one at a time per Store.
 type Store struct {
 	c           *client
-	grpc        *grpcBatcher // nil: REST batches
+	grpc        *grpcNodes // nil: REST batches and scans
 	opts        Options
 	cl          string
 	replicated  bool // classes have a replication factor > 1: GraphQL takes consistencyLevel
@@ -264,7 +264,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if err := s.c.do(ctx, http.MethodGet, "/v1/meta", nil, &meta); err != nil {
 			return nil, fmt.Errorf("open weaviate store: %w", err)
 		}
-		if s.grpc, err = newGRPCBatcher(opts.GRPC, opts.APIKey, meta.Version); err != nil {
+		if s.grpc, err = newGRPCNodes(opts.GRPC, opts.APIKey, meta.Version); err != nil {
 			return nil, err
 		}
 	}
