@@ -2,7 +2,6 @@ package indexer
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,7 +104,8 @@ func (c *localCatalog) lookup(ctx context.Context, p string) (fileRecord, bool, 
 				if lr.Err != "" {
 					return r, true, nil
 				}
-				if n, err := hex.Decode(r.Hash[:], []byte(lr.Hash)); err == nil && n == len(r.Hash) {
+				if h, ok := hashOf(lr.Hash); ok {
+					r.Hash = h
 					return r, true, nil
 				}
 			}

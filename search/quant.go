@@ -74,11 +74,16 @@ func (z *Quantizer) setInv() {
 // Dim returns the vector dimension the Quantizer was trained on.
 func (z *Quantizer) Dim() int { return len(z.off) }
 
+// code is the code of value f in dimension d.
+func (z *Quantizer) code(d int, f float32) int8 {
+	return int8(max(-127, min(127, round32((f-z.off[d])*z.inv[d]))))
+}
+
 // encode writes v's codes (v is unit-length, len Dim) to dst.
 func (z *Quantizer) encode(dst []int8, v []float32) {
 	dst = dst[:len(v)]
 	for d, f := range v {
-		dst[d] = int8(max(-127, min(127, round32((f-z.off[d])*z.inv[d]))))
+		dst[d] = z.code(d, f)
 	}
 }
 
@@ -87,8 +92,7 @@ func (z *Quantizer) encode(dst []int8, v []float32) {
 func (z *Quantizer) encodeLE(dst []int8, raw []byte) {
 	dst = dst[:len(z.off)]
 	for d := range dst {
-		f := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*d:]))
-		dst[d] = int8(max(-127, min(127, round32((f-z.off[d])*z.inv[d]))))
+		dst[d] = z.code(d, math.Float32frombits(binary.LittleEndian.Uint32(raw[4*d:])))
 	}
 }
 

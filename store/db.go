@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -450,11 +449,7 @@ func (db *DB) CreateSpace(ctx context.Context, s Space) error {
 		}
 		return nil
 	}
-	rec, err := json.Marshal(spaceRecord{Space: s, Entry: ^uint32(0), Top: -1})
-	if err != nil {
-		return fmt.Errorf("encode space: %w", err)
-	}
-	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(spaceKey(s.Name), seal(rec)) }); err != nil {
+	if err := db.putSpaceRecord(spaceRecord{Space: s, Entry: ^uint32(0), Top: -1}); err != nil {
 		return fmt.Errorf("create space %s: %w", s.Name, err)
 	}
 	sp := &space{cfg: s, idx: idx}

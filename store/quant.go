@@ -79,15 +79,9 @@ func (db *DB) source(sp *space) search.VectorSource {
 		rt := db.readTxn()
 		it, err := rt.txn.Get(k)
 		if err == nil {
-			err = it.Value(func(val []byte) error {
-				body, ok := unseal(val)
-				if !ok || len(body)%4 != 0 {
-					return corrupt(k, "vector checksum")
-				}
-				for i := 0; i < len(body); i += 4 {
-					out = append(out, math.Float32frombits(binary.LittleEndian.Uint32(body[i:])))
-				}
-				return nil
+			err = it.Value(func(val []byte) (err error) {
+				out, err = appendVector(out, k, val)
+				return err
 			})
 		}
 		db.doneTxn(rt)
@@ -185,11 +179,7 @@ func (db *DB) maybeQuantize(sp *space) error {
 		return fmt.Errorf("quantize %s: %w", sp.cfg.Name, err)
 	}
 	m := sp.idx.GraphMeta()
-	rec, err := json.Marshal(spaceRecord{Space: sp.cfg, Entry: m.Entry, Top: m.Top, Quant: quantRecordOf(z)})
-	if err != nil {
-		return fmt.Errorf("encode space: %w", err)
-	}
-	if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(spaceKey(sp.cfg.Name), seal(rec)) }); err != nil {
+	if err := db.putSpaceRecord(spaceRecord{Space: sp.cfg, Entry: m.Entry, Top: m.Top, Quant: quantRecordOf(z)}); err != nil {
 		return fmt.Errorf("quantize %s: %w", sp.cfg.Name, err)
 	}
 	if err := sp.idx.Quantize(z, db.source(sp), db.opts.Rerank); err != nil {
@@ -200,6 +190,27 @@ func (db *DB) maybeQuantize(sp *space) error {
 	return nil
 }
 
+// appendVector appends the vector of a sealed vector record (key k) to dst.
+func appendVector(dst []float32, k, val []byte) ([]float32, error) {
+	body, ok := unseal(val)
+	if !ok || len(body)%4 != 0 {
+		return dst, corrupt(k, "vector checksum")
+	}
+	for i := 0; i < len(body); i += 4 {
+		dst = append(dst, math.Float32frombits(binary.LittleEndian.Uint32(body[i:])))
+	}
+	return dst, nil
+}
+
+// putSpaceRecord writes a space's record in a transaction of its own.
+func (db *DB) putSpaceRecord(r spaceRecord) error {
+	rec, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode space: %w", err)
+	}
+	return db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(spaceKey(r.Name), seal(rec)) })
+}
+
 // errEnough stops trainFromDisk's scan.
 var errEnough = errors.New("sample complete")
 
@@ -208,13 +219,9 @@ var errEnough = errors.New("sample complete")
 func trainFromDisk(ctx context.Context, txn *badger.Txn, name string) (*search.Quantizer, error) {
 	var sample [][]float32
 	err := scan(ctx, txn, prefixVec+name+"\x00", func(k, v []byte) error {
-		body, ok := unseal(v)
-		if !ok || len(body)%4 != 0 {
-			return corrupt(k, "checksum")
-		}
-		f := make([]float32, len(body)/4)
-		for i := range f {
-			f[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
+		f, err := appendVector(nil, k, v)
+		if err != nil {
+			return err
 		}
 		sample = append(sample, f)
 		if len(sample) >= quantSample {
@@ -245,11 +252,7 @@ func (db *DB) loadQuantizer(ctx context.Context, txn *badger.Txn, r spaceRecord)
 	}
 	if !db.opts.ReadOnly {
 		r.Quant = quantRecordOf(z)
-		rec, err := json.Marshal(r)
-		if err != nil {
-			return nil, fmt.Errorf("encode space: %w", err)
-		}
-		if err := db.bdb.Update(func(txn *badger.Txn) error { return txn.Set(spaceKey(r.Name), seal(rec)) }); err != nil {
+		if err := db.putSpaceRecord(r); err != nil {
 			return nil, fmt.Errorf("quantize: %w", err)
 		}
 	}
