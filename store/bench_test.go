@@ -184,7 +184,7 @@ func TestQuantBench(t *testing.T) {
 	data, queries := all[:n], all[n:]
 	gt := make([][]int, nq)
 	for i, q := range queries {
-		gt[i] = exactIDs(data, q, 10)
+		gt[i] = exactTop(data, q, 10)
 	}
 	type variant struct {
 		label  string
@@ -301,40 +301,4 @@ func loadavg() string {
 	b, _ := os.ReadFile("/proc/loadavg")
 	f := strings.Fields(string(b))
 	return strings.Join(f[:min(3, len(f))], " ")
-}
-
-// exactIDs are the indexes of q's k most similar vectors (cosine).
-func exactIDs(data [][]float32, q []float32, k int) []int {
-	type c struct {
-		i int
-		s float64
-	}
-	best := make([]c, 0, k+1)
-	for i, v := range data {
-		var s, nv float64
-		for d := range v {
-			s += float64(q[d]) * float64(v[d])
-			nv += float64(v[d]) * float64(v[d])
-		}
-		s /= math.Sqrt(nv)
-		if len(best) == k && s <= best[k-1].s {
-			continue
-		}
-		best = append(best, c{i, s})
-		slices.SortFunc(best, func(a, b c) int {
-			if a.s > b.s {
-				return -1
-			}
-			if a.s < b.s {
-				return 1
-			}
-			return a.i - b.i
-		})
-		best = best[:min(len(best), k)]
-	}
-	out := make([]int, len(best))
-	for i, b := range best {
-		out[i] = b.i
-	}
-	return out
 }

@@ -32,23 +32,41 @@ func newQuantFixture(n, nq, dim int) quantFixture {
 }
 
 func (f quantFixture) exact(q []float32, k int) []string {
-	idx := make([]int, len(f.data))
-	s := make([]float64, len(f.data))
-	for i, v := range f.data {
-		idx[i], s[i] = i, dot64(q, v)
+	var out []string
+	for _, i := range exactTop(f.data, q, k) {
+		out = append(out, quantID(i))
 	}
-	slices.SortFunc(idx, func(a, b int) int {
-		if s[a] != s[b] {
-			if s[a] > s[b] {
-				return -1
-			}
-			return 1
+	return out
+}
+
+// exactTop are the indexes of q's k most similar vectors of data (cosine;
+// ties by index).
+func exactTop(data [][]float32, q []float32, k int) []int {
+	type c struct {
+		i int
+		s float64
+	}
+	best := make([]c, 0, k+1)
+	for i, v := range data {
+		s := dot64(q, v)
+		if len(best) == k && s <= best[k-1].s {
+			continue
 		}
-		return a - b
-	})
-	out := make([]string, k)
-	for i := range out {
-		out[i] = quantID(idx[i])
+		best = append(best, c{i, s})
+		slices.SortFunc(best, func(a, b c) int {
+			if a.s != b.s {
+				if a.s > b.s {
+					return -1
+				}
+				return 1
+			}
+			return a.i - b.i
+		})
+		best = best[:min(len(best), k)]
+	}
+	out := make([]int, len(best))
+	for i, b := range best {
+		out[i] = b.i
 	}
 	return out
 }
@@ -163,7 +181,7 @@ func TestQuantizedSpace(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := db.Search(context.Background(), quantSpace, f.queries[i%len(f.queries)], 10, SearchOptions{}); err != nil && !isNotFound(err) {
+			if _, err := db.Search(context.Background(), quantSpace, f.queries[i%len(f.queries)], 10, SearchOptions{}); err != nil && !errors.Is(err, ErrNotFound) {
 				serr.Store(err)
 				return
 			}
@@ -239,5 +257,3 @@ func TestQuantizedSpace(t *testing.T) {
 	t.Logf("quantised at open in %v", time.Since(start))
 	f.check(t, "quantised at open", db)
 }
-
-func isNotFound(err error) bool { return err != nil && errors.Is(err, ErrNotFound) }

@@ -98,7 +98,7 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.BoolVar(&g.exactJPEG, "exact-jpeg", false, "decode JPEGs at full size, as the official pipeline does (~4× slower on large photos); "+
 		"by default one at least twice the model size is decoded at 1/2-1/8 scale first, about one level off. Index and search with the same setting")
-	pf.BoolVar(&g.quantize, "quantize", envBool("IMGLISH_QUANTIZE"), "embedded store: keep image vectors in memory as int8 codes (about a third of the RAM per photo), "+
+	pf.BoolVar(&g.quantize, "quantize", envBool("IMGLISH_QUANTIZE"), "embedded store: keep image vectors in memory as int8 codes (a byte per dimension instead of four), "+
 		"re-ranking each search's best candidates with the full vectors from disk; spaces under 4096 photos stay float; env IMGLISH_QUANTIZE=1")
 	g.backend.register(pf)
 	for _, f := range registry {

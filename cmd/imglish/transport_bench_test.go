@@ -55,11 +55,10 @@ func TestBatchTransportBench(t *testing.T) {
 		}
 		var runs []*run
 		for _, tr := range []struct {
-			name string
-			grpc []string
-		}{{"REST", nil}, {"gRPC", cl.GRPCAddrs()}} {
-			st, err := weaviate.Open(ctx, weaviate.Options{URLs: cl.URLs(), GRPC: tr.grpc, Namespace: "T" + strings.ToUpper(tr.name[:1]) + strings.ToLower(tr.name[1:]),
-				Replicas: rf, Shards: shards})
+			name, ns string
+			grpc     []string
+		}{{"REST", "TRest", nil}, {"gRPC", "TGrpc", cl.GRPCAddrs()}} {
+			st, err := weaviate.Open(ctx, weaviate.Options{URLs: cl.URLs(), GRPC: tr.grpc, Namespace: tr.ns, Replicas: rf, Shards: shards})
 			if err != nil {
 				t.Fatal(err)
 			}
