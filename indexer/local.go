@@ -42,11 +42,12 @@ type localRecord struct {
 //   - commit writes the shared store first and the local records only once
 //     it acknowledged the batch, so a crash in between leaves a record
 //     missing (asked again next time), never one ahead of the truth.
-//   - rangeFiles (prune, Errors, and refresh before every run's walk) reads
-//     the shared store, and drops every local record below the prefix that
-//     the shared store no longer holds (an item deleted through the API or
-//     by another host), so the run indexes that file again. That costs one
-//     listing of the scope's items per run instead of two reads per file.
+//   - rangeFiles (prune, Errors) reads the shared store and drops every
+//     local record below the prefix that the shared store no longer holds
+//     (an item deleted through the API or by another host); refresh does
+//     the same before a run over whole roots walks, so that run indexes
+//     those files again. That costs one listing per run instead of two
+//     reads per file.
 //   - ensureSpace drops this space's local records when it has to create
 //     the space (a dropped collection left records that promise vectors).
 //
@@ -211,8 +212,9 @@ type refresher interface {
 // refresh drops the local records below prefixes that the shared store no
 // longer holds, before a run trusts them: an item deleted through the API
 // or by another host is indexed again by this run, as with a store of its
-// own. One listing serves every scope (a watch sync has one per changed
-// path; a shared store lists its items whole whatever the prefix).
+// own. One listing serves every scope (a run may have several roots; a
+// shared store lists its items whole whatever the prefix). The pipeline
+// calls it for runs over whole roots only (wholeRoots).
 func (c *localCatalog) refresh(ctx context.Context, prefixes []string) error {
 	list := "/"
 	if len(prefixes) == 1 {

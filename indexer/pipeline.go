@@ -121,7 +121,10 @@ func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
 	if err := ix.cat.ensureSpace(ctx, ix.opts.Encoder.Dim()); err != nil {
 		return err
 	}
-	if rc, ok := ix.cat.(refresher); ok {
+	// A run over whole roots (Run, Watch's first sync and its periodic
+	// rescans) checks a cached catalog first. A watch sync of changed paths
+	// does not: a changed file's record no longer matches it anyway.
+	if rc, ok := ix.cat.(refresher); ok && wholeRoots(scopes) {
 		paths := make([]string, len(scopes))
 		for i, s := range scopes {
 			paths[i] = s.path
@@ -157,6 +160,16 @@ func (ix *Indexer) sync(ctx context.Context, scopes []scope) error {
 	}
 	ix.prog.setPhase("pruning")
 	return ix.prune(ctx, scopes)
+}
+
+// wholeRoots reports whether every scope is a whole root.
+func wholeRoots(scopes []scope) bool {
+	for _, s := range scopes {
+		if s.path != s.root {
+			return false
+		}
+	}
+	return true
 }
 
 // walkAll walks every scope and queues changed files for Workers worker
