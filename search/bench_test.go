@@ -91,37 +91,59 @@ func BenchmarkExactPage(b *testing.B) {
 	}
 }
 
-// benchIndex is BenchmarkSearch's index, built once per process (-count
-// reruns the benchmark function).
-var benchIndex = sync.OnceValues(func() (*Index, [][]float32) {
+// benchIndex is BenchmarkSearch's float and int8-quantised indexes over
+// the same data (the quantised one re-ranks from the data slice, as a
+// store re-ranks from its mapped vector file), built once per process
+// (-count reruns the benchmark function).
+var benchIndex = sync.OnceValues(func() (map[string]*Index, [][]float32) {
 	const n, dim, nq = 20000, 768, 256
 	all := synth.Clustered(n+nq, dim, 100, 0.8, 11)
-	x, err := New(Options{Dim: dim, ExactBelow: 1})
+	z, err := TrainQuantizer(all[:4096])
 	if err != nil {
 		panic(err)
 	}
-	for i, v := range all[:n] {
-		if err := x.Add(key(i), v); err != nil {
+	// Node n is the n-th vector added (no deletes).
+	src := func(n uint32, _ string, _ []float32) ([]float32, error) { return all[n], nil }
+	out := map[string]*Index{}
+	for _, e := range []struct {
+		name string
+		opts Options
+	}{
+		{"float", Options{Dim: dim, ExactBelow: 1}},
+		{"int8", Options{Dim: dim, ExactBelow: 1, Quantizer: z, Source: src}},
+		{"int8-rerank30", Options{Dim: dim, ExactBelow: 1, Quantizer: z, Source: src, Rerank: 30}},
+	} {
+		x, err := New(e.opts)
+		if err != nil {
 			panic(err)
 		}
+		for i, v := range all[:n] {
+			if err := x.Add(key(i), v); err != nil {
+				panic(err)
+			}
+		}
+		out[e.name] = x
 	}
-	return x, all[n:]
+	return out, all[n:]
 })
 
 // BenchmarkSearch times one unfiltered k=10 graph search at several ef on
-// 20,000 clustered 768-d vectors (the encoder's dimension), with
+// 20,000 clustered 768-d vectors (the encoder's dimension), float and
+// int8-quantised (re-ranking all ef candidates, or the best 30), with
 // allocations per search. Run:
 // go test -run '^$' -bench 'Search$' -benchmem -cpu 1 ./search/
 func BenchmarkSearch(b *testing.B) {
-	x, qs := benchIndex()
-	for _, ef := range []int{16, 64, 128} {
-		b.Run(fmt.Sprintf("ef=%d", ef), func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				if _, err := x.Search(b.Context(), qs[i%len(qs)], 10, SearchOptions{Ef: ef}); err != nil {
-					b.Fatal(err)
+	xs, qs := benchIndex()
+	for _, name := range []string{"float", "int8", "int8-rerank30"} {
+		for _, ef := range []int{16, 64, 128} {
+			b.Run(fmt.Sprintf("%s/ef=%d", name, ef), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					if _, err := xs[name].Search(b.Context(), qs[i%len(qs)], 10, SearchOptions{Ef: ef}); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

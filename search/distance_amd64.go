@@ -21,6 +21,11 @@ func dotBatchAVX2(q []float32, vs [][]float32, out []float32)
 //go:noescape
 func prefetch(p *uint32)
 
+// prefetchSpan starts loading every cache line of v without waiting.
+//
+//go:noescape
+func prefetchSpan(v []float32)
+
 // kernels lists the kernels this CPU can run, fastest first; the last is
 // always the generic one. x/sys/cpu reports AVX-512 and AVX2 only when the
 // OS also saves their registers.

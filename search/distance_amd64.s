@@ -350,3 +350,23 @@ TEXT ·prefetch(SB), NOSPLIT, $0-8
 	PREFETCHT0 64(AX)
 	PREFETCHT0 128(AX)
 	RET
+
+// func prefetchSpan(v []float32)
+// Asks for every cache line of v without waiting for any: a re-ranked
+// vector (3 KB at 768-d) is 48 lines, more than the hardware prefetcher
+// runs ahead of by itself.
+TEXT ·prefetchSpan(SB), NOSPLIT, $0-24
+	MOVQ v_base+0(FP), AX
+	MOVQ v_len+8(FP), CX
+	SHLQ $2, CX
+	ADDQ AX, CX
+
+pfloop:
+	CMPQ       AX, CX
+	JAE        pfdone
+	PREFETCHT0 (AX)
+	ADDQ       $64, AX
+	JMP        pfloop
+
+pfdone:
+	RET

@@ -6,8 +6,9 @@ package search
 // integer; dotI8Generic is the pure-Go fallback and the tests' reference.
 // The assembly (distance_i8_amd64.s) sign-extends 32 bytes to 16-bit lanes
 // and multiplies pairs into 32-bit sums (VPMOVSXBW + VPMADDWD, AVX-512BW or
-// AVX2); it handles whole 64-byte blocks and the Go wrapper adds the last
-// len%64 products.
+// AVX2), or with AVX-512 VNNI multiplies 64 bytes at once into 32-bit sums
+// (VPDPBUSD, the batch kernel); it handles whole 64-byte blocks and the Go
+// wrapper adds the last len%64 products.
 
 // kernelI8 is one implementation of the int8 distance functions.
 type kernelI8 struct {
@@ -22,7 +23,8 @@ type kernelI8 struct {
 // kernI8 is the fastest int8 kernel this CPU runs (the first of kernelsI8()).
 var kernI8 = kernelsI8()[0]
 
-// KernelI8 names the int8 kernel in use ("avx512bw", "avx2", "generic"),
+// KernelI8 names the int8 kernel in use ("avx512vnni", "avx512bw", "avx2",
+// "generic"),
 // for benchmark reports. Safe for concurrent use.
 func KernelI8() string { return kernI8.name }
 

@@ -12,12 +12,18 @@ func dotI8AVX512(a, b *int8, n int) int32
 func dotBatchI8AVX512(q *int8, vs [][]int8, out []int32, n int)
 
 //go:noescape
+func dotBatchI8VNNI(q *int8, vs [][]int8, out []int32, n int)
+
+//go:noescape
 func dotI8AVX2(a, b *int8, n int) int32
 
 // kernelsI8 lists the int8 kernels this CPU can run, fastest first; the
 // last is always the generic one.
 func kernelsI8() []kernelI8 {
 	var ks []kernelI8
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VNNI {
+		ks = append(ks, kernelI8{name: "avx512vnni", dot: dotI8512, dotBatch: dotBatchI8512VNNI})
+	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW {
 		ks = append(ks, kernelI8{name: "avx512bw", dot: dotI8512, dotBatch: dotBatchI8512})
 	}
@@ -54,6 +60,26 @@ func dotBatchI8512(q []int8, vs [][]int8, out []int32) {
 	n := len(q) &^ 63
 	if n > 0 && g > 0 {
 		dotBatchI8AVX512(&q[0], vs[:g], out[:g], n)
+		if n < len(q) {
+			for i, v := range vs[:g] {
+				out[i] += tailI8(q, v, n)
+			}
+		}
+	} else {
+		g = 0
+	}
+	for i := g; i < len(vs); i++ {
+		out[i] = dotI8512(q, vs[i])
+	}
+}
+
+// dotBatchI8512VNNI is dotBatchI8512 with the VNNI group kernel.
+func dotBatchI8512VNNI(q []int8, vs [][]int8, out []int32) {
+	out = checkBatchI8(q, vs, out)
+	g := len(vs) &^ 3
+	n := len(q) &^ 63
+	if n > 0 && g > 0 {
+		dotBatchI8VNNI(&q[0], vs[:g], out[:g], n)
 		if n < len(q) {
 			for i, v := range vs[:g] {
 				out[i] += tailI8(q, v, n)

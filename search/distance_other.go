@@ -7,3 +7,6 @@ func kernels() []kernel { return []kernel{generic} }
 
 // prefetch does nothing where there is no assembly.
 func prefetch(*uint32) {}
+
+// prefetchSpan does nothing where there is no assembly.
+func prefetchSpan([]float32) {}

@@ -192,6 +192,14 @@ func (x *Index) Len() int {
 	return x.live
 }
 
+// Slots returns one past the highest node id in use or free (the range
+// Node and AppendVector answer for). Safe for concurrent use.
+func (x *Index) Slots() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.capacity()
+}
+
 // Contains reports whether key is in the index. Safe for concurrent use.
 func (x *Index) Contains(key string) bool {
 	x.mu.RLock()
@@ -378,12 +386,13 @@ type visited struct {
 	dots  []float32   // their similarities to the query
 
 	// Quantised index only: the query prepared for codes, the batch's
-	// codes and int8 dot products, a full vector read for re-ranking and
-	// the re-ranked candidates.
+	// codes and int8 dot products, two full vectors read for re-ranking
+	// (the one scored and the one prefetched) and the re-ranked candidates.
 	qq    qquery
 	cs    [][]int8
 	idots []int32
 	fv    []float32
+	fv2   []float32
 	rr    []cand
 }
 

@@ -76,7 +76,7 @@ func (z *Quantizer) Dim() int { return len(z.off) }
 
 // code is the code of value f in dimension d.
 func (z *Quantizer) code(d int, f float32) int8 {
-	return int8(max(-127, min(127, round32((f-z.off[d])*z.inv[d]))))
+	return codeOf((f - z.off[d]) * z.inv[d])
 }
 
 // encode writes v's codes (v is unit-length, len Dim) to dst.
@@ -115,20 +115,34 @@ type qquery struct {
 	base  float32
 }
 
-// prepare sets p for query q (len Dim), reusing p's storage.
+// prepare sets p for query q (len Dim), reusing p's storage. It runs once
+// per search, so its loops avoid the float min/max builtins (NaN-aware and
+// branchy) and keep four partial sums.
 func (z *Quantizer) prepare(p *qquery, q []float32) {
 	if cap(p.c) < len(q) {
 		p.c = make([]int8, len(q))
 	}
 	p.c = p.c[:len(q)]
-	var base float64
+	off, step := z.off[:len(q)], z.step[:len(q)]
+	var b0, b1, b2, b3 float64
 	var amax float32
-	for d, f := range q {
-		base += float64(f) * float64(z.off[d])
-		amax = max(amax, abs32(f*z.step[d]))
+	d := 0
+	for ; d+4 <= len(q); d += 4 {
+		b0 += float64(q[d]) * float64(off[d])
+		b1 += float64(q[d+1]) * float64(off[d+1])
+		b2 += float64(q[d+2]) * float64(off[d+2])
+		b3 += float64(q[d+3]) * float64(off[d+3])
 	}
-	p.base = float32(base)
-	if amax == 0 {
+	for ; d < len(q); d++ {
+		b0 += float64(q[d]) * float64(off[d])
+	}
+	for d, f := range q {
+		if a := abs32(f * step[d]); a > amax {
+			amax = a
+		}
+	}
+	p.base = float32(b0 + b1 + b2 + b3)
+	if !(amax > 0) {
 		clear(p.c)
 		p.alpha = 0
 		return
@@ -136,21 +150,27 @@ func (z *Quantizer) prepare(p *qquery, q []float32) {
 	p.alpha = amax / 127
 	inv := 1 / p.alpha
 	for d, f := range q {
-		p.c[d] = int8(max(-127, min(127, round32(f*z.step[d]*inv))))
+		// |f·step·inv| ≤ 127 up to rounding.
+		p.c[d] = codeOf(f * step[d] * inv)
 	}
 }
 
 // est converts an int8 dot product with p.c into an estimated similarity.
 func (p *qquery) est(dot int32) float32 { return p.base + p.alpha*float32(dot) }
 
-// round32 rounds half away from zero, saturating at ±2³¹ (the callers
-// clamp to ±127); math.Round through float64 was a visible cost of the
-// quantised build, which prepares many stored nodes as queries.
-func round32(f float32) int32 {
-	if f >= 0 {
-		return int32(min(f+0.5, 2147483520))
+// codeOf rounds r half away from zero and clamps it to a code in
+// [−127, 127]. It adds ±0.5 by copying r's sign bit rather than branching
+// on the sign, which is a coin toss per dimension (a mispredicted branch
+// every other value was most of encoding a vector and of preparing a
+// query), and clamps before converting, so no value overflows int32.
+func codeOf(r float32) int8 {
+	r += math.Float32frombits(0x3f000000 | math.Float32bits(r)&(1<<31))
+	if r > 127 {
+		r = 127
+	} else if r < -127 {
+		r = -127
 	}
-	return int32(max(f-0.5, -2147483520))
+	return int8(int32(r))
 }
 
 func abs32(f float32) float32 { return math.Float32frombits(math.Float32bits(f) &^ (1 << 31)) }

@@ -8,15 +8,16 @@ import (
 
 // VectorSource returns node n's full vector (key is its key), either
 // appended to dst[:0] (dst has capacity for it) or as read-only memory of
-// the source's own that stays valid until the source is called again by the
-// same search (a slice of a mapped file), for a quantised index (Options.Quantizer): the
-// exact re-ranking of a walk's best candidates, exact scans, Vector and
-// AppendVector read through it. It must return the vector as added (or
-// any positive multiple of it: the index normalises what it reads). It
-// runs under the index's read lock, possibly from several searches at
-// once, and must not call back into the Index. A store serves it from its
-// memory-mapped value log, so a search reads only the few vectors it
-// re-ranks (Options.Rerank).
+// the source's own that stays valid until the same search has called the
+// source twice more (a slice of a mapped file: re-ranking asks for the
+// next vector while it scores the current one), for a quantised index
+// (Options.Quantizer): the exact re-ranking of a walk's best candidates,
+// exact scans, Vector and AppendVector read through it. It must return the
+// vector as added (or any positive multiple of it: the index normalises
+// what it reads). It runs under the index's read lock, possibly from
+// several searches at once, and must not call back into the Index. A store
+// serves it from a mapped file of the space's vectors, so a search reads
+// only the few vectors it re-ranks (Options.Rerank).
 type VectorSource func(n uint32, key string, dst []float32) ([]float32, error)
 
 // code returns node n's codes (quantised index only).
@@ -137,22 +138,43 @@ func (x *Index) selectNeighboursQ(cands []cand, m int, out []uint32) []uint32 {
 	return out
 }
 
-// readVector reads node n's full vector through the source (dst, of
-// capacity dim, lends storage; the source may instead return memory of its
-// own, which is only read and never handed back as dst) and returns it with the inverse of its norm. Caller holds mu.
-func (x *Index) readVector(n uint32, dst []float32) ([]float32, float32, error) {
+// readRaw reads node n's full vector through the source, checking only
+// its length (dst, of capacity dim, lends storage; the source may instead
+// return memory of its own, which is only read and never handed back as
+// dst). Caller holds mu.
+func (x *Index) readRaw(n uint32, dst []float32) ([]float32, error) {
 	v, err := x.opts.Source(n, x.keys[n], dst)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read vector %q: %w", x.keys[n], err)
+		return nil, fmt.Errorf("read vector %q: %w", x.keys[n], err)
 	}
 	if len(v) != x.dim {
-		return nil, 0, fmt.Errorf("read vector %q: length %d, want %d: %w", x.keys[n], len(v), x.dim, ErrDimension)
+		return nil, fmt.Errorf("read vector %q: length %d, want %d: %w", x.keys[n], len(v), x.dim, ErrDimension)
 	}
+	return v, nil
+}
+
+// invNorm is the inverse of the norm of node n's full vector v, which must
+// be finite and non-zero.
+func (x *Index) invNorm(v []float32, n uint32) (float32, error) {
 	ss := float64(x.dot(v, v))
 	if !(ss > 0) || math.IsInf(ss, 0) {
-		return nil, 0, fmt.Errorf("read vector %q: norm %v: %w", x.keys[n], math.Sqrt(ss), ErrInvalidVector)
+		return 0, fmt.Errorf("read vector %q: norm %v: %w", x.keys[n], math.Sqrt(ss), ErrInvalidVector)
 	}
-	return v, float32(1 / math.Sqrt(ss)), nil
+	return float32(1 / math.Sqrt(ss)), nil
+}
+
+// readVector is readRaw with the vector checked, and the inverse of its
+// norm. Caller holds mu.
+func (x *Index) readVector(n uint32, dst []float32) ([]float32, float32, error) {
+	v, err := x.readRaw(n, dst)
+	if err != nil {
+		return nil, 0, err
+	}
+	inv, err := x.invNorm(v, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	return v, inv, nil
 }
 
 // fullVector is a normalised copy of node n's full vector. Caller holds mu.
@@ -168,17 +190,53 @@ func (x *Index) fullVector(n uint32, dst []float32) ([]float32, error) {
 	return out, nil
 }
 
-// exactScore is q's exact similarity to node n, read through the source
-// (vis.fv lends storage).
-func (x *Index) exactScore(q []float32, n uint32, vis *visited) (float32, error) {
-	if cap(vis.fv) < x.dim {
-		vis.fv = make([]float32, 0, x.dim)
-	}
-	v, inv, err := x.readVector(n, vis.fv[:0])
+// score is q's exact similarity to v, a full vector as read by
+// readRaw (checked and normalised here).
+func (x *Index) score(q, v []float32, n uint32) (float32, error) {
+	inv, err := x.invNorm(v, n)
 	if err != nil {
 		return 0, err
 	}
 	return x.dot(q, v) * inv, nil
+}
+
+// rerank scores the candidates rr exactly, in place, with their full
+// vectors: the next candidate's vector is asked of the source and its
+// cache lines prefetched while the current one is scored, so a vector
+// read from memory (a mapped file's pages) overlaps with arithmetic
+// rather than stalling it. vis.fv and vis.fv2 lend the source storage in
+// turn. Checks ctx every 64 candidates.
+func (x *Index) rerank(ctx context.Context, q []float32, rr []cand, vis *visited) error {
+	if len(rr) == 0 {
+		return nil
+	}
+	if cap(vis.fv) < x.dim {
+		vis.fv, vis.fv2 = make([]float32, 0, x.dim), make([]float32, 0, x.dim)
+	}
+	bufs := [2][]float32{vis.fv[:0], vis.fv2[:0]}
+	next, err := x.readRaw(rr[0].n, bufs[0])
+	for i := range rr {
+		if err != nil {
+			return err
+		}
+		if i&63 == 63 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		cur := next
+		if i+1 < len(rr) {
+			if next, err = x.readRaw(rr[i+1].n, bufs[(i+1)&1]); err == nil {
+				prefetchSpan(next)
+			}
+		}
+		s, serr := x.score(q, cur, rr[i].n)
+		if serr != nil {
+			return serr
+		}
+		rr[i].s = s
+	}
+	return nil
 }
 
 // searchQuant is the graph search of a quantised index: the walk (upper
@@ -202,19 +260,13 @@ func (x *Index) searchQuant(ctx context.Context, q []float32, k, ef int, accept 
 	if x.opts.Rerank > 0 {
 		rr = rr[:min(len(rr), max(k, x.opts.Rerank))]
 	}
+	if err := x.rerank(ctx, q, rr, vis); err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
 	out := rr[:0]
-	for i, c := range rr {
-		if i&63 == 63 {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("search: %w", err)
-			}
-		}
-		s, err := x.exactScore(q, c.n, vis)
-		if err != nil {
-			return nil, fmt.Errorf("search: %w", err)
-		}
-		if accept == nil || accept(c.n, s) {
-			out = append(out, cand{s, c.n})
+	for _, c := range rr {
+		if accept == nil || accept(c.n, c.s) {
+			out = append(out, c)
 		}
 	}
 	vis.rr = rr
@@ -314,5 +366,25 @@ func (x *Index) Quantize(z *Quantizer, src VectorSource, rerank int) error {
 	}
 	x.codes, x.vecs, x.qz = codes, nil, z
 	x.opts.Quantizer, x.opts.Source, x.opts.Rerank = z, src, rerank
+	return nil
+}
+
+// SetSource replaces a quantised index's source. It waits for the
+// searches in flight (they read through the source under the read lock),
+// so once it returns none reads through the old one: a store swaps in a
+// failing source before it unmaps the file the old one served. It fails
+// with ErrInvalidOptions on a float index or for a nil source.
+func (x *Index) SetSource(src VectorSource) error {
+	if src == nil {
+		return fmt.Errorf("set source: %w", ErrInvalidOptions)
+	}
+	x.wmu.Lock()
+	defer x.wmu.Unlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.qz == nil {
+		return fmt.Errorf("set source: float index: %w", ErrInvalidOptions)
+	}
+	x.opts.Source = src
 	return nil
 }

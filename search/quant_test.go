@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -208,6 +209,38 @@ func TestQuantRerankLimit(t *testing.T) {
 	}
 	if r := src.reads.Load() - before; r != 12 {
 		t.Fatalf("Rerank 12 read %d vectors, want 12", r)
+	}
+}
+
+// TestSetSource: a quantised index reads through the source it was last
+// given, so a store can retire a mapped file's source; a float index or a
+// nil source is refused.
+func TestSetSource(t *testing.T) {
+	f, src := quantFixture(t, 1500, 0)
+	want, err := f.x.Search(t.Context(), f.queries[0], 10, SearchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := errors.New("source retired")
+	if err := f.x.SetSource(func(uint32, string, []float32) ([]float32, error) { return nil, gone }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.x.Search(t.Context(), f.queries[0], 10, SearchOptions{}); !errors.Is(err, gone) {
+		t.Fatalf("search after SetSource: %v, want the new source's error", err)
+	}
+	if err := f.x.SetSource(src.read); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.x.Search(t.Context(), f.queries[0], 10, SearchOptions{})
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("search with the source back: %v %v, want %v", got, err, want)
+	}
+	if err := f.x.SetSource(nil); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("SetSource(nil): %v, want ErrInvalidOptions", err)
+	}
+	fl := build(t, 100, Options{})
+	if err := fl.x.SetSource(src.read); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("SetSource on a float index: %v, want ErrInvalidOptions", err)
 	}
 }
 
