@@ -329,6 +329,12 @@ func (db *DB) writeChanges(txn *badger.Txn, sp *space, set func(k, v []byte) err
 		if !ok {
 			continue
 		}
+		if sp.vf != nil {
+			// Before the commit, while sp.pending still serves the new keys.
+			if err := sp.vf.put(n, b); err != nil {
+				return err
+			}
+		}
 		if err := set(nodeKey(prefixVec, name, n), seal(b)); err != nil {
 			return err
 		}

@@ -81,6 +81,7 @@ type Options struct {
 // use: searches and reads run alongside one writer at a time.
 type DB struct {
 	opts Options
+	dir  string
 	log  *slog.Logger
 	bdb  *badger.DB
 
@@ -98,6 +99,11 @@ type DB struct {
 	// (quantised re-ranking: quant.go).
 	gen  atomic.Uint64
 	txns chan *pooledTxn
+
+	// vfiles are the quantised spaces' vector files, by space name
+	// (vecfile.go); guarded by wmu (load runs under it or before Open
+	// returns).
+	vfiles map[string]*vecFile
 
 	gcStop context.CancelFunc // stops gcLoop; nil when it does not run
 	gcDone chan struct{}      // closed when gcLoop returns
@@ -147,6 +153,9 @@ type space struct {
 
 	pmu     sync.RWMutex
 	pending map[string][]float32 // quantised: the vectors of the commit in flight, by key
+
+	// vf is a quantised space's vector file (nil: re-rank from Badger).
+	vf *vecFile
 }
 
 // ImageSpace is the conventional name of the image space of a model
@@ -252,12 +261,21 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open badger %s: %w", dir, err)
 	}
-	db := &DB{opts: opts, log: log, bdb: bdb, txns: make(chan *pooledTxn, readTxnPool)}
+	db := &DB{opts: opts, dir: dir, log: log, bdb: bdb, txns: make(chan *pooledTxn, readTxnPool), vfiles: map[string]*vecFile{}}
 	if err := db.checkSchema(); err != nil {
 		return nil, errors.Join(err, bdb.Close())
 	}
 	if err := db.load(ctx); err != nil {
-		return nil, errors.Join(err, bdb.Close())
+		return nil, errors.Join(err, db.closeVecFiles(), bdb.Close())
+	}
+	if !opts.ReadOnly {
+		keep := map[string]bool{}
+		for name := range db.vfiles {
+			keep[vecFileName(name)] = true
+		}
+		if err := removeStrayVecFiles(dir, keep); err != nil {
+			log.Warn("store: remove unused vector files", "err", err)
+		}
 	}
 	if iv := cmp.Or(opts.ValueLogGCInterval, defaultValueLogGC); iv > 0 && !opts.ReadOnly {
 		gctx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -394,9 +412,11 @@ func (db *DB) Close() error {
 		db.mu.Unlock()
 		db.gen.Add(1)
 		db.dropTxns()
+		verr := db.closeVecFiles()
 		if err := db.bdb.Close(); err != nil {
 			db.closeErr = fmt.Errorf("close badger: %w", err)
 		}
+		db.closeErr = errors.Join(db.closeErr, verr)
 	})
 	return db.closeErr
 }
@@ -487,6 +507,9 @@ func (db *DB) DropSpace(ctx context.Context, name string) error {
 	db.mu.Lock()
 	delete(db.spaces, name)
 	db.mu.Unlock()
+	if verr := db.dropVecFile(name, true); verr != nil {
+		db.log.Warn("store: remove vector file", "space", name, "err", verr)
+	}
 	err = db.bdb.DropPrefix([]byte(prefixNode+name+"\x00"), []byte(prefixVec+name+"\x00"), []byte(prefixText+name+"\x00"))
 	db.gen.Add(1) // a space of this name made later must not read these vectors
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -77,10 +78,14 @@ func (db *DB) load(ctx context.Context) error {
 			if sp.quant, err = db.loadQuantizer(ctx, txn, r); err != nil {
 				return fmt.Errorf("load space %s: %w", r.Name, err)
 			}
+			sp.vf = db.vecFileFor(r.Name, r.Dim)
 			io.Quantizer, io.Source, io.Rerank = sp.quant, db.source(sp), db.opts.Rerank
 		}
 		if sp.idx, err = search.New(io); err != nil {
 			return corrupt(spaceKey(r.Name), "space config: %v", err)
+		}
+		if sp.vf != nil {
+			sp.vf.users = append(sp.vf.users, sp.idx)
 		}
 		spaces[r.Name] = sp
 		if r.Kind == KindImages {
@@ -262,7 +267,16 @@ func loadSpace(ctx context.Context, txn *badger.Txn, sp *space, rec spaceRecord,
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("load space %s: %w", name, err)
 	}
-	// Phase 2: vectors, while one goroutine maps the keys.
+	// Phase 2: vectors, while one goroutine maps the keys. A quantised
+	// space's vector file is checked against them on the way; if it cannot
+	// be written (a full disk), the space re-ranks from Badger instead.
+	var rewritten atomic.Int64
+	var vfErr atomic.Pointer[error]
+	if sp.vf != nil {
+		if err := sp.vf.reserve(slots); err != nil {
+			vfErr.Store(&err)
+		}
+	}
 	g.Go(r.MapKeys)
 	for w := range workers {
 		g.Go(func() error {
@@ -277,6 +291,15 @@ func loadSpace(ctx context.Context, txn *badger.Txn, sp *space, rec spaceRecord,
 				}
 				if err := r.SetVector(n, body); err != nil {
 					return &RecordError{Key: fmt.Sprintf("%q", k), Err: errors.Join(ErrCorrupt, err)}
+				}
+				if sp.vf != nil && vfErr.Load() == nil {
+					wrote, err := sp.vf.check(n, body)
+					if err != nil {
+						vfErr.CompareAndSwap(nil, &err)
+					}
+					if wrote {
+						rewritten.Add(1)
+					}
 				}
 				return nil
 			})
@@ -299,9 +322,13 @@ func loadSpace(ctx context.Context, txn *badger.Txn, sp *space, rec spaceRecord,
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("load space %s: %w", name, err)
 	}
+	if e := vfErr.Load(); e != nil {
+		log.Warn("store: vector file, re-ranking from the store instead", "space", name, "err", *e)
+		sp.vf = nil // not published yet: no search reads it
+	}
 	t1 := time.Now()
 	defer func() {
-		log.Debug("store: space loaded", "space", name, "slots", slots, "read_seconds", t1.Sub(t0).Seconds(), "finish_seconds", time.Since(t1).Seconds())
+		log.Debug("store: space loaded", "space", name, "slots", slots, "vector_file_rewrites", rewritten.Load(), "read_seconds", t1.Sub(t0).Seconds(), "finish_seconds", time.Since(t1).Seconds())
 	}()
 	if err := r.Finish(search.Meta{Entry: rec.Entry, Top: rec.Top}); err != nil {
 		return fmt.Errorf("load space %s: %w", name, errors.Join(ErrCorrupt, err))

@@ -60,9 +60,10 @@ func (db *DB) wantsQuant(s Space) bool { return db.opts.Quantize && s.Kind == Ki
 
 // source is a quantised space's search.VectorSource: the vector of the
 // Apply in flight (sp.pending, by key: its slot may still hold another
-// key's vector on disk), else the stored one, read from Badger in a
-// pooled read-only transaction that began after the last commit (a
-// value-log read of the mapped file). The commit bumps DB.gen before it
+// key's vector), else the stored one: a slice of the space's mapped vector
+// file (vecfile.go; the commit writes it before it clears sp.pending), or
+// where there is none, read from Badger in a pooled read-only transaction
+// that began after the last commit. The commit bumps DB.gen before it
 // clears sp.pending, so a read that missed pending gets a transaction
 // that sees the commit.
 func (db *DB) source(sp *space) search.VectorSource {
@@ -73,6 +74,12 @@ func (db *DB) source(sp *space) search.VectorSource {
 		sp.pmu.RUnlock()
 		if ok {
 			return append(dst[:0], v...), nil
+		}
+		if sp.vf != nil {
+			if v := sp.vf.vector(n); v != nil {
+				return v, nil
+			}
+			return nil, fmt.Errorf("read vector %s/%d: slot past the vector file: %w", name, n, ErrCorrupt)
 		}
 		out := dst[:0]
 		k := nodeKey(prefixVec, name, n)
@@ -182,8 +189,20 @@ func (db *DB) maybeQuantize(sp *space) error {
 	if err := db.putSpaceRecord(spaceRecord{Space: sp.cfg, Entry: m.Entry, Top: m.Top, Quant: quantRecordOf(z)}); err != nil {
 		return fmt.Errorf("quantize %s: %w", sp.cfg.Name, err)
 	}
+	if vf := db.vecFileFor(sp.cfg.Name, sp.cfg.Dim); vf != nil {
+		if err := fillVecFile(vf, sp.idx); err != nil {
+			db.log.Warn("store: vector file, re-ranking from the store instead", "space", sp.cfg.Name, "err", err)
+			if cerr := db.dropVecFile(sp.cfg.Name, true); cerr != nil {
+				db.log.Warn("store: remove vector file", "space", sp.cfg.Name, "err", cerr)
+			}
+		} else {
+			sp.vf = vf
+			vf.users = append(vf.users, sp.idx)
+		}
+	}
 	if err := sp.idx.Quantize(z, db.source(sp), db.opts.Rerank); err != nil {
-		return fmt.Errorf("quantize %s: %w", sp.cfg.Name, err)
+		sp.vf = nil
+		return fmt.Errorf("quantize %s: %w", sp.cfg.Name, errors.Join(err, db.dropVecFile(sp.cfg.Name, true)))
 	}
 	sp.quant = z
 	db.log.Info("store: space quantised", "space", sp.cfg.Name, "vectors", len(keys), "sample", len(sample), "bytes", sp.idx.MemoryBytes())
@@ -258,4 +277,24 @@ func (db *DB) loadQuantizer(ctx context.Context, txn *badger.Txn, r spaceRecord)
 	}
 	db.log.Info("store: space quantised at open", "space", r.Name)
 	return z, nil
+}
+
+// fillVecFile writes every vector of a float index into vf, before the
+// index is quantised. Caller holds wmu.
+func fillVecFile(vf *vecFile, idx *search.Index) error {
+	slots := idx.Slots()
+	if err := vf.reserve(slots); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 4*idx.Dim())
+	for n := range uint32(slots) {
+		b, ok := idx.AppendVector(buf[:0], n)
+		if !ok {
+			continue
+		}
+		if _, err := vf.check(n, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
