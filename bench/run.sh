@@ -14,7 +14,8 @@
 #   more in round 1 with OpenBLAS's default, as a labelled second row; int8
 #   drift and ranking agreement; the ANN benchmark (search/annbench: imglish
 #   interleaved with hnswlib compiled here with g++ -O3 -march=native, in as
-#   many rounds); indexing throughput (indexer BenchmarkIndexVsEncoder) and
+#   many rounds); the quantised store against the float store (store
+#   TestQuantBench, make bench-quant's, in as many rounds); indexing throughput (indexer BenchmarkIndexVsEncoder) and
 #   HTTP latency (server TestServeLatency, when that benchmark exists); the
 #   embedded store against 1-node and 3-node Weaviate clusters
 #   (cmd/imglish TestClusterBench, make bench-cluster's) and Weaviate
@@ -62,7 +63,7 @@ done
 
 # Nothing from an earlier run may reach this report.
 rm -rf "$OUT/rounds" "$OUT/ann/report.md" "$OUT/ann/report.json"
-rm -f "$OUT"/{commands.tsv,gemm.json,peak.json,torch-cores.json,int8-drift.txt,int8rank.json,indexer.txt,http.md,http.log,cluster.md,cluster.log,transport.md,transport.log}
+rm -f "$OUT"/{commands.tsv,gemm.json,peak.json,torch-cores.json,int8-drift.txt,int8rank.json,indexer.txt,quant.md,quant.log,http.md,http.log,cluster.md,cluster.log,transport.md,transport.log}
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "quick=${QUICK:-0}"
@@ -147,6 +148,12 @@ if [[ -n $QUICK ]]; then
 else
   run ann $GO run ./search/annbench -out "$OUT/ann" -rounds "$ROUNDS" -coder-n 50000
 fi
+
+log "quantised store vs float store"
+QN=100000; [[ -n $QUICK ]] && QN=20000
+run quant env IMGLISH_QUANT_N=$QN IMGLISH_QUANT_ROUNDS=$ROUNDS IMGLISH_BENCH_OUT="$PWD/$OUT/quant.md" \
+  $GO test -tags bench -count=1 -run TestQuantBench -timeout 60m ./store/ >"$OUT/quant.log" 2>&1 ||
+  { log "quantised store benchmark failed (see $OUT/quant.log)"; rm -f "$OUT/quant.md"; }
 
 log "indexing throughput"
 IMAGES=200; [[ -n $QUICK ]] && IMAGES=40

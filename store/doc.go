@@ -49,9 +49,11 @@
 // Options.Quantize holds image spaces of Options.QuantizeAfter (4096) or
 // more vectors as int8 codes in memory, a quarter of the floats' bytes,
 // walking the graph on codes and re-ranking the walk's best candidates
-// exactly with their vectors read from the value log; the quantizer is
-// trained once and kept in the space record (quant.go). The vectors on
-// disk are unchanged, so a store opens quantised or as floats at will.
+// exactly with their vectors read from a mapped file of the space's
+// vectors beside Badger (vecfile.go: derived data, checked at every
+// open); the quantizer is trained once and kept in the space record
+// (quant.go). The vectors in Badger are unchanged, so a store opens
+// quantised or as floats at will.
 //
 // Item metadata and texts are also held in memory (filters and hit
 // decoration need them on every query). Filters are evaluated against that

@@ -18,9 +18,10 @@ import (
 // A quantised space's HNSW index keeps one int8 code per dimension in
 // memory instead of a float32 (search.Quantizer: 768 B instead of 3 KB per
 // 768-d vector) and walks the graph on codes; the walk's best candidates
-// are re-ranked exactly with their full vectors, read from Badger's value
-// log (the vectors are stored as before, so the codes are derived data and
-// the float vectors stay the truth). The quantizer is trained once, on the
+// are re-ranked exactly with their full vectors, read from the space's
+// mapped vector file (vecfile.go), or from Badger where there is none (the
+// vectors are stored as before, so the codes and the file are derived data
+// and the float vectors stay the truth). The quantizer is trained once, on the
 // first vectors of a space that has reached Options.QuantizeAfter, kept in
 // the space record (so every open encodes the same way) and applied in
 // place to the graph already built (search.Index.Quantize). A store

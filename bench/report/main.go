@@ -164,6 +164,7 @@ func render(dir string) (string, map[string]any) {
 	var body strings.Builder
 	encoderSection(&body, summary, js, dir, rounds, cmds)
 	annSection(&body, summary, js, dir, cmds)
+	mdSection(&body, js, dir, cmds, "quant", "More photos per GB: the quantised store", "store TestQuantBench")
 	indexerSection(&body, js, dir, cmds)
 	httpSection(&body, js, dir, cmds)
 	mdSection(&body, js, dir, cmds, "cluster", "Beyond one machine: Weaviate", "cmd/imglish TestClusterBench")
