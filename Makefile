@@ -140,7 +140,7 @@ endif
 ## bench: the benchmark report, written whole from one run on this machine: bench/REPORT.md (and bench/out/REPORT.md,
 ## report.json). bench/run.sh: the CPU's peak, ORT's GEMM, which OpenBLAS kernels PyTorch gets and should get, the
 ## encoder (imglish fp32/int8 vs the PyTorch reference) and the ANN benchmark in BENCH_ROUNDS (3) interleaved rounds,
-## indexing, HTTP, the Weaviate cluster and batch transport benches (bench-cluster, bench-transport); ~30 min on 2 quiet cores, nothing else in parallel. BENCH_QUICK=1: small sizes, 2 rounds, a few minutes, written to
+## the quantised store vs the float store (bench-quant), indexing, HTTP, the Weaviate cluster and batch transport benches (bench-cluster, bench-transport); ~30 min on 2 quiet cores, nothing else in parallel. BENCH_QUICK=1: small sizes, 2 rounds, a few minutes, written to
 ## bench/out only (BENCH_PUBLISH=1 writes bench/REPORT.md too). Sets up its Debian packages first (setup-bench).
 bench: build setup-bench setup-weaviate
 	bench/run.sh
@@ -179,8 +179,9 @@ bench-store:
 
 .PHONY: bench-quant
 ## bench-quant: the embedded store with int8-quantised image spaces (--quantize) vs floats, both built through Apply on
-## the ANN bench's 100k×768 data: index heap per vector, build rate, open time, recall@10 and QPS per ef, interleaved in
-## 3 rounds (writes bench/out/quant.md; ≈15 min). IMGLISH_OPEN_QUANT=1 make bench-store opens the 1M store quantised.
+## the ANN bench's 100k×768 data: index heap per vector, heap per open, vector file, build rate, open time, recall@10 and
+## QPS per ef, interleaved in 3 rounds (writes bench/out/quant.md; a few minutes; IMGLISH_QUANT_N=1000000
+## IMGLISH_QUANT_EF=32,64,128,256,512 for a million, ~40 min and ~12 GB of RAM). IMGLISH_OPEN_QUANT=1 make bench-store opens the 1M store quantised.
 bench-quant:
 	@mkdir -p bench/out
 	IMGLISH_BENCH_OUT=$(abspath bench/out/quant.md) nice $(GO) test -tags bench -count=1 -run TestQuantBench -v -timeout 90m ./store/

@@ -46,14 +46,15 @@
 // sample): the index keeps one int8 code per dimension (quant.go) instead
 // of the float32 vector, about 1 KB per 768-d node with its links instead
 // of 3.3 KB. The walk and the build score codes with int8 dot products
-// (distance_i8*.go: AVX-512BW or AVX2 sign-extend and VPMADDWD, exact in
-// int32); a search then re-ranks its best candidates (Options.Rerank, all
-// ef by default) exactly with full vectors read through Options.Source, a
-// VectorSource (the store's mapped value log), and returns exact scores.
-// Exact scans (small filters, SearchOptions.Exact) read every matching
-// vector through the source; MeanScore and RecallCheck's sample queries use
-// the codes. Re-adding a key always replaces its node (there is no stored
-// vector to compare). The store does not open in this mode yet.
+// (distance_i8*.go: AVX-512 VNNI, or AVX-512BW or AVX2 sign-extend and
+// VPMADDWD, exact in int32); a search then re-ranks its best candidates
+// (Options.Rerank, by default 4·k and at least 32, at most ef) exactly with
+// full vectors read through Options.Source, a VectorSource (the store's
+// mapped vector file), and returns exact scores. Exact scans (small
+// filters, SearchOptions.Exact) read every matching vector through the
+// source; MeanScore and RecallCheck's sample queries use the codes.
+// Re-adding a key always replaces its node (there is no stored vector to
+// compare).
 //
 // Concurrency: an Index is safe for concurrent use. Searches share a read
 // lock; writers are serialised, compute their changes without blocking

@@ -62,9 +62,22 @@ type Options struct {
 	// and unused without (see VectorSource).
 	Source VectorSource
 	// Rerank is how many of a quantised walk's best candidates are
-	// re-ranked exactly (at least k); 0 means all of them (ef).
+	// re-ranked exactly (at least k, at most ef): 0 means the default,
+	// RerankFactor·k but at least RerankMin; RerankAll means all ef.
 	Rerank int
 }
+
+// Quantised re-ranking defaults (Options.Rerank). The codes rank a walk's
+// candidates almost as the full vectors do (an estimate's error is a few
+// thousandths of a cosine), so the true top k lie within the estimate's
+// best few k: re-ranking 4·k (at 10: 40) gave the same recall@10 as
+// re-ranking every candidate on the benchmark data at every ef from 16 to
+// 512, and reads ef/40 times fewer vectors at large ef.
+const (
+	RerankFactor = 4
+	RerankMin    = 32
+	RerankAll    = -1
+)
 
 func (o Options) resolve() (Options, error) {
 	if o.Dim < 1 || o.Dim > 65536 {
@@ -109,7 +122,7 @@ func (o Options) resolve() (Options, error) {
 	if o.Quantizer != nil && (o.Quantizer.Dim() != o.Dim || o.Source == nil) {
 		return o, fmt.Errorf("quantizer of dim %d for dim %d (source set: %t): %w", o.Quantizer.Dim(), o.Dim, o.Source != nil, ErrInvalidOptions)
 	}
-	if o.Rerank < 0 {
+	if o.Rerank < RerankAll {
 		return o, fmt.Errorf("rerank %d: %w", o.Rerank, ErrInvalidOptions)
 	}
 	return o, nil

@@ -239,9 +239,21 @@ func (x *Index) rerank(ctx context.Context, q []float32, rr []cand, vis *visited
 	return nil
 }
 
+// rerankCount is how many candidates a quantised search of k re-ranks
+// under Options.Rerank r (0: the default; 0 returned: all).
+func rerankCount(r, k int) int {
+	switch {
+	case r == RerankAll:
+		return 0
+	case r == 0:
+		return max(RerankFactor*k, RerankMin)
+	}
+	return max(k, r)
+}
+
 // searchQuant is the graph search of a quantised index: the walk (upper
 // layers, then layer 0 with ef) scores codes; then the Rerank best of the
-// ef candidates (all by default) are scored exactly with their full
+// ef candidates (rerankCount) are scored exactly with their full
 // vectors and the k best of those returned. accept (filter, cursor, bounds,
 // exclusion) runs on estimated scores during the walk and again on the
 // exact scores, so a returned hit satisfies the cursor exactly. Caller
@@ -257,8 +269,8 @@ func (x *Index) searchQuant(ctx context.Context, q []float32, k, ef int, accept 
 	vis.res = res
 	rr := append(vis.rr[:0], res...)
 	sortDesc(rr)
-	if x.opts.Rerank > 0 {
-		rr = rr[:min(len(rr), max(k, x.opts.Rerank))]
+	if r := rerankCount(x.opts.Rerank, k); r > 0 {
+		rr = rr[:min(len(rr), r)]
 	}
 	if err := x.rerank(ctx, q, rr, vis); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
@@ -342,7 +354,7 @@ func (x *Index) Quantized() bool {
 // pass over the vectors). It fails with ErrInvalidOptions when the index
 // is quantised already, or z's dimension or src does not fit.
 func (x *Index) Quantize(z *Quantizer, src VectorSource, rerank int) error {
-	if z == nil || z.Dim() != x.dim || src == nil || rerank < 0 {
+	if z == nil || z.Dim() != x.dim || src == nil || rerank < RerankAll {
 		return fmt.Errorf("quantize: %w", ErrInvalidOptions)
 	}
 	x.wmu.Lock()

@@ -95,7 +95,8 @@ func TestQuantizerOptions(t *testing.T) {
 		{"NaN", [][]float32{{float32(math.NaN()), 1}}, Options{}, ErrInvalidVector},
 		{"no source", nil, Options{Dim: 3, Quantizer: z}, ErrInvalidOptions},
 		{"wrong dim", nil, Options{Dim: 4, Quantizer: z, Source: src}, ErrInvalidOptions},
-		{"negative rerank", nil, Options{Dim: 3, Quantizer: z, Source: src, Rerank: -1}, ErrInvalidOptions},
+		{"negative rerank", nil, Options{Dim: 3, Quantizer: z, Source: src, Rerank: -2}, ErrInvalidOptions},
+		{"rerank all", nil, Options{Dim: 3, Quantizer: z, Source: src, Rerank: RerankAll}, nil},
 		{"valid", nil, Options{Dim: 3, Quantizer: z, Source: src, Rerank: 20}, nil},
 	} {
 		var err error
@@ -201,14 +202,29 @@ func TestQuantRecall(t *testing.T) {
 	}
 }
 
+// TestQuantRerankLimit: a search re-ranks Options.Rerank candidates (at
+// least k, at most ef), by default RerankFactor·k but at least RerankMin,
+// and every candidate with RerankAll.
 func TestQuantRerankLimit(t *testing.T) {
-	f, src := quantFixture(t, 2500, 12)
-	before := src.reads.Load()
-	if _, err := f.x.Search(t.Context(), f.queries[1], 10, SearchOptions{Ef: 64}); err != nil {
-		t.Fatal(err)
-	}
-	if r := src.reads.Load() - before; r != 12 {
-		t.Fatalf("Rerank 12 read %d vectors, want 12", r)
+	for _, c := range []struct {
+		rerank, k, ef int
+		want          int64
+	}{
+		{12, 10, 64, 12},
+		{3, 10, 64, 10},
+		{0, 10, 64, RerankFactor * 10},
+		{0, 5, 64, RerankMin},
+		{0, 10, 24, 24},
+		{RerankAll, 10, 64, 64},
+	} {
+		f, src := quantFixture(t, 2500, c.rerank)
+		before := src.reads.Load()
+		if _, err := f.x.Search(t.Context(), f.queries[1], c.k, SearchOptions{Ef: c.ef}); err != nil {
+			t.Fatal(err)
+		}
+		if r := src.reads.Load() - before; r != c.want {
+			t.Errorf("Rerank %d, k %d, ef %d: read %d vectors, want %d", c.rerank, c.k, c.ef, r, c.want)
+		}
 	}
 }
 

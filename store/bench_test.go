@@ -203,13 +203,30 @@ func TestQuantBench(t *testing.T) {
 		qps    map[int][]float64
 		recall map[int]float64
 	}
+	rerank, rlabel := 0, "4·k"
+	if r, err := strconv.Atoi(os.Getenv("IMGLISH_QUANT_RERANK")); err == nil {
+		rerank, rlabel = r, strconv.Itoa(r)
+		if r == search.RerankAll {
+			rlabel = "all ef"
+		}
+	}
 	vs := []*variant{
 		{label: "float", opts: Options{NoSync: true}},
-		{label: "quantised (int8 codes, re-rank from disk)", opts: Options{NoSync: true, Quantize: true, Rerank: envInt("IMGLISH_QUANT_RERANK", 0)}},
+		{label: "quantised (int8 codes, re-rank " + rlabel + " from the vector file)", opts: Options{NoSync: true, Quantize: true, Rerank: rerank}},
 	}
 	ctx := t.Context()
-	for _, v := range vs {
+	// IMGLISH_QUANT_DIR keeps the two stores (float/, quant/) for a later
+	// run of the same n and dim, which then skips the builds.
+	keep := os.Getenv("IMGLISH_QUANT_DIR")
+	for i, v := range vs {
 		v.dir = t.TempDir()
+		if keep != "" {
+			v.dir = filepath.Join(keep, []string{"float", "quant"}[i])
+			if _, err := os.Stat(filepath.Join(v.dir, "MANIFEST")); err == nil {
+				t.Logf("%s: reusing the store in %s (IMGLISH_QUANT_DIR)", v.label, v.dir)
+				continue
+			}
+		}
 		db, err := Open(ctx, v.dir, v.opts)
 		if err != nil {
 			t.Fatal(err)
@@ -304,7 +321,11 @@ func TestQuantBench(t *testing.T) {
 	fmt.Fprintf(&md, "## Quantised store (`make bench-quant`)\n\n%d × %d-d clustered vectors built through Apply, %d queries, %d rounds interleaved; load at the end %s.\n\n", n, dim, nq, rounds, loadavg())
 	fmt.Fprintf(&md, "| store | index heap B/vector | heap the open added, MiB (items, Badger's tables and memtable too) | vector file on disk B/vector | build vectors/s | open s |\n|---|---|---|---|---|---|\n")
 	for _, v := range vs {
-		fmt.Fprintf(&md, "| %s | %d | %d | %d | %.0f | %.2f |\n", v.label, v.bytes/int64(n), v.heap>>20, v.file/int64(n), float64(n)/v.build.Seconds(), v.open.Seconds())
+		rate := "reused"
+		if v.build > 0 {
+			rate = fmt.Sprintf("%.0f", float64(n)/v.build.Seconds())
+		}
+		fmt.Fprintf(&md, "| %s | %d | %d | %d | %s | %.2f |\n", v.label, v.bytes/int64(n), v.heap>>20, v.file/int64(n), rate, v.open.Seconds())
 	}
 	fmt.Fprintf(&md, "\nProjection for 10 M vectors from the index heap per vector: float %.1f GB, quantised %.1f GB, against a 24 GB machine (items and Badger come on top, the same for both); the quantised store's vector file (%.1f GB at 10 M) is read through the page cache, so what of it does not fit is read from disk at re-rank.\n",
 		float64(vs[0].bytes)/float64(n)*1e7/1e9, float64(vs[1].bytes)/float64(n)*1e7/1e9, float64(vs[1].file)/float64(n)*1e7/1e9)

@@ -67,7 +67,8 @@ type Options struct {
 	// (its quantizer trained); 0 = 4096.
 	QuantizeAfter int
 	// Rerank is how many of a quantised walk's best candidates are
-	// re-ranked with full vectors (at least k); 0 = all of them (ef).
+	// re-ranked with full vectors (at least k, at most ef): 0 = 4·k but at
+	// least 32, search.RerankAll = all of them (search.Options.Rerank).
 	Rerank int
 	// ValueLogGCInterval is how often an open store reclaims value-log
 	// space left by replaced and deleted vectors (see CompactValueLog);

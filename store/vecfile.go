@@ -32,7 +32,10 @@ import (
 // vectors of a commit that did not land or miss ones that did: every open
 // compares each stored vector with its slot while it loads them anyway and
 // rewrites the slots that differ, so a loaded space's file matches Badger.
-// A store opened read-only, or on a platform without mmap or little-endian
+// (The one window: the reload after a failed commit rewrites slots while
+// searches still running on the state before it may read them, and such a
+// search may score a candidate with a mix of the two vectors.) A store
+// opened read-only, or on a platform without mmap or little-endian
 // float32, re-ranks from Badger as before.
 
 // vecDir is the folder, inside the store's directory, of the vector files.
