@@ -111,7 +111,7 @@ var benchIndex = sync.OnceValues(func() (map[string]*Index, [][]float32) {
 	}{
 		{"float", Options{Dim: dim, ExactBelow: 1}},
 		{"int8", Options{Dim: dim, ExactBelow: 1, Quantizer: z, Source: src}},
-		{"int8-rerank30", Options{Dim: dim, ExactBelow: 1, Quantizer: z, Source: src, Rerank: 30}},
+		{"int8-rerank-all", Options{Dim: dim, ExactBelow: 1, Quantizer: z, Source: src, Rerank: RerankAll}},
 	} {
 		x, err := New(e.opts)
 		if err != nil {
@@ -129,12 +129,12 @@ var benchIndex = sync.OnceValues(func() (map[string]*Index, [][]float32) {
 
 // BenchmarkSearch times one unfiltered k=10 graph search at several ef on
 // 20,000 clustered 768-d vectors (the encoder's dimension), float and
-// int8-quantised (re-ranking all ef candidates, or the best 30), with
+// int8-quantised (re-ranking the default 4·k candidates, or all ef), with
 // allocations per search. Run:
 // go test -run '^$' -bench 'Search$' -benchmem -cpu 1 ./search/
 func BenchmarkSearch(b *testing.B) {
 	xs, qs := benchIndex()
-	for _, name := range []string{"float", "int8", "int8-rerank30"} {
+	for _, name := range []string{"float", "int8", "int8-rerank-all"} {
 		for _, ef := range []int{16, 64, 128} {
 			b.Run(fmt.Sprintf("%s/ef=%d", name, ef), func(b *testing.B) {
 				b.ReportAllocs()

@@ -52,34 +52,26 @@ func dotI8512(a, b []int8) int32 {
 	return s + tailI8(a, b, n)
 }
 
-// dotBatchI8512 runs the four-vector assembly on whole groups of four and
-// the single dot on the rest.
+// dotBatchI8512 runs the four-vector AVX-512BW assembly on whole groups
+// of four and the single dot on the rest.
 func dotBatchI8512(q []int8, vs [][]int8, out []int32) {
-	out = checkBatchI8(q, vs, out)
-	g := len(vs) &^ 3
-	n := len(q) &^ 63
-	if n > 0 && g > 0 {
-		dotBatchI8AVX512(&q[0], vs[:g], out[:g], n)
-		if n < len(q) {
-			for i, v := range vs[:g] {
-				out[i] += tailI8(q, v, n)
-			}
-		}
-	} else {
-		g = 0
-	}
-	for i := g; i < len(vs); i++ {
-		out[i] = dotI8512(q, vs[i])
-	}
+	dotBatchI8Groups(q, vs, out, dotBatchI8AVX512)
 }
 
 // dotBatchI8512VNNI is dotBatchI8512 with the VNNI group kernel.
 func dotBatchI8512VNNI(q []int8, vs [][]int8, out []int32) {
+	dotBatchI8Groups(q, vs, out, dotBatchI8VNNI)
+}
+
+// dotBatchI8Groups runs group (an assembly kernel over whole 64-code
+// blocks of groups of four vectors) and adds the tails; the vectors past
+// the last group of four take the single dot.
+func dotBatchI8Groups(q []int8, vs [][]int8, out []int32, group func(q *int8, vs [][]int8, out []int32, n int)) {
 	out = checkBatchI8(q, vs, out)
 	g := len(vs) &^ 3
 	n := len(q) &^ 63
 	if n > 0 && g > 0 {
-		dotBatchI8VNNI(&q[0], vs[:g], out[:g], n)
+		group(&q[0], vs[:g], out[:g], n)
 		if n < len(q) {
 			for i, v := range vs[:g] {
 				out[i] += tailI8(q, v, n)

@@ -1,5 +1,31 @@
 #include "textflag.h"
 
+// HSUM adds the sixteen 32-bit lanes of Z into the low lane of X (Y and X
+// are Z's lower halves); Y8 and X8 are scratch.
+#define HSUM(Z, Y, X) \
+	VEXTRACTI64X4 $1, Z, Y8; \
+	VPADDD        Y8, Y, Y;  \
+	VEXTRACTI128  $1, Y, X8; \
+	VPADDD        X8, X, X;  \
+	VPSHUFD       $0x4E, X, X8; \
+	VPADDD        X8, X, X;  \
+	VPSHUFD       $0xB1, X, X8; \
+	VPADDD        X8, X, X
+
+// STORE4 writes the sums of a group's four accumulators Z0–Z3 to out and
+// moves DX and DI on to the next group's slice headers and outputs.
+#define STORE4 \
+	HSUM(Z0, Y0, X0); \
+	HSUM(Z1, Y1, X1); \
+	HSUM(Z2, Y2, X2); \
+	HSUM(Z3, Y3, X3); \
+	VMOVD X0, 0(DI);  \
+	VMOVD X1, 4(DI);  \
+	VMOVD X2, 8(DI);  \
+	VMOVD X3, 12(DI); \
+	ADDQ  $96, DX;    \
+	ADDQ  $16, DI
+
 // Int8 dot-product kernels for the quantised index (see distance_i8.go).
 // n is a multiple of 64; the Go wrappers check the slices and add the tail.
 // VPMOVSXBW sign-extends 32 codes to 16-bit lanes, VPMADDWD multiplies
@@ -117,44 +143,7 @@ ib512loop:
 	ADDQ $64, AX
 	CMPQ AX, CX
 	JB   ib512loop
-	VEXTRACTI64X4 $1, Z0, Y8
-	VPADDD        Y8, Y0, Y0
-	VEXTRACTI128  $1, Y0, X8
-	VPADDD        X8, X0, X0
-	VPSHUFD       $0x4E, X0, X8
-	VPADDD        X8, X0, X0
-	VPSHUFD       $0xB1, X0, X8
-	VPADDD        X8, X0, X0
-	VEXTRACTI64X4 $1, Z1, Y8
-	VPADDD        Y8, Y1, Y1
-	VEXTRACTI128  $1, Y1, X8
-	VPADDD        X8, X1, X1
-	VPSHUFD       $0x4E, X1, X8
-	VPADDD        X8, X1, X1
-	VPSHUFD       $0xB1, X1, X8
-	VPADDD        X8, X1, X1
-	VEXTRACTI64X4 $1, Z2, Y8
-	VPADDD        Y8, Y2, Y2
-	VEXTRACTI128  $1, Y2, X8
-	VPADDD        X8, X2, X2
-	VPSHUFD       $0x4E, X2, X8
-	VPADDD        X8, X2, X2
-	VPSHUFD       $0xB1, X2, X8
-	VPADDD        X8, X2, X2
-	VEXTRACTI64X4 $1, Z3, Y8
-	VPADDD        Y8, Y3, Y3
-	VEXTRACTI128  $1, Y3, X8
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0x4E, X3, X8
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0xB1, X3, X8
-	VPADDD        X8, X3, X3
-	VMOVD X0, 0(DI)
-	VMOVD X1, 4(DI)
-	VMOVD X2, 8(DI)
-	VMOVD X3, 12(DI)
-	ADDQ  $96, DX
-	ADDQ  $16, DI
+	STORE4
 	DECQ  R13
 	JNZ   ib512group
 
@@ -278,44 +267,7 @@ ivloop:
 	ADDQ       $64, AX
 	CMPQ       AX, CX
 	JB         ivloop
-	VEXTRACTI64X4 $1, Z0, Y8
-	VPADDD        Y8, Y0, Y0
-	VEXTRACTI128  $1, Y0, X8
-	VPADDD        X8, X0, X0
-	VPSHUFD       $0x4E, X0, X8
-	VPADDD        X8, X0, X0
-	VPSHUFD       $0xB1, X0, X8
-	VPADDD        X8, X0, X0
-	VEXTRACTI64X4 $1, Z1, Y8
-	VPADDD        Y8, Y1, Y1
-	VEXTRACTI128  $1, Y1, X8
-	VPADDD        X8, X1, X1
-	VPSHUFD       $0x4E, X1, X8
-	VPADDD        X8, X1, X1
-	VPSHUFD       $0xB1, X1, X8
-	VPADDD        X8, X1, X1
-	VEXTRACTI64X4 $1, Z2, Y8
-	VPADDD        Y8, Y2, Y2
-	VEXTRACTI128  $1, Y2, X8
-	VPADDD        X8, X2, X2
-	VPSHUFD       $0x4E, X2, X8
-	VPADDD        X8, X2, X2
-	VPSHUFD       $0xB1, X2, X8
-	VPADDD        X8, X2, X2
-	VEXTRACTI64X4 $1, Z3, Y8
-	VPADDD        Y8, Y3, Y3
-	VEXTRACTI128  $1, Y3, X8
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0x4E, X3, X8
-	VPADDD        X8, X3, X3
-	VPSHUFD       $0xB1, X3, X8
-	VPADDD        X8, X3, X3
-	VMOVD X0, 0(DI)
-	VMOVD X1, 4(DI)
-	VMOVD X2, 8(DI)
-	VMOVD X3, 12(DI)
-	ADDQ  $96, DX
-	ADDQ  $16, DI
+	STORE4
 	DECQ  R13
 	JNZ   ivgroup
 
