@@ -42,6 +42,9 @@ func loadWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
 // publishes them.
 func (db *DB) load(ctx context.Context) error {
 	t0 := time.Now()
+	if err := db.retireVecFiles(); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
 	txn := db.bdb.NewTransaction(false)
 	defer txn.Discard()
 	var recs []spaceRecord

@@ -82,22 +82,31 @@ func (db *DB) source(sp *space) search.VectorSource {
 			}
 			return nil, fmt.Errorf("read vector %s/%d: slot past the vector file: %w", name, n, ErrCorrupt)
 		}
-		out := dst[:0]
-		k := nodeKey(prefixVec, name, n)
-		rt := db.readTxn()
-		it, err := rt.txn.Get(k)
-		if err == nil {
-			err = it.Value(func(val []byte) (err error) {
-				out, err = appendVector(out, k, val)
-				return err
-			})
-		}
-		db.doneTxn(rt)
-		if err != nil {
-			return nil, fmt.Errorf("read vector %s/%d: %w", name, n, err)
-		}
-		return out, nil
+		return db.storedVector(name, n, dst)
 	}
+}
+
+// storedVector appends the vector stored in Badger for node n of space
+// name to dst[:0].
+func (db *DB) storedVector(name string, n uint32, dst []float32) ([]float32, error) {
+	out := dst[:0]
+	k := nodeKey(prefixVec, name, n)
+	rt := db.readTxn()
+	it, err := rt.txn.Get(k)
+	if err == nil {
+		err = it.Value(func(val []byte) (err error) {
+			out, err = appendVector(out, k, val)
+			return err
+		})
+	}
+	db.doneTxn(rt)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		err = ErrNotFound // a node of a commit that failed (see retireVecFiles)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read vector %s/%d: %w", name, n, err)
+	}
+	return out, nil
 }
 
 // readTxnPool bounds the read-only transactions a DB keeps for re-ranking.

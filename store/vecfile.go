@@ -32,10 +32,10 @@ import (
 // vectors of a commit that did not land or miss ones that did: every open
 // compares each stored vector with its slot while it loads them anyway and
 // rewrites the slots that differ, so a loaded space's file matches Badger.
-// (The one window: the reload after a failed commit rewrites slots while
-// searches still running on the state before it may read them, and such a
-// search may score a candidate with a mix of the two vectors.) A store
-// opened read-only, or on a platform without mmap or little-endian
+// The reload after a failed commit first points the indexes it replaces at
+// Badger (retireVecFiles), so no search still running on them reads a slot
+// while the reload rewrites it, and the file keeps no old index alive. A
+// store opened read-only, or on a platform without mmap or little-endian
 // float32, re-ranks from Badger as before.
 
 // vecDir is the folder, inside the store's directory, of the vector files.
@@ -69,9 +69,9 @@ type vecFile struct {
 	f    *os.File
 	maps [][]byte // every mapping made, the last the current one
 
-	// users are the indexes that read through the file (a reload after a
-	// failed commit leaves the old ones to searches in flight); guarded
-	// by DB.wmu.
+	// users are the indexes that read through the file, one per load or
+	// quantisation of the space (retireVecFiles clears them); guarded by
+	// DB.wmu.
 	users []*search.Index
 
 	cur    atomic.Pointer[[]byte] // the current mapping (nil until reserve)
@@ -272,6 +272,27 @@ func (db *DB) dropVecFile(name string, remove bool) error {
 		}
 	}
 	return vf.close(remove)
+}
+
+// retireVecFiles points every index that reads a vector file at Badger
+// instead, waiting for their searches in flight, and forgets them: load
+// calls it before it replaces the spaces (a reload after a failed commit),
+// so searches still running on the old indexes neither read slots the
+// reload rewrites nor keep those indexes reachable from the file. Caller
+// holds wmu.
+func (db *DB) retireVecFiles() error {
+	for name, vf := range db.vfiles {
+		for _, x := range vf.users {
+			err := x.SetSource(func(n uint32, _ string, dst []float32) ([]float32, error) {
+				return db.storedVector(name, n, dst)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		vf.users = nil
+	}
+	return nil
 }
 
 // closeVecFiles closes every vector file (Close, or a failed Open).

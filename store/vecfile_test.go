@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"imglish/search"
 	"imglish/search/synth"
 	"imglish/vstore"
 )
@@ -159,6 +160,42 @@ func TestVectorFile(t *testing.T) {
 		t.Errorf("%d slots after deleting 200 and adding 200: freed slots not reused", got)
 	}
 	live.check(t, "after replace, delete and reuse", db, f.queries)
+
+	// A commit that fails (a batch too big for one transaction) reloads
+	// the store: the replaced index re-ranks from Badger, so a search still
+	// holding it gets exact scores or, for a node of the failed batch, a
+	// not-found error, never a slot the reload rewrites; the file serves
+	// only the new index.
+	old := sp.idx
+	b = Batch{}
+	big := synth.Clustered(6000, dim, 40, 0.8, 5)
+	for i, v := range big {
+		id := fmt.Sprintf("big%05d", i)
+		b.PutItem(Item{ID: id, Files: []vstore.File{{Path: "/q/big/" + id + ".jpg"}}})
+		b.PutVector(quantSpace, id, v)
+	}
+	if err := db.Apply(t.Context(), &b); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("oversized batch: %v, want ErrBatchTooLarge", err)
+	}
+	sp = db.spaceForTest(t, quantSpace)
+	if sp.idx == old || sp.vf == nil || len(sp.vf.users) != 1 || sp.vf.users[0] != sp.idx {
+		t.Fatalf("after the failed commit's reload: new index %t, vector file users %d, want the new index alone", sp.idx != old, len(sp.vf.users))
+	}
+	for _, q := range f.queries {
+		got, err := old.Search(t.Context(), q, 10, search.SearchOptions{})
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				t.Fatalf("search on the replaced index: %v, want exact hits or ErrNotFound", err)
+			}
+			continue
+		}
+		for i, h := range got {
+			if v, ok := live[h.ID]; !ok || math.Abs(float64(h.Score)-dot64(q, v)) > 1e-5 {
+				t.Fatalf("replaced index hit %d %s score %v: not exact", i, h.ID, h.Score)
+			}
+		}
+	}
+	live.check(t, "after a failed commit", db, f.queries)
 
 	// Searches racing Close: an error or an answer, never a fault.
 	var wg sync.WaitGroup
