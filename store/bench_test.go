@@ -270,7 +270,8 @@ func TestQuantBench(t *testing.T) {
 		}
 		defer v.db.Close()
 		v.open = time.Since(t0)
-		v.heap = heap() - min(h0, heap())
+		h1 := heap()
+		v.heap = h1 - min(h0, h1)
 		sp, _ := v.db.space(name)
 		v.bytes = sp.idx.MemoryBytes()
 		if st, err := os.Stat(filepath.Join(v.dir, vecDir, vecFileName(name))); err == nil {
