@@ -12,10 +12,16 @@
 //   build       build a fresh index over all n vectors (inner product,
 //               random_seed 100), one thread
 //   search EF   one pass over all queries at ef=EF, k from the file
+//   threads EF WORKERS REPS
+//               WORKERS threads search the query set REPS times at ef=EF,
+//               each taking the next query from a shared counter (as
+//               annbench's own thread pass does); recall from the last
+//               repetition
 //   quit
 // Times are wall (steady_clock) and process CPU (CLOCK_PROCESS_CPUTIME_ID).
 #include <hnswlib/hnswlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +32,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -77,6 +84,30 @@ bool load(const char *path, Data &d) {
            f.read(reinterpret_cast<char *>(d.gt.data()), d.gt.size() * 4);
 }
 
+// recall is the share of the exact top-k found, over all queries.
+double recall(const Data &d, const std::vector<std::vector<hnswlib::labeltype>> &res) {
+    size_t hit = 0;
+    for (uint32_t i = 0; i < d.q; i++) {
+        std::unordered_set<hnswlib::labeltype> want(d.gt.begin() + size_t(i) * d.k, d.gt.begin() + size_t(i + 1) * d.k);
+        for (auto id : res[i]) {
+            hit += want.count(id);
+        }
+    }
+    return double(hit) / (double(d.q) * d.k);
+}
+
+// knn searches one query and returns its labels, best last.
+std::vector<hnswlib::labeltype> knn(hnswlib::HierarchicalNSW<float> &index, const Data &d, uint32_t i) {
+    auto pq = index.searchKnn(d.queries.data() + size_t(i) * d.dim, d.k);
+    std::vector<hnswlib::labeltype> r;
+    r.reserve(pq.size());
+    while (!pq.empty()) {
+        r.push_back(pq.top().second);
+        pq.pop();
+    }
+    return r;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -113,27 +144,42 @@ int main(int argc, char **argv) {
             size_t ef = 0;
             cmd >> ef;
             index->setEf(ef);
-            size_t hit = 0;
             std::vector<std::vector<hnswlib::labeltype>> res(d.q);
             const double t0 = wall_seconds(), c0 = cpu_seconds();
             for (uint32_t i = 0; i < d.q; i++) {
-                auto pq = index->searchKnn(d.queries.data() + size_t(i) * d.dim, d.k);
-                auto &r = res[i];
-                r.reserve(pq.size());
-                while (!pq.empty()) {
-                    r.push_back(pq.top().second);
-                    pq.pop();
-                }
+                res[i] = knn(*index, d, i);
             }
             const double wall = wall_seconds() - t0, cpu = cpu_seconds() - c0;
-            for (uint32_t i = 0; i < d.q; i++) {
-                std::unordered_set<hnswlib::labeltype> want(d.gt.begin() + size_t(i) * d.k, d.gt.begin() + size_t(i + 1) * d.k);
-                for (auto id : res[i]) {
-                    hit += want.count(id);
-                }
+            std::printf("{\"ef\": %zu, \"recall\": %.6f, \"s\": %.6f, \"cpu_s\": %.6f}\n", ef, recall(d, res), wall, cpu);
+        } else if (op == "threads" && index) {
+            size_t ef = 0, workers = 0, reps = 0;
+            cmd >> ef >> workers >> reps;
+            if (workers < 1 || reps < 1) {
+                std::printf("{\"error\": \"bad command %s\"}\n", line.c_str());
+                std::fflush(stdout);
+                continue;
             }
-            std::printf("{\"ef\": %zu, \"recall\": %.6f, \"s\": %.6f, \"cpu_s\": %.6f}\n", ef,
-                        double(hit) / (double(d.q) * d.k), wall, cpu);
+            index->setEf(ef);
+            std::vector<std::vector<hnswlib::labeltype>> res(d.q);
+            const size_t total = reps * d.q;
+            std::atomic<size_t> next{0};
+            const double t0 = wall_seconds(), c0 = cpu_seconds();
+            std::vector<std::thread> pool;
+            for (size_t w = 0; w < workers; w++) {
+                pool.emplace_back([&] {
+                    for (size_t j = next.fetch_add(1); j < total; j = next.fetch_add(1)) {
+                        auto r = knn(*index, d, uint32_t(j % d.q));
+                        if (j >= total - d.q) {  // the last repetition: each query once
+                            res[j % d.q] = std::move(r);
+                        }
+                    }
+                });
+            }
+            for (auto &t : pool) {
+                t.join();
+            }
+            const double wall = wall_seconds() - t0, cpu = cpu_seconds() - c0;
+            std::printf("{\"ef\": %zu, \"recall\": %.6f, \"s\": %.6f, \"cpu_s\": %.6f}\n", ef, recall(d, res), wall, cpu);
         } else if (op == "quit") {
             return 0;
         } else {

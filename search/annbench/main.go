@@ -103,21 +103,38 @@ type round struct {
 	Ratios    map[string]float64 `json:"ratios"` // imglish / native, per CPU-second
 }
 
-// threads is one interleaved round of imglish passes on one and on two
-// search goroutines. The speedup is in wall-clock QPS (CPU time cannot show
+// scaling is one engine's passes on one and on two search threads in a
+// round. The speedup is in wall-clock QPS (CPU time cannot show
 // parallelism); Cores2 is the CPU-seconds per wall second the two-thread
 // pass got, which caps that speedup on a shared machine, and Efficiency
 // its QPS per CPU-second over the one-thread pass's (1 = no cost from
-// sharing the index).
-type threads struct {
-	Ef         int     `json:"ef"`
+// running beside the other thread).
+type scaling struct {
 	Recall     float64 `json:"recall"`
 	QPS1       float64 `json:"qps_1"`
 	QPS2       float64 `json:"qps_2"`
 	Speedup    float64 `json:"speedup"`
 	Cores2     float64 `json:"cores_2"`
 	Efficiency float64 `json:"efficiency"`
-	Load       string  `json:"loadavg"`
+}
+
+// scalingOf compares a two-thread run with a one-thread run.
+func scalingOf(one, two run) scaling {
+	return scaling{Recall: two.Recall, QPS1: one.QPS, QPS2: two.QPS, Speedup: two.QPS / one.QPS,
+		Cores2: two.QPS / two.QPSCPU, Efficiency: two.QPSCPU / one.QPSCPU}
+}
+
+// threads is one interleaved round of one- and two-thread passes: imglish's
+// float index (the fields at the top level); its int8-quantised index,
+// which reads a quarter of the bytes per scored vector (so the two threads
+// share the memory bus less); and, as the anchor for what this machine's
+// cores and memory allow, native hnswlib's over the same queries.
+type threads struct {
+	Ef int `json:"ef"`
+	scaling
+	Quant  *scaling `json:"int8,omitempty"`
+	Native *scaling `json:"native,omitempty"`
+	Load   string   `json:"loadavg"`
 }
 
 type report struct {
@@ -147,6 +164,7 @@ type config struct {
 	efs                 []int
 	rounds              int
 	threadsEf           int
+	threadRounds        int
 	out, py, cxx        string
 	skipPy, skipNative  bool
 	coderN              int
@@ -166,6 +184,7 @@ func main() {
 	efList := flag.String("ef", "16,24,32,40,48,64,96,128", "search ef values")
 	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds of imglish and native hnswlib (each builds both)")
 	flag.IntVar(&c.threadsEf, "threads-ef", 32, "ef of the one- vs two-thread search rounds (0 = skip)")
+	flag.IntVar(&c.threadRounds, "thread-rounds", 5, "one- vs two-thread rounds (each: both engines, both thread counts)")
 	flag.StringVar(&c.out, "out", "bench/out/ann", "output folder (report.md, report.json)")
 	flag.StringVar(&c.cxx, "cxx", "g++", "C++ compiler for native hnswlib")
 	flag.BoolVar(&c.skipNative, "skip-native", false, "skip native hnswlib")
@@ -264,12 +283,28 @@ func mainErr(c config) error {
 		rep.Rounds = append(rep.Rounds, rd)
 	}
 	if c.threadsEf > 0 {
-		for r := range c.rounds {
-			t := b.threads(idx, c.threadsEf, r%2 == 1)
-			logf("threads ef=%d: 1 thread %.0f QPS, 2 threads %.0f QPS (%.2f×, on %.2f cores, QPS per CPU-s %.2f× one thread's), load %s",
+		qidx, err := b.buildQuant()
+		if err != nil {
+			return err
+		}
+		for r := range c.threadRounds {
+			t, err := b.threads(idx, qidx, nat, c.threadsEf, r)
+			if err != nil {
+				return err
+			}
+			logf("threads ef=%d: imglish 1 thread %.0f QPS, 2 threads %.0f QPS (%.2f×, on %.2f cores, QPS per CPU-s %.2f× one thread's), load %s",
 				t.Ef, t.QPS1, t.QPS2, t.Speedup, t.Cores2, t.Efficiency, t.Load)
+			if q := t.Quant; q != nil {
+				logf("threads ef=%d: imglish int8 1 thread %.0f QPS, 2 threads %.0f QPS (%.2f×, on %.2f cores, QPS per CPU-s %.2f× one thread's)",
+					t.Ef, q.QPS1, q.QPS2, q.Speedup, q.Cores2, q.Efficiency)
+			}
+			if n := t.Native; n != nil {
+				logf("threads ef=%d: native 1 thread %.0f QPS, 2 threads %.0f QPS (%.2f×, on %.2f cores, QPS per CPU-s %.2f× one thread's)",
+					t.Ef, n.QPS1, n.QPS2, n.Speedup, n.Cores2, n.Efficiency)
+			}
 			rep.Threads = append(rep.Threads, t)
 		}
+		qidx = nil
 	}
 	rep.Engines = append(rep.Engines, medianEngine(imglishName, c.n, rep.Rounds, b.imglishNote(idx)))
 	if nat != nil {
@@ -466,22 +501,24 @@ func (b *bench) passImglish(idx *search.Index, ef int) run {
 	return run{Ef: ef, Recall: recallOf(found, b.gt), QPS: float64(len(b.queries)) / dt, QPSCPU: float64(len(b.queries)) / dc}
 }
 
-// threadReps is how many times a thread pass runs the query set: a pass
-// over 1,000 queries lasts about a tenth of a second, short enough for
-// its start and its last query to show in the ratio.
-const threadReps = 4
+// threadReps is how many times a thread pass runs the query set: one pass
+// over 1,000 queries at 100k lasts about a tenth of a second, short enough
+// for its start, its last query and a moment's noise from the machine's
+// neighbours to show in the ratio; ten make it about a second.
+const threadReps = 10
 
-// threads runs one pass at ef on one goroutine and one on two, in the
-// given order, and returns the wall-clock QPS of each. A pass runs the
-// query set threadReps times; the goroutines take the next query from a
-// shared counter, so neither idles while the other finishes a share that
-// happened to be slower.
-func (b *bench) threads(idx *search.Index, ef int, twoFirst bool) threads {
+// threads runs, for imglish's float index, its quantised one (qidx, may be
+// nil) and native hnswlib (nat, may be nil), one pass at ef on one thread
+// and one on two; round r reverses the engines' order and which thread
+// count goes first. A pass runs the query set
+// threadReps times; the threads take the next query from a shared counter,
+// so neither idles while the other finishes a share that happened to be
+// slower.
+func (b *bench) threads(idx, qidx *search.Index, nat *native, ef, r int) (threads, error) {
 	t := threads{Ef: ef, Load: loadAvg()}
 	found := make([][]int, len(b.queries))
 	total := threadReps * len(b.queries)
-	// pass returns wall seconds and CPU seconds.
-	pass := func(workers int) (float64, float64) {
+	imglishPass := func(idx *search.Index, workers int) (run, error) {
 		runtime.GOMAXPROCS(workers)
 		defer runtime.GOMAXPROCS(1)
 		var wg sync.WaitGroup
@@ -502,23 +539,73 @@ func (b *bench) threads(idx *search.Index, ef int, twoFirst bool) threads {
 			})
 		}
 		wg.Wait()
-		return time.Since(t0).Seconds(), cpuSeconds() - c0
+		s, c := time.Since(t0).Seconds(), cpuSeconds()-c0
+		return run{Ef: ef, Recall: recallOf(found, b.gt), QPS: float64(total) / s, QPSCPU: float64(total) / c}, nil
 	}
-	var s1, c1, s2, c2 float64
-	if twoFirst {
-		s2, c2 = pass(2)
-		s1, c1 = pass(1)
-	} else {
-		s1, c1 = pass(1)
-		s2, c2 = pass(2)
+	nativePass := func(workers int) (run, error) { return nat.threads(ef, workers, threadReps, len(b.queries)) }
+	pair := func(pass func(int) (run, error)) (scaling, error) {
+		counts := []int{1, 2}
+		if r%2 == 1 {
+			counts = []int{2, 1}
+		}
+		var runs [3]run
+		for _, w := range counts {
+			rn, err := pass(w)
+			if err != nil {
+				return scaling{}, err
+			}
+			runs[w] = rn
+		}
+		return scalingOf(runs[1], runs[2]), nil
 	}
-	nq := float64(total)
-	t.Recall = recallOf(found, b.gt)
-	t.QPS1, t.QPS2 = nq/s1, nq/s2
-	t.Speedup = t.QPS2 / t.QPS1
-	t.Cores2 = c2 / s2
-	t.Efficiency = (nq / c2) / (nq / c1)
-	return t
+	type engine struct {
+		pass func(int) (run, error)
+		into **scaling
+	}
+	float := &t.scaling
+	engines := []engine{{func(w int) (run, error) { return imglishPass(idx, w) }, &float}}
+	if qidx != nil {
+		engines = append(engines, engine{func(w int) (run, error) { return imglishPass(qidx, w) }, &t.Quant})
+	}
+	if nat != nil {
+		engines = append(engines, engine{nativePass, &t.Native})
+	}
+	if r%2 == 1 {
+		slices.Reverse(engines)
+	}
+	for _, e := range engines {
+		sc, err := pair(e.pass)
+		if err != nil {
+			return t, err
+		}
+		if *e.into == nil {
+			*e.into = new(scaling)
+		}
+		**e.into = sc
+	}
+	return t, nil
+}
+
+// buildQuant builds the int8-quantised index over the same data for the
+// thread rounds; it re-ranks from the benchmark's own slice (node n is the
+// n-th vector added: no deletes), as a store re-ranks from its mapped file.
+func (b *bench) buildQuant() (*search.Index, error) {
+	z, err := search.TrainQuantizer(b.data[:min(len(b.data), 10000)])
+	if err != nil {
+		return nil, err
+	}
+	src := func(n uint32, _ string, _ []float32) ([]float32, error) { return b.data[n], nil }
+	x, err := search.New(search.Options{Dim: b.dim, M: b.m, EfConstruction: b.efc, ExactBelow: 1, Quantizer: z, Source: src})
+	if err != nil {
+		return nil, err
+	}
+	logf("imglish int8: building %d for the thread rounds", len(b.data))
+	for i, v := range b.data {
+		if err := x.Add(b.keys[i], v); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
 }
 
 func (b *bench) imglishNote(idx *search.Index) string {
@@ -799,16 +886,34 @@ func summarise(rep report) []string {
 		s = append(s, fmt.Sprintf("build, imglish / native hnswlib inserts per CPU-s, by round: %s; wall: %s (target ≥ 1.0)", span(c), span(w)))
 	}
 	if len(rep.Threads) > 0 {
-		var v, cores, eff []float64
+		var v, cores, eff, nv, ncores, neff, qv, qcores, qeff []float64
 		var loads []string
 		for _, t := range rep.Threads {
 			v = append(v, t.Speedup)
 			cores = append(cores, t.Cores2)
 			eff = append(eff, t.Efficiency)
 			loads = append(loads, t.Load)
+			if q := t.Quant; q != nil {
+				qv = append(qv, q.Speedup)
+				qcores = append(qcores, q.Cores2)
+				qeff = append(qeff, q.Efficiency)
+			}
+			if n := t.Native; n != nil {
+				nv = append(nv, n.Speedup)
+				ncores = append(ncores, n.Cores2)
+				neff = append(neff, n.Efficiency)
+			}
 		}
 		s = append(s, fmt.Sprintf("imglish two search threads / one (wall QPS, ef=%d, recall %.4f), by round: %s, the two-thread pass getting %s cores of the machine's %d at load %s (target ≥ 1.8); QPS per CPU-second, two threads / one: %s",
 			rep.Threads[0].Ef, rep.Threads[0].Recall, span(v), span(cores), runtime.NumCPU(), strings.Join(loads, " / "), span(eff)))
+		if len(qv) > 0 {
+			s = append(s, fmt.Sprintf("imglish int8-quantised index (a quarter of the bytes per scored vector, default re-rank; recall %.4f): two threads / one %s on %s cores; QPS per CPU-second, two threads / one: %s",
+				rep.Threads[0].Quant.Recall, span(qv), span(qcores), span(qeff)))
+		}
+		if len(nv) > 0 {
+			s = append(s, fmt.Sprintf("native hnswlib, the same passes interleaved with imglish's (recall %.4f): two threads / one %s on %s cores; QPS per CPU-second, two threads / one: %s — what this machine's cores and memory give an optimised C++ HNSW",
+				rep.Threads[0].Native.Recall, span(nv), span(ncores), span(neff)))
+		}
 	}
 	if py != nil {
 		var parts []string

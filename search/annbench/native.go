@@ -41,7 +41,7 @@ func buildNative(cxx, dir string) (bin, version string, err error) {
 		return "", "", fmt.Errorf("%s: %w", cxx, errNoNative)
 	}
 	bin = filepath.Join(dir, "hnswbench")
-	c := exec.Command(path, "-O3", "-march=native", "-std=c++17", "-o", bin, nativeSource)
+	c := exec.Command(path, "-O3", "-march=native", "-std=c++17", "-pthread", "-o", bin, nativeSource)
 	c.Stderr = os.Stderr
 	if err := c.Run(); err != nil {
 		return "", "", fmt.Errorf("compile %s: %w", nativeSource, err)
@@ -113,6 +113,21 @@ func (n *native) search(ef, nq int) (run, error) {
 		return run{}, err
 	}
 	return run{Ef: ef, Recall: r.Recall, QPS: float64(nq) / r.S, QPSCPU: float64(nq) / r.CPUS}, nil
+}
+
+// threads runs the query set reps times at ef on workers threads that take
+// the next query from a shared counter; the run's QPS counts every search.
+func (n *native) threads(ef, workers, reps, nq int) (run, error) {
+	var r struct {
+		Recall float64 `json:"recall"`
+		S      float64 `json:"s"`
+		CPUS   float64 `json:"cpu_s"`
+	}
+	if err := n.call(fmt.Sprintf("threads %d %d %d", ef, workers, reps), &r); err != nil {
+		return run{}, err
+	}
+	total := float64(reps * nq)
+	return run{Ef: ef, Recall: r.Recall, QPS: total / r.S, QPSCPU: total / r.CPUS}, nil
 }
 
 func (n *native) close() error {
