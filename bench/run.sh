@@ -63,7 +63,7 @@ done
 
 # Nothing from an earlier run may reach this report.
 rm -rf "$OUT/rounds" "$OUT/ann/report.md" "$OUT/ann/report.json"
-rm -f "$OUT"/{commands.tsv,gemm.json,peak.json,torch-cores.json,int8-drift.txt,int8rank.json,indexer.txt,quant.md,quant.log,http.md,http.log,cluster.md,cluster.log,transport.md,transport.log}
+rm -f "$OUT"/{commands.tsv,gemm.json,peak.json,torch-cores.json,int8-drift.txt,profile-fp32.json,profile-int8.json,int8rank.json,indexer.txt,quant.md,quant.log,http.md,http.log,cluster.md,cluster.log,transport.md,transport.log}
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "quick=${QUICK:-0}"
@@ -92,7 +92,7 @@ $GO build -o "$OUT/ortinspect" ./bench/ortinspect
 $GO build -o "$OUT/encbench" ./bench/encbench
 $GO build -o "$OUT/cpupeak" ./bench/cpupeak
 log "GEMM ceiling ($THREADS threads)"
-run gemm "$OUT/ortinspect" -gemm '577,768,3072;2308,768,3072' -runs 3 -threads $THREADS -nospin -json "$OUT/gemm.json"
+run gemm "$OUT/ortinspect" -gemm '577,768,3072;2308,768,3072' -runs 50 -threads $THREADS -nospin -json "$OUT/gemm.json"
 log "CPU multiply-add peak"
 run peak "$OUT/cpupeak" -threads $THREADS -json "$OUT/peak.json" ||
   log "no AVX-512 peak loop for this CPU: the report skips the silicon peak"
@@ -134,6 +134,14 @@ for r in $(seq "$ROUNDS"); do
   fi
   echo "load_end=$(load)" >>"$d/load.txt"
   echo "end=$(date -u +%H:%M:%S)" >>"$d/load.txt"
+done
+
+rm -rf "$OUT/profile"
+mkdir -p "$OUT/profile"
+for p in fp32 int8; do
+  log "where a $p image's time goes (ORT's profiler)"
+  run "profile-$p" "$OUT/ortinspect" -model "$OUT/models/base-$p/vision.onnx" -runs 10 -batch 1 -threads $THREADS -nospin \
+    -profile "$OUT/profile/$p" -profile-json "$OUT/profile-$p.json" >/dev/null
 done
 
 run int8-drift "$OUT/encbench" -model "$OUT/models/base-fp32" -compare "$OUT/models/base-int8" >"$OUT/int8-drift.txt"

@@ -4,6 +4,7 @@
 // per operator type (where the time goes).
 //
 //	go run ./bench/ortinspect -model /tmp/base/vision.onnx -save /tmp/opt.onnx -runs 3 -batch 1 -profile /tmp/prof
+//	go run ./bench/ortinspect -model /tmp/base/vision.onnx -runs 10 -nospin -profile /tmp/p/int8 -profile-json /tmp/int8.json
 //
 // It is a development tool for the encoder's graph shape, not part of the product.
 package main
@@ -42,6 +43,7 @@ func main() {
 	level := flag.Int("opt", 99, "graph optimisation level: 0, 1, 2 or 99")
 	gemm := flag.String("gemm", "", "M,K,N[;M,K,N…]: time one fp32 MatMul and one int8 DynamicQuantizeMatMul per shape instead")
 	jsonOut := flag.String("json", "", "-gemm: write the result here")
+	profileJSON := flag.String("profile-json", "", "-profile: also write the time per operator and input shapes, the warm-up run excluded, with each matrix operator's arithmetic, as JSON here")
 	flag.Parse()
 	if *model == "" && *gemm == "" {
 		log.Fatal("-model is required")
@@ -143,20 +145,32 @@ func main() {
 		countOps(*save)
 	}
 	if *profile != "" {
-		files, _ := os.ReadDir(".")
+		var found []string
+		dir, prefix := ".", *profile
+		if i := strings.LastIndex(*profile, "/"); i >= 0 {
+			dir = (*profile)[:i]
+		}
+		files, _ := os.ReadDir(dir)
 		for _, f := range files {
-			if strings.HasPrefix(f.Name(), *profile) || strings.HasPrefix("./"+f.Name(), *profile) {
-				summarise(f.Name())
+			p := f.Name()
+			if dir != "." {
+				p = dir + "/" + p
+			}
+			if (strings.HasPrefix(p, prefix) || strings.HasPrefix("./"+p, prefix)) && strings.HasSuffix(p, ".json") {
+				found = append(found, p)
 			}
 		}
-		if strings.Contains(*profile, "/") {
-			dir := (*profile)[:strings.LastIndex(*profile, "/")]
-			files, _ := os.ReadDir(dir)
-			for _, f := range files {
-				if p := dir + "/" + f.Name(); strings.HasPrefix(p, *profile) && strings.HasSuffix(p, ".json") {
-					summarise(p)
-				}
+		for _, p := range found {
+			summarise(p)
+		}
+		if *profileJSON != "" {
+			if len(found) != 1 {
+				log.Fatalf("-profile-json: %d profiles start with %s, want one (use a fresh prefix)", len(found), *profile)
 			}
+			p, err := readProfile(found[0], *model, *threads, *batch)
+			must(err)
+			b, _ := json.MarshalIndent(p, "", " ")
+			must(os.WriteFile(*profileJSON, append(b, '\n'), 0o644))
 		}
 	}
 }

@@ -283,6 +283,7 @@ func encoderSection(md, summary *strings.Builder, js map[string]any, dir string,
 	lin, other := flops(m)
 	ceilingSection(md, js, dir, cmds, c, lin, other)
 	peakSection(md, summary, js, dir, cmds, c, lin, other)
+	profileSection(md, summary, js, dir, cmds)
 	if b, err := readText(filepath.Join(dir, "int8-drift.txt")); err == nil {
 		fmt.Fprintf(md, "### int8 drift\n\nint8 vs fp32, same checkpoint and inputs, cosine per item:\n\n```\n%s\n```\n\n", b)
 		produced(md, cmds, "int8-drift")
@@ -357,6 +358,9 @@ func ceilingSection(md *strings.Builder, js map[string]any, dir string, cmds map
 	var gf, gi float64
 	var shapes []string
 	for _, x := range g.Gemm {
+		if x.Op != "" {
+			continue // the GEMM alone: profileSection's
+		}
 		if x.Int8 {
 			gi = max(gi, x.GFLOPPerCPUSecond)
 		} else {

@@ -58,9 +58,11 @@ type encResult struct {
 }
 
 type gemmFile struct {
-	Gemm []struct {
+	Threads int `json:"threads"`
+	Gemm    []struct {
 		M, K, N           int
 		Int8              bool    `json:"int8"`
+		Op                string  `json:"op"` // "MatMulInteger": the int8 GEMM alone, not the graph's operator
 		GFLOPSWall        float64 `json:"gflops_wall"`
 		GFLOPPerCPUSecond float64 `json:"gflop_per_cpu_s"`
 	} `json:"gemm"`

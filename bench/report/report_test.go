@@ -151,8 +151,16 @@ func TestPeakSharePerCPU(t *testing.T) {
 		"image": []map[string]any{{"batch": 1, "images": 8, "images_per_s": 1 / cpu, "cpu_s_per_image": cpu}}})
 	writeJSON(t, filepath.Join(dir, "rounds", "r1", "torch.json"), map[string]any{"torch": "1.13", "openblas_core": "Cooperlake",
 		"image": []map[string]any{{"batch": 1, "images": 8, "images_per_s": 0.1, "cpu_s_per_image": 10}}})
+	// The GEMM-rate ceiling takes the graph's int8 operator, never the bare
+	// MatMulInteger row (faster: it skips quantising the activations).
+	writeJSON(t, filepath.Join(dir, "gemm.json"), map[string]any{"threads": 2, "gemm": []map[string]any{
+		{"m": 577, "k": 768, "n": 3072, "int8": false, "gflops_wall": 150, "gflop_per_cpu_s": 100},
+		{"m": 577, "k": 768, "n": 3072, "int8": true, "gflops_wall": 400, "gflop_per_cpu_s": 300},
+		{"m": 577, "k": 768, "n": 3072, "int8": true, "op": "MatMulInteger", "gflops_wall": 800, "gflop_per_cpu_s": 600},
+	}})
 	md, _ := render(dir)
 	for _, want := range []string{
+		"gave 100 GFLOP per CPU-second in fp32 and 300 GOP per CPU-second with int8 DynamicQuantizeMatMul",
 		fmt.Sprintf("| imglish fp32 | 1 | %.3f | ", 1/cpu),
 		fmt.Sprintf("| %.3f | 100%% |", cpu),
 		"**The machine was busy while the peak was measured**: 2 threads reached only 0.25× one core's rate",
@@ -160,5 +168,62 @@ func TestPeakSharePerCPU(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// TestProfileSection checks the per-operator table: a matrix operator's rate
+// against the peak of its own arithmetic on the profile's threads, the time
+// over that peak, operators without multiply-adds counted whole, and the
+// operator with the most time over the peak named, its shapes summed.
+func TestProfileSection(t *testing.T) {
+	dir := t.TempDir()
+	writeJSON(t, filepath.Join(dir, "peak.json"), []map[string]any{
+		{"kernel": "fp32", "threads": 1, "rate": 100, "rate_per_cpu_s": 100},
+		{"kernel": "fp32", "threads": 2, "rate": 200, "rate_per_cpu_s": 100},
+		{"kernel": "int8", "threads": 1, "rate": 500, "rate_per_cpu_s": 500},
+		{"kernel": "int8", "threads": 2, "rate": 1000, "rate_per_cpu_s": 500},
+	})
+	row := func(op, in, kind string, calls, ms, wait, gop float64) map[string]any {
+		return map[string]any{"op": op, "inputs": in, "kind": kind, "calls_per_run": calls, "ms_per_run": ms, "wait_ms_per_run": wait, "gop_per_run": gop}
+	}
+	writeJSON(t, filepath.Join(dir, "profile-int8.json"), map[string]any{"model": "vision.onnx", "threads": 2, "batch": 1, "runs": 10,
+		"run_ms": 45, "kernel_ms": 43, "rows": []map[string]any{
+			// 10 GOP in 20 ms: 500 GOP/s, half the 2-thread int8 peak; 10 ms over it.
+			row("DynamicQuantizeMatMul", "f32[1,577,768] f32[3072]", "int8", 12, 20, 1, 10),
+			// 1.2 GFLOP in 12 ms: 100 GFLOP/s, half the fp32 peak; 6 ms over.
+			row("MultiHeadAttention", "f32[1,577,768]", "fp32", 12, 12, 2, 1.2),
+			// No multiply-adds: all 6 ms over, and 5 more at another shape:
+			// 11 ms, more than either matrix operator.
+			row("LayerNormalization", "f32[1,577,768]", "", 25, 6, 0.5, 0),
+			row("LayerNormalization", "f32[1,577,3072]", "", 11, 5, 0, 0),
+		}})
+	writeJSON(t, filepath.Join(dir, "gemm.json"), map[string]any{"threads": 2, "gemm": []map[string]any{
+		{"m": 577, "k": 768, "n": 3072, "int8": false, "gflops_wall": 150},
+		{"m": 577, "k": 768, "n": 3072, "int8": true, "gflops_wall": 400},
+		{"m": 577, "k": 768, "n": 3072, "int8": true, "op": "MatMulInteger", "gflops_wall": 800},
+	}})
+	if err := os.WriteFile(filepath.Join(dir, "commands.tsv"), []byte("profile-int8\tbench/out/ortinspect -profile x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var md, summary strings.Builder
+	js := map[string]any{}
+	profileSection(&md, &summary, js, dir, readCommands(filepath.Join(dir, "commands.tsv")))
+	for _, want := range []string{
+		"| DynamicQuantizeMatMul | f32[1,577,768] f32[3072] | 12 | 20.00 | 46.5% | 1.00 | 500 | 50% (int8) | 10.00 |",
+		"| MultiHeadAttention | f32[1,577,768] | 12 | 12.00 | 27.9% | 2.00 | 100 | 50% (fp32) | 6.00 |",
+		"| LayerNormalization | f32[1,577,768] | 25 | 6.00 | 14.0% | 0.50 | — | — | 6.00 |",
+		"Matrix operators: 32.0 ms (74% of kernel time) at 50% of their peak; operators without multiply-adds: 11.0 ms (26%); the calling thread waited 3.5 ms (8%). Most time over the peak, all shapes of one operator together: **LayerNormalization**, 11.0 ms (26% of kernel time).",
+		"577×768×3072: the GEMM alone (MatMulInteger, uint8 in, int32 out) 800 GOP/s = 80% of the peak; DynamicQuantizeMatMul 400 GOP/s = 40%.",
+		"Produced by: `bench/out/ortinspect -profile x`.",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("section lacks %q:\n%s", want, md.String())
+		}
+	}
+	if !strings.Contains(summary.String(), "most over the peak: LayerNormalization (26% of kernel time)") {
+		t.Errorf("summary: %s", summary.String())
+	}
+	if strings.Contains(md.String(), "**fp32**") {
+		t.Errorf("a section for fp32, which has no profile:\n%s", md.String())
 	}
 }

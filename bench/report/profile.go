@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// opProfile is bench/ortinspect's -profile-json: one model run's time per
+// operator and input shapes, the warm-up run excluded.
+type opProfile struct {
+	Model    string  `json:"model"`
+	Threads  int     `json:"threads"`
+	Batch    int     `json:"batch"`
+	Runs     int     `json:"runs"`
+	RunMs    float64 `json:"run_ms"`
+	KernelMs float64 `json:"kernel_ms"`
+	Rows     []struct {
+		Op           string  `json:"op"`
+		Inputs       string  `json:"inputs"`
+		Kind         string  `json:"kind"`
+		CallsPerRun  float64 `json:"calls_per_run"`
+		MsPerRun     float64 `json:"ms_per_run"`
+		WaitMsPerRun float64 `json:"wait_ms_per_run"`
+		GOPPerRun    float64 `json:"gop_per_run"`
+	} `json:"rows"`
+}
+
+// profileRows is how many operator rows a profile table shows before it
+// sums the rest into one.
+const profileRows = 12
+
+// profileSection shows where a base-384 image's time goes, per operator, in
+// fp32 and int8 (bench/ortinspect with ORT's profiler, same run): each
+// matrix operator's rate against this run's peak of its arithmetic on the
+// same threads, the time in operators without multiply-adds (which the
+// peak bound counts as free), and the time the calling thread waited for
+// the pool's other threads. It is the measured answer to "which kernel
+// caps the encoder": the operator with the most time over its peak, all
+// its shapes together.
+func profileSection(md, summary *strings.Builder, js map[string]any, dir string, cmds map[string]string) {
+	var peaks []peakRow
+	if !readJSON(filepath.Join(dir, "peak.json"), &peaks) {
+		return
+	}
+	out := map[string]any{}
+	for _, prec := range []string{"fp32", "int8"} {
+		var p opProfile
+		if !readJSON(filepath.Join(dir, "profile-"+prec+".json"), &p) || p.Runs == 0 || p.KernelMs <= 0 {
+			continue
+		}
+		peak := map[string]float64{}
+		for _, r := range peaks {
+			if r.Threads == p.Threads {
+				peak[r.Kernel] = r.Rate
+			}
+		}
+		if peak["fp32"] <= 0 || peak["int8"] <= 0 {
+			continue
+		}
+		if len(out) == 0 {
+			fmt.Fprintf(md, "### Where an image's time goes\n\n")
+			fmt.Fprintf(md, "ORT's profiler on the base-384 vision tower, batch %d, %d threads, spinning off (as the rounds above), %d timed runs after a warm-up; times per image. *Waiting* is the time the calling thread spent waiting for the pool's other threads to finish their share (one core idle). Each matrix operator's rate is its multiply-adds over its kernel time, against this run's %d-thread peak of the same arithmetic (int8 for DynamicQuantizeMatMul, fp32 for the rest); *over the peak* is its time minus the time at that peak. Operators without multiply-adds (normalisation, activation, copies) count whole as over the peak, since the peak bound above counts them as free.\n\n",
+				p.Batch, p.Threads, p.Runs, p.Threads)
+		}
+		var matrixMs, matrixPeakMs, plainMs, waitMs float64
+		overByOp := map[string]float64{}
+		fmt.Fprintf(md, "**%s**: %.1f ms per run, %.1f ms of it in kernels.\n\n", prec, p.RunMs, p.KernelMs)
+		fmt.Fprintf(md, "| operator | inputs | calls | ms | share of kernel time | waiting ms | GOP/s | share of the peak | over the peak, ms |\n|---|---|---|---|---|---|---|---|---|\n")
+		var rest struct{ n, calls, ms, wait, over float64 }
+		for i, r := range p.Rows {
+			over, rate, share := r.MsPerRun, "—", "—"
+			if r.Kind != "" && r.GOPPerRun > 0 && r.MsPerRun > 0 {
+				g := r.GOPPerRun / (r.MsPerRun / 1e3)
+				atPeak := 1e3 * r.GOPPerRun / peak[r.Kind]
+				over = r.MsPerRun - atPeak
+				rate, share = fmt.Sprintf("%.0f", g), fmt.Sprintf("%.0f%% (%s)", 100*g/peak[r.Kind], r.Kind)
+				matrixMs += r.MsPerRun
+				matrixPeakMs += atPeak
+			} else {
+				plainMs += r.MsPerRun
+			}
+			waitMs += r.WaitMsPerRun
+			overByOp[r.Op] += over
+			if i >= profileRows {
+				rest.n++
+				rest.calls += r.CallsPerRun
+				rest.ms += r.MsPerRun
+				rest.wait += r.WaitMsPerRun
+				rest.over += over
+				continue
+			}
+			fmt.Fprintf(md, "| %s | %s | %.0f | %.2f | %.1f%% | %.2f | %s | %s | %.2f |\n", r.Op, r.Inputs, r.CallsPerRun, r.MsPerRun,
+				100*r.MsPerRun/p.KernelMs, r.WaitMsPerRun, rate, share, over)
+		}
+		if rest.n > 0 {
+			fmt.Fprintf(md, "| %.0f more | | %.0f | %.2f | %.1f%% | %.2f | | | %.2f |\n", rest.n, rest.calls, rest.ms, 100*rest.ms/p.KernelMs, rest.wait, rest.over)
+		}
+		worst, worstOver := "", 0.0
+		for op, v := range overByOp {
+			if v > worstOver || v == worstOver && op < worst {
+				worst, worstOver = op, v
+			}
+		}
+		fmt.Fprintf(md, "\nMatrix operators: %.1f ms (%.0f%% of kernel time) at %.0f%% of their peak; operators without multiply-adds: %.1f ms (%.0f%%); the calling thread waited %.1f ms (%.0f%%). Most time over the peak, all shapes of one operator together: **%s**, %.1f ms (%.0f%% of kernel time).\n\n",
+			matrixMs, 100*matrixMs/p.KernelMs, 100*matrixPeakMs/matrixMs, plainMs, 100*plainMs/p.KernelMs, waitMs, 100*waitMs/p.KernelMs,
+			worst, worstOver, 100*worstOver/p.KernelMs)
+		fmt.Fprintf(summary, "- where an %s image's time goes (batch %d, ORT's profiler): matrix operators %.0f%% of kernel time at %.0f%% of their peak, operators without multiply-adds %.0f%%, waiting on the other thread %.0f%%; most over the peak: %s (%.0f%% of kernel time)\n",
+			prec, p.Batch, 100*matrixMs/p.KernelMs, 100*matrixPeakMs/matrixMs, 100*plainMs/p.KernelMs, 100*waitMs/p.KernelMs, worst, 100*worstOver/p.KernelMs)
+		out[prec] = map[string]any{"run_ms": p.RunMs, "kernel_ms": p.KernelMs, "matrix_ms": matrixMs, "matrix_at_peak_ms": matrixPeakMs,
+			"plain_ms": plainMs, "wait_ms": waitMs, "most_over_peak": worst, "most_over_peak_ms": worstOver}
+	}
+	if len(out) > 0 {
+		gemmParts(md, out, dir, peaks)
+		produced(md, cmds, "profile-fp32", "profile-int8", "gemm")
+		js["profile"] = out
+	}
+}
+
+// gemmParts splits the int8 GEMM's distance to the peak (gemm.json, this
+// run): ORT's MatMulInteger on input already quantised to uint8 is the
+// GEMM kernel alone; DynamicQuantizeMatMul, the graph's operator, adds
+// quantising the activations and scaling the result.
+func gemmParts(md *strings.Builder, out map[string]any, dir string, peaks []peakRow) {
+	var g gemmFile
+	if !readJSON(filepath.Join(dir, "gemm.json"), &g) {
+		return
+	}
+	peak := 0.0
+	for _, r := range peaks {
+		if r.Kernel == "int8" && r.Threads == g.Threads {
+			peak = r.Rate
+		}
+	}
+	if peak <= 0 {
+		return
+	}
+	type pair struct{ dq, mi float64 }
+	by := map[string]*pair{}
+	var order []string
+	for _, x := range g.Gemm {
+		if !x.Int8 {
+			continue
+		}
+		k := fmt.Sprintf("%d×%d×%d", x.M, x.K, x.N)
+		if by[k] == nil {
+			by[k] = &pair{}
+			order = append(order, k)
+		}
+		switch x.Op {
+		case "":
+			by[k].dq = x.GFLOPSWall
+		case "MatMulInteger":
+			by[k].mi = x.GFLOPSWall
+		}
+	}
+	var parts []string
+	var rows []map[string]any
+	for _, k := range order {
+		p := by[k]
+		if p.dq <= 0 || p.mi <= 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: the GEMM alone (MatMulInteger, uint8 in, int32 out) %.0f GOP/s = %.0f%% of the peak; DynamicQuantizeMatMul %.0f GOP/s = %.0f%%",
+			k, p.mi, 100*p.mi/peak, p.dq, 100*p.dq/peak))
+		rows = append(rows, map[string]any{"shape": k, "matmulinteger_gops": p.mi, "dynamicquantizematmul_gops": p.dq, "int8_peak_gops": peak})
+	}
+	if len(parts) == 0 {
+		return
+	}
+	fmt.Fprintf(md, "ORT's int8 GEMM by itself, %d threads, wall, measured before the rounds: %s. The first is the kernel's own reach; the gap between the two is quantising the activations and scaling the result.\n\n", g.Threads, strings.Join(parts, "; "))
+	out["int8_gemm"] = rows
+}
