@@ -146,7 +146,8 @@ bench: build setup-bench setup-weaviate
 	bench/run.sh
 
 ## bench-ann: imglish HNSW vs hnswlib compiled here with g++ -O3 -march=native (needs libhnswlib-dev), interleaved
-## in 3 rounds, plus Debian's Python hnswlib, coder/hnsw and exact scan, 100k×768 (≈25 min; search/README.md).
+## in 3 rounds, then one vs two search threads (imglish float and int8, native hnswlib) in 5, plus Debian's Python
+## hnswlib, coder/hnsw and exact scan, 100k×768 (≈10 min; search/README.md).
 bench-ann: setup-bench-ann
 	nice $(GO) run ./search/annbench -out bench/out/ann -coder-n 50000
 

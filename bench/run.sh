@@ -139,7 +139,7 @@ done
 rm -rf "$OUT/profile"
 mkdir -p "$OUT/profile"
 for p in fp32 int8; do
-  log "where a $p image's time goes (ORT's profiler)"
+  log "where the time of a $p image goes (ORT's profiler)"
   run "profile-$p" "$OUT/ortinspect" -model "$OUT/models/base-$p/vision.onnx" -runs 10 -batch 1 -threads $THREADS -nospin \
     -profile "$OUT/profile/$p" -profile-json "$OUT/profile-$p.json" >/dev/null
 done

@@ -168,6 +168,6 @@ func gemmParts(md *strings.Builder, out map[string]any, dir string, peaks []peak
 	if len(parts) == 0 {
 		return
 	}
-	fmt.Fprintf(md, "ORT's int8 GEMM by itself, %d threads, wall, measured before the rounds: %s. The first is the kernel's own reach; the gap between the two is quantising the activations and scaling the result.\n\n", g.Threads, strings.Join(parts, "; "))
+	fmt.Fprintf(md, "ORT's int8 GEMM by itself, %d threads, wall, measured before the rounds: %s. The first is the kernel's own reach; the second adds quantising the activations and scaling the result, so it should be the slower, and where it is not, the two timings differ by the machine's noise more than by that work.\n\n", g.Threads, strings.Join(parts, "; "))
 	out["int8_gemm"] = rows
 }
