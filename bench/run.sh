@@ -11,10 +11,11 @@
 #   once, in that order, with the load average around each round; when
 #   OpenBLAS chose weaker kernels than the CPU has, the reference runs with
 #   OPENBLAS_CORETYPE set to the probe's choice (that process only), and once
-#   more in round 1 with OpenBLAS's default, as a labelled second row; int8
-#   drift and ranking agreement; the ANN benchmark (search/annbench: imglish
-#   interleaved with hnswlib compiled here with g++ -O3 -march=native, in as
-#   many rounds); the quantised store against the float store (store
+#   more in round 1 with OpenBLAS's default, as a labelled second row; where
+#   an image's time goes (bench/ortinspect with ORT's profiler, fp32 and int8);
+#   int8 drift and ranking agreement; the ANN benchmark (search/annbench:
+#   imglish interleaved with hnswlib compiled here with g++ -O3 -march=native,
+#   in as many rounds, then one vs two search threads); the quantised store against the float store (store
 #   TestQuantBench, make bench-quant's, in as many rounds); indexing throughput (indexer BenchmarkIndexVsEncoder) and
 #   HTTP latency (server TestServeLatency, when that benchmark exists); the
 #   embedded store against 1-node and 3-node Weaviate clusters
@@ -23,7 +24,7 @@
 # Each step's command line goes to bench/out/commands.tsv, so the report says
 # what produced each section. BENCH_QUICK=1 runs smaller sizes (a pipeline
 # check, a few minutes; it does not replace bench/REPORT.md unless
-# BENCH_PUBLISH=1); the full run takes ~30 min on 2 quiet cores (more when
+# BENCH_PUBLISH=1); the full run takes ~37 min on 2 quiet cores (more when
 # the machine is shared). BENCH_CHECKPOINT reuses a base-384 checkpoint (made once
 # in bench/out/base384.pth). BENCH_OPENBLAS_CORETYPE=X runs the reference with
 # OPENBLAS_CORETYPE=X whatever the probe chose (and the default row beside it).
