@@ -64,7 +64,7 @@ done
 
 # Nothing from an earlier run may reach this report.
 rm -rf "$OUT/rounds" "$OUT/ann/report.md" "$OUT/ann/report.json"
-rm -f "$OUT"/{commands.tsv,gemm.json,peak.json,torch-cores.json,int8-drift.txt,profile-fp32.json,profile-int8.json,int8rank.json,indexer.txt,quant.md,quant.log,http.md,http.log,cluster.md,cluster.log,transport.md,transport.log}
+rm -f "$OUT"/{commands.tsv,gemm.json,peak.json,torch-cores.json,int8-drift.txt,profile-fp32.json,profile-int8.json,profile-fp32-spin.json,profile-int8-spin.json,int8rank.json,indexer.txt,quant.md,quant.log,http.md,http.log,cluster.md,cluster.log,transport.md,transport.log}
 {
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "quick=${QUICK:-0}"
@@ -140,9 +140,11 @@ done
 rm -rf "$OUT/profile"
 mkdir -p "$OUT/profile"
 for p in fp32 int8; do
-  log "where the time of a $p image goes (ORT's profiler)"
+  log "where the time of a $p image goes (ORT's profiler), without and with spinning"
   run "profile-$p" "$OUT/ortinspect" -model "$OUT/models/base-$p/vision.onnx" -runs 10 -batch 1 -threads $THREADS -nospin \
     -profile "$OUT/profile/$p" -profile-json "$OUT/profile-$p.json" >/dev/null
+  run "profile-$p-spin" "$OUT/ortinspect" -model "$OUT/models/base-$p/vision.onnx" -runs 10 -batch 1 -threads $THREADS \
+    -profile "$OUT/profile/$p-spin" -profile-json "$OUT/profile-$p-spin.json" >/dev/null
 done
 
 run int8-drift "$OUT/encbench" -model "$OUT/models/base-fp32" -compare "$OUT/models/base-int8" >"$OUT/int8-drift.txt"

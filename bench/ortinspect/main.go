@@ -99,6 +99,7 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("load: %v\n", time.Since(t0).Round(time.Millisecond))
+	var cpuPerRun time.Duration // process CPU time per timed run, all threads
 	if *runs > 0 {
 		var inputs []ort.Value
 		if text {
@@ -135,6 +136,7 @@ func main() {
 			}
 		}
 		el, cpu := time.Since(t0), cpuTime()-c0
+		cpuPerRun = cpu / time.Duration(*runs)
 		fmt.Printf("runs: %d × batch %d: mean %v/run, best %v/run, %.3f items/s (mean), %.3f cpu-s/item\n", *runs, *batch,
 			(el / time.Duration(*runs)).Round(time.Microsecond), best.Round(time.Microsecond),
 			float64(*runs**batch)/el.Seconds(), cpu.Seconds()/float64(*runs**batch))
@@ -156,7 +158,8 @@ func main() {
 			if dir != "." {
 				p = dir + "/" + p
 			}
-			if (strings.HasPrefix(p, prefix) || strings.HasPrefix("./"+p, prefix)) && strings.HasSuffix(p, ".json") {
+			// ORT names the file PREFIX_<date>.json.
+			if (strings.HasPrefix(p, prefix+"_") || strings.HasPrefix("./"+p, prefix+"_")) && strings.HasSuffix(p, ".json") {
 				found = append(found, p)
 			}
 		}
@@ -169,6 +172,8 @@ func main() {
 			}
 			p, err := readProfile(found[0], *model, *threads, *batch)
 			must(err)
+			p.Spin = !*noSpin
+			p.CPUMsPerRun = float64(cpuPerRun) / 1e6
 			b, _ := json.MarshalIndent(p, "", " ")
 			must(os.WriteFile(*profileJSON, append(b, '\n'), 0o644))
 		}

@@ -50,6 +50,11 @@ type Profile struct {
 	RunMs    float64      `json:"run_ms"`    // mean wall time of a timed run
 	KernelMs float64      `json:"kernel_ms"` // mean sum of kernel times per run
 	Rows     []ProfileRow `json:"rows"`      // by time, largest first
+	// Spin says whether ORT's pool threads spun between jobs; CPUMsPerRun
+	// is the process's CPU time per timed run (all threads; the profiler's
+	// own overhead included), which spinning raises where threads idle.
+	Spin        bool    `json:"spin"`
+	CPUMsPerRun float64 `json:"cpu_ms_per_run"`
 }
 
 // readProfile sums an ORT profile per operator and input shapes over the

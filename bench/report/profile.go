@@ -15,7 +15,11 @@ type opProfile struct {
 	Runs     int     `json:"runs"`
 	RunMs    float64 `json:"run_ms"`
 	KernelMs float64 `json:"kernel_ms"`
-	Rows     []struct {
+	// Spin: ORT's pool threads spun between jobs; CPUMsPerRun: the
+	// process's CPU time per timed run, all threads.
+	Spin        bool    `json:"spin"`
+	CPUMsPerRun float64 `json:"cpu_ms_per_run"`
+	Rows        []struct {
 		Op           string  `json:"op"`
 		Inputs       string  `json:"inputs"`
 		Kind         string  `json:"kind"`
@@ -105,14 +109,18 @@ func profileSection(md, summary *strings.Builder, js map[string]any, dir string,
 		fmt.Fprintf(md, "\nMatrix operators: %.1f ms (%.0f%% of kernel time) at %.0f%% of their peak; operators without multiply-adds: %.1f ms (%.0f%%); the calling thread waited %.1f ms (%.0f%%). Most time over the peak, all shapes of one operator together: **%s**, %.1f ms (%.0f%% of kernel time).\n\n",
 			matrixMs, 100*matrixMs/p.KernelMs, 100*matrixPeakMs/matrixMs, plainMs, 100*plainMs/p.KernelMs, waitMs, 100*waitMs/p.KernelMs,
 			worst, worstOver, 100*worstOver/p.KernelMs)
+		spin := spinLine(md, dir, prec, p)
 		fmt.Fprintf(summary, "- where an %s image's time goes (batch %d, ORT's profiler): matrix operators %.0f%% of kernel time at %.0f%% of their peak, operators without multiply-adds %.0f%%, waiting on the other thread %.0f%%; most over the peak: %s (%.0f%% of kernel time)\n",
 			prec, p.Batch, 100*matrixMs/p.KernelMs, 100*matrixPeakMs/matrixMs, 100*plainMs/p.KernelMs, 100*waitMs/p.KernelMs, worst, 100*worstOver/p.KernelMs)
-		out[prec] = map[string]any{"run_ms": p.RunMs, "kernel_ms": p.KernelMs, "matrix_ms": matrixMs, "matrix_at_peak_ms": matrixPeakMs,
-			"plain_ms": plainMs, "wait_ms": waitMs, "most_over_peak": worst, "most_over_peak_ms": worstOver}
+		out[prec] = map[string]any{"run_ms": p.RunMs, "kernel_ms": p.KernelMs, "cpu_ms_per_run": p.CPUMsPerRun, "matrix_ms": matrixMs,
+			"matrix_at_peak_ms": matrixPeakMs, "plain_ms": plainMs, "wait_ms": waitMs, "most_over_peak": worst, "most_over_peak_ms": worstOver}
+		if spin != nil {
+			out[prec+"_spin"] = spin
+		}
 	}
 	if len(out) > 0 {
 		gemmParts(md, out, dir, peaks)
-		produced(md, cmds, "profile-fp32", "profile-int8", "gemm")
+		produced(md, cmds, "profile-fp32", "profile-int8", "profile-fp32-spin", "profile-int8-spin", "gemm")
 		js["profile"] = out
 	}
 }
@@ -170,4 +178,24 @@ func gemmParts(md *strings.Builder, out map[string]any, dir string, peaks []peak
 	}
 	fmt.Fprintf(md, "ORT's int8 GEMM by itself, %d threads, wall, measured before the rounds: %s. The first is the kernel's own reach; the second adds quantising the activations and scaling the result, so it should be the slower, and where it is not, the two timings differ by the machine's noise more than by that work.\n\n", g.Threads, strings.Join(parts, "; "))
 	out["int8_gemm"] = rows
+}
+
+// spinLine compares the profile with one run of the same model with ORT's
+// pool threads spinning between jobs (profile-PREC-spin.json, same run):
+// spinning trades idle CPU for shorter hand-offs between operators.
+func spinLine(md *strings.Builder, dir, prec string, off opProfile) map[string]any {
+	var on opProfile
+	if !readJSON(filepath.Join(dir, "profile-"+prec+"-spin.json"), &on) || !on.Spin || on.Runs == 0 || off.Spin || off.CPUMsPerRun <= 0 || on.CPUMsPerRun <= 0 {
+		return nil
+	}
+	wait := func(p opProfile) float64 {
+		w := 0.0
+		for _, r := range p.Rows {
+			w += r.WaitMsPerRun
+		}
+		return w
+	}
+	fmt.Fprintf(md, "With the pool's threads spinning between operators (`encoder.Options.Spin`, one more profiled run of the same model): %.1f ms per run against %.1f without (%.2f×), %.0f CPU-ms per run against %.0f (%.2f×); the calling thread waited %.1f ms against %.1f.\n\n",
+		on.RunMs, off.RunMs, on.RunMs/off.RunMs, on.CPUMsPerRun, off.CPUMsPerRun, on.CPUMsPerRun/off.CPUMsPerRun, wait(on), wait(off))
+	return map[string]any{"run_ms": on.RunMs, "cpu_ms_per_run": on.CPUMsPerRun, "wait_ms": wait(on)}
 }
