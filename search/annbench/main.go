@@ -126,8 +126,8 @@ func scalingOf(one, two run) scaling {
 
 // threads is one interleaved round of one- and two-thread passes: imglish's
 // float index (the fields at the top level); its int8-quantised index,
-// which reads a quarter of the bytes per scored vector (so the two threads
-// share the memory bus less); and, as the anchor for what this machine's
+// which reads a quarter of the bytes per scored vector (so two threads ask
+// less of the memory system); and, as the anchor for what this machine's
 // cores and memory allow, native hnswlib's over the same queries.
 type threads struct {
 	Ef int `json:"ef"`
@@ -184,7 +184,7 @@ func main() {
 	efList := flag.String("ef", "16,24,32,40,48,64,96,128", "search ef values")
 	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds of imglish and native hnswlib (each builds both)")
 	flag.IntVar(&c.threadsEf, "threads-ef", 32, "ef of the one- vs two-thread search rounds (0 = skip)")
-	flag.IntVar(&c.threadRounds, "thread-rounds", 5, "one- vs two-thread rounds (each: both engines, both thread counts)")
+	flag.IntVar(&c.threadRounds, "thread-rounds", 5, "one- vs two-thread rounds (each: every index, both thread counts)")
 	flag.StringVar(&c.out, "out", "bench/out/ann", "output folder (report.md, report.json)")
 	flag.StringVar(&c.cxx, "cxx", "g++", "C++ compiler for native hnswlib")
 	flag.BoolVar(&c.skipNative, "skip-native", false, "skip native hnswlib")
@@ -510,10 +510,9 @@ const threadReps = 10
 // threads runs, for imglish's float index, its quantised one (qidx, may be
 // nil) and native hnswlib (nat, may be nil), one pass at ef on one thread
 // and one on two; round r reverses the engines' order and which thread
-// count goes first. A pass runs the query set
-// threadReps times; the threads take the next query from a shared counter,
-// so neither idles while the other finishes a share that happened to be
-// slower.
+// count goes first. A pass runs the query set threadReps times; the threads
+// take the next query from a shared counter, so neither idles while the
+// other finishes a share that happened to be slower.
 func (b *bench) threads(idx, qidx *search.Index, nat *native, ef, r int) (threads, error) {
 	t := threads{Ef: ef, Load: loadAvg()}
 	found := make([][]int, len(b.queries))
