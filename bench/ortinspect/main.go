@@ -24,6 +24,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 	"google.golang.org/protobuf/proto"
 
+	"imglish/bench/ortprofile"
 	"imglish/encoder"
 	"imglish/encoder/convert"
 	"imglish/encoder/convert/onnxpb"
@@ -170,7 +171,7 @@ func main() {
 			if len(found) != 1 {
 				log.Fatalf("-profile-json: %d profiles start with %s, want one (use a fresh prefix)", len(found), *profile)
 			}
-			p, err := readProfile(found[0], *model, *threads, *batch)
+			p, err := ortprofile.Read(found[0], *model, *threads, *batch)
 			must(err)
 			p.Spin = !*noSpin
 			p.CPUMsPerRun = float64(cpuPerRun) / 1e6

@@ -4,31 +4,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-)
 
-// opProfile is bench/ortinspect's -profile-json: one model run's time per
-// operator and input shapes, the warm-up run excluded.
-type opProfile struct {
-	Model    string  `json:"model"`
-	Threads  int     `json:"threads"`
-	Batch    int     `json:"batch"`
-	Runs     int     `json:"runs"`
-	RunMs    float64 `json:"run_ms"`
-	KernelMs float64 `json:"kernel_ms"`
-	// Spin: ORT's pool threads spun between jobs; CPUMsPerRun: the
-	// process's CPU time per timed run, all threads.
-	Spin        bool    `json:"spin"`
-	CPUMsPerRun float64 `json:"cpu_ms_per_run"`
-	Rows        []struct {
-		Op           string  `json:"op"`
-		Inputs       string  `json:"inputs"`
-		Kind         string  `json:"kind"`
-		CallsPerRun  float64 `json:"calls_per_run"`
-		MsPerRun     float64 `json:"ms_per_run"`
-		WaitMsPerRun float64 `json:"wait_ms_per_run"`
-		GOPPerRun    float64 `json:"gop_per_run"`
-	} `json:"rows"`
-}
+	"imglish/bench/ortprofile"
+)
 
 // profileRows is how many operator rows a profile table shows before it
 // sums the rest into one.
@@ -49,7 +27,7 @@ func profileSection(md, summary *strings.Builder, js map[string]any, dir string,
 	}
 	out := map[string]any{}
 	for _, prec := range []string{"fp32", "int8"} {
-		var p opProfile
+		var p ortprofile.Profile
 		if !readJSON(filepath.Join(dir, "profile-"+prec+".json"), &p) || p.Runs == 0 || p.KernelMs <= 0 {
 			continue
 		}
@@ -183,12 +161,12 @@ func gemmParts(md *strings.Builder, out map[string]any, dir string, peaks []peak
 // spinLine compares the profile with one run of the same model with ORT's
 // pool threads spinning between jobs (profile-PREC-spin.json, same run):
 // spinning trades idle CPU for shorter hand-offs between operators.
-func spinLine(md *strings.Builder, dir, prec string, off opProfile) map[string]any {
-	var on opProfile
+func spinLine(md *strings.Builder, dir, prec string, off ortprofile.Profile) map[string]any {
+	var on ortprofile.Profile
 	if !readJSON(filepath.Join(dir, "profile-"+prec+"-spin.json"), &on) || !on.Spin || on.Runs == 0 || off.Spin || off.CPUMsPerRun <= 0 || on.CPUMsPerRun <= 0 {
 		return nil
 	}
-	wait := func(p opProfile) float64 {
+	wait := func(p ortprofile.Profile) float64 {
 		w := 0.0
 		for _, r := range p.Rows {
 			w += r.WaitMsPerRun

@@ -1,4 +1,4 @@
-package main
+package ortprofile
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 // kernels are left out, calls and times are per timed run, the calling
 // thread's wait comes from the scheduling stats, and matrix operators get
 // their multiply-adds from their shapes.
-func TestReadProfile(t *testing.T) {
+func TestRead(t *testing.T) {
 	type m = map[string]any
 	shape := func(typ string, d ...int) m { return m{typ: d} }
 	kernel := func(name, op string, ts, dur, wait int, in []m, out m) m {
@@ -48,7 +48,7 @@ func TestReadProfile(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := readProfile(path, "vision.onnx", 2, 1)
+	p, err := Read(path, "vision.onnx", 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestReadProfile(t *testing.T) {
 	if len(p.Rows) != 4 {
 		t.Fatalf("%d rows, want 4: %+v", len(p.Rows), p.Rows)
 	}
-	byOp := map[string]ProfileRow{}
+	byOp := map[string]Row{}
 	for _, r := range p.Rows {
 		byOp[r.Op] = r
 	}

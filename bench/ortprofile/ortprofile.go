@@ -1,4 +1,9 @@
-package main
+// Package ortprofile reads ONNX Runtime's profiler output (Chrome trace
+// format) into where one model run's time goes: per operator and input
+// shapes, the warm-up run left out, with each matrix operator's
+// multiply-adds from its shapes. bench/ortinspect writes it as JSON and
+// bench/report reads that JSON back, both through these types.
+package ortprofile
 
 import (
 	"cmp"
@@ -23,9 +28,9 @@ type profileEvent struct {
 	} `json:"args"`
 }
 
-// ProfileRow is one operator with one set of input shapes, summed over a
+// Row is one operator with one set of input shapes, summed over a
 // run's calls and averaged over the timed runs.
-type ProfileRow struct {
+type Row struct {
 	Op     string `json:"op"`
 	Inputs string `json:"inputs"`
 	// Kind is the arithmetic the operator's multiply-adds run in: "int8",
@@ -41,15 +46,15 @@ type ProfileRow struct {
 	GOPPerRun float64 `json:"gop_per_run"`
 }
 
-// Profile is -profile-json's output: where one model run's time goes.
+// Profile is where one model run's time goes (bench/ortinspect -profile-json).
 type Profile struct {
-	Model    string       `json:"model"`
-	Threads  int          `json:"threads"`
-	Batch    int          `json:"batch"`
-	Runs     int          `json:"runs"`      // timed runs (the warm-up excluded)
-	RunMs    float64      `json:"run_ms"`    // mean wall time of a timed run
-	KernelMs float64      `json:"kernel_ms"` // mean sum of kernel times per run
-	Rows     []ProfileRow `json:"rows"`      // by time, largest first
+	Model    string  `json:"model"`
+	Threads  int     `json:"threads"`
+	Batch    int     `json:"batch"`
+	Runs     int     `json:"runs"`      // timed runs (the warm-up excluded)
+	RunMs    float64 `json:"run_ms"`    // mean wall time of a timed run
+	KernelMs float64 `json:"kernel_ms"` // mean sum of kernel times per run
+	Rows     []Row   `json:"rows"`      // by time, largest first
 	// Spin says whether ORT's pool threads spun between jobs; CPUMsPerRun
 	// is the process's CPU time per timed run (all threads; the profiler's
 	// own overhead included), which spinning raises where threads idle.
@@ -57,9 +62,9 @@ type Profile struct {
 	CPUMsPerRun float64 `json:"cpu_ms_per_run"`
 }
 
-// readProfile sums an ORT profile per operator and input shapes over the
+// Read sums an ORT profile per operator and input shapes over the
 // runs after the first (the warm-up).
-func readProfile(path, model string, threads, batch int) (Profile, error) {
+func Read(path, model string, threads, batch int) (Profile, error) {
 	p := Profile{Model: model, Threads: threads, Batch: batch}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -85,7 +90,7 @@ func readProfile(path, model string, threads, batch int) (Profile, error) {
 		p.RunMs += float64(r.Dur) / 1e3
 	}
 	p.RunMs /= float64(p.Runs)
-	rows := map[string]*ProfileRow{}
+	rows := map[string]*Row{}
 	for _, e := range events {
 		if e.Cat != "Node" || !strings.HasSuffix(e.Name, "_kernel_time") || e.Ts < start {
 			continue
@@ -94,7 +99,7 @@ func readProfile(path, model string, threads, batch int) (Profile, error) {
 		key := e.Args.OpName + " " + in
 		r := rows[key]
 		if r == nil {
-			r = &ProfileRow{Op: e.Args.OpName, Inputs: in}
+			r = &Row{Op: e.Args.OpName, Inputs: in}
 			r.Kind, r.GOPPerRun = arithmetic(e.Args.OpName, e.Args.Inputs, e.Args.Outputs)
 			rows[key] = r
 		}
@@ -113,7 +118,7 @@ func readProfile(path, model string, threads, batch int) (Profile, error) {
 		r.GOPPerRun = g * r.CallsPerRun
 		p.Rows = append(p.Rows, *r)
 	}
-	slices.SortFunc(p.Rows, func(a, b ProfileRow) int {
+	slices.SortFunc(p.Rows, func(a, b Row) int {
 		return cmp.Or(cmp.Compare(b.MsPerRun, a.MsPerRun), cmp.Compare(a.Op+a.Inputs, b.Op+b.Inputs))
 	})
 	return p, nil
