@@ -140,7 +140,7 @@ endif
 ## bench: the benchmark report, written whole from one run on this machine: bench/REPORT.md (and bench/out/REPORT.md,
 ## report.json). bench/run.sh: the CPU's peak, ORT's GEMM, which OpenBLAS kernels PyTorch gets and should get, the
 ## encoder (imglish fp32/int8 vs the PyTorch reference) and the ANN benchmark in BENCH_ROUNDS (3) interleaved rounds,
-## the quantised store vs the float store (bench-quant), indexing, HTTP, the Weaviate cluster and batch transport benches (bench-cluster, bench-transport); ~30 min on 2 quiet cores, nothing else in parallel. BENCH_QUICK=1: small sizes, 2 rounds, a few minutes, written to
+## where an image's time goes (ORT's profiler), the quantised store vs the float store (bench-quant), indexing, HTTP, the Weaviate cluster and batch transport benches (bench-cluster, bench-transport); ~37 min on 2 quiet cores, nothing else in parallel. BENCH_QUICK=1: small sizes, 2 rounds, a few minutes, written to
 ## bench/out only (BENCH_PUBLISH=1 writes bench/REPORT.md too). Sets up its Debian packages first (setup-bench).
 bench: build setup-bench setup-weaviate
 	bench/run.sh

@@ -15,8 +15,9 @@
 #   an image's time goes (bench/ortinspect with ORT's profiler, fp32 and int8);
 #   int8 drift and ranking agreement; the ANN benchmark (search/annbench:
 #   imglish interleaved with hnswlib compiled here with g++ -O3 -march=native,
-#   in as many rounds, then one vs two search threads); the quantised store against the float store (store
-#   TestQuantBench, make bench-quant's, in as many rounds); indexing throughput (indexer BenchmarkIndexVsEncoder) and
+#   in as many rounds, then one vs two search threads); the quantised store
+#   against the float store (store TestQuantBench, make bench-quant's, in as
+#   many rounds); indexing throughput (indexer BenchmarkIndexVsEncoder) and
 #   HTTP latency (server TestServeLatency, when that benchmark exists); the
 #   embedded store against 1-node and 3-node Weaviate clusters
 #   (cmd/imglish TestClusterBench, make bench-cluster's) and Weaviate

@@ -42,7 +42,7 @@ func main() {
 	lib := flag.String("ort-lib", "", "ONNX Runtime library")
 	noSpin := flag.Bool("nospin", false, "stop ORT's worker threads spinning between jobs (CPU seconds then count only work)")
 	level := flag.Int("opt", 99, "graph optimisation level: 0, 1, 2 or 99")
-	gemm := flag.String("gemm", "", "M,K,N[;M,K,N…]: time one fp32 MatMul and one int8 DynamicQuantizeMatMul per shape instead")
+	gemm := flag.String("gemm", "", "M,K,N[;M,K,N…]: time one fp32 MatMul, one int8 DynamicQuantizeMatMul and one MatMulInteger on uint8 input (the int8 GEMM alone) per shape instead")
 	jsonOut := flag.String("json", "", "-gemm: write the result here")
 	profileJSON := flag.String("profile-json", "", "-profile: also write the time per operator and input shapes, the warm-up run excluded, with each matrix operator's arithmetic, as JSON here")
 	flag.Parse()

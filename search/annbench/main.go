@@ -559,15 +559,14 @@ func (b *bench) threads(idx, qidx *search.Index, nat *native, ef, r int) (thread
 	}
 	type engine struct {
 		pass func(int) (run, error)
-		into **scaling
+		set  func(scaling)
 	}
-	float := &t.scaling
-	engines := []engine{{func(w int) (run, error) { return imglishPass(idx, w) }, &float}}
+	engines := []engine{{func(w int) (run, error) { return imglishPass(idx, w) }, func(s scaling) { t.scaling = s }}}
 	if qidx != nil {
-		engines = append(engines, engine{func(w int) (run, error) { return imglishPass(qidx, w) }, &t.Quant})
+		engines = append(engines, engine{func(w int) (run, error) { return imglishPass(qidx, w) }, func(s scaling) { t.Quant = &s }})
 	}
 	if nat != nil {
-		engines = append(engines, engine{nativePass, &t.Native})
+		engines = append(engines, engine{nativePass, func(s scaling) { t.Native = &s }})
 	}
 	if r%2 == 1 {
 		slices.Reverse(engines)
@@ -577,10 +576,7 @@ func (b *bench) threads(idx, qidx *search.Index, nat *native, ef, r int) (thread
 		if err != nil {
 			return t, err
 		}
-		if *e.into == nil {
-			*e.into = new(scaling)
-		}
-		**e.into = sc
+		e.set(sc)
 	}
 	return t, nil
 }
