@@ -34,6 +34,14 @@ func dot(a, b []float32) float32 { return kern.dot(a, b) }
 // dotBatch is the package's batch dot product: the chosen kernel.
 func dotBatch(q []float32, vs [][]float32, out []float32) { kern.dotBatch(q, vs, out) }
 
+// ScoreBatch sets out[i] = q·vs[i] for every i with the kernel the index
+// scores its neighbour lists with: four vectors per pass over q, the next
+// four prefetched. Every vs[i] must hold at least len(q) floats and out at
+// least len(vs) values. It is exported for benchmarks that time the index's
+// memory pattern apart from its graph (search/annbench); the index itself
+// never needs a caller to score.
+func ScoreBatch(q []float32, vs [][]float32, out []float32) { dotBatch(q, vs, out) }
+
 var generic = kernel{name: "generic", dot: dotGeneric, dotBatch: dotBatchGeneric}
 
 // dotGeneric is the scalar dot product, with four partial sums so the

@@ -110,6 +110,34 @@ func TestDotBatchKernels(t *testing.T) {
 	}
 }
 
+// TestScoreBatch checks the exported batch: the index's own kernel, exact
+// within the bound, and a short vs leaves the rest of out alone.
+func TestScoreBatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	q := guarded(r, 768, 0)
+	vs := make([][]float32, 11)
+	for i := range vs {
+		vs[i] = guarded(r, 768, i%4)
+	}
+	out := make([]float32, len(vs)+1)
+	out[len(vs)] = 42
+	ScoreBatch(q, vs, out)
+	own := make([]float32, len(vs))
+	kern.dotBatch(q, vs, own)
+	for i, v := range vs {
+		want, abs := exactDot(q, v)
+		if d := math.Abs(float64(out[i]) - want); !(d <= dotBound(768, abs)) {
+			t.Fatalf("vector %d: %v, exact %v", i, out[i], want)
+		}
+		if out[i] != own[i] {
+			t.Fatalf("vector %d: %v, the %s kernel %v", i, out[i], kern.name, own[i])
+		}
+	}
+	if out[len(vs)] != 42 {
+		t.Fatal("ScoreBatch wrote past len(vs)")
+	}
+}
+
 // FuzzDot checks every kernel against the exact sum on arbitrary finite
 // inputs: the bytes are the floats of a and b, then the count of batch
 // vectors and the offset of a.

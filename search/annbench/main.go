@@ -126,15 +126,19 @@ func scalingOf(one, two run) scaling {
 
 // threads is one interleaved round of one- and two-thread passes: imglish's
 // float index (the fields at the top level); its int8-quantised index,
-// which reads a quarter of the bytes per scored vector (so two threads ask
-// less of the memory system); and, as the anchor for what this machine's
-// cores and memory allow, native hnswlib's over the same queries.
+// which reads a quarter of the bytes per scored vector; native hnswlib's
+// over the same queries, the anchor for what this machine's cores and
+// memory give an optimised C++ HNSW; and the walk's memory pattern alone
+// (chase.go) over the float vectors and over quarter-width ones.
 type threads struct {
 	Ef int `json:"ef"`
 	scaling
-	Quant  *scaling `json:"int8,omitempty"`
-	Native *scaling `json:"native,omitempty"`
-	Load   string   `json:"loadavg"`
+	Quant        *scaling `json:"int8,omitempty"`
+	Native       *scaling `json:"native,omitempty"`
+	Chase        *scaling `json:"chase_float,omitempty"`
+	ChaseQuarter *scaling `json:"chase_quarter,omitempty"`
+	ChaseBulk    *scaling `json:"chase_float_bulk,omitempty"`
+	Load         string   `json:"loadavg"`
 }
 
 type report struct {
@@ -287,8 +291,9 @@ func mainErr(c config) error {
 		if err != nil {
 			return err
 		}
+		ch := newChase(b.data, c.m)
 		for r := range c.threadRounds {
-			t, err := b.threads(idx, qidx, nat, c.threadsEf, r)
+			t, err := b.threads(idx, qidx, nat, ch, c.threadsEf, r)
 			if err != nil {
 				return err
 			}
@@ -302,9 +307,16 @@ func mainErr(c config) error {
 				logf("threads ef=%d: native 1 thread %.0f QPS, 2 threads %.0f QPS (%.2f×, on %.2f cores, QPS per CPU-s %.2f× one thread's)",
 					t.Ef, n.QPS1, n.QPS2, n.Speedup, n.Cores2, n.Efficiency)
 			}
+			for _, p := range []struct {
+				name string
+				s    *scaling
+			}{{"float vectors", t.Chase}, {"quarter-width vectors", t.ChaseQuarter}, {"float vectors, one batch a query", t.ChaseBulk}} {
+				logf("threads: chase over %s: 1 thread %.0f/s, 2 threads %.0f/s (%.2f×, on %.2f cores, per CPU-s %.2f× one thread's)",
+					p.name, p.s.QPS1, p.s.QPS2, p.s.Speedup, p.s.Cores2, p.s.Efficiency)
+			}
 			rep.Threads = append(rep.Threads, t)
 		}
-		qidx = nil
+		qidx, ch = nil, nil
 	}
 	rep.Engines = append(rep.Engines, medianEngine(imglishName, c.n, rep.Rounds, b.imglishNote(idx)))
 	if nat != nil {
@@ -508,12 +520,12 @@ func (b *bench) passImglish(idx *search.Index, ef int) run {
 const threadReps = 10
 
 // threads runs, for imglish's float index, its quantised one (qidx, may be
-// nil) and native hnswlib (nat, may be nil), one pass at ef on one thread
-// and one on two; round r reverses the engines' order and which thread
+// nil), native hnswlib (nat, may be nil) and the chase over both widths,
+// one pass at ef on one thread and one on two; round r reverses the engines' order and which thread
 // count goes first. A pass runs the query set threadReps times; the threads
 // take the next query from a shared counter, so neither idles while the
 // other finishes a share that happened to be slower.
-func (b *bench) threads(idx, qidx *search.Index, nat *native, ef, r int) (threads, error) {
+func (b *bench) threads(idx, qidx *search.Index, nat *native, ch *chase, ef, r int) (threads, error) {
 	t := threads{Ef: ef, Load: loadAvg()}
 	found := make([][]int, len(b.queries))
 	total := threadReps * len(b.queries)
@@ -567,6 +579,17 @@ func (b *bench) threads(idx, qidx *search.Index, nat *native, ef, r int) (thread
 	}
 	if nat != nil {
 		engines = append(engines, engine{nativePass, func(s scaling) { t.Native = &s }})
+	}
+	for _, c := range []struct {
+		vecs [][]float32
+		bulk bool
+		set  func(scaling)
+	}{
+		{ch.full, false, func(s scaling) { t.Chase = &s }},
+		{ch.quarter, false, func(s scaling) { t.ChaseQuarter = &s }},
+		{ch.full, true, func(s scaling) { t.ChaseBulk = &s }},
+	} {
+		engines = append(engines, engine{func(w int) (run, error) { return ch.pass(c.vecs, b.queries, w, total, c.bulk), nil }, c.set})
 	}
 	if r%2 == 1 {
 		slices.Reverse(engines)
@@ -881,7 +904,7 @@ func summarise(rep report) []string {
 		s = append(s, fmt.Sprintf("build, imglish / native hnswlib inserts per CPU-s, by round: %s; wall: %s (target ≥ 1.0)", span(c), span(w)))
 	}
 	if len(rep.Threads) > 0 {
-		var v, cores, eff, nv, ncores, neff, qv, qcores, qeff []float64
+		var v, cores, eff, nv, ncores, neff, qv, qcores, qeff, cv, ceff, cqv, cqeff, cbv, cbeff, cg1, cg2, cbg1, cbg2 []float64
 		var loads []string
 		for _, t := range rep.Threads {
 			v = append(v, t.Speedup)
@@ -898,6 +921,14 @@ func summarise(rep report) []string {
 				ncores = append(ncores, n.Cores2)
 				neff = append(neff, n.Efficiency)
 			}
+			if c, cq, cb := t.Chase, t.ChaseQuarter, t.ChaseBulk; c != nil && cq != nil && cb != nil {
+				cv, ceff = append(cv, c.Speedup), append(ceff, c.Efficiency)
+				cqv, cqeff = append(cqv, cq.Speedup), append(cqeff, cq.Efficiency)
+				cbv, cbeff = append(cbv, cb.Speedup), append(cbeff, cb.Efficiency)
+				gb := float64(chaseSteps*chaseWidth*4*rep.Dim) / 1e9 // a float chase's bytes, in GB
+				cg1, cg2 = append(cg1, c.QPS1*gb), append(cg2, c.QPS2*gb)
+				cbg1, cbg2 = append(cbg1, cb.QPS1*gb), append(cbg2, cb.QPS2*gb)
+			}
 		}
 		s = append(s, fmt.Sprintf("imglish two search threads / one (wall QPS, ef=%d, recall %.4f), by round: %s, the two-thread pass getting %s cores of the machine's %d at load %s (target ≥ 1.8); QPS per CPU-second, two threads / one: %s",
 			rep.Threads[0].Ef, rep.Threads[0].Recall, span(v), span(cores), runtime.NumCPU(), strings.Join(loads, " / "), span(eff)))
@@ -908,6 +939,13 @@ func summarise(rep report) []string {
 		if len(nv) > 0 {
 			s = append(s, fmt.Sprintf("native hnswlib, the same passes interleaved with imglish's (recall %.4f): two threads / one %s on %s cores; QPS per CPU-second, two threads / one: %s — what this machine's cores and memory give an optimised C++ HNSW",
 				rep.Threads[0].Native.Recall, span(nv), span(ncores), span(neff)))
+		}
+		if len(cv) > 0 {
+			gbs := func(v []float64) string { return fmt.Sprintf("%.0f–%.0f GB/s", slices.Min(v), slices.Max(v)) }
+			s = append(s, fmt.Sprintf("the walk's memory pattern alone, no graph (%d dependent steps, each a random link row and the %d random vectors it names, scored with imglish's kernel; the best names the next row): two threads / one over the float vectors (%d B) %s, QPS per CPU-second %s, reading %s on one thread and %s on two; over quarter-width vectors (%d B, the int8 codes' size) %s, QPS per CPU-second %s",
+				chaseSteps, chaseWidth, 4*rep.Dim, span(cv), span(ceff), gbs(cg1), gbs(cg2), rep.Dim, span(cqv), span(cqeff)))
+			s = append(s, fmt.Sprintf("the same float vectors scored in one batch per query, no wait between steps (as much memory traffic as one thread can make): two threads / one %s, QPS per CPU-second %s, reading %s on one thread and %s on two — the most this machine gave two threads for these reads at the time",
+				span(cbv), span(cbeff), gbs(cbg1), gbs(cbg2)))
 		}
 	}
 	if py != nil {
