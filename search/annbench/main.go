@@ -129,7 +129,8 @@ func scalingOf(one, two run) scaling {
 // which reads a quarter of the bytes per scored vector; native hnswlib's
 // over the same queries, the anchor for what this machine's cores and
 // memory give an optimised C++ HNSW; and the walk's memory pattern alone
-// (chase.go) over the float vectors and over quarter-width ones.
+// (chase.go) over the float vectors, over quarter-width ones, and over the
+// float vectors in one batch a query.
 type threads struct {
 	Ef int `json:"ef"`
 	scaling
@@ -520,9 +521,9 @@ func (b *bench) passImglish(idx *search.Index, ef int) run {
 const threadReps = 10
 
 // threads runs, for imglish's float index, its quantised one (qidx, may be
-// nil), native hnswlib (nat, may be nil) and the chase over both widths,
-// one pass at ef on one thread and one on two; round r reverses the engines' order and which thread
-// count goes first. A pass runs the query set threadReps times; the threads
+// nil), native hnswlib (nat, may be nil) and the three chases, one pass at
+// ef on one thread and one on two; round r reverses the engines' order and
+// which thread count goes first. A pass runs the query set threadReps times; the threads
 // take the next query from a shared counter, so neither idles while the
 // other finishes a share that happened to be slower.
 func (b *bench) threads(idx, qidx *search.Index, nat *native, ch *chase, ef, r int) (threads, error) {
@@ -904,48 +905,49 @@ func summarise(rep report) []string {
 		s = append(s, fmt.Sprintf("build, imglish / native hnswlib inserts per CPU-s, by round: %s; wall: %s (target ≥ 1.0)", span(c), span(w)))
 	}
 	if len(rep.Threads) > 0 {
-		var v, cores, eff, nv, ncores, neff, qv, qcores, qeff, cv, ceff, cqv, cqeff, cbv, cbeff, cg1, cg2, cbg1, cbg2 []float64
+		// col lists, round by round, f of the scaling get picks (rounds
+		// without it skipped).
+		col := func(get func(*threads) *scaling, f func(*scaling) float64) []float64 {
+			var v []float64
+			for i := range rep.Threads {
+				if sc := get(&rep.Threads[i]); sc != nil {
+					v = append(v, f(sc))
+				}
+			}
+			return v
+		}
+		speedup := func(sc *scaling) float64 { return sc.Speedup }
+		cores := func(sc *scaling) float64 { return sc.Cores2 }
+		eff := func(sc *scaling) float64 { return sc.Efficiency }
+		gb := float64(chaseSteps*chaseWidth*4*rep.Dim) / 1e9 // a float chase's bytes, in GB
+		gb1 := func(sc *scaling) float64 { return sc.QPS1 * gb }
+		gb2 := func(sc *scaling) float64 { return sc.QPS2 * gb }
+		float := func(t *threads) *scaling { return &t.scaling }
+		quant := func(t *threads) *scaling { return t.Quant }
+		nat := func(t *threads) *scaling { return t.Native }
+		chase := func(t *threads) *scaling { return t.Chase }
+		quarter := func(t *threads) *scaling { return t.ChaseQuarter }
+		bulk := func(t *threads) *scaling { return t.ChaseBulk }
 		var loads []string
 		for _, t := range rep.Threads {
-			v = append(v, t.Speedup)
-			cores = append(cores, t.Cores2)
-			eff = append(eff, t.Efficiency)
 			loads = append(loads, t.Load)
-			if q := t.Quant; q != nil {
-				qv = append(qv, q.Speedup)
-				qcores = append(qcores, q.Cores2)
-				qeff = append(qeff, q.Efficiency)
-			}
-			if n := t.Native; n != nil {
-				nv = append(nv, n.Speedup)
-				ncores = append(ncores, n.Cores2)
-				neff = append(neff, n.Efficiency)
-			}
-			if c, cq, cb := t.Chase, t.ChaseQuarter, t.ChaseBulk; c != nil && cq != nil && cb != nil {
-				cv, ceff = append(cv, c.Speedup), append(ceff, c.Efficiency)
-				cqv, cqeff = append(cqv, cq.Speedup), append(cqeff, cq.Efficiency)
-				cbv, cbeff = append(cbv, cb.Speedup), append(cbeff, cb.Efficiency)
-				gb := float64(chaseSteps*chaseWidth*4*rep.Dim) / 1e9 // a float chase's bytes, in GB
-				cg1, cg2 = append(cg1, c.QPS1*gb), append(cg2, c.QPS2*gb)
-				cbg1, cbg2 = append(cbg1, cb.QPS1*gb), append(cbg2, cb.QPS2*gb)
-			}
 		}
 		s = append(s, fmt.Sprintf("imglish two search threads / one (wall QPS, ef=%d, recall %.4f), by round: %s, the two-thread pass getting %s cores of the machine's %d at load %s (target ≥ 1.8); QPS per CPU-second, two threads / one: %s",
-			rep.Threads[0].Ef, rep.Threads[0].Recall, span(v), span(cores), runtime.NumCPU(), strings.Join(loads, " / "), span(eff)))
-		if len(qv) > 0 {
+			rep.Threads[0].Ef, rep.Threads[0].Recall, span(col(float, speedup)), span(col(float, cores)), runtime.NumCPU(), strings.Join(loads, " / "), span(col(float, eff))))
+		if rep.Threads[0].Quant != nil {
 			s = append(s, fmt.Sprintf("imglish int8-quantised index (a quarter of the bytes per scored vector, default re-rank; recall %.4f): two threads / one %s on %s cores; QPS per CPU-second, two threads / one: %s",
-				rep.Threads[0].Quant.Recall, span(qv), span(qcores), span(qeff)))
+				rep.Threads[0].Quant.Recall, span(col(quant, speedup)), span(col(quant, cores)), span(col(quant, eff))))
 		}
-		if len(nv) > 0 {
+		if rep.Threads[0].Native != nil {
 			s = append(s, fmt.Sprintf("native hnswlib, the same passes interleaved with imglish's (recall %.4f): two threads / one %s on %s cores; QPS per CPU-second, two threads / one: %s — what this machine's cores and memory give an optimised C++ HNSW",
-				rep.Threads[0].Native.Recall, span(nv), span(ncores), span(neff)))
+				rep.Threads[0].Native.Recall, span(col(nat, speedup)), span(col(nat, cores)), span(col(nat, eff))))
 		}
-		if len(cv) > 0 {
+		if rep.Threads[0].Chase != nil {
 			gbs := func(v []float64) string { return fmt.Sprintf("%.0f–%.0f GB/s", slices.Min(v), slices.Max(v)) }
 			s = append(s, fmt.Sprintf("the walk's memory pattern alone, no graph (%d dependent steps, each a random link row and the %d random vectors it names, scored with imglish's kernel; the best names the next row): two threads / one over the float vectors (%d B) %s, QPS per CPU-second %s, reading %s on one thread and %s on two; over quarter-width vectors (%d B, the int8 codes' size) %s, QPS per CPU-second %s",
-				chaseSteps, chaseWidth, 4*rep.Dim, span(cv), span(ceff), gbs(cg1), gbs(cg2), rep.Dim, span(cqv), span(cqeff)))
+				chaseSteps, chaseWidth, 4*rep.Dim, span(col(chase, speedup)), span(col(chase, eff)), gbs(col(chase, gb1)), gbs(col(chase, gb2)), rep.Dim, span(col(quarter, speedup)), span(col(quarter, eff))))
 			s = append(s, fmt.Sprintf("the same float vectors scored in one batch per query, no wait between steps (as much memory traffic as one thread can make): two threads / one %s, QPS per CPU-second %s, reading %s on one thread and %s on two — the most this machine gave two threads for these reads at the time",
-				span(cbv), span(cbeff), gbs(cbg1), gbs(cbg2)))
+				span(col(bulk, speedup)), span(col(bulk, eff)), gbs(col(bulk, gb1)), gbs(col(bulk, gb2))))
 		}
 	}
 	if py != nil {
