@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg Config) (_ *App, err error) {
 			}
 		}
 		a.tagger, err = NewAutoTagger(ctx, AutoTagOptions{
-			Encoder: a.enc, Store: a.db, Sets: cfg.AutoTags, MinProb: cfg.AutoTagMinProb})
+			Encoder: a.enc, Store: a.db, Sets: cfg.AutoTags, MinProb: cfg.AutoTagMinProb, Logger: log})
 		if err != nil {
 			return nil, err
 		}

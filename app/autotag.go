@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"imglish/vstore"
+	"log/slog"
 	"slices"
 	"sync"
+
+	"imglish/vstore"
 )
 
 // DefaultAutoTagMinProb is the probability the top label of an auto-tag
@@ -28,6 +30,8 @@ type AutoTagOptions struct {
 	// MinProb is the threshold for sets without their own min_prob
 	// (default DefaultAutoTagMinProb).
 	MinProb float64
+	// Logger hears of stored sets that Reload skips; nil discards.
+	Logger *slog.Logger
 }
 
 // AutoTagger runs the auto-tag label sets on image vectors: for each set, a
@@ -64,6 +68,9 @@ func NewAutoTagger(ctx context.Context, opts AutoTagOptions) (*AutoTagger, error
 	if opts.MinProb == 0 {
 		opts.MinProb = DefaultAutoTagMinProb
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	for _, n := range opts.Sets {
 		if err := ValidName("label set", n); err != nil {
 			return nil, fmt.Errorf("%w: auto-tags: %w", ErrConfig, err)
@@ -89,6 +96,10 @@ func (a *AutoTagger) Sets() []string {
 
 // Reload re-reads the label sets (the configured ones and every stored set
 // with auto_tag) and re-embeds their labels. On error the previous sets stay.
+// A stored auto_tag set that cannot run (its labels are invalid, or one
+// cannot be embedded: stored by a version that did not check) is skipped
+// and logged, so that one bad set neither stops the others nor the start of
+// a server; a set named in the configuration is an error instead.
 func (a *AutoTagger) Reload(ctx context.Context) error {
 	names := slices.Clone(a.opts.Sets)
 	flagged, err := flaggedLabelSets(ctx, a.opts.Store)
@@ -107,10 +118,18 @@ func (a *AutoTagger) Reload(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("auto-tags: %w", err)
 		}
-		if err := ValidateLabels(ls.Labels, ls.Templates); err != nil {
+		err = ValidateLabels(ls.Labels, ls.Templates)
+		var vecs [][]float32
+		if err == nil {
+			vecs, err = LabelVectors(ctx, a.embed, ls.Labels, ls.Templates)
+		}
+		if errors.Is(err, ErrInvalid) && !slices.Contains(a.opts.Sets, n) {
+			a.opts.Logger.Warn("auto-tag label set skipped: store it again with valid labels", "label_set", n, "err", err)
+			continue
+		}
+		if errors.Is(err, ErrInvalid) {
 			return fmt.Errorf("%w: auto-tag label set %q: %w", ErrConfig, n, err)
 		}
-		vecs, err := LabelVectors(ctx, a.embed, ls.Labels, ls.Templates)
 		if err != nil {
 			return fmt.Errorf("auto-tag label set %q: %w", n, err)
 		}

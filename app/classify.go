@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -61,6 +62,40 @@ func ValidateLabels(labels, templates []string) error {
 	for _, t := range templates {
 		if !strings.Contains(t, "{}") || len(t) > 300 {
 			return fmt.Errorf("%w: template %q must contain {} and be at most 300 bytes", ErrInvalid, t)
+		}
+	}
+	return nil
+}
+
+// textChecker is an Encoder that can tell, without running the model,
+// whether it would refuse a text (Model: by tokenising it). Validation of
+// stored label sets uses it, so that a set accepted now can be embedded
+// later: a label of only zero-width or control characters passes
+// ValidateLabels but has no pieces.
+type textChecker interface {
+	CheckText(text string) error
+}
+
+// checkPrompts makes every label under every template (as LabelVectors
+// would) and asks enc whether it can embed each; an encoder that cannot
+// check passes them all. Errors wrap ErrInvalid and name the label.
+func checkPrompts(enc Encoder, labels, templates []string) error {
+	tc, ok := enc.(textChecker)
+	if !ok {
+		return nil
+	}
+	if len(templates) == 0 {
+		templates = defaultTemplates
+	}
+	for _, l := range labels {
+		for _, t := range templates {
+			err := tc.CheckText(strings.ReplaceAll(t, "{}", l))
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				err = fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+			if err != nil {
+				return fmt.Errorf("label %q under template %q: %w", l, t, err)
+			}
 		}
 	}
 	return nil

@@ -82,6 +82,9 @@ func (a *App) PutLabelSet(ctx context.Context, name string, ls LabelSet) (*Job, 
 	if err := ValidateLabels(ls.Labels, ls.Templates); err != nil {
 		return nil, err
 	}
+	if err := checkPrompts(a.enc, ls.Labels, ls.Templates); err != nil {
+		return nil, err
+	}
 	if ls.MinProb < 0 || ls.MinProb > 1 || math.IsNaN(ls.MinProb) {
 		return nil, fmt.Errorf("%w: min_prob must be within [0, 1]", ErrInvalid)
 	}

@@ -53,6 +53,16 @@ func (m *Model) EmbedImages(ctx context.Context, imgs [][]float32) ([][]float32,
 	return vecs, err
 }
 
+// CheckText tokenises text without running the model: an error wraps
+// ErrInvalid when the text has no pieces (see textChecker).
+func (m *Model) CheckText(text string) error {
+	_, err := m.m.Tokenize(text)
+	if errors.Is(err, model.ErrEmptyText) {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return err
+}
+
 // EmbedTexts tokenises and embeds texts as one encoder batch. A text longer
 // than the model's window (ModelInfo.MaxTokens) keeps its first pieces, as
 // every other door and the official code truncate.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -283,4 +284,56 @@ func mustItem(t *testing.T, e *env, path string) store.Item {
 		t.Fatalf("%s not indexed: %v", path, err)
 	}
 	return it
+}
+
+// TestAutoTagBadLabels: a label that the tokenizer leaves with no pieces
+// (only zero-width and control characters) passes the label rules but
+// cannot be embedded. Storing a set with one is refused with a 400 that
+// names it; a set stored by a version that did not check is skipped by the
+// auto-tagger, so the other sets still run and a server still starts; a
+// configured set with one is a configuration error.
+func TestAutoTagBadLabels(t *testing.T) {
+	e := newEnv(t, envConfig{
+		labelSets: map[string]LabelSet{"colours": {Labels: colourLabels(), AutoTag: true}},
+	})
+	bad := LabelSet{Labels: []string{"red", "\u200b\u0001"}, AutoTag: true}
+	var eb errorBody
+	if st, _ := e.call("PUT", "/v1/labelsets/zw", writeKey, bad, &eb); st != http.StatusBadRequest || !strings.Contains(eb.Error.Message, `label "\u200b\x01"`) {
+		t.Errorf("put a set with an empty-after-normalisation label: %d %q, want 400 naming the label", st, eb.Error.Message)
+	}
+	if st, _ := e.call("GET", "/v1/labelsets/zw", readKey, nil, nil); st != http.StatusNotFound {
+		t.Errorf("refused set: GET status %d, want 404", st)
+	}
+	if got := e.tagger.Sets(); !slices.Equal(got, []string{"colours"}) {
+		t.Errorf("auto-tag sets %v after the refused set", got)
+	}
+
+	// As an older version stored it.
+	info := e.model.Info()
+	cat, err := app.NewCatalog(e.db, nil, info.ID, info.Dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.PutLabelSet(t.Context(), "zw", bad); err != nil {
+		t.Fatal(err)
+	}
+	at, err := app.NewAutoTagger(t.Context(), app.AutoTagOptions{Encoder: e.model, Store: e.db})
+	if err != nil {
+		t.Fatalf("auto-tagger with a bad stored set: %v", err)
+	}
+	if got := at.Sets(); !slices.Equal(got, []string{"colours"}) {
+		t.Errorf("auto-tag sets %v with a bad stored set, want [colours]", got)
+	}
+	_, err = app.NewAutoTagger(t.Context(), app.AutoTagOptions{Encoder: e.model, Store: e.db, Sets: []string{"zw"}})
+	if !errors.Is(err, ErrConfig) {
+		t.Errorf("configured bad set: err %v, want ErrConfig", err)
+	}
+	// Stored again with valid labels, it runs.
+	bad.Labels[1] = "blue"
+	if st, _ := e.call("PUT", "/v1/labelsets/zw", writeKey, bad, nil); st != http.StatusOK {
+		t.Errorf("put the fixed set: status %d", st)
+	}
+	if got := e.tagger.Sets(); !slices.Equal(got, []string{"colours", "zw"}) {
+		t.Errorf("auto-tag sets %v after the fixed set", got)
+	}
 }
