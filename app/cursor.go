@@ -147,13 +147,17 @@ func decodeCursor(s string, query [12]byte) (*cursor, error) {
 		r.bad = true
 	} else {
 		c.vec = make([]float32, 0, n)
+		var ss float64
 		for i := uint64(0); i < n && !r.bad; i++ {
 			x := math.Float32frombits(r.uint32())
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
 				r.bad = true
 			}
 			c.vec = append(c.vec, x)
+			ss += float64(x) * float64(x)
 		}
+		// A query vector is a unit vector: an index refuses one of norm 0.
+		r.bad = r.bad || ss == 0
 	}
 	if c.flags&cursorDate != 0 {
 		sec, nsec := r.varint(), r.uvarint()

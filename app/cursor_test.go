@@ -21,7 +21,7 @@ func testCursors() []*cursor {
 		page1,
 		{query: q, page: 7, vec: vec, score: -0.25, id: "p00042", served: page1.served},
 		{query: q, page: 2, vec: vec, flags: cursorDate | cursorTruncated, date: time.Date(2024, 5, 1, 3, 4, 5, 6, time.UTC), id: "x", cut: Hit{ID: "y", Score: 0.5}},
-		{query: q, page: 3, vec: make([]float32, maxCursorDim), flags: cursorDate, date: time.Time{}, id: strings.Repeat("i", maxCursorID), cut: Hit{ID: "", Score: -1}},
+		{query: q, page: 3, vec: append(make([]float32, maxCursorDim-1), 1), flags: cursorDate, date: time.Time{}, id: strings.Repeat("i", maxCursorID), cut: Hit{ID: "", Score: -1}},
 	}
 }
 
@@ -73,6 +73,7 @@ func TestCursorCodec(t *testing.T) {
 		{"no query vector", with(func(c *cursor) { c.vec = nil }), "invalid"},
 		{"query vector too long", with(func(c *cursor) { c.vec = make([]float32, maxCursorDim+1) }), "invalid"},
 		{"NaN in the query vector", with(func(c *cursor) { c.vec = []float32{1, float32(math.NaN())} }), "invalid"},
+		{"zero query vector", with(func(c *cursor) { c.vec = make([]float32, len(c.vec)) }), "invalid"},
 		{"infinity in the query vector", with(func(c *cursor) { c.vec = []float32{float32(math.Inf(1))} }), "invalid"},
 		{"another query", with(func(c *cursor) { c.query[0]++ }), "different query"},
 	}

@@ -26,11 +26,7 @@ import (
 func decodeJSON(r io.Reader, v any) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return fmt.Errorf("%w: read body: %w", ErrBadRequest, err)
+		return bodyReadError(err)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return fmt.Errorf("%w: empty body: expected a JSON object", ErrBadRequest)
@@ -361,4 +357,15 @@ func unknownField(path string, fields []jsonField) error {
 	}
 	slices.Sort(names)
 	return fmt.Errorf("unknown field %q (this object takes %s)", path, strings.Join(names, ", "))
+}
+
+// bodyReadError is what reading a request body failed with, as the client's
+// fault: the body's *http.MaxBytesError as it is (a 413), anything else (a
+// body cut short, a client gone) wrapping ErrBadRequest.
+func bodyReadError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return err
+	}
+	return fmt.Errorf("%w: read body: %w", ErrBadRequest, err)
 }

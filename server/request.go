@@ -86,7 +86,7 @@ func (s *Server) multipartFiles(c *gin.Context, field string) ([][]byte, error) 
 		_, err = io.Copy(&buf, io.LimitReader(f, s.opts.MaxUpload+1))
 		_ = f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read upload: %w", err)
+			return nil, bodyReadError(err)
 		}
 		if int64(buf.Len()) > s.opts.MaxUpload {
 			return nil, &http.MaxBytesError{Limit: s.opts.MaxUpload}

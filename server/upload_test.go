@@ -1,16 +1,19 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -433,4 +436,43 @@ func itemsEqual(a, b store.Item) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return ta.Equal(tb) && bytes.Equal(ja, jb)
+}
+
+// TestBodyCutShort: a body that ends before its Content-Length (the client
+// stopped sending) is the client's fault on every door that reads one: a
+// 400 bad_request, as for JSON, never a 500.
+func TestBodyCutShort(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	addr := strings.TrimPrefix(e.ts.URL, "http://")
+	for _, tc := range []struct{ name, path, contentType, body string }{
+		{"raw upload", "/v1/images", "image/png", "\x89PNG"},
+		{"multipart upload", "/v1/images", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n\x89PNG"},
+		{"JSON search", "/v1/search", "application/json", `{"text":"a`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n%s",
+				tc.path, addr, writeKey, tc.contentType, tc.body)
+			if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var eb errorBody
+			if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusBadRequest || eb.Error.Code != "bad_request" {
+				t.Errorf("status %d %q (%s), want 400 bad_request", resp.StatusCode, eb.Error.Code, eb.Error.Message)
+			}
+		})
+	}
 }
