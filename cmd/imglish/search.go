@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -72,6 +73,18 @@ single-process). --collection NAME searches a text collection with the image (im
 				}
 				resp, err = remoteSearch(cmd, serverURL, key, req)
 			} else {
+				// A relative --folder means what it means to the shell: the
+				// current folder's (a server resolves one against its roots).
+				if folder != "" && !filepath.IsAbs(folder) {
+					abs, err := filepath.Abs(folder)
+					if err != nil {
+						return fmt.Errorf("--folder: %w", err)
+					}
+					if strings.HasSuffix(folder, "/") {
+						abs += "/"
+					}
+					req.Filter.PathPrefix = abs
+				}
 				resp, err = localSearch(cmd, g, req)
 			}
 			if err != nil {
@@ -111,7 +124,7 @@ single-process). --collection NAME searches a text collection with the image (im
 	f.StringVar(&key, "key", "", "API key for --server (default $IMGLISH_API_KEY)")
 	f.IntVarP(&k, "k", "k", 10, "number of results")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
-	f.StringVar(&folder, "folder", "", "only files under this path prefix")
+	f.StringVar(&folder, "folder", "", "only files under this path prefix (a relative one: under the current folder; with --server, under the server's index roots)")
 	f.StringVar(&sortBy, "sort", "relevance", "relevance or date")
 	f.StringVar(&collection, "collection", "", "search this text collection (image→text)")
 	f.StringVar(&cursor, "cursor", "", "next page: the cursor printed by the previous search")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"imglish/encoder"
 	"imglish/server"
 )
 
@@ -66,6 +67,27 @@ func TestServeAndSearchCLI(t *testing.T) {
 	if local.Hits[0].Path != filepath.Join(photos, "train-000004.png") || local.Hits[0].Score < 0.999 {
 		t.Errorf("local image search: top hit %+v, want the query image", local.Hits[0])
 	}
+
+	// A relative --folder is under the current folder, as the shell means it.
+	t.Run("relative folder", func(t *testing.T) {
+		query := filepath.Join(photos, "train-000004.png")
+		lib, err := encoder.LibraryPath("") // found from the package folder
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv(encoder.LibraryEnv, lib)
+		t.Chdir(scenes)
+		for folder, want := range map[string]int{"images": 3, "images/": 3, "./images/../images": 3, "elsewhere": 0} {
+			out, err := runCLI(ctx, t, "--data", data, "--model", model, "search", "--json", "-k", "3", "--folder", folder, "--image", query)
+			if err != nil {
+				t.Fatalf("--folder %s: %v", folder, err)
+			}
+			var resp server.SearchResponse
+			if err := json.Unmarshal([]byte(out), &resp); err != nil || len(resp.Hits) != want {
+				t.Errorf("--folder %s from %s: output %q (%v), want %d hits", folder, scenes, out, err, want)
+			}
+		}
+	})
 
 	out, err = runCLI(ctx, t, "--data", data, "--model", model, "doctor")
 	if err != nil {
