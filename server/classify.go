@@ -26,7 +26,7 @@ const DefaultLabelSet = app.DefaultLabelSet
 const BuiltinDemoLabelSet = app.BuiltinDemoLabelSet
 
 func (s *Server) handleClassify(c *gin.Context) {
-	if err := s.ready(); err != nil {
+	if err := s.readyFor(c); err != nil {
 		s.writeError(c, err)
 		return
 	}

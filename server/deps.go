@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"imglish/app"
 )
 
@@ -73,9 +75,14 @@ func (s *Server) batchOpts(tower string) CoalescerOptions {
 }
 
 // ready reports whether the model and store are there and the server takes work.
-func (s *Server) ready() error {
+func (s *Server) ready() error { return s.readyFor(nil) }
+
+// readyFor is ready for the work request c (nil: any request). One whose
+// headers came before draining began (admit marks it) is in flight and runs
+// to the end, even when the rest of its body came after.
+func (s *Server) readyFor(c *gin.Context) error {
 	switch {
-	case s.draining.Load():
+	case s.draining.Load() && (c == nil || !c.GetBool(ctxArrived)):
 		return ErrShuttingDown
 	case s.deps.Encoder == nil:
 		return ErrUnavailable

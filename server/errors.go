@@ -36,6 +36,9 @@ var (
 	ErrShuttingDown = app.ErrClosed
 	// ErrTimeout means the request ran past its deadline (504).
 	ErrTimeout = errors.New("server: request timed out")
+	// ErrBodyTimeout means the client stopped sending its request body
+	// (Options.BodyTimeout passed without the next part of it) (408).
+	ErrBodyTimeout = errors.New("server: request body not received in time")
 	// ErrInternal marks a fault of the server itself (500); its message is not shown to clients.
 	// It is app.ErrInternal.
 	ErrInternal = app.ErrInternal

@@ -174,7 +174,7 @@ type uploadResponse struct {
 // the new item, 200 with the existing one when the content is indexed
 // already; a request that ends first leaves no item and no file.
 func (s *Server) handleUploadImage(c *gin.Context) {
-	if err := s.ready(); err != nil {
+	if err := s.readyFor(c); err != nil {
 		s.writeError(c, err)
 		return
 	}

@@ -1,11 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
 
@@ -50,9 +55,15 @@ func (s *Server) observe() gin.HandlerFunc {
 	}
 }
 
-// limits bounds every request's body and duration.
+// limits bounds every request's body and duration. A body whose declared
+// length is over MaxUpload is refused (413) before any of it is read.
 func (s *Server) limits() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if c.Request.ContentLength > s.opts.MaxUpload {
+			c.Header("Connection", "close")
+			s.writeError(c, &http.MaxBytesError{Limit: s.opts.MaxUpload})
+			return
+		}
 		if c.Request.Body != nil {
 			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.opts.MaxUpload)
 		}
@@ -231,14 +242,29 @@ func (s *Server) rateLimit() gin.HandlerFunc {
 
 // admit bounds the requests doing work at once. Waiters are released in
 // arrival order (a channel's blocked senders queue FIFO); one that reaches its
-// deadline while waiting gets 504.
+// deadline while waiting gets 504. A request's body is received first
+// (receiveBody), so that a client sending slowly, or not at all, holds no
+// slot while the others wait.
 func (s *Server) admit() gin.HandlerFunc {
 	if s.opts.MaxInFlight < 0 {
 		return func(c *gin.Context) { c.Next() }
 	}
 	slots := make(chan struct{}, s.opts.MaxInFlight)
+	// As many body bytes as the slots' requests could hold when bodies were
+	// read inside them, so that receiving first bounds memory as before.
+	bodies := semaphore.NewWeighted(int64(s.opts.MaxInFlight) * (s.opts.MaxUpload + bodyStep))
 	depth := s.m.queueDepth.WithLabelValues("admission")
 	return func(c *gin.Context) {
+		c.Set(ctxArrived, !s.draining.Load())
+		held, err := s.receiveBody(c, bodies)
+		defer bodies.Release(held)
+		if err != nil {
+			// Else net/http would read what is left of the body before
+			// answering, with no deadline.
+			c.Header("Connection", "close")
+			s.writeError(c, err)
+			return
+		}
 		select {
 		case slots <- struct{}{}:
 		default:
@@ -255,4 +281,57 @@ func (s *Server) admit() gin.HandlerFunc {
 		defer func() { <-slots }()
 		c.Next()
 	}
+}
+
+// ctxArrived is the gin context key admit sets: whether the request came
+// before the server began draining (see readyFor).
+const ctxArrived = "imglish.arrived"
+
+// bodyStep is how much of a body receiveBody reads at a time, taking as
+// many bytes of the body budget first.
+const bodyStep = 64 << 10
+
+// receiveBody reads the request body into memory and gives the request a
+// reader over it. Each step of bodyStep bytes waits for room in budget
+// (with the request's context: a 504 when it ends first) and must arrive
+// within Options.BodyTimeout (else ErrBodyTimeout, a 408), so that a
+// stalled client holds its connection and the bytes it sent, for a
+// bounded time, and nothing else. It returns the bytes it took from
+// budget, which the caller gives back when the request is done, error or
+// not.
+func (s *Server) receiveBody(c *gin.Context, budget *semaphore.Weighted) (int64, error) {
+	r := c.Request
+	if r.Body == nil || r.Body == http.NoBody {
+		return 0, nil
+	}
+	rc := http.NewResponseController(c.Writer)
+	end := time.Now().Add(time.Duration(s.opts.RequestTimeout))
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	var buf bytes.Buffer
+	var held int64
+	for {
+		if err := budget.Acquire(r.Context(), bodyStep); err != nil {
+			return held, fmt.Errorf("%w: waiting for room to receive the body: %w", ErrTimeout, err)
+		}
+		held += bodyStep
+		// Not supported by every writer (a test recorder): then the
+		// server's ReadTimeout alone bounds the read.
+		dl := time.Now().Add(time.Duration(s.opts.BodyTimeout))
+		if dl.After(end) {
+			dl = end
+		}
+		_ = rc.SetReadDeadline(dl)
+		_, err := io.CopyN(&buf, r.Body, bodyStep)
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return held, fmt.Errorf("%w: no more of the body for %s", ErrBodyTimeout, time.Duration(s.opts.BodyTimeout))
+		}
+		if err != nil {
+			return held, bodyReadError(err)
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
+	return held, nil
 }

@@ -48,6 +48,11 @@ type Options struct {
 	MaxPixels int64 `json:"max_pixels"`
 	// RequestTimeout bounds each request; default 60 s.
 	RequestTimeout Duration `json:"request_timeout"`
+	// BodyTimeout is how long a work route (search, classify, embed,
+	// uploads) waits for each further 64 KiB of a request body before it
+	// answers 408; default 10 s. Bodies are received before a request waits
+	// for a max_in_flight slot, so a client that sends slowly holds no slot.
+	BodyTimeout Duration `json:"body_timeout"`
 	// RateLimit is requests per second on the /v1 routes, counted per API key
 	// when the request authenticates with one, else per client address.
 	// Zero means the default: 50, except with NoAuth, where it is off (NoAuth
@@ -200,6 +205,9 @@ func (o Options) withDefaults(dataDir string) (Options, error) {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = Duration(60 * time.Second)
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = Duration(10 * time.Second)
 	}
 	if o.RateLimit == 0 {
 		o.RateLimit = DefaultRateLimit

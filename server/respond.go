@@ -56,6 +56,7 @@ var statusRules = append([]statusRule{
 	{ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "not ready"},
 	{ErrShuttingDown, http.StatusServiceUnavailable, "shutting_down", "shutting down"},
 	{ErrTimeout, http.StatusGatewayTimeout, "timeout", "request timed out"},
+	{ErrBodyTimeout, http.StatusRequestTimeout, "body_timeout", "request body not received in time"},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, "timeout", "request timed out"},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"},
 }, coreRules()...)

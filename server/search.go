@@ -22,7 +22,7 @@ type (
 
 func (s *Server) handleSearch(c *gin.Context) {
 	start := time.Now()
-	if err := s.ready(); err != nil {
+	if err := s.readyFor(c); err != nil {
 		s.writeError(c, err)
 		return
 	}

@@ -78,7 +78,7 @@ func (s *Server) handleDeleteTexts(c *gin.Context) {
 // handleEmbed returns raw unit vectors for texts and base64 images, in order
 // (texts first, then images).
 func (s *Server) handleEmbed(c *gin.Context) {
-	if err := s.ready(); err != nil {
+	if err := s.readyFor(c); err != nil {
 		s.writeError(c, err)
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -474,5 +475,71 @@ func TestBodyCutShort(t *testing.T) {
 				t.Errorf("status %d %q (%s), want 400 bad_request", resp.StatusCode, eb.Error.Code, eb.Error.Message)
 			}
 		})
+	}
+}
+
+// TestStalledBodies: clients that send headers and then stall hold no work
+// slot (a search beside them answers at once) and each gets a 408 once
+// BodyTimeout passes without more of its body; a body declared over
+// MaxUpload is refused before any of it is sent.
+func TestStalledBodies(t *testing.T) {
+	const bodyTimeout = 3 * time.Second
+	e := newEnv(t, envConfig{opts: Options{MaxInFlight: 2, BodyTimeout: Duration(bodyTimeout), MaxUpload: 1 << 20}})
+	addr := strings.TrimPrefix(e.ts.URL, "http://")
+	send := func(path, contentLength, body string) net.Conn {
+		t.Helper()
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s",
+			path, addr, writeKey, contentLength, body)
+		return conn
+	}
+	status := func(conn net.Conn) (int, string) {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var eb errorBody
+		_ = json.NewDecoder(resp.Body).Decode(&eb)
+		return resp.StatusCode, eb.Error.Code
+	}
+
+	start := time.Now()
+	var stalled []net.Conn
+	for range 4 { // twice the slots
+		stalled = append(stalled, send("/v1/search", "1000", `{"text":`))
+	}
+	time.Sleep(100 * time.Millisecond) // let them reach the server
+	client := &http.Client{Timeout: bodyTimeout - 500*time.Millisecond}
+	req, _ := http.NewRequest("POST", e.ts.URL+"/v1/search", strings.NewReader(`{"text":"a red circle","k":3}`))
+	req.Header.Set("Authorization", "Bearer "+readKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("search beside %d stalled bodies: %v", len(stalled), err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("search beside stalled bodies: status %d", resp.StatusCode)
+	}
+	t.Logf("search beside %d stalled bodies answered in %v", len(stalled), time.Since(start))
+	for i, conn := range stalled {
+		if st, code := status(conn); st != http.StatusRequestTimeout || code != "body_timeout" {
+			t.Errorf("stalled body %d: %d %q, want 408 body_timeout", i, st, code)
+		}
+	}
+	if waited := time.Since(start); waited < bodyTimeout {
+		t.Errorf("stalled bodies answered after %v, before BodyTimeout %v", waited, bodyTimeout)
+	}
+
+	// Declared too large: refused with no byte of the body sent.
+	if st, code := status(send("/v1/images", strconv.Itoa(1<<20+1), "")); st != http.StatusRequestEntityTooLarge || code != "payload_too_large" {
+		t.Errorf("declared body over MaxUpload: %d %q, want 413 payload_too_large", st, code)
 	}
 }

@@ -89,10 +89,10 @@ func (s *Server) newVectorizerEngine() *gin.Engine {
 	return e
 }
 
-// vectorizerReady is ready() for the vectorizer door, which needs only the model.
-func (s *Server) vectorizerReady() error {
+// vectorizerReady is readyFor for the vectorizer door, which needs only the model.
+func (s *Server) vectorizerReady(c *gin.Context) error {
 	switch {
-	case s.draining.Load():
+	case s.draining.Load() && (c == nil || !c.GetBool(ctxArrived)):
 		return ErrShuttingDown
 	case s.deps.Encoder == nil:
 		return ErrUnavailable
@@ -101,7 +101,7 @@ func (s *Server) vectorizerReady() error {
 }
 
 func (s *Server) handleVectorizerReady(c *gin.Context) {
-	if err := s.vectorizerReady(); err != nil {
+	if err := s.vectorizerReady(nil); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -109,7 +109,7 @@ func (s *Server) handleVectorizerReady(c *gin.Context) {
 }
 
 func (s *Server) handleVectorizerMeta(c *gin.Context) {
-	if err := s.vectorizerReady(); err != nil {
+	if err := s.vectorizerReady(nil); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -129,7 +129,7 @@ func (s *Server) handleVectorizerMeta(c *gin.Context) {
 }
 
 func (s *Server) handleVectorize(c *gin.Context) {
-	if err := s.vectorizerReady(); err != nil {
+	if err := s.vectorizerReady(c); err != nil {
 		s.writeError(c, err)
 		return
 	}
