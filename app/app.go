@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 
+	"golang.org/x/sync/semaphore"
+
 	"imglish/indexer"
 	"imglish/model"
 	"imglish/store"
@@ -68,7 +70,9 @@ type App struct {
 	opts   Options
 	texts  *Coalescer[string, []float32]
 	images *Coalescer[[]float32, []float32]
-	jobs   *jobTable
+	// decodes holds Options.DecodeBudget pixels (prepareImage).
+	decodes *semaphore.Weighted
+	jobs    *jobTable
 	// uploads holds a lock by content id: one upload of a content at a time.
 	uploads keyLock
 

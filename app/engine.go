@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/semaphore"
+
+	"imglish/encoder/preprocess"
 	"imglish/internal/fspath"
 	"imglish/vstore"
 )
@@ -21,6 +24,12 @@ type Options struct {
 	// MaxPixels refuses query images with more pixels before decoding them
 	// (default 50 megapixels).
 	MaxPixels int64
+	// DecodeBudget caps the pixels of query and uploaded images being
+	// decoded at once, summed over all callers (default 64 Mi, as the
+	// indexer's PixelBudget): each decode takes its image's pixel count,
+	// read from the header before any pixel, and waits for room with its
+	// context, so that concurrent large images cannot add up to gigabytes.
+	DecodeBudget int64
 	// Roots are the canonical folders a relative path prefix of a search
 	// filter resolves against (PathPrefixes), outermost first; none: "/".
 	Roots []string
@@ -47,6 +56,9 @@ type Options struct {
 
 // defaultMaxPixels is Options.MaxPixels' default (server's own default too).
 const defaultMaxPixels = 50_000_000
+
+// defaultDecodeBudget is Options.DecodeBudget's default.
+const defaultDecodeBudget = 64 << 20
 
 // Parts are what New builds an App on; the caller keeps and closes them.
 // Encoder is required; Catalog is needed by Search (ErrUnavailable
@@ -93,6 +105,10 @@ func (a *App) start(opts Options) error {
 	if opts.MaxPixels <= 0 {
 		opts.MaxPixels = defaultMaxPixels
 	}
+	if opts.DecodeBudget <= 0 {
+		opts.DecodeBudget = defaultDecodeBudget
+	}
+	a.decodes = semaphore.NewWeighted(opts.DecodeBudget)
 	if len(opts.Roots) == 0 {
 		opts.Roots = []string{"/"}
 	}
@@ -138,11 +154,26 @@ func (a *App) EmbedText(ctx context.Context, text string) ([]float32, error) {
 // (refusing more than Options.MaxPixels) and embeds it, merged with
 // concurrent calls into one encoder batch. It is safe for concurrent use.
 func (a *App) EmbedImage(ctx context.Context, data []byte) ([]float32, error) {
-	px, err := a.enc.PrepareImage(ctx, data, a.opts.MaxPixels)
+	px, err := a.prepareImage(ctx, data)
 	if err != nil {
 		return nil, err
 	}
 	return a.images.Do(ctx, px)
+}
+
+// prepareImage is the Encoder's PrepareImage (refusing more than
+// Options.MaxPixels) within Options.DecodeBudget. An image whose header
+// does not read takes nothing: its decode fails at once with the typed
+// error.
+func (a *App) prepareImage(ctx context.Context, data []byte) ([]float32, error) {
+	if info, err := preprocess.ProbeBytes(data, preprocess.Options{MaxPixels: a.opts.MaxPixels, MaxBytes: int64(len(data)) + 1}); err == nil {
+		weight := max(1, min(int64(info.StoredWidth)*int64(info.StoredHeight), a.opts.DecodeBudget))
+		if err := a.decodes.Acquire(ctx, weight); err != nil {
+			return nil, err
+		}
+		defer a.decodes.Release(weight)
+	}
+	return a.enc.PrepareImage(ctx, data, a.opts.MaxPixels)
 }
 
 // EmbedTexts embeds many texts in encoder-sized chunks, bypassing the

@@ -49,7 +49,7 @@ func (a *App) Upload(ctx context.Context, data []byte) (it Item, created bool, e
 	// The one decode: it refuses what the model cannot read before anything
 	// is written, with the decoder's typed error (format, pixels, corrupt),
 	// and its tensor is what the index embeds.
-	pixels, err := a.enc.PrepareImage(ctx, data, a.opts.MaxPixels)
+	pixels, err := a.prepareImage(ctx, data)
 	if err != nil {
 		return Item{}, false, err
 	}

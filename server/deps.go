@@ -54,7 +54,7 @@ func (s *Server) initDeps() error {
 		return nil
 	}
 	a, err := app.New(app.Parts{Encoder: s.deps.Encoder, Catalog: s.deps.Catalog, Indexer: s.deps.Indexer, AutoTagger: s.deps.AutoTagger},
-		app.Options{MaxPixels: s.opts.MaxPixels, Roots: s.rootDirs, TextBatch: s.batchOpts("text"), ImageBatch: s.batchOpts("image"),
+		app.Options{MaxPixels: s.opts.MaxPixels, DecodeBudget: s.opts.DecodeBudget, Roots: s.rootDirs, TextBatch: s.batchOpts("text"), ImageBatch: s.batchOpts("image"),
 			IndexRoots: s.opts.IndexRoots, UploadDir: s.opts.UploadDir, AutoTags: s.opts.AutoTags, Logger: s.log})
 	if err != nil {
 		return err

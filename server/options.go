@@ -46,6 +46,9 @@ type Options struct {
 	MaxUpload int64 `json:"max_upload"`
 	// MaxPixels caps decoded image size; default 50 megapixels (→ 422).
 	MaxPixels int64 `json:"max_pixels"`
+	// DecodeBudget caps the pixels of query and uploaded images decoded at
+	// once over all requests (app.Options.DecodeBudget; default 64 Mi).
+	DecodeBudget int64 `json:"decode_budget"`
 	// RequestTimeout bounds each request; default 60 s.
 	RequestTimeout Duration `json:"request_timeout"`
 	// BodyTimeout is how long a work route (search, classify, embed,

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"imglish/demo/scene"
+	"imglish/encoder/preprocess"
 	"imglish/indexer"
 	"imglish/store"
 )
@@ -541,5 +542,74 @@ func TestStalledBodies(t *testing.T) {
 	// Declared too large: refused with no byte of the body sent.
 	if st, code := status(send("/v1/images", strconv.Itoa(1<<20+1), "")); st != http.StatusRequestEntityTooLarge || code != "payload_too_large" {
 		t.Errorf("declared body over MaxUpload: %d %q, want 413 payload_too_large", st, code)
+	}
+}
+
+// decodeWatcher is the real model, noting the pixels being prepared at once.
+type decodeWatcher struct {
+	Encoder
+	mu        sync.Mutex
+	now, peak int64
+}
+
+func (d *decodeWatcher) PrepareImage(ctx context.Context, data []byte, maxPixels int64) ([]float32, error) {
+	info, err := preprocess.ProbeBytes(data, preprocess.Options{})
+	if err != nil {
+		return nil, err
+	}
+	px := int64(info.StoredWidth) * int64(info.StoredHeight)
+	d.mu.Lock()
+	d.now += px
+	d.peak = max(d.peak, d.now)
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.now -= px
+		d.mu.Unlock()
+	}()
+	time.Sleep(50 * time.Millisecond) // a large decode's time, so that requests overlap
+	return d.Encoder.PrepareImage(ctx, data, maxPixels)
+}
+
+// TestDecodeBudget: query images and uploads decode within DecodeBudget
+// pixels summed over requests; with room for one image (a budget of 1: an
+// image takes at most the whole budget), eight concurrent requests within
+// max_in_flight decode one at a time, and all succeed.
+func TestDecodeBudget(t *testing.T) {
+	const n = 8
+	w := &decodeWatcher{}
+	e := newEnv(t, envConfig{scenes: 2, opts: Options{MaxInFlight: 2 * n, DecodeBudget: 1}, encoder: func(m *Model) Encoder {
+		w.Encoder = m
+		return w
+	}})
+	fresh := freshScenes(t, t.TempDir(), 77, n/2)
+	var peakWant int64
+	var wg sync.WaitGroup
+	for i := range n {
+		path, want := "/v1/search", http.StatusOK
+		img, err := os.ReadFile(e.scenePath(i % 2))
+		if i%2 == 1 {
+			path, want = "/v1/images", http.StatusCreated // a new image
+			img, err = os.ReadFile(fresh[i/2])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := preprocess.ProbeBytes(img, preprocess.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		peakWant = max(peakWant, int64(info.StoredWidth)*int64(info.StoredHeight))
+		body := multipartBody(t, nil, map[string][]byte{"image": img})
+		wg.Go(func() {
+			var resp map[string]any
+			if st, _ := e.call("POST", path, writeKey, body, &resp); st != want {
+				t.Errorf("%s: status %d, want %d", path, st, want)
+			}
+		})
+	}
+	wg.Wait()
+	if w.peak > peakWant {
+		t.Errorf("peak %d pixels decoding at once, want one image's (at most %d)", w.peak, peakWant)
 	}
 }

@@ -154,8 +154,8 @@ func (s *Server) handleVectorize(c *gin.Context) {
 			return nil
 		})
 	}
-	// Images one at a time: the request holds one admission slot, and
-	// MaxInFlight bounds decodes (each up to MaxPixels) by counting requests.
+	// Images one at a time: the request holds one admission slot, and the
+	// App's DecodeBudget bounds the pixels decoded at once.
 	// Weaviate sends one object's image per request, so images of different
 	// objects still share encoder batches through the coalescer.
 	g.Go(func() error {

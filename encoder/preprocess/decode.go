@@ -510,6 +510,19 @@ func Probe(r io.Reader, opts Options) (Info, error) {
 	return h.info, nil
 }
 
+// ProbeBytes is Probe of an image already in memory, without copying it.
+func ProbeBytes(b []byte, opts Options) (Info, error) {
+	opts = opts.withDefaults()
+	if int64(len(b)) > opts.MaxBytes {
+		return Info{}, &Error{Op: "read", Err: fmt.Errorf("read image: more than %d bytes: %w", opts.MaxBytes, ErrTooLarge)}
+	}
+	h, err := probe(b, opts)
+	if err != nil {
+		return Info{}, &Error{Op: "probe", Err: err}
+	}
+	return h.info, nil
+}
+
 // Reader decodes an image from r and returns its model input: a CHW float32
 // tensor of 3·Size·Size values (see Tensor). It is safe for concurrent use.
 func Reader(ctx context.Context, r io.Reader, opts Options) ([]float32, Info, error) {
