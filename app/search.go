@@ -135,6 +135,9 @@ func validateSearch(req *SearchRequest) error {
 		if req.Sort == "date" {
 			return fmt.Errorf("%w: text collections sort by relevance only", ErrInvalid)
 		}
+		if f := req.Filter; f.PathPrefix != "" || !f.After.IsZero() || !f.Before.IsZero() || f.Camera != "" || f.Tags != nil || f.IDs != nil {
+			return fmt.Errorf("%w: filter applies to images; a text collection takes none", ErrInvalid)
+		}
 	default:
 		return fmt.Errorf("%w: target must be images or texts", ErrInvalid)
 	}

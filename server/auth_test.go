@@ -72,6 +72,8 @@ func TestAuthOnEveryWriteRoute(t *testing.T) {
 		{"bearer read", "Authorization", "Bearer " + readKey, 200},
 		{"x-api-key write", "X-API-Key", writeKey, 200},
 		{"basic", "Authorization", "Basic " + readKey, 401},
+		{"bearer in lower case", "Authorization", "bearer " + readKey, 200},
+		{"bearer without a key", "Authorization", "Bearer ", 401},
 	} {
 		req, _ := http.NewRequest("POST", e.ts.URL+"/v1/embed", strings.NewReader(`{"texts":["a"]}`))
 		if tc.header != "" {

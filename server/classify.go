@@ -42,6 +42,10 @@ func (s *Server) handleClassify(c *gin.Context) {
 	case "multipart":
 		var files [][]byte
 		if files, err = s.multipartFiles(c, "image"); err == nil {
+			if len(files) > 1 {
+				err = fmt.Errorf("%w: one image per classification, got %d", ErrBadRequest, len(files))
+				break
+			}
 			if len(files) > 0 {
 				req.ImageBytes = files[0]
 			}

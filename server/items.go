@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/image/draw"
@@ -76,10 +77,31 @@ func (s *Server) handleOriginal(c *gin.Context) {
 		s.writeError(c, fmt.Errorf("seek original: %w", err))
 		return
 	}
-	c.Header("Content-Type", http.DetectContentType(head[:n]))
+	ct := http.DetectContentType(head[:n])
+	if ct == "application/octet-stream" {
+		// Formats the standard sniffer does not know (TIFF): the media
+		// type the indexer recorded from the decoder.
+		if it, err := s.app.Item(c.Request.Context(), c.Param("id")); err == nil && strings.HasPrefix(it.MediaType, "image/") {
+			ct = it.MediaType
+		}
+	}
+	c.Header("Content-Type", ct)
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Header("Content-Security-Policy", "default-src 'none'")
 	http.ServeContent(c.Writer, c.Request, "", f.ModTime, f)
+}
+
+// etagMatches reports whether an If-None-Match header names etag: "*", or
+// a list holding it, weak or strong (If-None-Match compares weakly, RFC
+// 9110 §13.1.2).
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // thumbPath is the cache file of an item's thumbnail, keyed by content hash
@@ -101,7 +123,7 @@ func (s *Server) handleThumbnail(c *gin.Context) {
 	etag := `"` + filepath.Base(path) + `"`
 	c.Header("ETag", etag)
 	c.Header("Cache-Control", "private, max-age=86400")
-	if match := c.GetHeader("If-None-Match"); match != "" && match == etag {
+	if etagMatches(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		return
 	}

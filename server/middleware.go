@@ -146,7 +146,9 @@ func presentedKey(c *gin.Context) string {
 	if v := c.GetHeader("X-API-Key"); v != "" {
 		return v
 	}
-	if v, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer "); ok {
+	// The scheme is case-insensitive (RFC 9110 §11.1).
+	scheme, v, ok := strings.Cut(strings.TrimSpace(c.GetHeader("Authorization")), " ")
+	if ok && strings.EqualFold(scheme, "Bearer") {
 		return strings.TrimSpace(v)
 	}
 	return ""

@@ -58,6 +58,10 @@ func TestErrorMessagesNameTheField(t *testing.T) {
 		{"unknown nested field", "POST", "/v1/search", jsonBody(`{"query":[{"text":"a","wieght":2}]}`), 400, `unknown field "query[0].wieght" (this object takes image, image_id, text, vector, weight)`},
 		{"object for array", "POST", "/v1/search", jsonBody(`{"query":{"text":"a"}}`), 400, `field "query": expected an array, got an object`},
 		{"array for object", "POST", "/v1/search", jsonBody(`{"text":"a","filter":[]}`), 400, `field "filter": expected an object, got an array`},
+		{"filter on texts", "POST", "/v1/search", jsonBody(`{"text":"a","target":"texts","collection":"c1","filter":{"camera":"x"}}`), 400, "a text collection takes none"},
+		{"two images to classify", "POST", "/v1/classify", rawBody{[]byte("--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\nA\r\n" +
+			"--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"b.png\"\r\n\r\nB\r\n--x\r\nContent-Disposition: form-data; name=\"labels\"\r\n\r\na,b\r\n--x--\r\n"),
+			"multipart/form-data; boundary=x"}, 400, "one image per classification, got 2"},
 		{"bad date", "POST", "/v1/search", jsonBody(`{"text":"a","filter":{"after":"yesterday"}}`), 400, `field "filter.after": expected a date-time string in RFC 3339 form`},
 		{"number for date", "POST", "/v1/search", jsonBody(`{"text":"a","filter":{"before":1714521600}}`), 400, `field "filter.before": expected a date-time string`},
 		{"tag not a string", "POST", "/v1/search", jsonBody(`{"text":"a","filter":{"tags":["x",{}]}}`), 400, `field "filter.tags[1]": expected a string, got an object`},
