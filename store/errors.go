@@ -32,6 +32,11 @@ var (
 	ErrBatchTooLarge = vstore.ErrBatchTooLarge
 	// ErrNotEmpty means Restore was pointed at a directory holding data.
 	ErrNotEmpty = errors.New("directory not empty")
+	// ErrNotBackup means Restore was given something that is not a complete
+	// backup made by Backup: an empty or truncated file, bytes that are not
+	// Badger's stream backup format, or a Badger backup with no imglish
+	// schema record. Restore leaves the target directory as it found it.
+	ErrNotBackup = errors.New("not an imglish backup")
 	// ErrLocked means another process, or another DB in this process, has
 	// the store open in a mode that excludes this Open (a writer excludes
 	// everyone; readers exclude a writer). Open returns it as a *LockedError

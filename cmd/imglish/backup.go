@@ -46,7 +46,10 @@ func refuseRemote(g *globals, cmd string) error {
 // the store in --data (Badger's stream backup format). The store holds
 // everything the API shows (label sets and uploaded originals included, see
 // server/state.go), so no file beside it is needed; thumbnails are a cache.
-// Badger locks the directory, so run it while no server uses the store.
+// It opens the store read-only: it runs beside other readers but not while
+// a writer (`imglish serve`, `imglish index`) holds the store, and a data
+// dir with no store fails with store.ErrNoStore, creating nothing (a
+// writable open created an empty store there and backed that up).
 // With --backend weaviate it refuses (errRemoteBackup), naming Weaviate's
 // own backups.
 func newBackupCmd(g *globals) *cobra.Command {
@@ -62,7 +65,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 			if out == "" {
 				return errors.New("backup: --out is required")
 			}
-			db, err := openStore(cmd.Context(), g, store.Options{}, "a backup needs the store to itself")
+			db, err := openStore(cmd.Context(), g, store.Options{ReadOnly: true}, "a backup cannot read the store while it writes")
 			if err != nil {
 				return err
 			}
@@ -79,8 +82,9 @@ func newBackupCmd(g *globals) *cobra.Command {
 }
 
 // newRestoreCmd is `imglish restore FILE`: loads a backup into --data,
-// which must not hold a store yet. With --backend weaviate it refuses
-// (errRemoteBackup).
+// which must not hold a store yet. A FILE that is no complete backup fails
+// with store.ErrNotBackup and leaves --data as it was. With --backend
+// weaviate it refuses (errRemoteBackup).
 func newRestoreCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "restore FILE",
