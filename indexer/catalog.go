@@ -27,7 +27,18 @@ type fileRecord struct {
 	ModTime int64 // unix nanoseconds
 	Hash    Hash  // content; zero for an error record
 	Err     string
-	hadErr  bool // an error record exists for Path (to be cleared when it indexes)
+	// Sticky marks an error record whose Err is the content's (see
+	// contentError): the path is skipped until its size or mtime change.
+	// Any other error record is retried on every run.
+	Sticky bool
+	hadErr bool // an error record exists for Path (to be cleared when it indexes)
+}
+
+// unchanged reports whether the walk may skip e, whose record is rec: the
+// file has the size and mtime recorded, and the record is not an error
+// that may pass (a non-sticky one).
+func unchanged(rec fileRecord, e fileEntry) bool {
+	return rec.Size == e.Size && rec.ModTime == e.ModTime && (rec.Err == "" || rec.Sticky)
 }
 
 // newItem is a content hash's first vector in a space.

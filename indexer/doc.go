@@ -5,9 +5,11 @@
 // # Pipeline
 //
 // A walker lists regular files under each root (recursively, in lexical order)
-// and drops those whose (path, size, mtime) match the store's record: unchanged
+// and drops those whose (path, size, mtime) match the store's record (unless
+// it records a failure that may pass, see Rules of the walk): unchanged
 // files are never opened. The rest go through a bounded queue to Workers
-// goroutines that read each file, sniff its format by content, hash it
+// goroutines that read each file, sniff its format from its first bytes
+// (reading and allocating the rest only for an image), hash it
 // (xxh3-128) and, only when no vector for that content exists yet in the
 // model's space and no other worker is already embedding it, decode and
 // preprocess it into the encoder's input tensor. Concurrent decodes are capped by
@@ -57,9 +59,14 @@
 // neither to files nor to folders: this rules out loops, and it keeps an index
 // job inside the folder it was allowed to read (the server's allow-list).
 // A root given as a symlink is resolved once. Devices, sockets and FIFOs are
-// skipped. Images are recognised by content, never by extension; a file that is
-// not an image, or that is corrupt or too large, is recorded with its reason
-// (Errors lists them) and retried only when its size or mtime changes.
+// skipped. Images are recognised by content, never by extension, from their
+// first bytes before the rest is read: an ISO-BMFF file (HEIF, AVIF, but also
+// MP4, MOV and 3GP videos) counts only with an image brand in its ftyp box.
+// A file that is not an image, or that is corrupt or too large, is recorded
+// with its reason (Errors lists them) and retried only when its size or mtime
+// changes. A file that could not be read (permission denied, an I/O error, a
+// read cut short) is recorded too, but retried on every run: chmod, which
+// makes it readable, changes neither its size nor its mtime.
 //
 // # Store layout and model spaces
 //

@@ -3,6 +3,8 @@ package indexer
 import (
 	"errors"
 	"fmt"
+
+	"imglish/encoder/preprocess"
 )
 
 var (
@@ -47,3 +49,25 @@ func (e *FileError) Error() string {
 
 // Unwrap returns the underlying error, nil for records read back from the store.
 func (e *FileError) Unwrap() error { return e.Err }
+
+// contentError reports whether err, why a file could not be indexed, is a
+// property of the file's content — not an image (ErrNotImage), larger than
+// Options.MaxFileBytes, or refused by preprocess as unsupported, corrupt or
+// too many pixels — which reading the same bytes again cannot change. Such
+// an error record is sticky: the walk skips the file until its size or
+// mtime change.
+//
+// Every other error may pass without touching the file (a permission
+// granted by chmod, which changes neither; EIO, EAGAIN or EBUSY; a read cut
+// short; a file replaced during the walk; a cancelled context; an error not
+// known here), so its record only reports it and the file is retried on
+// every run: a file once unreadable stayed failed forever when every error
+// record was sticky.
+func contentError(err error) bool {
+	for _, kind := range []error{ErrNotImage, ErrFileTooLarge, preprocess.ErrUnsupported, preprocess.ErrCorrupt, preprocess.ErrTooLarge} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
+}

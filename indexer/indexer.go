@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -144,6 +146,9 @@ type Indexer struct {
 	// cheap is the encoder time per image under which Options.Encoders'
 	// default adds a second encoder (cheapImage; tests move it).
 	cheap time.Duration
+	// open opens a file for a run to read (openFile; tests inject read
+	// faults that root, which ignores permissions, cannot cause).
+	open func(name string) (fs.File, error)
 }
 
 // New validates opts and returns an Indexer writing into opts.Store with
@@ -232,7 +237,16 @@ func newIndexer(opts Options, cat catalog, codec imageCodec) (*Indexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Indexer{opts: opts, cat: cat, codec: codec, rules: r, commitMu: make(chan struct{}, 1), cheap: cheapImage}, nil
+	return &Indexer{opts: opts, cat: cat, codec: codec, rules: r, commitMu: make(chan struct{}, 1), cheap: cheapImage, open: openFile}, nil
+}
+
+// openFile is Indexer.open's default: os.Open.
+func openFile(name string) (fs.File, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err // not a typed nil *os.File in the interface
+	}
+	return f, nil
 }
 
 // defaultWorkers is Options.Workers' default: one per CPU.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,6 +314,15 @@ func TestCancel(t *testing.T) {
 	e := newEnv(t, Options{BatchSize: 2, Workers: 2})
 	root := t.TempDir()
 	collection(t, root, 40, 3)
+	// Encoder calls after the first wait for the cancel, so that the run
+	// cannot finish first however fast the machine is.
+	var hold atomic.Bool
+	hold.Store(true)
+	e.enc.before = func(ctx context.Context, call int64, _ int) {
+		if call > 1 && hold.Load() {
+			<-ctx.Done()
+		}
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	var sum Summary
@@ -339,8 +349,9 @@ func TestCancel(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 	if sum.Embedded == 0 || sum.Embedded == 40 {
-		t.Logf("cancelled after %d of 40 (timing)", sum.Embedded)
+		t.Errorf("cancelled after %d of 40, want some and not all", sum.Embedded)
 	}
+	hold.Store(false)
 	sum = e.run(root)
 	if got := e.enc.images.Load(); got != 40 {
 		t.Errorf("encoder embedded %d images over both runs, want 40", got)

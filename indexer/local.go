@@ -25,6 +25,7 @@ type localRecord struct {
 	ModTime int64  `json:"mtime_ns"`
 	Hash    string `json:"hash,omitempty"` // hex; empty for an error record
 	Err     string `json:"err,omitempty"`
+	Sticky  bool   `json:"sticky,omitempty"` // fileRecord.Sticky; without it an error is retried
 }
 
 // localCatalog is the catalog of an indexer whose Store is shared by
@@ -85,7 +86,7 @@ func (c *localCatalog) key(p string) string {
 }
 
 func encodeLocal(r fileRecord) []byte {
-	lr := localRecord{Size: r.Size, ModTime: r.ModTime, Err: r.Err}
+	lr := localRecord{Size: r.Size, ModTime: r.ModTime, Err: r.Err, Sticky: r.Sticky}
 	if r.Err == "" {
 		lr.Hash = r.Hash.String()
 	}
@@ -101,7 +102,7 @@ func (c *localCatalog) lookup(ctx context.Context, p string) (fileRecord, bool, 
 		case err == nil:
 			var lr localRecord
 			if json.Unmarshal(v, &lr) == nil {
-				r := fileRecord{Path: p, Size: lr.Size, ModTime: lr.ModTime, Err: lr.Err, hadErr: lr.Err != ""}
+				r := fileRecord{Path: p, Size: lr.Size, ModTime: lr.ModTime, Err: lr.Err, Sticky: lr.Sticky, hadErr: lr.Err != ""}
 				if lr.Err != "" {
 					return r, true, nil
 				}

@@ -1,14 +1,57 @@
 package indexer
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
 
-// sniffLen is how much of a file is read before deciding whether to read the rest.
+// sniffLen is how much of a file is read before deciding whether to read the
+// rest: enough for every signature below and an ISO-BMFF ftyp box with up to
+// 12 compatible brands (real HEIC and AVIF files list 2 to 8).
 const sniffLen = 64
 
-// looksLikeImage is a cheap prefilter on a file's first bytes, so that a 4 GB
-// video in a photo folder is rejected after reading 64 bytes rather than
-// hashed in full. It recognises every container preprocess might decode
-// (including ones it may refuse, such as HEIF/AVIF); preprocess has the final say.
+// maxFtypLen bounds the ISO-BMFF ftyp box that readHead reads past sniffLen
+// to see all its compatible brands: 254 brands, far more than any encoder
+// writes, so that a box claiming gigabytes cannot make the sniff read them.
+const maxFtypLen = 1024
+
+// readHead reads a file's first bytes for looksLikeImage, from r positioned
+// at its start; size is the file's size as stat saw it, which bounds the
+// read. That is sniffLen bytes, and the rest of an ISO-BMFF ftyp box that
+// is longer (up to maxFtypLen), whose brands past sniffLen may be the one
+// naming an image format. A file that shrank since the stat gives fewer
+// bytes, not an error; an empty one gives io.EOF.
+func readHead(r io.Reader, size int64) ([]byte, error) {
+	head := make([]byte, min(size, sniffLen))
+	n, err := io.ReadFull(r, head)
+	switch {
+	case err == nil && n == 0:
+		return nil, io.EOF // the stat said empty
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return head[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	box := ftypLen(head)
+	if box <= int64(n) || box > maxFtypLen {
+		return head, nil
+	}
+	head = append(head, make([]byte, min(box, size)-int64(n))...)
+	m, err := io.ReadFull(r, head[n:])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return head[:n+m], nil
+}
+
+// looksLikeImage is a cheap prefilter on a file's first bytes (readHead), so
+// that a 4 GB video in a photo folder is rejected after reading 64 bytes
+// rather than read and hashed in full. It recognises every container
+// preprocess might decode (including ones it may refuse, such as HEIF/AVIF);
+// preprocess has the final say.
 func looksLikeImage(head []byte) bool {
 	switch {
 	case bytes.HasPrefix(head, []byte{0xFF, 0xD8, 0xFF}): // JPEG
@@ -18,9 +61,80 @@ func looksLikeImage(head []byte) bool {
 	case bytes.HasPrefix(head, []byte("BM")):
 	case bytes.HasPrefix(head, []byte("II*\x00")), bytes.HasPrefix(head, []byte("MM\x00*")): // TIFF
 	case bytes.HasPrefix(head, []byte("II+\x00")), bytes.HasPrefix(head, []byte("MM\x00+")): // BigTIFF
-	case len(head) >= 12 && bytes.Equal(head[4:8], []byte("ftyp")): // HEIF/AVIF family
+	case isFtyp(head):
+		// ISO-BMFF is also the container of every phone video (MP4, MOV,
+		// 3GP): only a brand of the HEIF family makes it an image.
+		return ftypImage(head)
 	default:
 		return false
 	}
 	return true
+}
+
+// notImage is why looksLikeImage refused head, for the error record.
+func notImage(head []byte) error {
+	if isFtyp(head) {
+		return fmt.Errorf("%w: ISO-BMFF file of brand %q without an image brand (a video?)", ErrNotImage, head[8:12])
+	}
+	return fmt.Errorf("%w: unknown signature", ErrNotImage)
+}
+
+// imageBrands are the ISO-BMFF brands that make a file an image or an image
+// sequence, after libheif's heif_brands.h: the HEIF structural brands
+// (ISO/IEC 23008-12:2022 §10: mif1, mif2, msf1; mif3 is the low-overhead
+// ftyp+mini form, whose coding brand is the minor version), the coding
+// brands of HEVC (Annex B), AVC (Annex E), JPEG (Annex H), VVC (Annex L)
+// and EVC (Annex M), JPEG 2000 in HEIF (ISO/IEC 15444-16) and AV1 (AVIF).
+//
+// MIAF's brands (miaf and its profiles MiHE, MiHB, MA1B, MA1A, …) and 1pic
+// are left out: they are constraints a HEIF file declares beside one of
+// these (MIAF requires mif1 or msf1), so alone they name no image. Nor do
+// the general brands (isom, iso2…iso9, mp41, mp42, qt, 3gp4, …), which
+// libheif accepts for image sequences stored like videos: they are what
+// every phone video declares.
+var imageBrands = map[string]bool{
+	"mif1": true, "mif2": true, "mif3": true, "msf1": true,
+	"heic": true, "heix": true, "heim": true, "heis": true,
+	"hevc": true, "hevx": true, "hevm": true, "hevs": true,
+	"avci": true, "avcs": true,
+	"jpeg": true, "jpgs": true,
+	"vvic": true, "vvis": true,
+	"evbi": true, "evmi": true, "evbs": true, "evms": true,
+	"j2ki": true, "j2is": true,
+	"avif": true, "avis": true,
+}
+
+// isFtyp reports whether head starts with an ISO-BMFF ftyp box that holds at
+// least its major brand and minor version (16 bytes).
+func isFtyp(head []byte) bool {
+	return len(head) >= 16 && bytes.Equal(head[4:8], []byte("ftyp")) && ftypLen(head) >= 16
+}
+
+// ftypLen is the size the ftyp box at the start of head declares, 0 when
+// head does not start with one. A size of 0 ("to the end of the file") or 1
+// (a 64-bit size follows) is absurd for an ftyp box and read as 0.
+func ftypLen(head []byte) int64 {
+	if len(head) < 8 || !bytes.Equal(head[4:8], []byte("ftyp")) {
+		return 0
+	}
+	if n := binary.BigEndian.Uint32(head); n >= 8 {
+		return int64(n)
+	}
+	return 0
+}
+
+// ftypImage reports whether the ftyp box at the start of head names an
+// image brand (imageBrands) as its major brand or, within the box and head,
+// as a compatible brand.
+func ftypImage(head []byte) bool {
+	if imageBrands[string(head[8:12])] {
+		return true
+	}
+	end := min(int64(len(head)), ftypLen(head))
+	for i := int64(16); i+4 <= end; i += 4 {
+		if imageBrands[string(head[i:i+4])] {
+			return true
+		}
+	}
+	return false
 }

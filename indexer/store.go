@@ -24,6 +24,10 @@ type errorValue struct {
 	Size    int64  `json:"size"`
 	ModTime int64  `json:"mtime_ns"`
 	Reason  string `json:"reason"`
+	// Sticky is fileRecord.Sticky. A record without it — a failure that
+	// may pass, or one written before the flag existed, whatever its
+	// cause — is retried by the next run, which records the file afresh.
+	Sticky bool `json:"sticky,omitempty"`
 }
 
 // storeCatalog maps the indexer's records onto a vstore.Store: one item
@@ -97,7 +101,7 @@ func (c *storeCatalog) lookup(_ context.Context, p string) (fileRecord, bool, er
 	if err := json.Unmarshal(v, &ev); err != nil {
 		return fileRecord{}, false, nil // unreadable: retry the file
 	}
-	return fileRecord{Path: p, Size: ev.Size, ModTime: ev.ModTime, Err: ev.Reason, hadErr: true}, true, nil
+	return fileRecord{Path: p, Size: ev.Size, ModTime: ev.ModTime, Err: ev.Reason, Sticky: ev.Sticky, hadErr: true}, true, nil
 }
 
 func (c *storeCatalog) rangeFiles(ctx context.Context, prefix string, fn func(fileRecord) error) error {
@@ -123,7 +127,7 @@ func (c *storeCatalog) rangeFiles(ctx context.Context, prefix string, fn func(fi
 		}
 		var ev errorValue
 		_ = json.Unmarshal(val, &ev)
-		ferr = fn(fileRecord{Path: p, Size: ev.Size, ModTime: ev.ModTime, Err: ev.Reason, hadErr: true})
+		ferr = fn(fileRecord{Path: p, Size: ev.Size, ModTime: ev.ModTime, Err: ev.Reason, Sticky: ev.Sticky, hadErr: true})
 		return ferr == nil
 	})
 	return errors.Join(err, ferr)
@@ -233,7 +237,7 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 			if err := unlink(f.Path, ""); err != nil {
 				return err
 			}
-			val, _ := json.Marshal(errorValue{Size: f.Size, ModTime: f.ModTime, Reason: f.Err})
+			val, _ := json.Marshal(errorValue{Size: f.Size, ModTime: f.ModTime, Reason: f.Err, Sticky: f.Sticky})
 			if len(errValuePrefix)+len(f.Path) <= vstore.MaxIDLen {
 				sb.SetValue(errValuePrefix+f.Path, val)
 			}
