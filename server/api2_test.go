@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/jpeg"
 	"imglish/store"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -697,5 +698,37 @@ func TestAdmissionQueue(t *testing.T) {
 	slow := newEnv(t, envConfig{scenes: 1, opts: Options{MaxInFlight: 1, RequestTimeout: Duration(time.Nanosecond)}})
 	if st, _ := slow.call("POST", "/v1/search", readKey, map[string]any{"text": "a"}, nil); st != http.StatusGatewayTimeout {
 		t.Errorf("expired while queued or running: %d, want 504", st)
+	}
+}
+
+// TestHeadAnswersAsGet: every GET route answers HEAD with the GET's status
+// and headers and no body (RFC 9110 §9.3.2); a route without GET still
+// answers 405.
+func TestHeadAnswersAsGet(t *testing.T) {
+	e := newEnv(t, envConfig{scenes: 1})
+	id := e.itemID(0)
+	for _, tc := range []struct {
+		path   string
+		status int
+		ct     string
+	}{
+		{"/healthz", 200, "application/json"},
+		{"/", 200, "text/html"},
+		{"/v1/items/" + id, 200, "application/json"},
+		{"/v1/items/" + id + "/thumbnail", 200, "image/jpeg"},
+		{"/v1/items/nope", 404, "application/json"},
+		{"/v1/search", 405, "application/json"},
+	} {
+		req, _ := http.NewRequest(http.MethodHead, e.ts.URL+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer "+readKey)
+		resp, err := e.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ct) || len(body) != 0 {
+			t.Errorf("HEAD %s: %d %q, %d body bytes; want %d %s and no body", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), tc.status, tc.ct)
+		}
 	}
 }

@@ -153,6 +153,9 @@ func (sc *specChecker) check(r *http.Request, status int, header http.Header, bo
 	u.Scheme, u.Host, u.User = "", "", nil
 	r = r.Clone(r.Context())
 	r.URL = &u
+	if r.Method == http.MethodHead {
+		r.Method = http.MethodGet // every GET route answers HEAD as GET (headAsGet)
+	}
 	route, params, err := sc.router.FindRoute(r)
 	for _, v := range params {
 		if v == "" {

@@ -91,7 +91,21 @@ func New(deps Deps, opts Options) (*Server, error) {
 }
 
 // Handler returns the HTTP handler (for httptest or a custom listener).
-func (s *Server) Handler() http.Handler { return s.engine }
+func (s *Server) Handler() http.Handler { return headAsGet(s.engine) }
+
+// headAsGet answers HEAD as GET on every route (RFC 9110 §9.3.2: the same
+// status and headers), which gin does not do by itself: the request is
+// routed as a GET, and net/http, which knows the request was a HEAD, sends
+// no body.
+func headAsGet(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			r = r.Clone(r.Context())
+			r.Method = http.MethodGet
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // Addr is the configured listen address.
 func (s *Server) Addr() string { return s.opts.Addr }
@@ -144,7 +158,7 @@ func (s *Server) serve(ctx context.Context, ln, vln net.Listener, ready func(add
 			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		}
 	}
-	servers := []*http.Server{httpServer(s.engine)}
+	servers := []*http.Server{httpServer(s.Handler())}
 	listeners := []net.Listener{ln}
 	if vln != nil {
 		servers = append(servers, httpServer(s.vecEngine))
