@@ -173,6 +173,12 @@ func (s *Server) require(scope Scope) gin.HandlerFunc {
 		}
 		name, have, ok := s.keys.lookup(key)
 		if !ok {
+			// A wrong key counts against its address's budget, so that
+			// keys cannot be guessed faster than the rate limit.
+			if s.rl != nil && !s.rl.allow("ip:"+c.ClientIP(), time.Now()) {
+				s.writeError(c, ErrRateLimited)
+				return
+			}
 			s.writeError(c, ErrUnauthorized)
 			return
 		}

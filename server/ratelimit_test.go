@@ -83,6 +83,18 @@ func TestRateLimitDefaults(t *testing.T) {
 	if got := send(perKey, 5, clients[:1], nil); got[0] == 0 {
 		t.Errorf("one key past its burst: no 429 in 5 requests")
 	}
+	// Wrong keys spend their address's budget: guessing is rate-limited too.
+	guesses := make([]string, 15)
+	for i := range guesses {
+		guesses[i] = fmt.Sprintf("guess-%02d-0123456789abcdef", i)
+	}
+	limited := 0
+	for i := range guesses {
+		limited += send(perKey, 1, guesses[i:i+1], nil)[0]
+	}
+	if limited != len(guesses)-10 {
+		t.Errorf("%d wrong keys from one address, burst 10: %d answered 429, want %d", len(guesses), limited, len(guesses)-10)
+	}
 	for _, tc := range []struct {
 		name    string
 		proxies []string
