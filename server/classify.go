@@ -31,7 +31,7 @@ func (s *Server) handleClassify(c *gin.Context) {
 		return
 	}
 	var req classifyRequest
-	kind, err := bodyKind(c)
+	kind, err := bodyKind(c, "application/json or multipart/form-data")
 	if err != nil {
 		s.writeError(c, err)
 		return

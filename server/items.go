@@ -200,7 +200,7 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	kind, err := bodyKind(c)
+	kind, err := bodyKind(c, "multipart/form-data or image/*")
 	if err != nil {
 		s.writeError(c, err)
 		return

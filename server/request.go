@@ -20,8 +20,9 @@ const maxTextLen = app.MaxTextLen
 // validName is app.ValidName (the names the store accepts).
 func validName(kind, s string) error { return app.ValidName(kind, s) }
 
-// bodyKind classifies the request body by Content-Type.
-func bodyKind(c *gin.Context) (string, error) {
+// bodyKind classifies the request body by Content-Type; takes, what the
+// route accepts, is named when the type is none of them.
+func bodyKind(c *gin.Context, takes string) (string, error) {
 	ct := c.GetHeader("Content-Type")
 	if ct == "" {
 		return "json", nil
@@ -38,13 +39,13 @@ func bodyKind(c *gin.Context) (string, error) {
 	case strings.HasPrefix(mt, "image/") || mt == "application/octet-stream":
 		return "raw", nil
 	default:
-		return "", fmt.Errorf("%w: content type %q (want application/json or multipart/form-data)", ErrUnsupportedType, mt)
+		return "", fmt.Errorf("%w: content type %q (this route takes %s)", ErrUnsupportedType, mt, takes)
 	}
 }
 
 // readJSON decodes a JSON request body.
 func readJSON(c *gin.Context, v any) error {
-	kind, err := bodyKind(c)
+	kind, err := bodyKind(c, "application/json")
 	if err != nil {
 		return err
 	}

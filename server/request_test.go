@@ -58,6 +58,7 @@ func TestErrorMessagesNameTheField(t *testing.T) {
 		{"unknown nested field", "POST", "/v1/search", jsonBody(`{"query":[{"text":"a","wieght":2}]}`), 400, `unknown field "query[0].wieght" (this object takes image, image_id, text, vector, weight)`},
 		{"object for array", "POST", "/v1/search", jsonBody(`{"query":{"text":"a"}}`), 400, `field "query": expected an array, got an object`},
 		{"array for object", "POST", "/v1/search", jsonBody(`{"text":"a","filter":[]}`), 400, `field "filter": expected an object, got an array`},
+		{"text to upload", "POST", "/v1/images", rawBody{[]byte("hello"), "text/plain"}, 415, `content type "text/plain" (this route takes multipart/form-data or image/*)`},
 		{"filter on texts", "POST", "/v1/search", jsonBody(`{"text":"a","target":"texts","collection":"c1","filter":{"camera":"x"}}`), 400, "a text collection takes none"},
 		{"two images to classify", "POST", "/v1/classify", rawBody{[]byte("--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\nA\r\n" +
 			"--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"b.png\"\r\n\r\nB\r\n--x\r\nContent-Disposition: form-data; name=\"labels\"\r\n\r\na,b\r\n--x--\r\n"),

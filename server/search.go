@@ -49,7 +49,7 @@ func (s *Server) handleSearch(c *gin.Context) {
 // readSearch parses JSON, or multipart with a "query" JSON field and "image" files.
 func (s *Server) readSearch(c *gin.Context) (SearchRequest, error) {
 	var req SearchRequest
-	kind, err := bodyKind(c)
+	kind, err := bodyKind(c, "application/json or multipart/form-data")
 	if err != nil {
 		return req, err
 	}
