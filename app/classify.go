@@ -269,7 +269,7 @@ func (a *App) Classify(ctx context.Context, req ClassifyRequest) (ClassifyRespon
 		if err := ValidName("image_id", req.ImageID); err != nil {
 			return resp, err
 		}
-		img, err = a.cat.Vector(ctx, req.ImageID)
+		img, err = a.imageVector(ctx, req.ImageID)
 	case req.Image != "":
 		var b []byte
 		if b, err = DecodeBase64(req.Image); err == nil {

@@ -147,6 +147,13 @@ func (a *App) ready() error {
 // EmbedText embeds one text, merged with concurrent calls into one encoder
 // batch. It is safe for concurrent use.
 func (a *App) EmbedText(ctx context.Context, text string) ([]float32, error) {
+	// A text the encoder refuses is refused here, alone: in a coalesced
+	// batch it would fail its batch mates' requests too.
+	if tc, ok := a.enc.(textChecker); ok {
+		if err := tc.CheckText(text); err != nil {
+			return nil, err
+		}
+	}
 	return a.texts.Do(ctx, text)
 }
 

@@ -53,23 +53,28 @@ func (m *Model) EmbedImages(ctx context.Context, imgs [][]float32) ([][]float32,
 	return vecs, err
 }
 
+// errEmptyText is model.ErrEmptyText in the request's terms.
+var errEmptyText = errors.New("nothing to embed once normalised (only spaces, control or zero-width characters)")
+
 // CheckText tokenises text without running the model: an error wraps
 // ErrInvalid when the text has no pieces (see textChecker).
 func (m *Model) CheckText(text string) error {
 	_, err := m.m.Tokenize(text)
 	if errors.Is(err, model.ErrEmptyText) {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", ErrInvalid, errEmptyText)
 	}
 	return err
 }
 
 // EmbedTexts tokenises and embeds texts as one encoder batch. A text longer
 // than the model's window (ModelInfo.MaxTokens) keeps its first pieces, as
-// every other door and the official code truncate.
+// every other door and the official code truncate. A text with no pieces
+// is ErrInvalid naming it (1-based), before the encoder runs.
 func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([][]float32, error) {
-	vecs, err := m.m.EmbedTexts(ctx, texts)
-	if errors.Is(err, model.ErrEmptyText) {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	for i, t := range texts {
+		if err := m.CheckText(t); err != nil {
+			return nil, fmt.Errorf("text %d: %w", i+1, err)
+		}
 	}
-	return vecs, err
+	return m.m.EmbedTexts(ctx, texts)
 }

@@ -210,12 +210,23 @@ func (a *App) QueryVector(ctx context.Context, terms []QueryTerm) ([]float32, er
 	return normalize(sum)
 }
 
+// imageVector is the stored vector of the indexed image id; one that is not
+// indexed is ErrNotFound in the request's terms (the store's own message
+// names its space and key).
+func (a *App) imageVector(ctx context.Context, id string) ([]float32, error) {
+	v, err := a.cat.Vector(ctx, id)
+	if isNotFound(err) {
+		return nil, fmt.Errorf("image_id %q: not found among the indexed images: %w", id, ErrNotFound)
+	}
+	return v, err
+}
+
 func (a *App) termVector(ctx context.Context, t QueryTerm) ([]float32, error) {
 	switch {
 	case t.Text != "":
 		return a.EmbedText(ctx, t.Text)
 	case t.ImageID != "":
-		return a.cat.Vector(ctx, t.ImageID)
+		return a.imageVector(ctx, t.ImageID)
 	case t.Vector != nil:
 		for _, x := range t.Vector {
 			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
