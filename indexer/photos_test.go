@@ -14,7 +14,8 @@ import (
 // ../shared/data/photos/ianare-exif-samples (the small top-level files and
 // two GPS-tagged ones, given as file roots) and checks that each item carries
 // the EXIF facts preprocess reads from the file: camera make and model, lens,
-// DateTimeOriginal (with its offset when present), GPS, orientation, and the
+// the photo date (DateTimeOriginal, else DateTimeDigitized, else DateTime,
+// with its offset when present), GPS, orientation, and the
 // display size. The whole 178-photo folder is indexed by TestSharedCollections
 // (without -race; a subset with it) and BenchmarkSharedPhotos.
 func TestSharedPhotoMetadata(t *testing.T) {

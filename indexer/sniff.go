@@ -6,12 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"imglish/encoder/preprocess"
 )
 
 // sniffLen is how much of a file is read before deciding whether to read the
 // rest: enough for every signature below and an ISO-BMFF ftyp box with up to
 // 12 compatible brands (real HEIC and AVIF files list 2 to 8).
 const sniffLen = 64
+
+// maxMarkupLen is how much of a file that starts like markup (after an
+// optional BOM and whitespace, a '<') readHead reads, so that notImage can
+// find an SVG root after a long XML declaration, comment or DOCTYPE:
+// preprocess.UnsupportedFormat looks for it within the first 1 KiB. Only
+// XML, HTML and SVG files pay these up to 960 bytes more.
+const maxMarkupLen = 1024
 
 // maxFtypLen bounds the ISO-BMFF ftyp box that readHead reads past sniffLen
 // to see all its compatible brands: 254 brands, far more than any encoder
@@ -23,7 +32,8 @@ const maxFtypLen = 1024
 // read. That is sniffLen bytes, and the rest of an ISO-BMFF ftyp box that
 // is longer (up to maxFtypLen), whose brands past sniffLen may be the one
 // naming an image format. A file that shrank since the stat gives fewer
-// bytes, not an error; an empty one gives io.EOF.
+// bytes, not an error; an empty one gives io.EOF. A file that starts like
+// markup is read up to maxMarkupLen, for notImage to name an SVG.
 func readHead(r io.Reader, size int64) ([]byte, error) {
 	head := make([]byte, min(size, sniffLen))
 	n, err := io.ReadFull(r, head)
@@ -35,11 +45,17 @@ func readHead(r io.Reader, size int64) ([]byte, error) {
 	case err != nil:
 		return nil, err
 	}
-	box := ftypLen(head)
-	if box <= int64(n) || box > maxFtypLen {
+	want := ftypLen(head)
+	if want > maxFtypLen {
+		want = 0
+	}
+	if markup(head) {
+		want = maxMarkupLen
+	}
+	if want <= int64(n) {
 		return head, nil
 	}
-	head = append(head, make([]byte, min(box, size)-int64(n))...)
+	head = append(head, make([]byte, min(want, size)-int64(n))...)
 	m, err := io.ReadFull(r, head[n:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, err
@@ -71,10 +87,26 @@ func looksLikeImage(head []byte) bool {
 	return true
 }
 
-// notImage is why looksLikeImage refused head, for the error record.
+// markup reports whether head starts, after an optional UTF-8 BOM and
+// whitespace, with '<': an XML, HTML or SVG file, whose SVG root may lie
+// past sniffLen.
+func markup(head []byte) bool {
+	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	return len(head) > 0 && head[0] == '<'
+}
+
+// notImage is why looksLikeImage refused head, for the error record. A
+// signature of an image format that preprocess recognises but does not
+// decode (JPEG 2000, ICO, PSD, QOI, PNM, XPM, DDS, SVG) is named, so that
+// the record says "unsupported image format: JPEG 2000" rather than
+// "unknown signature"; such a file is still refused here, unread, as
+// preprocess would refuse it after the whole file was read.
 func notImage(head []byte) error {
 	if isFtyp(head) {
 		return fmt.Errorf("%w: ISO-BMFF file of brand %q without an image brand (a video?)", ErrNotImage, head[8:12])
+	}
+	if name := preprocess.UnsupportedFormat(head); name != "" {
+		return fmt.Errorf("%w: unsupported image format: %s", ErrNotImage, name)
 	}
 	return fmt.Errorf("%w: unknown signature", ErrNotImage)
 }

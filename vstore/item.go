@@ -56,8 +56,10 @@ type Meta struct {
 	// Width and Height are the displayed size (after EXIF orientation).
 	Width  int `json:"width,omitempty"`
 	Height int `json:"height,omitempty"`
-	// Taken is EXIF DateTimeOriginal; its location carries the EXIF offset
-	// when TakenOffset is true (otherwise the wall time is read as UTC).
+	// Taken is the EXIF date (DateTimeOriginal, else DateTimeDigitized,
+	// else DateTime: preprocess.Metadata.Time); its location carries that
+	// tag's offset when TakenOffset is true (otherwise the wall time is read
+	// as UTC).
 	Taken       time.Time `json:"taken,omitzero"`
 	TakenOffset bool      `json:"taken_offset,omitempty"`
 	CameraMake  string    `json:"camera_make,omitempty"`

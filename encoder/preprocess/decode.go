@@ -125,11 +125,16 @@ func readAll(r io.Reader, max int64) ([]byte, error) {
 // limits; it does not decode pixels.
 func probe(b []byte, opts Options) (*header, error) {
 	name, ok := sniff(b)
-	if !ok {
-		if len(b) == 0 {
-			return nil, fmt.Errorf("empty input: %w", ErrUnsupported)
-		}
-		return nil, fmt.Errorf("format %s: %w", name, ErrUnsupported)
+	switch {
+	case ok:
+	case len(b) == 0:
+		return nil, fmt.Errorf("empty input: %w", ErrUnsupported)
+	case name == "":
+		return nil, fmt.Errorf("unknown signature: %w", ErrUnsupported)
+	default:
+		// The format's name after the sentinel's text, so that the
+		// message reads "unsupported image format: JPEG 2000".
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, name)
 	}
 	h := &header{data: b, planes: 0}
 	h.info.Format = name

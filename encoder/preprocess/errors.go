@@ -7,8 +7,11 @@ import (
 
 var (
 	// ErrUnsupported means the input is not in a format this package decodes:
-	// an unknown signature, or a known container with a feature Go's decoders
-	// lack (animated WebP, BigTIFF, JPEG-in-TIFF, RLE BMP, HEIC, AVIF, ...).
+	// an unknown signature, a format recognised by its signature but not
+	// decoded (HEIC, AVIF, BigTIFF, JPEG 2000, ICO, PSD, QOI, PNM, XPM, DDS,
+	// SVG: the error names it, see UnsupportedFormat), or a known container
+	// with a feature Go's decoders lack (animated WebP, JPEG-in-TIFF, RLE
+	// BMP, ...).
 	ErrUnsupported = errors.New("preprocess: unsupported image format")
 	// ErrTooLarge means the header declares more pixels (or more decoded bytes)
 	// than Options.MaxPixels allows, or the file exceeds Options.MaxBytes. It is

@@ -16,9 +16,19 @@ type Metadata struct {
 	DateTimeOriginal string `json:"date_time_original,omitempty"`
 	// OffsetTimeOriginal is tag 0x9011, e.g. "+02:00", when present.
 	OffsetTimeOriginal string `json:"offset_time_original,omitempty"`
-	Make               string `json:"make,omitempty"`
-	Model              string `json:"model,omitempty"`
-	LensModel          string `json:"lens_model,omitempty"`
+	// DateTimeDigitized is tag 0x9004 and OffsetTimeDigitized tag 0x9012:
+	// when the image was stored digitally, the first fallback of Time.
+	DateTimeDigitized   string `json:"date_time_digitized,omitempty"`
+	OffsetTimeDigitized string `json:"offset_time_digitized,omitempty"`
+	// DateTime is IFD0's tag 0x0132 and OffsetTime the Exif IFD's 0x9010:
+	// when the file was last changed, Time's last resort. Scanners, editors
+	// and avatar sets write only this one (25 of the 181 files of
+	// ../shared/data/photos).
+	DateTime   string `json:"date_time,omitempty"`
+	OffsetTime string `json:"offset_time,omitempty"`
+	Make       string `json:"make,omitempty"`
+	Model      string `json:"model,omitempty"`
+	LensModel  string `json:"lens_model,omitempty"`
 	// GPS is nil unless both latitude and longitude parsed.
 	GPS *GPS `json:"gps,omitempty"`
 }
@@ -32,20 +42,51 @@ type GPS struct {
 	HasAlt bool    `json:"has_alt,omitempty"`
 }
 
-// Time parses DateTimeOriginal. With OffsetTimeOriginal the result carries
-// that fixed zone and hasZone is true; without it the wall clock is returned
-// in UTC and hasZone is false (EXIF has no zone of its own).
+// exifTimeLayout is how EXIF writes a date and time, without a zone.
+const exifTimeLayout = "2006:01:02 15:04:05"
+
+// Time is when the photo was taken: the first of DateTimeOriginal,
+// DateTimeDigitized and DateTime that parses, each with its own offset tag
+// (OffsetTimeOriginal, OffsetTimeDigitized, OffsetTime). With the offset
+// the result carries that fixed zone and hasZone is true; without it the
+// wall clock is returned in UTC and hasZone is false (EXIF has no zone of
+// its own). A tag that does not parse, such as the "0000:00:00 00:00:00"
+// cameras write before their clock is set, passes to the next. ok is false
+// when none parses, and the caller falls back to the file's mtime.
 func (m *Metadata) Time() (t time.Time, hasZone bool, ok bool) {
-	if m == nil || m.DateTimeOriginal == "" {
+	if m == nil {
 		return time.Time{}, false, false
 	}
-	t, err := time.Parse("2006:01:02 15:04:05", m.DateTimeOriginal)
+	for _, c := range [...]struct{ date, offset string }{
+		{m.DateTimeOriginal, m.OffsetTimeOriginal},
+		{m.DateTimeDigitized, m.OffsetTimeDigitized},
+		{m.DateTime, m.OffsetTime},
+	} {
+		if t, hasZone, ok := exifTime(c.date, c.offset); ok {
+			return t, hasZone, true
+		}
+	}
+	return time.Time{}, false, false
+}
+
+// exifTime parses one EXIF date and its offset tag (which may be empty or
+// malformed, leaving the wall clock in UTC).
+func exifTime(date, offset string) (t time.Time, hasZone bool, ok bool) {
+	if date == "" {
+		return time.Time{}, false, false
+	}
+	t, err := time.Parse(exifTimeLayout, date)
 	if err != nil {
+		// Some editors write ISO 8601 with its zone instead
+		// (skimage's hubble_deep_field.jpg: "2012-09-17T15:53:45-04:00").
+		if t, err := time.Parse(time.RFC3339, date); err == nil {
+			return t, true, true
+		}
 		return time.Time{}, false, false
 	}
-	if off, err := time.Parse("-07:00", m.OffsetTimeOriginal); err == nil {
+	if off, err := time.Parse("-07:00", offset); err == nil {
 		_, secs := off.Zone()
-		loc := time.FixedZone(m.OffsetTimeOriginal, secs)
+		loc := time.FixedZone(offset, secs)
 		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, loc), true, true
 	}
 	return t, false, true
@@ -92,6 +133,8 @@ func parseEXIF(b []byte) *Metadata {
 			m.Make = r.ascii(typ, count, off)
 		case 0x0110:
 			m.Model = r.ascii(typ, count, off)
+		case 0x0132:
+			m.DateTime = r.ascii(typ, count, off)
 		case 0x8769:
 			exifIFD, _ = r.uint(typ, count, off)
 		case 0x8825:
@@ -103,8 +146,14 @@ func parseEXIF(b []byte) *Metadata {
 			switch tag {
 			case 0x9003:
 				m.DateTimeOriginal = r.ascii(typ, count, off)
+			case 0x9004:
+				m.DateTimeDigitized = r.ascii(typ, count, off)
+			case 0x9010:
+				m.OffsetTime = r.ascii(typ, count, off)
 			case 0x9011:
 				m.OffsetTimeOriginal = r.ascii(typ, count, off)
+			case 0x9012:
+				m.OffsetTimeDigitized = r.ascii(typ, count, off)
 			case 0xa434:
 				m.LensModel = r.ascii(typ, count, off)
 			}

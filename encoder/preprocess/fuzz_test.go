@@ -31,6 +31,9 @@ func FuzzDecode(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	for _, h := range unsupportedHeaders { // the signatures UnsupportedFormat names
+		f.Add(h.head)
+	}
 	opts := Options{MaxPixels: 1 << 18, Size: 16}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// The tensor path, which decodes a JPEG of 32 px or more on a side
@@ -75,7 +78,7 @@ func FuzzEXIF(f *testing.F) {
 		if m == nil {
 			return
 		}
-		for _, s := range []string{m.Make, m.Model, m.LensModel, m.DateTimeOriginal, m.OffsetTimeOriginal} {
+		for _, s := range []string{m.Make, m.Model, m.LensModel, m.DateTimeOriginal, m.OffsetTimeOriginal, m.DateTimeDigitized, m.OffsetTimeDigitized, m.DateTime, m.OffsetTime} {
 			if len(s) > maxStringLen {
 				t.Fatalf("string of %d bytes", len(s))
 			}

@@ -15,8 +15,11 @@ const (
 	FormatTIFF = "tiff"
 )
 
-// sniff names the format from the leading bytes. supported is false for
-// formats recognised only to give a precise ErrUnsupported message.
+// sniff names the format from the leading bytes. For a format this
+// package decodes, name is one of the Format constants and supported is
+// true. For one it recognises only to refuse it precisely, name is what a
+// person calls it ("JPEG 2000", "HEIF", "SVG"; see UnsupportedFormat) and
+// supported is false. Without a known signature name is "".
 func sniff(b []byte) (name string, supported bool) {
 	has := func(off int, magic string) bool {
 		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
@@ -34,42 +37,160 @@ func sniff(b []byte) (name string, supported bool) {
 		return FormatBMP, true
 	case has(0, "II*\x00"), has(0, "MM\x00*"):
 		return FormatTIFF, true
-	case has(0, "II+\x00"), has(0, "MM\x00+"):
-		return "bigtiff", false
-	case has(4, "ftyp"):
-		return isoBrand(b), false
-	case has(0, "\x00\x00\x00\x0cjP  \r\n\x87\n"), has(0, "\xff\x4f\xff\x51"):
-		return "jpeg2000", false
-	case has(0, "8BPS"):
-		return "psd", false
-	case has(0, "qoif"):
-		return "qoi", false
-	case has(0, "DDS "):
-		return "dds", false
-	case has(0, "\x00\x00\x01\x00"), has(0, "\x00\x00\x02\x00"):
-		return "ico", false
-	case len(b) >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7':
-		return "pnm", false
-	case has(0, "/* XPM */"):
-		return "xpm", false
-	case bytes.Contains(b[:min(len(b), 512)], []byte("<svg")):
-		return "svg", false
 	}
-	return "unknown", false
+	return unsupportedFormat(b), false
+}
+
+// UnsupportedFormat names the image format whose signature head starts
+// with, when it is one this package recognises but does not decode: "HEIF",
+// "AVIF", "ISO-BMFF" (another brand of that container), "BigTIFF",
+// "JPEG 2000", "ICO", "CUR", "PSD", "QOI", "PNM", "XPM", "DDS" or "SVG".
+// It returns "" for a format this package decodes and for bytes it does
+// not know. Decoding such an input fails with ErrUnsupported wrapped with
+// this name ("unsupported image format: JPEG 2000").
+//
+// head is the start of the file: 16 bytes suffice for the binary formats,
+// an SVG root is looked for within the first 1 KiB (svgWindow), after an
+// optional BOM, XML declaration, comments and DOCTYPE. It is safe for
+// concurrent use.
+func UnsupportedFormat(head []byte) string {
+	if name, supported := sniff(head); !supported {
+		return name
+	}
+	return ""
+}
+
+// unsupportedFormat is UnsupportedFormat for bytes that sniff found in no
+// supported format. The signatures are those of
+// Pillow's and file(1)'s magic, tightened where the magic is short (ICO,
+// PNM, QOI, DDS) so that an arbitrary binary or text file is not named an
+// image: each also checks the header field that follows.
+func unsupportedFormat(b []byte) string {
+	has := func(off int, magic string) bool {
+		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
+	}
+	switch {
+	case has(0, "II+\x00"), has(0, "MM\x00+"):
+		return "BigTIFF"
+	case has(4, "ftyp"):
+		return isoBrand(b)
+	case has(0, "\x00\x00\x00\x0cjP  \r\n\x87\n"), has(0, "\xff\x4f\xff\x51"):
+		// The JP2/JPX signature box, or a raw codestream's SOC and SIZ markers.
+		return "JPEG 2000"
+	case has(0, "8BPS\x00\x01"), has(0, "8BPS\x00\x02"): // version 1 (PSD) or 2 (PSB)
+		return "PSD"
+	case has(0, "qoif") && len(b) >= 14 && (b[12] == 3 || b[12] == 4) && b[13] <= 1:
+		// Channels 3 or 4, colour space 0 (sRGB) or 1 (linear).
+		return "QOI"
+	case has(0, "DDS \x7c\x00\x00\x00"): // the header's own size, 124
+		return "DDS"
+	case (has(0, "\x00\x00\x01\x00") || has(0, "\x00\x00\x02\x00")) && icoDir(b):
+		if b[2] == 2 {
+			return "CUR"
+		}
+		return "ICO"
+	case isPNM(b):
+		return "PNM"
+	case has(0, "/* XPM */"):
+		return "XPM"
+	case isSVG(b):
+		return "SVG"
+	}
+	return ""
 }
 
 // isoBrand names an ISO-BMFF (HEIF family) file from its ftyp major brand.
 func isoBrand(b []byte) string {
 	if len(b) < 12 {
-		return "isobmff"
+		return "ISO-BMFF"
 	}
 	switch string(b[8:12]) {
 	case "avif", "avis":
-		return "avif"
+		return "AVIF"
 	case "heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1":
-		return "heif"
+		return "HEIF"
 	}
-	return "isobmff"
+	return "ISO-BMFF"
+}
+
+// icoDir reports whether an ICO or CUR header (reserved 0, type 1 or 2,
+// already checked) declares at least one image and its first directory
+// entry has the reserved byte 0: the type word alone is 00 00 01 00, which
+// other binary files start with too.
+func icoDir(b []byte) bool {
+	return len(b) >= 10 && (b[4] != 0 || b[5] != 0) && b[9] == 0
+}
+
+// isPNM reports whether b starts like a Netpbm file: "P1" to "P7", a
+// whitespace byte, then (past whitespace and # comments) a digit for the
+// width of P1–P6, or a header keyword (WIDTH, HEIGHT, …) for P7 (PAM). The
+// two-byte magic alone would make any text starting "P1 " an image. Where
+// b ends inside the header (a long comment), the magic and whitespace decide.
+func isPNM(b []byte) bool {
+	if len(b) < 3 || b[0] != 'P' || b[1] < '1' || b[1] > '7' || !pnmSpace(b[2]) {
+		return false
+	}
+	for i := 3; i < len(b); i++ {
+		switch c := b[i]; {
+		case pnmSpace(c):
+		case c == '#':
+			j := bytes.IndexAny(b[i:], "\r\n")
+			if j < 0 {
+				return true
+			}
+			i += j
+		case b[1] == '7':
+			return c >= 'A' && c <= 'Z'
+		default:
+			return c >= '0' && c <= '9'
+		}
+	}
+	return true
+}
+
+// pnmSpace is Netpbm's whitespace.
+func pnmSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// svgWindow is how far into a file isSVG looks for the root element: real
+// SVGs put it within a few hundred bytes, after an XML declaration, an
+// editor's comment and a DOCTYPE.
+const svgWindow = 1024
+
+// isSVG reports whether b is the start of an SVG document: after an
+// optional UTF-8 BOM, whitespace, XML declaration or processing
+// instructions, comments and a DOCTYPE, the first element is <svg, all
+// within svgWindow bytes. Any other first element (an XHTML page, an RSS
+// feed, a config file) is not an SVG, even one that embeds an <svg>; nor is
+// text that merely mentions "<svg".
+func isSVG(b []byte) bool {
+	b = b[:min(len(b), svgWindow)]
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	for {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		var end string
+		switch {
+		case bytes.HasPrefix(b, []byte("<svg")):
+			return len(b) == 4 || bytes.IndexByte([]byte(" \t\r\n>/"), b[4]) >= 0
+		case bytes.HasPrefix(b, []byte("<?")):
+			end = "?>"
+		case bytes.HasPrefix(b, []byte("<!--")):
+			end = "-->"
+		case bytes.HasPrefix(b, []byte("<!DOCTYPE")):
+			end = ">"
+			if i := bytes.IndexAny(b, "[>"); i >= 0 && b[i] == '[' {
+				end = "]>" // an internal subset holds '>' of its own
+			}
+		default:
+			return false
+		}
+		i := bytes.Index(b[2:], []byte(end))
+		if i < 0 {
+			return false
+		}
+		b = b[2+i+len(end):]
+	}
 }
 
 // jpegHeader is what a marker scan of a JPEG's header tells before decoding.
