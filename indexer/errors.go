@@ -1,8 +1,10 @@
 package indexer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"imglish/encoder/preprocess"
 )
@@ -49,6 +51,29 @@ func (e *FileError) Error() string {
 
 // Unwrap returns the underlying error, nil for records read back from the store.
 func (e *FileError) Unwrap() error { return e.Err }
+
+// MarshalJSON writes e as {"path", "op", "error", "size", "mtime"}: the
+// snake_case names the rest of the API uses, the reason (else Err's
+// message: an error value has no JSON form of its own) and the mtime in
+// RFC 3339, left out when unknown. A path that is not valid UTF-8 comes out
+// with U+FFFD in place of its invalid bytes, as encoding/json writes every
+// string.
+func (e FileError) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Path  string `json:"path"`
+		Op    string `json:"op"`
+		Error string `json:"error"`
+		Size  int64  `json:"size"`
+		MTime string `json:"mtime,omitempty"`
+	}{Path: e.Path, Op: e.Op, Error: e.Reason, Size: e.Size}
+	if out.Error == "" && e.Err != nil {
+		out.Error = e.Err.Error()
+	}
+	if e.ModTime != 0 {
+		out.MTime = time.Unix(0, e.ModTime).UTC().Format(time.RFC3339Nano)
+	}
+	return json.Marshal(out)
+}
 
 // contentError reports whether err, why a file could not be indexed, is a
 // property of the file's content — not an image (ErrNotImage), larger than

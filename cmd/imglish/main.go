@@ -50,7 +50,7 @@ func main() {
 	// gin's mode is process state, so the program sets it, not the server
 	// package: release mode keeps gin's debug route listing off stderr.
 	gin.SetMode(gin.ReleaseMode)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifySignals(context.Background())
 	err := newRoot().ExecuteContext(ctx)
 	stop()
 	if err != nil {
@@ -65,6 +65,63 @@ func main() {
 
 // exitCoder lets a command choose its process exit status.
 type exitCoder interface{ ExitCode() int }
+
+// notifySignals is signal.NotifyContext(parent, SIGINT, SIGTERM), except
+// that the context's cause (context.Cause) is a signalCause naming the
+// signal: NotifyContext's own cause is an unexported type that only its
+// message tells apart, and a command's exit status depends on the signal
+// (interrupted).
+func notifySignals(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-ch:
+			sig, _ := s.(syscall.Signal) // both signals asked for are
+			cancel(signalCause{sig: sig})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		cancel(nil)
+		signal.Stop(ch)
+	}
+}
+
+// signalCause is the cause of notifySignals' context being cancelled by a
+// signal.
+type signalCause struct{ sig syscall.Signal }
+
+func (c signalCause) Error() string { return c.sig.String() + " signal received" }
+
+// interrupted is err, or, when err is ctx's cancellation by a signal
+// (notifySignals), an *interruptedError whose message is hint, what to do
+// next: "context canceled" says nothing to someone who pressed Ctrl-C.
+func interrupted(ctx context.Context, err error, hint string) error {
+	var sc signalCause
+	if err == nil || !errors.Is(err, context.Canceled) || !errors.As(context.Cause(ctx), &sc) {
+		return err
+	}
+	return &interruptedError{sig: sc.sig, hint: hint, err: err}
+}
+
+// interruptedError is a command stopped by a signal. The process exits
+// with 128 plus the signal's number, as a shell reports a process the
+// signal killed: 130 for SIGINT (Ctrl-C), 143 for SIGTERM. It unwraps to
+// the command's own error (context.Canceled).
+type interruptedError struct {
+	sig  syscall.Signal
+	hint string
+	err  error
+}
+
+func (e *interruptedError) Error() string { return "interrupted: " + e.hint }
+
+func (e *interruptedError) Unwrap() error { return e.err }
+
+// ExitCode is 128 plus the signal's number.
+func (e *interruptedError) ExitCode() int { return 128 + int(e.sig) }
 
 func newRoot() *cobra.Command {
 	g := &globals{}
