@@ -80,18 +80,6 @@ func TestLooksLikeImageFtyp(t *testing.T) {
 	}
 }
 
-// countingReader counts the bytes read from it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // TestReadHead: readHead reads sniffLen bytes, and the rest of a longer ftyp
 // box (up to maxFtypLen) so that its last compatible brands count; never
 // more, whatever the file's size or the box's claim.
@@ -117,13 +105,13 @@ func TestReadHead(t *testing.T) {
 		{"file shrunk since the stat", ftyp("heic", "mif1"), 1000, 20, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cr := &countingReader{r: bytes.NewReader(tc.file)}
+			cr := &testenv.CountingReader{R: bytes.NewReader(tc.file)}
 			head, err := readHead(cr, tc.size)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cr.n != tc.wantRead || int64(len(head)) != tc.wantRead {
-				t.Errorf("read %d bytes, head of %d; want %d", cr.n, len(head), tc.wantRead)
+			if cr.N != tc.wantRead || int64(len(head)) != tc.wantRead {
+				t.Errorf("read %d bytes, head of %d; want %d", cr.N, len(head), tc.wantRead)
 			}
 			if got := looksLikeImage(head); got != tc.image {
 				t.Errorf("looksLikeImage = %v, want %v", got, tc.image)

@@ -82,13 +82,13 @@ func TestSniffReadHeadMarkup(t *testing.T) {
 		{"text", bytes.Repeat([]byte("text "), 1000), sniffLen},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cr := &countingReader{r: bytes.NewReader(tc.file)}
+			cr := &testenv.CountingReader{R: bytes.NewReader(tc.file)}
 			head, err := readHead(cr, int64(len(tc.file)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cr.n != tc.wantRead || int64(len(head)) != tc.wantRead {
-				t.Errorf("read %d bytes, head of %d; want %d", cr.n, len(head), tc.wantRead)
+			if cr.N != tc.wantRead || int64(len(head)) != tc.wantRead {
+				t.Errorf("read %d bytes, head of %d; want %d", cr.N, len(head), tc.wantRead)
 			}
 		})
 	}

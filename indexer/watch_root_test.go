@@ -109,15 +109,7 @@ func TestWatchRootReturns(t *testing.T) {
 					t.Errorf("record %s lies outside the root", p)
 				}
 			}
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Watch: %v", err)
-				}
-			case <-time.After(2 * time.Second):
-				t.Fatal("Watch did not stop within 2 s of cancel")
-			}
+			stopWatch(t, cancel, done)
 			e.checkConsistent(folder, nil)
 		})
 	}
@@ -137,15 +129,7 @@ func TestWatchRootGoneStops(t *testing.T) {
 	removeAll(t, root)
 	waitFor(t, "the root's records to go", func() bool { return len(e.records()) == 0 })
 	time.Sleep(100 * time.Millisecond) // a few polls
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Watch: %v", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Watch did not stop within 2 s of cancel")
-	}
+	stopWatch(t, cancel, done)
 }
 
 func removeAll(t *testing.T, p string) {

@@ -90,15 +90,7 @@ func TestWatch(t *testing.T) {
 	// Files in the moved-out folder are no longer watched.
 	genImage(t, filepath.Join(outside, "trip", "after.png"), 704, 64, 64)
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Watch: %v", err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Watch did not stop within 2 s of cancel")
-	}
+	stopWatch(t, cancel, done)
 	e.checkConsistent(root, nil)
 }
 
@@ -126,4 +118,19 @@ func TestWatchReconcile(t *testing.T) {
 	waitFor(t, "reconcile", func() bool { _, ok := e.records()[p]; return ok })
 	cancel()
 	<-done
+}
+
+// stopWatch cancels a Watch running in its own goroutine (reporting on
+// done) and fails t unless it stops within 2 s, without an error.
+func stopWatch(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Watch: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Watch did not stop within 2 s of cancel")
+	}
 }

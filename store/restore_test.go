@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"imglish/internal/testenv"
 	"imglish/search/synth"
 )
 
@@ -105,28 +105,17 @@ func TestRestoreRefusesNonBackups(t *testing.T) {
 // catches).
 func TestRestoreRefusesFrameLength(t *testing.T) {
 	payload := make([]byte, 1<<20) // more than Restore buffers ahead
-	in := &countingReader{r: bytes.NewReader(append(binary.LittleEndian.AppendUint64(nil, 4<<30), payload...))}
+	in := &testenv.CountingReader{R: bytes.NewReader(append(binary.LittleEndian.AppendUint64(nil, 4<<30), payload...))}
 	dir := filepath.Join(t.TempDir(), "data")
 	if err := Restore(t.Context(), dir, in, testOpts()); !errors.Is(err, ErrNotBackup) {
 		t.Fatalf("restore: %v, want ErrNotBackup", err)
 	}
-	if in.n >= int64(len(payload)) {
-		t.Errorf("read %d bytes of a %d-byte payload, want it refused at the header", in.n, len(payload))
+	if in.N >= int64(len(payload)) {
+		t.Errorf("read %d bytes of a %d-byte payload, want it refused at the header", in.N, len(payload))
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s after a failed restore: %v, want it absent", dir, err)
 	}
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // TestRestoreKeepsNonEmptyDir: a directory holding anything is refused

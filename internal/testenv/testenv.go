@@ -1,9 +1,11 @@
 // Package testenv locates the repository's fixtures for tests: the module root
-// (testdata/ lives there) and the real-world images in ../shared/data beside it.
-// It is imported only by _test.go files.
+// (testdata/ lives there) and the real-world images in ../shared/data beside it;
+// and holds the small helpers several packages' tests share. It is imported
+// only by _test.go files.
 package testenv
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,4 +47,17 @@ func SharedData(t testing.TB, parts ...string) string {
 		t.Skipf("skipping: shared test images not found at %s (they live beside the repo, never in it)", d)
 	}
 	return filepath.Join(append([]string{d}, parts...)...)
+}
+
+// CountingReader counts the bytes read through it, for tests that check
+// how much of an input a reader consumed.
+type CountingReader struct {
+	R io.Reader
+	N int64
+}
+
+func (c *CountingReader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
+	return n, err
 }
