@@ -202,6 +202,7 @@ type appCloser interface {
 	Indexer() app.Indexer
 	AutoTagger() *app.AutoTagger
 	Search(ctx context.Context, req app.SearchRequest) (app.SearchResponse, error)
+	Store() vstore.Store
 }
 
 // openApp is app.Open on the chosen backend: the embedded store at

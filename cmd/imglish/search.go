@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"imglish/app"
+	"imglish/vstore"
 )
 
 func init() { register(newSearchCmd) }
@@ -213,5 +214,32 @@ func localSearch(cmd *cobra.Command, g *globals, req app.SearchRequest) (app.Sea
 		return app.SearchResponse{}, err
 	}
 	defer a.Close()
-	return a.Search(ctx, req)
+	resp, err := a.Search(ctx, req)
+	if err == nil && len(resp.Hits) == 0 && req.Target != "texts" {
+		if hint := otherModels(a.Store().Spaces(), resp.Model); hint != "" {
+			fmt.Fprintln(cmd.ErrOrStderr(), hint)
+		}
+	}
+	return resp, err
+}
+
+// otherModels explains an empty result when the store holds no image of
+// model but images of other models (each model has a space of its own and
+// a search reads only its model's), naming them; else it is "".
+func otherModels(spaces []vstore.Space, model string) string {
+	var others []string
+	for _, sp := range spaces {
+		if sp.Kind != vstore.KindImages || sp.Count == 0 {
+			continue
+		}
+		if sp.Model == model {
+			return ""
+		}
+		others = append(others, fmt.Sprintf("%s (%d images)", sp.Model, sp.Count))
+	}
+	if len(others) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("no image in this store is indexed with model %s; it holds images of %s: index with this model, or search with --model naming that one",
+		model, strings.Join(others, ", "))
 }

@@ -15,6 +15,7 @@ import (
 
 	"imglish/encoder"
 	"imglish/server"
+	"imglish/vstore"
 )
 
 // runCLI runs one imglish command line in-process and returns its stdout.
@@ -177,5 +178,30 @@ func TestServeAndSearchCLI(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestOtherModels: an empty local search explains itself when the store
+// holds images of other models only (a search reads its model's space).
+func TestOtherModels(t *testing.T) {
+	img := func(model string, n int) vstore.Space {
+		return vstore.Space{Name: vstore.ImageSpace(model), Kind: vstore.KindImages, Model: model, Count: n}
+	}
+	texts := vstore.Space{Name: "texts:x", Kind: vstore.KindTexts, Model: "m1", Count: 5}
+	for _, tc := range []struct {
+		name   string
+		spaces []vstore.Space
+		want   string // in the hint; "" for none
+	}{
+		{"empty store", nil, ""},
+		{"this model's images", []vstore.Space{img("m1", 3), img("m2", 4)}, ""},
+		{"another model's images", []vstore.Space{img("m2", 4), texts}, "model m1; it holds images of m2 (4 images)"},
+		{"an emptied space of this model", []vstore.Space{img("m1", 0), img("m2", 4), img("m3", 1)}, "m2 (4 images), m3 (1 images)"},
+		{"only empty spaces", []vstore.Space{img("m2", 0)}, ""},
+	} {
+		got := otherModels(tc.spaces, "m1")
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
