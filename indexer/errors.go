@@ -76,11 +76,14 @@ func (e FileError) MarshalJSON() ([]byte, error) {
 }
 
 // contentError reports whether err, why a file could not be indexed, is a
-// property of the file's content — not an image (ErrNotImage), larger than
-// Options.MaxFileBytes, or refused by preprocess as unsupported, corrupt or
-// too many pixels — which reading the same bytes again cannot change. Such
-// an error record is sticky: the walk skips the file until its size or
-// mtime change.
+// property of the file's content — not an image (ErrNotImage), or refused
+// by preprocess as unsupported, corrupt or too many pixels — which reading
+// the same bytes again cannot change. Such an error record is sticky: the
+// walk skips the file until its size or mtime change.
+//
+// A file over Options.MaxFileBytes is not: that is the limit's, which the
+// next run may have raised, and checking it again costs nothing (the size
+// is the walk's, no byte is read).
 //
 // Every other error may pass without touching the file (a permission
 // granted by chmod, which changes neither; EIO, EAGAIN or EBUSY; a read cut
@@ -89,7 +92,7 @@ func (e FileError) MarshalJSON() ([]byte, error) {
 // every run: a file once unreadable stayed failed forever when every error
 // record was sticky.
 func contentError(err error) bool {
-	for _, kind := range []error{ErrNotImage, ErrFileTooLarge, preprocess.ErrUnsupported, preprocess.ErrCorrupt, preprocess.ErrTooLarge} {
+	for _, kind := range []error{ErrNotImage, preprocess.ErrUnsupported, preprocess.ErrCorrupt, preprocess.ErrTooLarge} {
 		if errors.Is(err, kind) {
 			return true
 		}

@@ -32,7 +32,7 @@ func TestContentError(t *testing.T) {
 	}{
 		{"unknown signature", fmt.Errorf("read: %w: unknown signature", ErrNotImage), true},
 		{"video", notImage(videoHeader), true},
-		{"too large", fmt.Errorf("read: %w: 300 bytes (limit 200)", ErrFileTooLarge), true},
+		{"over the size limit, which may be raised", fmt.Errorf("read: %w: 300 bytes (limit 200)", ErrFileTooLarge), false},
 		{"HEIC", &preprocess.Error{Op: "probe", Err: fmt.Errorf("format heif: %w", preprocess.ErrUnsupported)}, true},
 		{"corrupt", &preprocess.Error{Op: "decode", Err: preprocess.ErrCorrupt}, true},
 		{"too many pixels", &preprocess.Error{Op: "probe", Err: preprocess.ErrTooLarge}, true},
@@ -210,4 +210,19 @@ func TestChmodRetry(t *testing.T) {
 		t.Errorf("after chmod 644: %+v; want it embedded", sum.Progress)
 	}
 	e.checkConsistent(root, map[string]bool{})
+}
+
+// TestFileSizeLimitRaised: files refused for Options.MaxFileBytes are
+// indexed by a later run under a larger limit, though they did not change.
+func TestFileSizeLimitRaised(t *testing.T) {
+	e := newEnv(t, Options{MaxFileBytes: 64})
+	root := t.TempDir()
+	collection(t, root, 3, 91)
+	if sum := e.run(root); sum.Failed != 3 || sum.Embedded != 0 {
+		t.Fatalf("under a 64-byte limit: %d failed, %d embedded; want 3 failed", sum.Failed, sum.Embedded)
+	}
+	sum, err := e.indexer(e.enc, Options{}).Run(t.Context(), root)
+	if err != nil || sum.Embedded != 3 || sum.Failed != 0 {
+		t.Errorf("under the default limit: %d embedded, %d failed (%v); want 3 embedded", sum.Embedded, sum.Failed, err)
+	}
 }
