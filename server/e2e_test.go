@@ -191,6 +191,7 @@ func (w *webdriver) on(t *testing.T) *webdriver {
 
 // WebDriver key codes (W3C WebDriver, "Keyboard actions").
 const (
+	keyTab   = "\uE004"
 	keyEnter = "\uE007"
 	keyEsc   = "\uE00C"
 	keyLeft  = "\uE012"
@@ -232,6 +233,50 @@ func (w *webdriver) search(query string) {
 	w.sess("POST", "/element/"+w.element("#q")+"/value", map[string]any{"text": query})
 	w.sess("POST", "/element/"+w.element("#go")+"/click", map[string]any{})
 	w.waitJS("results for "+query, `return document.querySelectorAll("#grid .card").length > 0 && !window.imglish.loading`)
+}
+
+// choose picks a file with the page's "Image…" file input, as the browser's
+// file dialog does.
+func (w *webdriver) choose(path string) {
+	w.t.Helper()
+	w.sess("POST", "/element/"+w.element("#file")+"/value", map[string]any{"text": path})
+}
+
+// recordRequests wraps the page's fetch: every request is kept in
+// window.testRequests ({path, form: multipart, files, json}); a path that
+// starts with window.testOffline fails as with the server down, and with
+// window.testEmbed413 set /v1/embed answers 413 (an image over the upload
+// limit as base64).
+const recordRequests = `window.testRequests = [];
+	const real = window.fetch;
+	window.fetch = (path, init) => {
+		const b = init && init.body;
+		path = String(path);
+		window.testRequests.push({path, form: b instanceof FormData, files: b instanceof FormData ? [...b.values()].filter(v => v instanceof Blob).length : 0, json: typeof b === "string" ? JSON.parse(b) : null});
+		if (window.testOffline && path.startsWith(window.testOffline)) return Promise.reject(new TypeError("Failed to fetch"));
+		if (window.testEmbed413 && path === "/v1/embed") return Promise.resolve(new Response('{"error":{"code":"payload_too_large","message":"http: request body too large"}}', {status: 413}));
+		return real(path, init);
+	};`
+
+// pageRequest is one request window.testRequests kept.
+type pageRequest struct {
+	Path  string
+	Form  bool
+	Files int
+	JSON  map[string]any
+}
+
+func (w *webdriver) requests(path string) []pageRequest {
+	w.t.Helper()
+	var all []pageRequest
+	w.js(&all, `return window.testRequests`)
+	var out []pageRequest
+	for _, r := range all {
+		if r.Path == path {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (w *webdriver) urlParams() map[string]string {
@@ -399,6 +444,8 @@ func TestWebPageInChromium(t *testing.T) {
 		if p := w.urlParams(); p["q"] != second || p["sort"] != "date" {
 			t.Fatalf("address bar holds %v, want q %q and sort date", p, second)
 		}
+		// Date order keeps only the relevant hits, and says so.
+		w.waitJS("the date order's status", `return /^\d+ relevant results?, newest first/.test(document.getElementById("status").textContent)`)
 		// Reload restores the search and its results.
 		w.sess("POST", "/refresh", map[string]any{})
 		w.waitJS("the page script", `return !!window.imglish`)
@@ -549,6 +596,221 @@ func TestWebPageInChromium(t *testing.T) {
 		}
 		w.key(keyEsc)
 		w.waitJS("the lightbox to close", `return !document.getElementById("lightbox").open`)
+	})
+
+	t.Run("choose an image file", func(t *testing.T) {
+		w := browser.on(t)
+		w.open(e.ts.URL, "/")
+		w.js(nil, recordRequests)
+		dir := t.TempDir()
+		// HEIF bytes under a .jpg name: the browser calls it image/jpeg, the
+		// server reads the header and refuses it.
+		heif := filepath.Join(dir, "photo.jpg")
+		empty := filepath.Join(dir, "zero-bytes.jpg")
+		for path, data := range map[string][]byte{heif: []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"), empty: nil} {
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		target := e.itemID(17)
+		statusIs := `const s = document.getElementById("status"); return s.className === arguments[0] && s.textContent.startsWith(arguments[1])`
+		imageShown := `return !document.getElementById("query-image").hidden`
+		firstCard := `const c = document.querySelector("#grid .card"); return !document.getElementById("query-image").hidden && !!c && c.dataset.id === arguments[0] && !window.imglish.loading`
+		scrollOn := func(what string) {
+			w.js(nil, `window.scrollTo(0, document.body.scrollHeight)`)
+			w.waitJS("page 2 of "+what, `return document.querySelectorAll("#grid .card").length > 24 && !window.imglish.loading`)
+			w.js(nil, `window.scrollTo(0, 0)`)
+		}
+
+		// Controls named for screen readers; no favicon request to 404.
+		var named bool
+		if w.js(&named, `return !!document.getElementById("labels").getAttribute("aria-label") && document.querySelector("#settings summary").getAttribute("aria-label") === "settings" && !!document.querySelector('link[rel="icon"]')`); !named {
+			t.Error("the labels box or the settings summary has no aria-label, or the page no icon link")
+		}
+		// The picker is in the tab order, its label shows the focus.
+		w.js(nil, `document.getElementById("f-sort").focus()`)
+		w.key(keyTab)
+		var focus struct {
+			ID   string
+			Ring bool
+		}
+		w.js(&focus, `return {ID: document.activeElement.id, Ring: getComputedStyle(document.querySelector("label.file")).outlineStyle !== "none"}`)
+		if focus.ID != "file" || !focus.Ring {
+			t.Errorf("Tab from the sort control focuses %q (want the file input), its label outlined: %v", focus.ID, focus.Ring)
+		}
+
+		// An image the server cannot read is said so, without the API's
+		// "query term 2:", and not kept: the next text search works.
+		w.choose(heif)
+		w.waitJS("the refusal", statusIs, "error", "This image can't be read: ")
+		var msg string
+		w.js(&msg, `return document.getElementById("status").textContent`)
+		if !strings.Contains(msg, "HEIF") || strings.Contains(msg, "image 1") || strings.Contains(msg, "query term") {
+			t.Errorf("status %q, want the HEIF refusal without its position", msg)
+		}
+		w.search("a shape")
+		w.waitJS("a text search", statusIs, "", "24 results")
+
+		// An empty file is refused before anything is sent.
+		w.choose(empty)
+		w.waitJS("the empty file", statusIs, "error", "Empty file: zero-bytes.jpg")
+		var shown bool
+		if w.js(&shown, imageShown); shown {
+			t.Error("an empty file shows as the query image")
+		}
+
+		// A good image is sent once, to /v1/embed; every page searches with
+		// its vector, classification sends the file as multipart.
+		before := len(w.requests("/v1/search"))
+		w.choose(e.scenePath(17))
+		w.waitJS("the image search", firstCard, target)
+		w.waitJS("the default labels", `return document.querySelectorAll("#classify-out li").length === 5`)
+		scrollOn("the vector search")
+		embeds, searches, classifies := w.requests("/v1/embed"), w.requests("/v1/search"), w.requests("/v1/classify")
+		if len(embeds) != 2 { // the HEIF and this one
+			t.Errorf("%d requests to /v1/embed, want 2", len(embeds))
+		}
+		if len(searches) < before+2 {
+			t.Fatalf("%d searches for the image, want 2 pages or more", len(searches)-before)
+		}
+		for i, r := range searches[before:] {
+			q, _ := r.JSON["query"].([]any)
+			var term map[string]any
+			if len(q) > 0 {
+				term, _ = q[len(q)-1].(map[string]any)
+			}
+			if r.Form || len(q) != 1 || term["vector"] == nil || term["image"] != nil || (i > 0) != (r.JSON["cursor"] != nil) {
+				t.Errorf("image search page %d sent %v, want a vector term (and a cursor on page 2)", i+1, truncate(mustJSON(t, r.JSON)))
+			}
+		}
+		if c := classifies[len(classifies)-1]; !c.Form || c.Files != 1 {
+			t.Errorf("classify sent %+v, want the file as multipart", c)
+		}
+
+		// Choosing the same file again after "× clear image" searches again.
+		w.js(nil, `document.getElementById("clear-image").click()`)
+		w.waitJS("the image cleared", `return document.getElementById("query-image").hidden`)
+		w.choose(e.scenePath(17))
+		w.waitJS("the same file again", firstCard, target)
+
+		// Too large for /v1/embed as base64, the file goes with each page
+		// as multipart (raw bytes), and paging works on.
+		w.js(nil, `window.testEmbed413 = true; document.getElementById("clear-image").click()`)
+		before = len(w.requests("/v1/search"))
+		w.choose(e.scenePath(17))
+		w.waitJS("the multipart image search", firstCard, target)
+		scrollOn("the multipart search")
+		searches = w.requests("/v1/search")
+		if len(searches) < before+2 {
+			t.Fatalf("%d multipart searches for the image, want 2 pages or more", len(searches)-before)
+		}
+		for i, r := range searches[before:] {
+			if !r.Form || r.Files != 1 {
+				t.Errorf("multipart image search page %d sent %+v, want the file", i+1, r)
+			}
+		}
+		// Refused there, it is dropped all the same.
+		w.choose(heif)
+		w.waitJS("the refusal", statusIs, "error", "This image can't be read: ")
+		if w.js(&shown, imageShown); shown {
+			t.Error("a refused image is still the query image")
+		}
+		w.search("a shape")
+		w.waitJS("a text search", statusIs, "", "24 results")
+		w.js(nil, `window.testEmbed413 = false`)
+
+		// A failed classification says why; only a missing label set
+		// reads as one. The server out of reach says so.
+		w.js(nil, `document.querySelector("#grid .card button").click()`)
+		w.waitJS("more like this", imageShown)
+		w.js(nil, `window.testOffline = "/v1/classify"; document.querySelector("#classify-form button").click()`)
+		w.waitJS("the classify failure", `return document.getElementById("labels-caption").textContent === "No labels for this image: Can't reach the imglish server"`)
+		w.js(nil, `window.testOffline = "/v1/search"; document.getElementById("go").click()`)
+		w.waitJS("the search failure", statusIs, "error", "Can't reach the imglish server")
+		w.js(nil, `window.testOffline = ""`)
+	})
+
+	t.Run("Back returns to the place", func(t *testing.T) {
+		w := browser.on(t)
+		w.open(e.ts.URL, "/")
+		w.search("a shape")
+		for range 10 {
+			w.js(nil, `window.scrollTo(0, document.body.scrollHeight)`)
+			time.Sleep(100 * time.Millisecond)
+			var done bool
+			if w.js(&done, `return !window.imglish.loading && !window.imglish.cursor`); done {
+				break
+			}
+		}
+		var place struct {
+			Shown, Y int
+			Far      string
+		}
+		w.js(&place, `const c = document.querySelectorAll("#grid .card")[50]; c.scrollIntoView({block: "center"});
+			return {Shown: window.imglish.shown, Y: Math.round(window.scrollY), Far: c.dataset.id}`)
+		if place.Shown != n || place.Y < 500 {
+			t.Fatalf("scrolled to %d px with %d results, want far down all %d", place.Y, place.Shown, n)
+		}
+		w.js(nil, `document.querySelector('#grid .card[data-id="' + arguments[0] + '"] button').click()`, place.Far)
+		w.waitJS("more like this", `const c = document.querySelector("#grid .card"); return !!c && c.dataset.id === arguments[0] && !window.imglish.loading`, place.Far)
+		w.sess("POST", "/back", map[string]any{})
+		w.waitJS("the place left", `return document.getElementById("q").value === "a shape" && window.imglish.shown === arguments[0] && !window.imglish.loading && Math.abs(window.scrollY - arguments[1]) <= 1`, place.Shown, place.Y)
+	})
+
+	t.Run("taken time in the camera's clock", func(t *testing.T) {
+		w := browser.on(t)
+		// The browser in Los Angeles; the photo's clock read 12:34 (+02:00).
+		tz := func(id string) {
+			w.sess("POST", "/goog/cdp/execute", map[string]any{"cmd": "Emulation.setTimezoneOverride", "params": map[string]any{"timezoneId": id}})
+		}
+		tz("America/Los_Angeles")
+		t.Cleanup(func() { tz("") })
+		withOffset, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "preprocess", "exif_rot6.jpg"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same photo without its offset: OffsetTimeOriginal (0x9011,
+		// ASCII, big-endian) renamed to the unused tag 0x9013, in order still.
+		i := bytes.Index(withOffset, []byte{0x90, 0x11, 0x00, 0x02})
+		if i < 0 {
+			t.Fatal("exif_rot6.jpg has no OffsetTimeOriginal tag")
+		}
+		noOffset := slices.Clone(withOffset)
+		noOffset[i+1] = 0x13
+		var ids []string
+		for _, tc := range []struct {
+			data       []byte
+			wantOffset bool
+			want       []string // in the lightbox's "taken"
+			notWant    string
+		}{
+			{withOffset, true, []string{"2021", "12:34", "(UTC+02:00)"}, "3:34"},
+			{noOffset, false, []string{"2021", "12:34"}, "UTC"},
+		} {
+			st, up, err := e.upload(t.Context(), tc.data)
+			if err != nil || st != http.StatusCreated {
+				t.Fatalf("upload: status %d, %v", st, err)
+			}
+			id := up.Item.ID
+			ids = append(ids, id)
+			t.Cleanup(func() { e.call("DELETE", "/v1/items/"+id, writeKey, nil, nil) })
+			if up.Item.Taken.IsZero() || up.Item.TakenOffset != tc.wantOffset {
+				t.Fatalf("uploaded item taken %v, offset %v; want a time, offset %v", up.Item.Taken, up.Item.TakenOffset, tc.wantOffset)
+			}
+			w.open(e.ts.URL, "/?img="+id)
+			w.waitJS("the photo", `return !!document.querySelector('#grid .card[data-id="' + arguments[0] + '"]') && !window.imglish.loading`, id)
+			w.js(nil, `document.querySelector('#grid .card[data-id="' + arguments[0] + '"] img').click()`, id)
+			w.waitJS("the lightbox", `return document.getElementById("lightbox").open && document.getElementById("lightbox").dataset.id === arguments[0]`, id)
+			var taken string
+			w.js(&taken, `const d = document.querySelector('#lb-meta dd[data-field="taken"]'); return d ? d.textContent : ""`)
+			for _, s := range tc.want {
+				if !strings.Contains(taken, s) || strings.Contains(taken, tc.notWant) {
+					t.Errorf("offset %v: taken shows %q, want %q in it and not %q", tc.wantOffset, taken, tc.want, tc.notWant)
+					break
+				}
+			}
+			w.key(keyEsc)
+		}
 	})
 
 	t.Run("phone width", func(t *testing.T) {

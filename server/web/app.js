@@ -10,12 +10,14 @@
     terms: [],        // the current query terms sent to /v1/search
     filter: {},       // its filter and sort, fixed by newSearch: a cursor belongs to
     sort: "relevance", // the query it came from, whatever the controls hold since
-    image: null,      // {b64, url} of a dropped/pasted image, or {id, url} for "more like this"
+    image: null,      // {file, vector, url} of a dropped/pasted image, or {id, url} for "more like this"
+    upload: null,     // the image file each page sends as multipart, when /v1/embed refused it (413)
     cursor: null,     // next page cursor; null when the last page was reached
     loading: false,
     seq: 0,           // bumps on each new query so late pages of an old one are dropped
     shown: 0,
     hits: new Map(),  // id → the hit shown on its card (the lightbox reads it)
+    restore: null,    // {shown, scrollY}: the place Back/Forward returns to, until reached
   };
   window.imglish = state; // for the end-to-end test and for curious users
 
@@ -23,13 +25,45 @@
   $("apikey").value = key();
   $("apikey").addEventListener("change", (e) => localStorage.setItem("imglish.key", e.target.value.trim()));
 
+  // api calls the JSON API: no body is a GET, a FormData body goes as
+  // multipart/form-data (raw image bytes: base64 in JSON is a third larger),
+  // any other as JSON. A refusal throws an Error with the server's message, its
+  // HTTP status and error code; a network failure (fetch's bare "Failed to
+  // fetch") says that the server is out of reach.
   async function api(path, body) {
-    const headers = { "Content-Type": "application/json" };
+    const headers = {};
     if (key()) headers["Authorization"] = "Bearer " + key();
-    const res = await fetch(path, body === undefined ? { headers } : { method: "POST", headers, body: JSON.stringify(body) });
+    const init = { headers };
+    if (body instanceof FormData) Object.assign(init, { method: "POST", body });
+    else if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      Object.assign(init, { method: "POST", body: JSON.stringify(body) });
+    }
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (err) {
+      if (err instanceof TypeError) throw new Error("Can't reach the imglish server", { cause: err });
+      throw err;
+    }
     const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error((data.error && data.error.message) || res.statusText);
+    if (!res.ok) {
+      throw Object.assign(new Error((data.error && data.error.message) || res.statusText), { status: res.status, code: data.error && data.error.code });
+    }
     return data;
+  }
+
+  // IMAGE_REFUSED are the statuses by which the server refuses a query image
+  // itself: undecodable (400), too large a body (413), a format it does not
+  // read (415), too many pixels (422).
+  const IMAGE_REFUSED = [400, 413, 415, 422];
+
+  // imageError says why the server refused a query image, in its words less
+  // the position it names ("query term 2: ", "image 1: "), which means
+  // nothing to someone who dropped one image.
+  function imageError(err) {
+    const why = err.message.replace(/^(query term|image) \d+: /, "");
+    return (err.status === 413 ? "This image is too large to send: " : "This image can't be read: ") + why;
   }
 
   function status(msg, isError) {
@@ -57,7 +91,9 @@
         else if (p) terms.push({ text: p, weight: 1 });
       }
     }
-    if (state.image && state.image.b64) terms.push({ image: state.image.b64, weight: 1 });
+    // A dropped image goes as the vector /v1/embed gave for it: a few kB on
+    // every page instead of the whole file again.
+    if (state.image && state.image.vector) terms.push({ vector: state.image.vector, weight: 1 });
     if (state.image && state.image.id) terms.push({ image_id: state.image.id, weight: 1 });
     return terms;
   }
@@ -67,7 +103,11 @@
   async function newSearch(fromHistory) {
     if (fromHistory !== true) recordSearch();
     closeLightbox(false);
+    // Back/Forward (and reload) return to the place kept in the history entry.
+    const place = fromHistory === true && history.state;
+    state.restore = place && place.shown > 0 ? { shown: place.shown, scrollY: place.scrollY || 0 } : null;
     state.terms = buildTerms();
+    state.upload = state.image && state.image.file && !state.image.vector ? state.image.file : null;
     state.filter = filter();
     state.sort = $("f-sort").value;
     state.cursor = null;
@@ -75,7 +115,7 @@
     state.shown = 0;
     state.hits.clear();
     $("grid").replaceChildren();
-    if (!state.terms.length) { status(""); return; }
+    if (!state.terms.length && !state.upload) { status(""); return; }
     await loadPage(true);
   }
 
@@ -89,23 +129,54 @@
     status(first ? "Searching…" : "Loading more…");
     let ok = false;
     try {
-      const body = { query: state.terms, k: PAGE, filter: state.filter, sort: state.sort };
+      let body = { query: state.terms, k: PAGE, filter: state.filter, sort: state.sort };
       if (!first) body.cursor = state.cursor;
+      if (state.upload) {
+        // The image /v1/embed could not take as base64 goes as raw bytes,
+        // the last query term (the cursor is bound to the same terms).
+        const form = new FormData();
+        form.append("query", JSON.stringify(body));
+        form.append("image", state.upload);
+        body = form;
+      }
       const res = await api("/v1/search", body);
       if (seq !== state.seq) return;
       for (const hit of res.hits) $("grid").appendChild(card(hit));
       state.shown += res.hits.length;
       state.cursor = res.next_cursor || null;
       ok = true;
-      status(state.shown ? `${state.shown} result${state.shown === 1 ? "" : "s"}${res.truncated ? ` (truncated: the ${DATE_CAP.toLocaleString("en")} most relevant, by date)` : ""}${state.cursor ? "" : " (end)"}` : "No results");
+      // sort=date keeps only the relevant hits (the auto-cut), often fewer
+      // than relevance order would page through: say so.
+      const n = state.shown, s = n === 1 ? "" : "s";
+      status(n ? `${state.sort === "date" ? `${n} relevant result${s}, newest first` : `${n} result${s}`}${res.truncated ? ` (truncated: the ${DATE_CAP.toLocaleString("en")} most relevant, by date)` : ""}${state.cursor ? "" : " (end)"}` : "No results");
     } catch (err) {
-      if (seq === state.seq) status(err.message, true);
+      if (seq !== state.seq) return;
+      state.restore = null; // a place that can't be reached is given up
+      // The image sent as bytes (the last query term) was refused itself:
+      // drop it, or every later search would send it again and fail the
+      // same way. (An image sent as its vector was read by /v1/embed.)
+      const imageRefused = err.status === 413 || (IMAGE_REFUSED.includes(err.status) && err.message.startsWith(`query term ${state.terms.length + 1}:`));
+      if (first && state.upload && imageRefused) {
+        setImage(null);
+        state.upload = null;
+        status(imageError(err), true);
+      } else {
+        status(err.message, true);
+      }
     } finally {
       if (seq === state.seq) state.loading = false;
     }
-    // Keep filling while the sentinel is still visible (tall screens); after
-    // an error, wait for the next scroll instead of asking again at once.
-    if (ok && seq === state.seq && state.cursor && visible($("sentinel"))) loadPage(false);
+    if (!ok || seq !== state.seq) return; // after an error, wait for the next scroll instead of asking again at once
+    // Going back to a search: load pages until as many results are shown as
+    // when it was left, then scroll to where it was.
+    const want = state.restore;
+    if (want && state.cursor && state.shown < want.shown) { loadPage(false); return; }
+    if (want) {
+      state.restore = null;
+      window.scrollTo(0, want.scrollY);
+    }
+    // Keep filling while the sentinel is still visible (tall screens).
+    if (state.cursor && visible($("sentinel"))) loadPage(false);
   }
 
   function visible(el) {
@@ -150,6 +221,7 @@
 
   function moreLikeThis(hit) {
     $("q").value = "";
+    keepPlace();
     setImage({ id: hit.id, url: hit.thumbnail_url }, (hit.path || hit.id).split("/").pop());
     newSearch();
     window.scrollTo(0, 0);
@@ -167,16 +239,36 @@
     }
   }
 
+  // useFile makes a dropped, pasted or chosen image file the query: it is
+  // sent once, to /v1/embed, and searched with as the vector that returns.
+  // An image the server refuses is not kept (every later search would fail
+  // on it); one too large as base64 (413) is sent as raw bytes with each page.
+  let fileSeq = 0;
   async function useFile(file) {
     if (!file || !file.type.startsWith("image/")) { status("Not an image: " + (file ? file.name : "?"), true); return; }
-    const b64 = await new Promise((resolve, reject) => {
+    const name = file.name || "pasted image";
+    const seq = ++fileSeq;
+    // An empty file (a cloud placeholder, a failed download) holds no image.
+    const b64 = file.size === 0 ? "" : await new Promise((resolve, reject) => {
       const r = new FileReader();
-      r.onload = () => resolve(String(r.result).split(",")[1]);
+      r.onload = () => resolve(String(r.result).split(",")[1] || "");
       r.onerror = () => reject(r.error);
       r.readAsDataURL(file);
     });
+    if (seq !== fileSeq) return;
+    if (!b64) { status("Empty file: " + name, true); return; }
+    status("Reading the image…");
+    let vector = null;
+    try {
+      vector = (await api("/v1/embed", { images: [b64] })).vectors[0];
+    } catch (err) {
+      if (seq !== fileSeq) return;
+      if (err.status !== 413) { status(IMAGE_REFUSED.includes(err.status) ? imageError(err) : err.message, true); return; }
+    }
+    if (seq !== fileSeq) return;
     $("q").value = ""; // a dropped image replaces the text query; type again to combine both
-    setImage({ b64, url: URL.createObjectURL(file) }, file.name || "pasted image");
+    keepPlace();
+    setImage({ file, vector, url: URL.createObjectURL(file) }, name);
     await newSearch();
   }
 
@@ -188,8 +280,17 @@
   async function showLabels() {
     const labels = $("labels").value.split(",").map((s) => s.trim()).filter(Boolean);
     if (!state.image) return;
-    const body = labels.length ? { labels } : { label_set: "default" };
-    if (state.image.b64) body.image = state.image.b64; else body.image_id = state.image.id;
+    let body = labels.length ? { labels } : { label_set: "default" };
+    if (state.image.file) {
+      // /v1/classify takes no vector: the file goes once more, as raw bytes.
+      const form = new FormData();
+      form.append("image", state.image.file);
+      for (const l of labels) form.append("labels", l);
+      if (!labels.length) form.append("label_set", "default");
+      body = form;
+    } else {
+      body.image_id = state.image.id;
+    }
     const seq = ++classifySeq;
     try {
       const res = await api("/v1/classify", body);
@@ -209,7 +310,8 @@
     } catch (err) {
       if (seq !== classifySeq) return;
       if (labels.length) status(err.message, true);
-      else $("labels-caption").textContent = "Type labels to classify this image (the server has no default label set).";
+      else if (err.status === 404 && /label set/.test(err.message)) $("labels-caption").textContent = "Type labels to classify this image (the server has no default label set).";
+      else $("labels-caption").textContent = "No labels for this image: " + err.message;
     }
   }
 
@@ -242,8 +344,12 @@
   $("search-form").addEventListener("submit", (e) => { e.preventDefault(); newSearch(); });
   for (const id of ["f-folder", "f-after", "f-before", "f-sort"]) $(id).addEventListener("change", newSearch);
   $("classify-form").addEventListener("submit", classify);
-  $("clear-image").addEventListener("click", () => { setImage(null); newSearch(); });
-  $("file").addEventListener("change", (e) => useFile(e.target.files[0]));
+  $("clear-image").addEventListener("click", () => { keepPlace(); setImage(null); newSearch(); });
+  $("file").addEventListener("change", (e) => {
+    const f = e.target.files[0];
+    e.target.value = ""; // choosing the same file again (after "× clear image") is a change again
+    useFile(f);
+  });
 
   let dragDepth = 0;
   window.addEventListener("dragenter", (e) => { e.preventDefault(); dragDepth++; $("drop-overlay").hidden = false; });
@@ -300,7 +406,7 @@
     full.src = hit.original_url;
     const rows = [
       ["path", hit.path || ""],
-      [it.taken ? "taken" : "modified", formatDate(it.taken || it.mtime)],
+      [it.taken ? "taken" : "modified", it.taken ? formatTaken(it.taken, it.taken_offset) : formatDate(it.mtime)],
       ["size", it.width ? `${it.width} × ${it.height} px` : ""],
       ["format", it.media_type || ""],
       ["camera", it.camera || ""],
@@ -322,10 +428,28 @@
     $("lb-next").disabled = i === cards().length - 1 && !state.cursor;
   }
 
+  // formatDate shows an instant (a file's mtime, when it was added) in the
+  // browser's time zone.
   function formatDate(s) {
     if (!s) return "";
     const d = new Date(s);
     return isNaN(d) ? s : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  // formatTaken shows when a photo was taken as the camera's clock read:
+  // without an EXIF offset (hasOffset false) the API gives that wall time as
+  // if UTC, so it is shown in UTC with no zone; with one, the time carries
+  // the camera's offset, and the wall time at that offset is shown with it
+  // ("Oct 22, 2008, 4:29 PM (UTC+03:00)"). The browser's zone has no part in
+  // either: a photo taken at noon in Rome reads noon in Los Angeles too.
+  function formatTaken(s, hasOffset) {
+    const d = new Date(s);
+    if (isNaN(d)) return s;
+    const opts = { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" };
+    const m = hasOffset && /([+-])(\d\d):(\d\d)$/.exec(s);
+    if (!m) return d.toLocaleString(undefined, opts) + (hasOffset ? " (UTC)" : ""); // an offset of Z is UTC itself
+    const minutes = (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+    return new Date(d.getTime() + minutes * 60000).toLocaleString(undefined, opts) + ` (UTC${m[1]}${m[2]}:${m[3]})`;
   }
 
   async function moveLightbox(step) {
@@ -392,10 +516,51 @@
     return location.pathname + (qs ? "?" + qs : "");
   }
 
+  // recordSearch makes the search about to run a new history entry, first
+  // keeping in the current one how far it was scrolled and how many results
+  // it showed, for Back to return there.
   function recordSearch() {
     const url = searchURL();
-    if (url !== location.pathname + location.search) history.pushState(null, "", url);
+    const kept = placeKept;
+    placeKept = false;
+    if (url === location.pathname + location.search) return;
+    if (!kept) savePlace();
+    history.pushState(null, "", url);
   }
+
+  // keepPlace saves the place before the query image above the results
+  // appears or goes: the browser's scroll anchoring then moves scrollY by
+  // its height, and Back would return that far off. The search recorded
+  // next keeps the place saved here.
+  let placeKept = false;
+  function keepPlace() {
+    savePlace();
+    placeKept = true;
+  }
+
+  // savePlace keeps the results shown and the scroll position in the
+  // current history entry; not while a place is being restored (that would
+  // overwrite it with a half-loaded one).
+  let placeTimer = 0;
+  function savePlace() {
+    clearTimeout(placeTimer);
+    if (!state.restore) history.replaceState({ shown: state.shown, scrollY: Math.round(window.scrollY) }, "");
+  }
+  // The browser's own scroll restoration runs before the results are
+  // loaded again; the page restores the place itself.
+  history.scrollRestoration = "manual";
+  // Scrolling keeps the place too (after a pause): Back and Forward leave an
+  // entry without pushing one, and going forward to it again finds it as well.
+  // It also asks for the next page once the sentinel is in view: the
+  // IntersectionObserver below reports only changes, and one that last saw
+  // the sentinel in the emptied grid can miss the cards that pushed it out,
+  // and then says nothing when scrolling brings it back (seen in headless
+  // Chromium: an image search stuck at 24 results).
+  window.addEventListener("scroll", () => {
+    clearTimeout(placeTimer);
+    placeTimer = setTimeout(savePlace, 250);
+    if (!state.loading && state.cursor && visible($("sentinel"))) loadPage(false);
+  }, { passive: true });
 
   // restoreSearch sets the controls from the address bar and runs the search.
   function restoreSearch() {
@@ -454,7 +619,10 @@
     n.append("Demo model: it knows only synthetic scenes of coloured shapes, not photos. For real pictures: ", cmd, ".");
   }
 
-  window.addEventListener("popstate", restoreSearch);
+  window.addEventListener("popstate", () => {
+    clearTimeout(placeTimer); // a pending save belongs to the entry just left
+    restoreSearch();
+  });
   restoreSearch();
   pollProgress();
 })();
