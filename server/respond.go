@@ -111,6 +111,11 @@ func statusOf(err error) (int, string) {
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge, "payload_too_large"
 	}
+	// A remote store out of reach is a 503 even when the request's deadline
+	// passed while its client retried (the error holds both).
+	if app.KindOf(err) == app.KindStoreUnavailable {
+		return http.StatusServiceUnavailable, "unavailable"
+	}
 	for _, r := range statusRules {
 		if errors.Is(err, r.err) {
 			return r.status, r.code

@@ -13,6 +13,7 @@ import (
 	"imglish/indexer"
 	"imglish/search"
 	"imglish/store"
+	"imglish/vstore"
 )
 
 // TestStatusOfSentinels pins the status, code and public message of every
@@ -55,6 +56,8 @@ func TestStatusOfSentinels(t *testing.T) {
 		{fmt.Errorf("decode: %w", preprocess.ErrCorrupt), 400, "corrupt_image", "decode: corrupt image"},
 		{fmt.Errorf("query: %w", tokenizer.ErrEmpty), 400, "bad_request", "query: empty text"},
 		{encoder.ErrClosed, 503, "unavailable", "not ready"},
+		// A store out of reach through retries that outlasted the request: 503, not the deadline's 504.
+		{fmt.Errorf("apply: %w: %w", vstore.ErrUnavailable, context.DeadlineExceeded), 503, "unavailable", "apply: store unavailable: request timed out"},
 		{fmt.Errorf("plain failure"), 500, "internal", "plain failure"},
 	} {
 		status, code := statusOf(tc.err)

@@ -63,7 +63,10 @@ type Options struct {
 	Timeout time.Duration
 	// AttemptTimeout bounds each attempt of a request to one node; when it
 	// passes, the request is retried on the next node like a failed one.
-	// Schema and node-list reads get at most 10 s of it. Default 60 s.
+	// Schema and node-list reads get at most 10 s of it. Default 20 s: a
+	// third of the server's request timeout, so that a write to a node
+	// that lost its quorum is tried elsewhere and a request that cannot be
+	// served ends as unavailable (503), not as its own deadline.
 	//
 	// A node that takes a request and never answers must not stall the
 	// store: Weaviate forwards a schema read to the Raft leader and waits
@@ -167,7 +170,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.Timeout = 30 * time.Second
 	}
 	if opts.AttemptTimeout <= 0 {
-		opts.AttemptTimeout = 60 * time.Second
+		opts.AttemptTimeout = 20 * time.Second
 	}
 	if opts.Retries == 0 {
 		opts.Retries = 5
@@ -271,6 +274,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// deletionStrategy is how the classes this store creates resolve a delete
+// against a replica that still holds the object (Weaviate's
+// replicationConfig.deletionStrategy).
+const deletionStrategy = "TimeBasedResolution"
+
 // classDef is the definition of a class this store creates.
 func (s *Store) classDef(name, desc string, props []map[string]any, vector map[string]any) map[string]any {
 	if vector == nil {
@@ -279,8 +287,12 @@ func (s *Store) classDef(name, desc string, props []map[string]any, vector map[s
 	return map[string]any{
 		"class": name, "description": desc, "vectorizer": "none",
 		"vectorIndexType": "hnsw", "vectorIndexConfig": vector,
-		"properties":        props,
-		"replicationConfig": map[string]any{"factor": s.opts.Replicas, "asyncEnabled": s.opts.Replicas > 1},
+		"properties": props,
+		// A delete and a replica that missed it resolve to the later of the
+		// two: without a strategy (NoAutomatedResolution) a delete
+		// acknowledged while replicas were down came back with them, or its
+		// object answered errors at QUORUM for good.
+		"replicationConfig": map[string]any{"factor": s.opts.Replicas, "asyncEnabled": s.opts.Replicas > 1, "deletionStrategy": deletionStrategy},
 		"shardingConfig":    map[string]any{"desiredCount": s.opts.Shards},
 	}
 }

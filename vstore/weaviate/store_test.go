@@ -1,8 +1,11 @@
 package weaviate_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -61,6 +64,50 @@ func TestConformance(t *testing.T) {
 			return open(t, fmt.Sprintf("Conf%d", n.Load()))
 		},
 	})
+}
+
+// TestDeletionStrategy: every class a store creates resolves a delete
+// against a replica that missed it by time, so that a delete acknowledged
+// while replicas were down stays deleted when they come back.
+func TestDeletionStrategy(t *testing.T) {
+	cl := startNode(t)
+	s, err := weaviate.Open(t.Context(), weaviate.Options{URLs: cl.URLs(), Namespace: "Deletes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateSpace(t.Context(), vstore.Space{Name: vstore.ImageSpace("m"), Kind: vstore.KindImages, Model: "m", Dim: 4}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(cl.URLs()[0] + "/v1/schema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var schema struct {
+		Classes []struct {
+			Class             string `json:"class"`
+			ReplicationConfig struct {
+				DeletionStrategy string `json:"deletionStrategy"`
+			} `json:"replicationConfig"`
+		} `json:"classes"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&schema); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range schema.Classes {
+		if !strings.HasPrefix(c.Class, "Deletes") {
+			continue
+		}
+		n++
+		if got := c.ReplicationConfig.DeletionStrategy; got != "TimeBasedResolution" {
+			t.Errorf("class %s: deletionStrategy %q, want TimeBasedResolution", c.Class, got)
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d classes of the store in the schema, want its items and its image space", n)
+	}
 }
 
 // TestOpenOptions: unusable options fail with ErrConfig before any
