@@ -440,40 +440,53 @@ func itemsEqual(a, b store.Item) bool {
 	return ta.Equal(tb) && bytes.Equal(ja, jb)
 }
 
+// rawPost sends the head of a POST to e's server by hand, with the given
+// Content-Length and as much of a body as given, so that a test can send
+// less than it declares; the connection closes with the test.
+func rawPost(t *testing.T, e *env, path, contentType, contentLength, body string) net.Conn {
+	t.Helper()
+	addr := strings.TrimPrefix(e.ts.URL, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %s\r\n\r\n%s",
+		path, addr, writeKey, contentType, contentLength, body)
+	return conn
+}
+
+// rawStatus reads the answer on conn: its status and error code.
+func rawStatus(t *testing.T, conn net.Conn) (int, string) {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var eb errorBody
+	_ = json.NewDecoder(resp.Body).Decode(&eb)
+	return resp.StatusCode, eb.Error.Code
+}
+
 // TestBodyCutShort: a body that ends before its Content-Length (the client
 // stopped sending) is the client's fault on every door that reads one: a
 // 400 bad_request, as for JSON, never a 500.
 func TestBodyCutShort(t *testing.T) {
 	e := newEnv(t, envConfig{})
-	addr := strings.TrimPrefix(e.ts.URL, "http://")
 	for _, tc := range []struct{ name, path, contentType, body string }{
 		{"raw upload", "/v1/images", "image/png", "\x89PNG"},
 		{"multipart upload", "/v1/images", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n\x89PNG"},
 		{"JSON search", "/v1/search", "application/json", `{"text":"a`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n%s",
-				tc.path, addr, writeKey, tc.contentType, tc.body)
+			conn := rawPost(t, e, tc.path, tc.contentType, "1000", tc.body)
 			if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
 				t.Fatal(err)
 			}
-			_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var eb errorBody
-			if err := json.NewDecoder(resp.Body).Decode(&eb); err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != http.StatusBadRequest || eb.Error.Code != "bad_request" {
-				t.Errorf("status %d %q (%s), want 400 bad_request", resp.StatusCode, eb.Error.Code, eb.Error.Message)
+			if st, code := rawStatus(t, conn); st != http.StatusBadRequest || code != "bad_request" {
+				t.Errorf("status %d %q, want 400 bad_request", st, code)
 			}
 		})
 	}
@@ -486,35 +499,10 @@ func TestBodyCutShort(t *testing.T) {
 func TestStalledBodies(t *testing.T) {
 	const bodyTimeout = 3 * time.Second
 	e := newEnv(t, envConfig{opts: Options{MaxInFlight: 2, BodyTimeout: Duration(bodyTimeout), MaxUpload: 1 << 20}})
-	addr := strings.TrimPrefix(e.ts.URL, "http://")
-	send := func(path, contentLength, body string) net.Conn {
-		t.Helper()
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s",
-			path, addr, writeKey, contentLength, body)
-		return conn
-	}
-	status := func(conn net.Conn) (int, string) {
-		t.Helper()
-		_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var eb errorBody
-		_ = json.NewDecoder(resp.Body).Decode(&eb)
-		return resp.StatusCode, eb.Error.Code
-	}
-
 	start := time.Now()
 	var stalled []net.Conn
 	for range 4 { // twice the slots
-		stalled = append(stalled, send("/v1/search", "1000", `{"text":`))
+		stalled = append(stalled, rawPost(t, e, "/v1/search", "application/json", "1000", `{"text":`))
 	}
 	time.Sleep(100 * time.Millisecond) // let them reach the server
 	client := &http.Client{Timeout: bodyTimeout - 500*time.Millisecond}
@@ -531,7 +519,7 @@ func TestStalledBodies(t *testing.T) {
 	}
 	t.Logf("search beside %d stalled bodies answered in %v", len(stalled), time.Since(start))
 	for i, conn := range stalled {
-		if st, code := status(conn); st != http.StatusRequestTimeout || code != "body_timeout" {
+		if st, code := rawStatus(t, conn); st != http.StatusRequestTimeout || code != "body_timeout" {
 			t.Errorf("stalled body %d: %d %q, want 408 body_timeout", i, st, code)
 		}
 	}
@@ -540,7 +528,7 @@ func TestStalledBodies(t *testing.T) {
 	}
 
 	// Declared too large: refused with no byte of the body sent.
-	if st, code := status(send("/v1/images", strconv.Itoa(1<<20+1), "")); st != http.StatusRequestEntityTooLarge || code != "payload_too_large" {
+	if st, code := rawStatus(t, rawPost(t, e, "/v1/images", "application/json", strconv.Itoa(1<<20+1), "")); st != http.StatusRequestEntityTooLarge || code != "payload_too_large" {
 		t.Errorf("declared body over MaxUpload: %d %q, want 413 payload_too_large", st, code)
 	}
 }
