@@ -15,7 +15,7 @@ type pixelCodec struct {
 }
 
 func (c pixelCodec) pixels(data []byte) (int64, error) {
-	info, err := preprocess.Probe(bytes.NewReader(data), c.opts)
+	info, err := preprocess.ProbeBytes(data, c.opts)
 	if err != nil {
 		return 0, err
 	}
@@ -33,7 +33,7 @@ func (c pixelCodec) decode(ctx context.Context, data []byte, size int) ([]float3
 }
 
 func (c pixelCodec) meta(data []byte) (vstore.Meta, error) {
-	info, err := preprocess.Probe(bytes.NewReader(data), c.opts)
+	info, err := preprocess.ProbeBytes(data, c.opts)
 	if err != nil {
 		return vstore.Meta{}, err
 	}

@@ -508,11 +508,7 @@ func Probe(r io.Reader, opts Options) (Info, error) {
 	if err != nil {
 		return Info{}, &Error{Op: "read", Err: err}
 	}
-	h, err := probe(b, opts)
-	if err != nil {
-		return Info{}, &Error{Op: "probe", Err: err}
-	}
-	return h.info, nil
+	return ProbeBytes(b, opts)
 }
 
 // ProbeBytes is Probe of an image already in memory, without copying it.

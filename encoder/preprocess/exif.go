@@ -22,8 +22,7 @@ type Metadata struct {
 	OffsetTimeDigitized string `json:"offset_time_digitized,omitempty"`
 	// DateTime is IFD0's tag 0x0132 and OffsetTime the Exif IFD's 0x9010:
 	// when the file was last changed, Time's last resort. Scanners, editors
-	// and avatar sets write only this one (25 of the 181 files of
-	// ../shared/data/photos).
+	// and avatar sets often write only this one.
 	DateTime   string `json:"date_time,omitempty"`
 	OffsetTime string `json:"offset_time,omitempty"`
 	Make       string `json:"make,omitempty"`
