@@ -80,7 +80,7 @@ func looksLikeImage(head []byte) bool {
 	case isFtyp(head):
 		// ISO-BMFF is also the container of every phone video (MP4, MOV,
 		// 3GP): only a brand of the HEIF family makes it an image.
-		return ftypImage(head)
+		return preprocess.ISOImage(head)
 	default:
 		return false
 	}
@@ -111,31 +111,6 @@ func notImage(head []byte) error {
 	return fmt.Errorf("%w: unknown signature", ErrNotImage)
 }
 
-// imageBrands are the ISO-BMFF brands that make a file an image or an image
-// sequence, after libheif's heif_brands.h: the HEIF structural brands
-// (ISO/IEC 23008-12:2022 §10: mif1, mif2, msf1; mif3 is the low-overhead
-// ftyp+mini form, whose coding brand is the minor version), the coding
-// brands of HEVC (Annex B), AVC (Annex E), JPEG (Annex H), VVC (Annex L)
-// and EVC (Annex M), JPEG 2000 in HEIF (ISO/IEC 15444-16) and AV1 (AVIF).
-//
-// MIAF's brands (miaf and its profiles MiHE, MiHB, MA1B, MA1A, …) and 1pic
-// are left out: they are constraints a HEIF file declares beside one of
-// these (MIAF requires mif1 or msf1), so alone they name no image. Nor do
-// the general brands (isom, iso2…iso9, mp41, mp42, qt, 3gp4, …), which
-// libheif accepts for image sequences stored like videos: they are what
-// every phone video declares.
-var imageBrands = map[string]bool{
-	"mif1": true, "mif2": true, "mif3": true, "msf1": true,
-	"heic": true, "heix": true, "heim": true, "heis": true,
-	"hevc": true, "hevx": true, "hevm": true, "hevs": true,
-	"avci": true, "avcs": true,
-	"jpeg": true, "jpgs": true,
-	"vvic": true, "vvis": true,
-	"evbi": true, "evmi": true, "evbs": true, "evms": true,
-	"j2ki": true, "j2is": true,
-	"avif": true, "avis": true,
-}
-
 // isFtyp reports whether head starts with an ISO-BMFF ftyp box that holds at
 // least its major brand and minor version (16 bytes).
 func isFtyp(head []byte) bool {
@@ -153,20 +128,4 @@ func ftypLen(head []byte) int64 {
 		return int64(n)
 	}
 	return 0
-}
-
-// ftypImage reports whether the ftyp box at the start of head names an
-// image brand (imageBrands) as its major brand or, within the box and head,
-// as a compatible brand.
-func ftypImage(head []byte) bool {
-	if imageBrands[string(head[8:12])] {
-		return true
-	}
-	end := min(int64(len(head)), ftypLen(head))
-	for i := int64(16); i+4 <= end; i += 4 {
-		if imageBrands[string(head[i:i+4])] {
-			return true
-		}
-	}
-	return false
 }

@@ -99,18 +99,61 @@ func unsupportedFormat(b []byte) string {
 	return ""
 }
 
-// isoBrand names an ISO-BMFF (HEIF family) file from its ftyp major brand.
+// isoBrand names an ISO-BMFF file from its ftyp box: "AVIF" or "HEIF" for
+// the image brands (ISOImage), else the container's name.
 func isoBrand(b []byte) string {
-	if len(b) < 12 {
-		return "ISO-BMFF"
-	}
-	switch string(b[8:12]) {
-	case "avif", "avis":
+	switch {
+	case len(b) >= 12 && (string(b[8:12]) == "avif" || string(b[8:12]) == "avis"):
 		return "AVIF"
-	case "heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1":
+	case ISOImage(b):
 		return "HEIF"
 	}
 	return "ISO-BMFF"
+}
+
+// imageBrands are the ISO-BMFF brands that make a file an image or an image
+// sequence, after libheif's heif_brands.h: the HEIF structural brands
+// (ISO/IEC 23008-12:2022 §10: mif1, mif2, msf1; mif3 is the low-overhead
+// ftyp+mini form, whose coding brand is the minor version), the coding
+// brands of HEVC (Annex B), AVC (Annex E), JPEG (Annex H), VVC (Annex L)
+// and EVC (Annex M), JPEG 2000 in HEIF (ISO/IEC 15444-16) and AV1 (AVIF).
+//
+// MIAF's brands (miaf and its profiles MiHE, MiHB, MA1B, MA1A, …) and 1pic
+// are left out: they are constraints a HEIF file declares beside one of
+// these (MIAF requires mif1 or msf1), so alone they name no image. Nor do
+// the general brands (isom, iso2…iso9, mp41, mp42, qt, 3gp4, …), which
+// libheif accepts for image sequences stored like videos: they are what
+// every phone video declares.
+var imageBrands = map[string]bool{
+	"mif1": true, "mif2": true, "mif3": true, "msf1": true,
+	"heic": true, "heix": true, "heim": true, "heis": true,
+	"hevc": true, "hevx": true, "hevm": true, "hevs": true,
+	"avci": true, "avcs": true,
+	"jpeg": true, "jpgs": true,
+	"vvic": true, "vvis": true,
+	"evbi": true, "evmi": true, "evbs": true, "evms": true,
+	"j2ki": true, "j2is": true,
+	"avif": true, "avis": true,
+}
+
+// ISOImage reports whether head starts with an ISO-BMFF ftyp box that
+// names an image brand (imageBrands) as its major brand or, within the box
+// and head, as a compatible brand. Phone videos (MP4, MOV, 3GP) share the
+// container, so the box alone makes no image.
+func ISOImage(head []byte) bool {
+	if len(head) < 16 || string(head[4:8]) != "ftyp" {
+		return false
+	}
+	if imageBrands[string(head[8:12])] {
+		return true
+	}
+	end := min(len(head), int(binary.BigEndian.Uint32(head)))
+	for i := 16; i+4 <= end; i += 4 {
+		if imageBrands[string(head[i:i+4])] {
+			return true
+		}
+	}
+	return false
 }
 
 // icoDir reports whether an ICO or CUR header (reserved 0, type 1 or 2,
