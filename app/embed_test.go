@@ -53,7 +53,7 @@ func TestEmbedTextRefusedAlone(t *testing.T) {
 	// The bulk path names the text.
 	if _, err := a.EmbedTexts(ctx, []string{"a red circle", "\u200b"}); !errors.Is(err, app.ErrInvalid) {
 		t.Errorf("EmbedTexts with an empty-once-normalised text: %v, want ErrInvalid", err)
-	} else if got := err.Error(); !strings.Contains(got, "text 2") {
-		t.Errorf("EmbedTexts error %q does not name text 2", got)
+	} else if got := err.Error(); !strings.Contains(got, "texts[1]") {
+		t.Errorf("EmbedTexts error %q does not name texts[1]", got)
 	}
 }

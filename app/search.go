@@ -152,13 +152,13 @@ func validateSearch(req *SearchRequest) error {
 			}
 		}
 		if n != 1 {
-			return fmt.Errorf("%w: query term %d must have exactly one of text, image, image_id, vector", ErrInvalid, i+1)
+			return fmt.Errorf("%w: query[%d] must have exactly one of text, image, image_id, vector", ErrInvalid, i)
 		}
 		if len(t.Text) > MaxTextLen {
-			return fmt.Errorf("%w: query term %d: text longer than %d bytes", ErrInvalid, i+1, MaxTextLen)
+			return fmt.Errorf("%w: query[%d].text is longer than %d bytes", ErrInvalid, i, MaxTextLen)
 		}
 		if t.Weight != nil && (math.IsNaN(*t.Weight) || math.IsInf(*t.Weight, 0) || math.Abs(*t.Weight) > 100) {
-			return fmt.Errorf("%w: query term %d: weight must be finite and within ±100", ErrInvalid, i+1)
+			return fmt.Errorf("%w: query[%d].weight must be finite and within ±100", ErrInvalid, i)
 		}
 		if t.ImageID != "" {
 			if err := ValidName("image_id", t.ImageID); err != nil {
@@ -194,10 +194,10 @@ func (a *App) QueryVector(ctx context.Context, terms []QueryTerm) ([]float32, er
 	for i, t := range terms {
 		v, err := a.termVector(ctx, t)
 		if err != nil {
-			return nil, fmt.Errorf("query term %d: %w", i+1, err)
+			return nil, fmt.Errorf("query[%d]: %w", i, err)
 		}
 		if len(v) != dim {
-			return nil, fmt.Errorf("%w: query term %d has %d dimensions, the model has %d", ErrInvalid, i+1, len(v), dim)
+			return nil, fmt.Errorf("%w: query[%d] has %d dimensions, the model has %d", ErrInvalid, i, len(v), dim)
 		}
 		w := 1.0
 		if t.Weight != nil {

@@ -108,11 +108,11 @@ func (a *App) Embed(ctx context.Context, req EmbedRequest) (EmbedResponse, error
 	for i, img := range req.Images {
 		b, err := DecodeBase64(img)
 		if err != nil {
-			return resp, fmt.Errorf("image %d: %w", i+1, err)
+			return resp, fmt.Errorf("images[%d]: %w", i, err)
 		}
 		v, err := a.EmbedImage(ctx, b)
 		if err != nil {
-			return resp, fmt.Errorf("image %d: %w", i+1, err)
+			return resp, fmt.Errorf("images[%d]: %w", i, err)
 		}
 		out = append(out, v)
 	}
@@ -124,7 +124,7 @@ func (a *App) Embed(ctx context.Context, req EmbedRequest) (EmbedResponse, error
 func validTexts(texts []string) error {
 	for i, t := range texts {
 		if t == "" || len(t) > MaxTextLen {
-			return fmt.Errorf("%w: text %d must be 1..%d bytes", ErrInvalid, i+1, MaxTextLen)
+			return fmt.Errorf("%w: texts[%d] must be 1..%d bytes", ErrInvalid, i, MaxTextLen)
 		}
 	}
 	return nil

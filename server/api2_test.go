@@ -197,6 +197,45 @@ func TestErrorsAndLimits(t *testing.T) {
 	}
 }
 
+// TestFieldPathsAndAllow: an error about one element of a list names it by
+// the client's field path, 0-based as in type errors ("query[1].weight");
+// OPTIONS answers 204 with the path's methods without CORS configured, and a
+// 405 names the same methods.
+func TestFieldPathsAndAllow(t *testing.T) {
+	e := newEnv(t, envConfig{scenes: 1})
+	for _, tc := range []struct {
+		path string
+		body any
+		want string
+	}{
+		{"/v1/search", map[string]any{"query": []map[string]any{{"text": "a"}, {"text": "b", "weight": 1e9}}}, "query[1].weight must be finite"},
+		{"/v1/search", map[string]any{"query": []map[string]any{{"text": "a"}, {"vector": []float32{1, 0}}}}, "query[1] has 2 dimensions"},
+		{"/v1/search", map[string]any{"query": []map[string]any{{"text": "a", "image_id": "0123abcd"}}}, "query[0] must have exactly one of"},
+		{"/v1/embed", map[string]any{"texts": []string{"a", ""}}, "texts[1] must be"},
+		{"/v1/embed", map[string]any{"images": []string{b64(pngBytes(t, 8, 8)), "aGVsbG8gd29ybGQ="}}, "images[1]: "},
+	} {
+		var eb errorBody
+		if st, _ := e.call("POST", tc.path, writeKey, tc.body, &eb); st/100 != 4 || !strings.Contains(eb.Error.Message, tc.want) {
+			t.Errorf("POST %s %v: %d %q, want a 4xx naming %q", tc.path, tc.body, st, eb.Error.Message, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"OPTIONS", "/v1/search", 204, "POST, OPTIONS"},
+		{"OPTIONS", "/v1/items/0123abcd", 204, "GET, DELETE, HEAD, OPTIONS"},
+		{"PUT", "/v1/search", 405, "POST, OPTIONS"},
+		{"POST", "/healthz", 405, "GET, HEAD, OPTIONS"},
+	} {
+		st, h := e.call(tc.method, tc.path, writeKey, nil, nil)
+		if st != tc.status || h.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d, Allow %q; want %d, Allow %q", tc.method, tc.path, st, h.Get("Allow"), tc.status, tc.allow)
+		}
+	}
+}
+
 func b64(b []byte) string { return base64Std(b) }
 
 func TestClassify(t *testing.T) {

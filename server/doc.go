@@ -107,6 +107,11 @@
 // ("field \"query[1].weight\": expected a number, got the string \"x\""), or the
 // line, column and byte of a syntax error; never Go type names or the package
 // prefixes of error texts.
+// An error about one element of a list names it the same way, 0-based
+// ("query[1].weight must be finite", "texts[0] must be 1..2000 bytes",
+// "images[2]: …"). A method a path does not take is a 405 whose Allow header
+// lists the ones it does (HEAD with GET, and OPTIONS); OPTIONS is answered 204
+// with that header on every path, CORS or not.
 //
 // # Security
 //

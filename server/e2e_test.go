@@ -640,12 +640,12 @@ func TestWebPageInChromium(t *testing.T) {
 		}
 
 		// An image the server cannot read is said so, without the API's
-		// "query term 2:", and not kept: the next text search works.
+		// "query[1]:", and not kept: the next text search works.
 		w.choose(heif)
 		w.waitJS("the refusal", statusIs, "error", "This image can't be read: ")
 		var msg string
 		w.js(&msg, `return document.getElementById("status").textContent`)
-		if !strings.Contains(msg, "HEIF") || strings.Contains(msg, "image 1") || strings.Contains(msg, "query term") {
+		if !strings.Contains(msg, "HEIF") || strings.Contains(msg, "images[") || strings.Contains(msg, "query[") {
 			t.Errorf("status %q, want the HEIF refusal without its position", msg)
 		}
 		w.search("a shape")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -104,6 +105,27 @@ func statusOfKind(k app.Kind) (int, string) {
 }
 
 var errMethodNotAllowed = errors.New("server: method not allowed")
+
+// noMethod answers a method that a routed path has no handler for. gin has
+// set Allow to the path's routed methods; HEAD (answered as GET, see
+// headAsGet) and OPTIONS (answered here) join them. OPTIONS gets 204 with
+// that list (RFC 9110 §9.3.7) whether or not CORS is configured: a preflight
+// from an allowed origin was answered by the cors middleware already, and
+// one from any other origin gets no Access-Control-Allow-Origin, which is
+// the browser's refusal. Any other method is a 405 naming the same list.
+func (s *Server) noMethod(c *gin.Context) {
+	h := c.Writer.Header()
+	allow := strings.Split(h.Get("Allow"), ", ")
+	if slices.Contains(allow, http.MethodGet) && !slices.Contains(allow, http.MethodHead) {
+		allow = append(allow, http.MethodHead)
+	}
+	h.Set("Allow", strings.Join(append(allow, http.MethodOptions), ", "))
+	if c.Request.Method == http.MethodOptions {
+		c.AbortWithStatus(http.StatusNoContent)
+		return
+	}
+	s.writeError(c, errMethodNotAllowed)
+}
 
 // statusOf is the one place that maps an error to an HTTP status and code.
 func statusOf(err error) (int, string) {

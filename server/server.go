@@ -81,7 +81,7 @@ func New(deps Deps, opts Options) (*Server, error) {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.NoRoute(func(c *gin.Context) { s.writeError(c, fmt.Errorf("%w: %s", ErrNotFound, c.Request.URL.Path)) })
-	e.NoMethod(func(c *gin.Context) { s.writeError(c, errMethodNotAllowed) })
+	e.NoMethod(s.noMethod)
 	e.Use(s.recoverJSON(), s.observe(), s.cors(), s.limits())
 	s.engine = e
 	s.admitH = s.admit()

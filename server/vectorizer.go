@@ -77,7 +77,7 @@ func (s *Server) newVectorizerEngine() *gin.Engine {
 	mark := func(c *gin.Context) { c.Set(ctxVectorizer, true) }
 	e.Use(mark, s.recoverJSON(), s.observe(), s.limits())
 	e.NoRoute(func(c *gin.Context) { s.writeError(c, fmt.Errorf("%w: %s", ErrNotFound, c.Request.URL.Path)) })
-	e.NoMethod(func(c *gin.Context) { s.writeError(c, errMethodNotAllowed) })
+	e.NoMethod(s.noMethod)
 	e.GET("/.well-known/live", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	e.GET("/.well-known/ready", s.handleVectorizerReady)
 	auth := func(c *gin.Context) { c.Next() }

@@ -59,10 +59,10 @@
   const IMAGE_REFUSED = [400, 413, 415, 422];
 
   // imageError says why the server refused a query image, in its words less
-  // the position it names ("query term 2: ", "image 1: "), which means
+  // the field it names ("query[1]: ", "images[0]: "), which means
   // nothing to someone who dropped one image.
   function imageError(err) {
-    const why = err.message.replace(/^(query term|image) \d+: /, "");
+    const why = err.message.replace(/^(query|images)\[\d+\]: /, "");
     return (err.status === 413 ? "This image is too large to send: " : "This image can't be read: ") + why;
   }
 
@@ -155,7 +155,7 @@
       // The image sent as bytes (the last query term) was refused itself:
       // drop it, or every later search would send it again and fail the
       // same way. (An image sent as its vector was read by /v1/embed.)
-      const imageRefused = err.status === 413 || (IMAGE_REFUSED.includes(err.status) && err.message.startsWith(`query term ${state.terms.length + 1}:`));
+      const imageRefused = err.status === 413 || (IMAGE_REFUSED.includes(err.status) && err.message.startsWith(`query[${state.terms.length}]:`));
       if (first && state.upload && imageRefused) {
         setImage(null);
         state.upload = null;
