@@ -218,7 +218,7 @@ func (s *Server) handleUploadImage(c *gin.Context) {
 		}
 		data = files[0]
 	case "raw":
-		if data, err = io.ReadAll(c.Request.Body); err != nil {
+		if data, err = readBody(c.Request.Body); err != nil {
 			s.writeError(c, bodyReadError(err))
 			return
 		}

@@ -24,7 +24,7 @@ import (
 // and byte of a syntax error. encoding/json's own messages name Go types
 // ("Go value of type server.SearchRequest"), so they never reach a client.
 func decodeJSON(r io.Reader, v any) error {
-	b, err := io.ReadAll(r)
+	b, err := readBody(r)
 	if err != nil {
 		return bodyReadError(err)
 	}

@@ -340,6 +340,30 @@ func (s *Server) receiveBody(c *gin.Context, budget *semaphore.Weighted) (int64,
 			return held, bodyReadError(err)
 		}
 	}
-	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
+	r.Body = newReceived(buf.Bytes())
 	return held, nil
+}
+
+// received is a request body that receiveBody read in full: readBody hands
+// its bytes to the handler as they are, where io.ReadAll would copy them
+// once more (with its own growing buffer, about twice the body again).
+type received struct {
+	*bytes.Reader
+	b []byte
+}
+
+func newReceived(b []byte) *received { return &received{Reader: bytes.NewReader(b), b: b} }
+
+// Close implements io.Closer; there is nothing to release.
+func (*received) Close() error { return nil }
+
+// readBody reads the rest of r: the bytes themselves for a received body
+// no one has read from yet, else io.ReadAll. The caller must not modify
+// the result.
+func readBody(r io.Reader) ([]byte, error) {
+	if rb, ok := r.(*received); ok && rb.Len() == len(rb.b) {
+		_, _ = rb.Seek(0, io.SeekEnd) // as ReadAll leaves it
+		return rb.b, nil
+	}
+	return io.ReadAll(r)
 }

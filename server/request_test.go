@@ -278,3 +278,32 @@ func TestDecodeJSONUnmarshalers(t *testing.T) {
 		})
 	}
 }
+
+// TestReadBodyShares: a body the server received in full reaches the
+// handler as the received bytes, not a copy (an upload of N bytes used to
+// cost about 3N: the received buffer and io.ReadAll's growing one); a body
+// partly read, or any other reader, is read as io.ReadAll would.
+func TestReadBodyShares(t *testing.T) {
+	b := bytes.Repeat([]byte("0123456789"), 1<<16)
+	got, err := readBody(newReceived(b))
+	if err != nil || len(got) != len(b) || &got[0] != &b[0] {
+		t.Errorf("unread received body: %d bytes (%v), shared %v; want the %d received bytes themselves", len(got), err, len(got) > 0 && &got[0] == &b[0], len(b))
+	}
+	rb := newReceived(b)
+	if _, err := readBody(rb); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := readBody(rb); err != nil || len(rest) != 0 {
+		t.Errorf("read again: %d bytes (%v), want none, as after io.ReadAll", len(rest), err)
+	}
+	rb = newReceived(b)
+	if _, err := io.ReadFull(rb, make([]byte, 7)); err != nil {
+		t.Fatal(err)
+	}
+	if rest, err := readBody(rb); err != nil || !bytes.Equal(rest, b[7:]) {
+		t.Errorf("partly read body: %d bytes (%v), want the %d after the first 7", len(rest), err, len(b)-7)
+	}
+	if got, err := readBody(strings.NewReader("abc")); err != nil || string(got) != "abc" {
+		t.Errorf("another reader: %q (%v)", got, err)
+	}
+}
