@@ -3,9 +3,11 @@ package indexer
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 
 	"github.com/zeebo/xxh3"
 
+	"imglish/encoder/preprocess"
 	"imglish/vstore"
 )
 
@@ -31,14 +33,49 @@ type fileRecord struct {
 	// contentError): the path is skipped until its size or mtime change.
 	// Any other error record is retried on every run.
 	Sticky bool
+	// Limits are the limits a file refused as too large (preprocess's
+	// ErrTooLarge) was refused under; nil for any other record.
+	Limits *sizeLimits
 	hadErr bool // an error record exists for Path (to be cleared when it indexes)
+}
+
+// sizeLimits are the decoding limits in force when a file was refused as
+// too large: a later run under a larger one reads the file again.
+type sizeLimits struct {
+	Pixels int64 `json:"pixels"`
+	Bytes  int64 `json:"bytes"`
+}
+
+// limitsOf returns the limits pre enforces when err is a refusal for size,
+// else nil.
+func limitsOf(err error, pre preprocess.Options) *sizeLimits {
+	if !errors.Is(err, preprocess.ErrTooLarge) {
+		return nil
+	}
+	px, by := pre.Limits()
+	return &sizeLimits{Pixels: px, Bytes: by}
+}
+
+// raised reports whether pre allows more pixels or bytes than l, the limits
+// a file was refused under (false for nil: not a refusal for size).
+func (l *sizeLimits) raised(pre preprocess.Options) bool {
+	if l == nil {
+		return false
+	}
+	px, by := pre.Limits()
+	return px > l.Pixels || by > l.Bytes
 }
 
 // unchanged reports whether the walk may skip e, whose record is rec: the
 // file has the size and mtime recorded, and the record is not an error
-// that may pass (a non-sticky one).
-func unchanged(rec fileRecord, e fileEntry) bool {
-	return rec.Size == e.Size && rec.ModTime == e.ModTime && (rec.Err == "" || rec.Sticky)
+// that may pass: neither a non-sticky one nor a refusal for size under
+// lower limits than pre's (so raising --max-pixels reads again the files
+// it refused).
+func unchanged(rec fileRecord, e fileEntry, pre preprocess.Options) bool {
+	if rec.Size != e.Size || rec.ModTime != e.ModTime {
+		return false
+	}
+	return rec.Err == "" || rec.Sticky && !rec.Limits.raised(pre)
 }
 
 // newItem is a content hash's first vector in a space.

@@ -64,7 +64,9 @@
 // MP4, MOV and 3GP videos) counts only with an image brand in its ftyp box.
 // A file that is not an image, or that is corrupt or too large, is recorded
 // with its reason (Errors lists them) and retried only when its size or mtime
-// changes. A file that could not be read (permission denied, an I/O error, a
+// changes, or, refused for its pixels, when a run allows more. A file over
+// MaxFileBytes is retried by every run, since its size tells without reading
+// it. A file that could not be read (permission denied, an I/O error, a
 // read cut short) is recorded too, but retried on every run: chmod, which
 // makes it readable, changes neither its size nor its mtime.
 //

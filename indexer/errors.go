@@ -79,7 +79,9 @@ func (e FileError) MarshalJSON() ([]byte, error) {
 // property of the file's content — not an image (ErrNotImage), or refused
 // by preprocess as unsupported, corrupt or too many pixels — which reading
 // the same bytes again cannot change. Such an error record is sticky: the
-// walk skips the file until its size or mtime change.
+// walk skips the file until its size or mtime change, or, for too many
+// pixels, until a run allows more (the record keeps the limits, see
+// sizeLimits).
 //
 // A file over Options.MaxFileBytes is not: that is the limit's, which the
 // next run may have raised, and checking it again costs nothing (the size

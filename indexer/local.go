@@ -21,11 +21,12 @@ const localFlush = 512
 
 // localRecord is the stored form of one of this host's file records.
 type localRecord struct {
-	Size    int64  `json:"size"`
-	ModTime int64  `json:"mtime_ns"`
-	Hash    string `json:"hash,omitempty"` // hex; empty for an error record
-	Err     string `json:"err,omitempty"`
-	Sticky  bool   `json:"sticky,omitempty"` // fileRecord.Sticky; without it an error is retried
+	Size    int64       `json:"size"`
+	ModTime int64       `json:"mtime_ns"`
+	Hash    string      `json:"hash,omitempty"` // hex; empty for an error record
+	Err     string      `json:"err,omitempty"`
+	Sticky  bool        `json:"sticky,omitempty"` // fileRecord.Sticky; without it an error is retried
+	Limits  *sizeLimits `json:"limits,omitempty"` // fileRecord.Limits
 }
 
 // localCatalog is the catalog of an indexer whose Store is shared by
@@ -86,7 +87,7 @@ func (c *localCatalog) key(p string) string {
 }
 
 func encodeLocal(r fileRecord) []byte {
-	lr := localRecord{Size: r.Size, ModTime: r.ModTime, Err: r.Err, Sticky: r.Sticky}
+	lr := localRecord{Size: r.Size, ModTime: r.ModTime, Err: r.Err, Sticky: r.Sticky, Limits: r.Limits}
 	if r.Err == "" {
 		lr.Hash = r.Hash.String()
 	}
@@ -102,7 +103,7 @@ func (c *localCatalog) lookup(ctx context.Context, p string) (fileRecord, bool, 
 		case err == nil:
 			var lr localRecord
 			if json.Unmarshal(v, &lr) == nil {
-				r := fileRecord{Path: p, Size: lr.Size, ModTime: lr.ModTime, Err: lr.Err, Sticky: lr.Sticky, hadErr: lr.Err != ""}
+				r := fileRecord{Path: p, Size: lr.Size, ModTime: lr.ModTime, Err: lr.Err, Sticky: lr.Sticky, Limits: lr.Limits, hadErr: lr.Err != ""}
 				if lr.Err != "" {
 					return r, true, nil
 				}

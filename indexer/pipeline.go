@@ -203,7 +203,7 @@ func (r *run) walkAll(ctx context.Context, scopes []scope) error {
 			if err != nil {
 				return fmt.Errorf("look up %s: %w", e.Path, err)
 			}
-			if ok && unchanged(rec, e) {
+			if ok && unchanged(rec, e, ix.opts.Preprocess) {
 				ix.prog.skipped.Add(1)
 				return nil
 			}
@@ -254,6 +254,7 @@ func (r *run) fail(ctx context.Context, rec fileRecord, err error) error {
 	rec.Hash = Hash{}
 	rec.Err = err.Error()
 	rec.Sticky = contentError(err)
+	rec.Limits = limitsOf(err, r.ix.opts.Preprocess)
 	return r.send(ctx, op{file: rec})
 }
 

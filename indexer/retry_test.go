@@ -226,3 +226,48 @@ func TestFileSizeLimitRaised(t *testing.T) {
 		t.Errorf("under the default limit: %d embedded, %d failed (%v); want 3 embedded", sum.Embedded, sum.Failed, err)
 	}
 }
+
+// TestPixelLimitRaised: a file refused for its pixels stays refused, unread,
+// while the limit stays, and is indexed by a run that allows more, though it
+// did not change; the same through a local catalog (the records of a store
+// that several hosts share).
+func TestPixelLimitRaised(t *testing.T) {
+	for _, withLocal := range []bool{false, true} {
+		t.Run(map[bool]string{false: "store", true: "local"}[withLocal], func(t *testing.T) {
+			e := newEnv(t, Options{})
+			var local vstore.Store
+			if withLocal {
+				db, err := store.Open(t.Context(), t.TempDir(), store.Options{MemTableSize: 8 << 20})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = db.Close() })
+				local = db
+			}
+			root := t.TempDir()
+			genImage(t, filepath.Join(root, "small.png"), 1, 40, 32)
+			genImage(t, filepath.Join(root, "wide.png"), 2, 120, 40) // 4,800 px
+			run := func(maxPixels int64) Summary {
+				t.Helper()
+				x := e.indexer(e.enc, Options{Local: local, Preprocess: preprocess.Options{MaxPixels: maxPixels}})
+				sum, err := x.Run(t.Context(), root)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sum
+			}
+			if sum := run(2000); sum.Embedded != 1 || sum.Failed != 1 {
+				t.Fatalf("under 2,000 px: %+v; want 1 embedded, 1 failed", sum.Progress)
+			}
+			if sum := run(2000); sum.Skipped != 2 || sum.Failed != 0 {
+				t.Errorf("again under 2,000 px: %+v; want both skipped, unread", sum.Progress)
+			}
+			if sum := run(1000); sum.Skipped != 2 {
+				t.Errorf("under 1,000 px: %+v; want both skipped", sum.Progress)
+			}
+			if sum := run(0); sum.Embedded != 1 || sum.Skipped != 1 || sum.Failed != 0 {
+				t.Errorf("under the default limit: %+v; want the wide one embedded", sum.Progress)
+			}
+		})
+	}
+}

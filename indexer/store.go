@@ -28,6 +28,8 @@ type errorValue struct {
 	// may pass, or one written before the flag existed, whatever its
 	// cause — is retried by the next run, which records the file afresh.
 	Sticky bool `json:"sticky,omitempty"`
+	// Limits is fileRecord.Limits.
+	Limits *sizeLimits `json:"limits,omitempty"`
 }
 
 // storeCatalog maps the indexer's records onto a vstore.Store: one item
@@ -101,7 +103,7 @@ func (c *storeCatalog) lookup(_ context.Context, p string) (fileRecord, bool, er
 	if err := json.Unmarshal(v, &ev); err != nil {
 		return fileRecord{}, false, nil // unreadable: retry the file
 	}
-	return fileRecord{Path: p, Size: ev.Size, ModTime: ev.ModTime, Err: ev.Reason, Sticky: ev.Sticky, hadErr: true}, true, nil
+	return fileRecord{Path: p, Size: ev.Size, ModTime: ev.ModTime, Err: ev.Reason, Sticky: ev.Sticky, Limits: ev.Limits, hadErr: true}, true, nil
 }
 
 func (c *storeCatalog) rangeFiles(ctx context.Context, prefix string, fn func(fileRecord) error) error {
@@ -127,7 +129,7 @@ func (c *storeCatalog) rangeFiles(ctx context.Context, prefix string, fn func(fi
 		}
 		var ev errorValue
 		_ = json.Unmarshal(val, &ev)
-		ferr = fn(fileRecord{Path: p, Size: ev.Size, ModTime: ev.ModTime, Err: ev.Reason, Sticky: ev.Sticky, hadErr: true})
+		ferr = fn(fileRecord{Path: p, Size: ev.Size, ModTime: ev.ModTime, Err: ev.Reason, Sticky: ev.Sticky, Limits: ev.Limits, hadErr: true})
 		return ferr == nil
 	})
 	return errors.Join(err, ferr)
@@ -237,7 +239,7 @@ func (c *storeCatalog) commit(ctx context.Context, b *batch) error {
 			if err := unlink(f.Path, ""); err != nil {
 				return err
 			}
-			val, _ := json.Marshal(errorValue{Size: f.Size, ModTime: f.ModTime, Reason: f.Err, Sticky: f.Sticky})
+			val, _ := json.Marshal(errorValue{Size: f.Size, ModTime: f.ModTime, Reason: f.Err, Sticky: f.Sticky, Limits: f.Limits})
 			if len(errValuePrefix)+len(f.Path) <= vstore.MaxIDLen {
 				sb.SetValue(errValuePrefix+f.Path, val)
 			}

@@ -65,6 +65,13 @@ type Options struct {
 	Exact bool
 }
 
+// Limits returns the pixel and byte limits o enforces: MaxPixels and
+// MaxBytes, or their defaults where zero.
+func (o Options) Limits() (pixels, bytes int64) {
+	d := o.withDefaults()
+	return d.MaxPixels, d.MaxBytes
+}
+
 func (o Options) withDefaults() Options {
 	if o.Size <= 0 {
 		o.Size = DefaultSize
@@ -171,7 +178,7 @@ func probe(b []byte, opts Options) (*header, error) {
 		return nil, fmt.Errorf("format %s: %w", name, ErrUnsupported)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("decode %s config: %w", name, classify(err))
+		return nil, fmt.Errorf("%s header: %w", name, classify(err))
 	}
 	h.cfg = cfg
 	if cfg.Width <= 0 || cfg.Height <= 0 {

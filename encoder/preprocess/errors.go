@@ -26,7 +26,7 @@ var (
 // sentinels above (and, where there is one, the decoder's own error), so
 // errors.Is(err, ErrCorrupt) works through it.
 type Error struct {
-	Op   string // "decode", "probe", "read", "decode config"
+	Op   string // "decode", "probe", "read", "open"
 	Path string // file name, or "" for a reader
 	Err  error
 }
