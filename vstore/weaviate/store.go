@@ -257,7 +257,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			s.replicated = factor > 1
 		}
 	}
-	if _, err := s.loadSpaces(ctx); err != nil {
+	spaces, err := s.loadSpaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.upgradeDeletion(ctx, spaces); err != nil {
 		return nil, err
 	}
 	if len(opts.GRPC) > 0 {
@@ -278,6 +282,46 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // against a replica that still holds the object (Weaviate's
 // replicationConfig.deletionStrategy).
 const deletionStrategy = "TimeBasedResolution"
+
+// upgradeDeletion gives deletionStrategy to the store's classes that an
+// earlier imglish created without it (Weaviate's default,
+// NoAutomatedResolution, under which a delete acknowledged while a replica
+// was down comes back with it): each such class is written back whole with
+// only that field changed. A class the cluster refuses to change is logged
+// and kept as it is; the store works on, with the old behaviour for it.
+func (s *Store) upgradeDeletion(ctx context.Context, spaces map[string]spaceInfo) error {
+	ours := map[string]bool{s.itemsClass: true, s.valuesClass: true, s.blobsClass: true}
+	for _, sp := range spaces {
+		ours[sp.class] = true
+	}
+	var schema struct {
+		Classes []map[string]any `json:"classes"`
+	}
+	if err := s.c.do(ctx, http.MethodGet, "/v1/schema", nil, &schema); err != nil {
+		return fmt.Errorf("read schema: %w", err)
+	}
+	for _, c := range schema.Classes {
+		name, _ := c["class"].(string)
+		if !ours[name] {
+			continue
+		}
+		rc, _ := c["replicationConfig"].(map[string]any)
+		if rc == nil || rc["deletionStrategy"] == deletionStrategy {
+			continue
+		}
+		was := rc["deletionStrategy"]
+		rc["deletionStrategy"] = deletionStrategy
+		if err := s.c.do(ctx, http.MethodPut, "/v1/schema/"+name, c, nil); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			s.opts.Logger.Warn("weaviate class keeps its delete resolution", "class", name, "deletionStrategy", was, "err", err)
+			continue
+		}
+		s.opts.Logger.Info("weaviate class now resolves deletes by time", "class", name, "was", was)
+	}
+	return nil
+}
 
 // classDef is the definition of a class this store creates.
 func (s *Store) classDef(name, desc string, props []map[string]any, vector map[string]any) map[string]any {

@@ -1,9 +1,11 @@
 package weaviate_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -107,6 +109,85 @@ func TestDeletionStrategy(t *testing.T) {
 	}
 	if n < 2 {
 		t.Errorf("%d classes of the store in the schema, want its items and its image space", n)
+	}
+
+	// A store of an earlier imglish, whose classes resolve by Weaviate's
+	// default, gets the strategy when opened; another store's class is
+	// left alone.
+	for _, class := range []string{"Deletes_Items", "Deletes_Values", "Other_Items"} {
+		if class == "Other_Items" {
+			create, _ := json.Marshal(map[string]any{"class": class, "vectorizer": "none", "vectorIndexConfig": map[string]any{"skip": true}})
+			if st := schemaCall(t, http.MethodPost, cl.URLs()[0]+"/v1/schema", create); st != http.StatusOK {
+				t.Fatalf("create %s: %d", class, st)
+			}
+		}
+		setDeletionStrategy(t, cl.URLs()[0], class, "NoAutomatedResolution")
+	}
+	s2, err := weaviate.Open(t.Context(), weaviate.Options{URLs: cl.URLs(), Namespace: "Deletes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for class, want := range map[string]string{"Deletes_Items": "TimeBasedResolution", "Deletes_Values": "TimeBasedResolution", "Other_Items": "NoAutomatedResolution"} {
+		if got := deletionStrategyOf(t, cl.URLs()[0], class); got != want {
+			t.Errorf("after reopening: class %s resolves deletes by %q, want %q", class, got, want)
+		}
+	}
+}
+
+// schemaCall sends body to url with method and returns the status.
+func schemaCall(t *testing.T, method, url string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Logf("%s %s: %d %s", method, url, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// classOf returns class's definition as Weaviate gives it.
+func classOf(t *testing.T, base, class string) map[string]any {
+	t.Helper()
+	resp, err := http.Get(base + "/v1/schema/" + class)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func deletionStrategyOf(t *testing.T, base, class string) string {
+	t.Helper()
+	rc, _ := classOf(t, base, class)["replicationConfig"].(map[string]any)
+	s, _ := rc["deletionStrategy"].(string)
+	return s
+}
+
+// setDeletionStrategy writes class back with its deletion strategy set to v.
+func setDeletionStrategy(t *testing.T, base, class, v string) {
+	t.Helper()
+	c := classOf(t, base, class)
+	c["replicationConfig"].(map[string]any)["deletionStrategy"] = v
+	b, _ := json.Marshal(c)
+	if st := schemaCall(t, http.MethodPut, base+"/v1/schema/"+class, b); st != http.StatusOK {
+		t.Fatalf("set %s's deletion strategy to %s: %d", class, v, st)
+	}
+	if got := deletionStrategyOf(t, base, class); got != v {
+		t.Fatalf("class %s: deletion strategy %q after setting %q", class, got, v)
 	}
 }
 
