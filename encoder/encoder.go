@@ -66,10 +66,12 @@ type Options struct {
 	// says (see perItem). Larger batches add little on the CPU and cost
 	// ~100 MB of activations per base-384 image.
 	ImageBatch int
-	// Spin lets ORT's worker threads busy-wait between parallel sections:
-	// slightly lower latency on an idle machine, but CPU taken from every
-	// other process (and from ORT's own threads) on a busy one, where it
-	// measured slower (bench/HISTORY.md, "ORT spinning"). Off by default.
+	// Spin lets ORT's worker threads busy-wait between parallel sections
+	// instead of sleeping: lower latency where waking a sleeping thread is
+	// slow (a virtual machine whose idle vCPUs halt: there it can take less
+	// CPU time too), but CPU taken from every other process (and from ORT's
+	// own threads) on a busy machine, where it measured slower
+	// (bench/HISTORY.md, "ORT spinning"). Off by default; the CLI's --spin.
 	Spin bool
 	// Verify hashes every model file against model.json before loading.
 	Verify bool
@@ -211,7 +213,7 @@ func Open(ctx context.Context, dir string, opts Options) (_ *Encoder, err error)
 		return nil, err
 	}
 	log.Info("model loaded", "dir", dir, "id", man.ID, "dim", man.Architecture.Dim, "image_size", man.Image.Size,
-		"precision", man.Precision, "threads", opts.Threads)
+		"precision", man.Precision, "threads", opts.Threads, "spin", opts.Spin)
 	return e, nil
 }
 

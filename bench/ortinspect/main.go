@@ -46,7 +46,7 @@ func main() {
 	jsonOut := flag.String("json", "", "-gemm: write the result here")
 	profileJSON := flag.String("profile-json", "", "-profile: also write the time per operator and input shapes, the warm-up run excluded, with each matrix operator's arithmetic, as JSON here")
 	flag.Parse()
-	if *model == "" && *gemm == "" {
+	if *model == "" && *gemm == "" && *attention == "" {
 		log.Fatal("-model is required")
 	}
 	path, err := encoder.LibraryPath(*lib)
@@ -73,6 +73,14 @@ func main() {
 	}
 	if *profile != "" {
 		must(so.EnableProfiling(*profile))
+	}
+	if *attention != "" {
+		var t, d, h int
+		if _, err := fmt.Sscanf(*attention, "%d,%d,%d", &t, &d, &h); err != nil || t <= 0 || d <= 0 || h <= 0 || d%h != 0 {
+			log.Fatalf("-attention %q: want T,D,H with H dividing D", *attention)
+		}
+		timeAttention(so, t, d, h, max(*runs, 3))
+		return
 	}
 	if *gemm != "" {
 		var res []gemmResult

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"imglish/bench/ortprofile"
 )
 
 func writeJSON(t *testing.T, path string, v any) {
@@ -222,6 +224,10 @@ func TestProfileSection(t *testing.T) {
 		"577×768×3072: the GEMM alone (MatMulInteger, uint8 in, int32 out) 800 GOP/s = 80% of the peak; DynamicQuantizeMatMul 400 GOP/s = 40%.",
 		"With the pool's threads spinning between operators (`encoder.Options.Spin`, one more profiled run of the same model): 40.5 ms per run against 45.0 without (0.90×), 90 CPU-ms per run against 80 (1.12×); the calling thread waited 0.5 ms against 3.5.",
 		"Produced by: `bench/out/ortinspect -profile x`.",
+		// The GEMM alone at 800 GOP/s: the linear layer 12.5 ms instead of
+		// its 20, attention its own 12, the rest free: 24.5 ms against 16
+		// at the peak, 65%.
+		"an image would take 24.5 ms against 16.0 at the peak: **65% of the peak**, at or over the 60% target",
 	} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("section lacks %q:\n%s", want, md.String())
@@ -229,6 +235,23 @@ func TestProfileSection(t *testing.T) {
 	}
 	if !strings.Contains(summary.String(), "most over the peak: LayerNormalization (26% of kernel time)") {
 		t.Errorf("summary: %s", summary.String())
+	}
+	if !strings.Contains(summary.String(), "int8 image, ceiling with ORT's kernels as measured (operators without multiply-adds free, linear layers at the GEMM's own rate): 65% of the peak (target 60%); most over the peak there: MultiHeadAttention") {
+		t.Errorf("summary lacks the ceiling: %s", summary.String())
+	}
+	// A slower GEMM: the linear layer keeps its profiled 20 ms (faster
+	// than the GEMM's own rate would give), 32 ms in all: 50%, under the
+	// target, with the linear layer most over the peak.
+	writeJSON(t, filepath.Join(dir, "gemm.json"), map[string]any{"threads": 2, "gemm": []map[string]any{
+		{"m": 577, "k": 768, "n": 3072, "int8": true, "op": "MatMulInteger", "gflops_wall": 400},
+	}})
+	var p ortprofile.Profile
+	readJSON(filepath.Join(dir, "profile-int8.json"), &p)
+	md.Reset()
+	summary.Reset()
+	c := kernelCeiling(&md, &summary, dir, "int8", p, map[string]float64{"fp32": 200, "int8": 1000})
+	if want := "**50% of the peak**, under the 60% target: even with the other operators free, ORT's kernels at these rates do not reach it; **DynamicQuantizeMatMul** takes 10.0 of the 16.0 ms (62%) over the peak."; !strings.Contains(md.String(), want) || c["share_percent"] != 50.0 {
+		t.Errorf("slower GEMM: %v\n%s\nwant %q", c, md.String(), want)
 	}
 	if strings.Contains(md.String(), "**fp32**") {
 		t.Errorf("a section for fp32, which has no profile:\n%s", md.String())

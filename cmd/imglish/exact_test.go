@@ -100,3 +100,28 @@ func TestExactJPEGFlag(t *testing.T) {
 		t.Errorf("exact index: self score %v with --exact-jpeg, %v without; want ≈1 and lower", same, other)
 	}
 }
+
+// TestSpinFlag: --spin, or IMGLISH_SPIN=1, reaches the encoder options every
+// command builds; neither leaves it off.
+func TestSpinFlag(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"", nil, false},
+		{"", []string{"--spin"}, true},
+		{"1", nil, true},
+		{"1", []string{"--spin=false"}, false},
+	} {
+		t.Setenv("IMGLISH_SPIN", tc.env)
+		g := &globals{}
+		root := newRootFor(g)
+		if err := root.ParseFlags(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := g.encoderOptions(0).Spin; got != tc.want {
+			t.Errorf("IMGLISH_SPIN=%q %v: Spin %v, want %v", tc.env, tc.args, got, tc.want)
+		}
+	}
+}

@@ -35,6 +35,9 @@ type globals struct {
 	// quantize holds the embedded store's image spaces as int8 codes in
 	// memory (store.Options.Quantize).
 	quantize bool
+	// spin lets ONNX Runtime's threads busy-wait between operators
+	// (encoder.Options.Spin).
+	spin bool
 	// backend chooses the vector store (embedded or a Weaviate cluster).
 	backend backendFlags
 	logger  *slog.Logger
@@ -123,8 +126,10 @@ func (e *interruptedError) Unwrap() error { return e.err }
 // ExitCode is 128 plus the signal's number.
 func (e *interruptedError) ExitCode() int { return 128 + int(e.sig) }
 
-func newRoot() *cobra.Command {
-	g := &globals{}
+func newRoot() *cobra.Command { return newRootFor(&globals{}) }
+
+// newRootFor is newRoot with its flags parsed into g.
+func newRootFor(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "imglish",
 		Short:         "Self-hosted image↔text search with BEiT-3",
@@ -157,6 +162,8 @@ func newRoot() *cobra.Command {
 		"by default one at least twice the model size is decoded at 1/2-1/8 scale first, about one level off. Index and search with the same setting")
 	pf.BoolVar(&g.quantize, "quantize", envBool("IMGLISH_QUANTIZE"), "embedded store: keep image vectors in memory as int8 codes (a byte per dimension instead of four), "+
 		"re-ranking each search's best candidates with the full vectors from disk; spaces under 4096 photos stay float; env IMGLISH_QUANTIZE=1")
+	pf.BoolVar(&g.spin, "spin", envBool("IMGLISH_SPIN"), "let ONNX Runtime's threads busy-wait between operators instead of sleeping: faster where waking a "+
+		"sleeping thread is slow (some virtual machines; make bench's profile section compares the two), slower on a machine busy with other work; env IMGLISH_SPIN=1")
 	g.backend.register(pf)
 	for _, f := range registry {
 		root.AddCommand(f(g))
@@ -165,9 +172,10 @@ func newRoot() *cobra.Command {
 }
 
 // encoderOptions are the encoder settings every command shares: the ORT
-// library, the device and the logger, with the command's own thread count.
+// library, the device, --spin and the logger, with the command's own thread
+// count.
 func (g *globals) encoderOptions(threads int) encoder.Options {
-	return encoder.Options{Library: g.ortLib, Provider: g.device, Threads: threads, Logger: g.logger}
+	return encoder.Options{Library: g.ortLib, Provider: g.device, Threads: threads, Spin: g.spin, Logger: g.logger}
 }
 
 // modelOptions are the model settings every command shares: the encoder's,
