@@ -26,13 +26,8 @@ func timeAttention(so *ort.SessionOptions, t, d, h, runs int) {
 	dir, err := os.MkdirTemp("", "attention")
 	must(err)
 	defer os.RemoveAll(dir)
-	f32 := func(name string, dims ...int) *onnxpb.ValueInfoProto {
-		sh := &onnxpb.TensorShapeProto{}
-		for _, x := range dims {
-			sh.Dim = append(sh.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(x)}})
-		}
-		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), Shape: sh}}}}
+	f32 := func(name string, dims ...any) *onnxpb.ValueInfoProto {
+		return valueInfo(name, onnxpb.TensorProto_FLOAT, dims...)
 	}
 	write := func(name string, g *onnxpb.GraphProto) string {
 		m := &onnxpb.ModelProto{IrVersion: proto.Int64(8), Graph: g, OpsetImport: []*onnxpb.OperatorSetIdProto{

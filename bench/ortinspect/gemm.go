@@ -75,21 +75,7 @@ func gemmModel(dir string, k, n int, int8, nbits, integer bool) (string, error) 
 		init = append(init, &onnxpb.TensorProto{Name: proto.String("w"), Dims: []int64{int64(k), int64(n)}, DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), RawData: w})
 		node.OpType = proto.String("MatMul")
 	}
-	vi := func(name string, typ onnxpb.TensorProto_DataType, dims ...any) *onnxpb.ValueInfoProto {
-		sh := &onnxpb.TensorShapeProto{}
-		for _, d := range dims {
-			dim := &onnxpb.TensorShapeProto_Dimension{}
-			switch x := d.(type) {
-			case int:
-				dim.Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(x)}
-			case string:
-				dim.Value = &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: x}
-			}
-			sh.Dim = append(sh.Dim, dim)
-		}
-		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(typ)), Shape: sh}}}}
-	}
+	vi := valueInfo
 	in, out := onnxpb.TensorProto_FLOAT, onnxpb.TensorProto_FLOAT
 	if integer {
 		in, out = onnxpb.TensorProto_UINT8, onnxpb.TensorProto_INT32
@@ -109,6 +95,24 @@ func gemmModel(dir string, k, n int, int8, nbits, integer bool) (string, error) 
 	}
 	path := filepath.Join(dir, fmt.Sprintf("gemm-%d-%d-%v-%v-%v.onnx", k, n, int8, nbits, integer))
 	return path, os.WriteFile(path, b, 0o644)
+}
+
+// valueInfo declares a graph input or output of type typ; each dimension is
+// an int (fixed) or a string (named, any size).
+func valueInfo(name string, typ onnxpb.TensorProto_DataType, dims ...any) *onnxpb.ValueInfoProto {
+	sh := &onnxpb.TensorShapeProto{}
+	for _, d := range dims {
+		dim := &onnxpb.TensorShapeProto_Dimension{}
+		switch x := d.(type) {
+		case int:
+			dim.Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(x)}
+		case string:
+			dim.Value = &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: x}
+		}
+		sh.Dim = append(sh.Dim, dim)
+	}
+	return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+		TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(int32(typ)), Shape: sh}}}}
 }
 
 var nbits8 = flag.Bool("nbits8", false, "-gemm: also time MatMulNBits (8 bits, block 32, accuracy level 4)")
