@@ -88,8 +88,9 @@ type benchModel struct {
 // ORT's threads included) and the clients' (theirs, over the same window) are
 // measured apart: the table gives the server's CPU-ms per request and the
 // clients' share of all CPU time used. Modes are interleaved round by round
-// (IMGLISH_BENCH_ROUNDS, default 3; the mode order rotates each round) so
-// that noise from other processes hits all of them alike, and every figure
+// (IMGLISH_BENCH_ROUNDS, default 3; the mode order rotates each round), and
+// within a round they take turns at each client count (every mode's server
+// up at once), so that noise from other processes hits all of them alike, and every figure
 // is given as its range over the rounds, with the load average at the start
 // and end of each round. IMGLISH_BENCH_SECONDS (per cell, default 10) sizes
 // a cell; IMGLISH_BENCH_MODES (comma-separated names) picks modes. Queries are demo scene captions; one in four is three captions in
@@ -153,6 +154,12 @@ func TestServeLatency(t *testing.T) {
 				k := r % len(order)
 				order = append(order[k:], order[:k]...)
 			}
+			// Every mode's server is up for the whole round, and the modes
+			// take turns at each client count, so the cells compared with
+			// each other (one client count, all modes) run back to back
+			// rather than a mode's three cells apart.
+			bases := map[string]string{}
+			var stops []func()
 			for _, mode := range order {
 				srv, err := New(Deps{DataDir: bm.data, Encoder: bm.m, Catalog: bm.cat}, Options{
 					NoAuth: true, Addr: "127.0.0.1:0", RateLimit: -1, Batch: mode.batch, Logger: slog.New(slog.DiscardHandler)})
@@ -166,18 +173,25 @@ func TestServeLatency(t *testing.T) {
 				sctx, stop := context.WithCancel(ctx)
 				done := make(chan error, 1)
 				go func() { done <- srv.Serve(sctx, ln, nil) }()
-				base := "http://" + ln.Addr().String()
-				for _, clients := range []int{1, 8, 32} {
-					res := driveProcess(t, base, qfile, clients, time.Duration(secs)*time.Second)
+				bases[mode.name] = "http://" + ln.Addr().String()
+				stops = append(stops, func() {
+					stop()
+					if err := <-done; err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+			for _, clients := range []int{1, 8, 32} {
+				for _, mode := range order {
+					res := driveProcess(t, bases[mode.name], qfile, clients, time.Duration(secs)*time.Second)
 					results[key{bm.name, mode.name, clients}] = append(results[key{bm.name, mode.name, clients}], res)
 					fmt.Fprintf(report, "%-5d %-6s %-14s %7d %9.2f %9.2f %9.1f %10.2f %6.0f%% %8.2f %8.2f\n", r+1, bm.name, mode.name, clients,
 						ms(res.p50), ms(res.p99), res.rate, res.srvCPUms, 100*res.cliShare, res.batch, res.load1)
 					fmt.Print(report.String()[strings.LastIndex(strings.TrimSuffix(report.String(), "\n"), "\n")+1:])
 				}
+			}
+			for _, stop := range stops {
 				stop()
-				if err := <-done; err != nil {
-					t.Fatal(err)
-				}
 			}
 		}
 		fmt.Fprintf(report, "round %d load average: start %s, end %s\n", r+1, startLoad, loadAvg())
