@@ -257,11 +257,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			s.replicated = factor > 1
 		}
 	}
-	spaces, err := s.loadSpaces(ctx)
+	classes, err := s.readSchema(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.upgradeDeletion(ctx, spaces); err != nil {
+	if err := s.upgradeDeletion(ctx, classes, s.cacheSpaces(classes)); err != nil {
 		return nil, err
 	}
 	if len(opts.GRPC) > 0 {
@@ -289,18 +289,17 @@ const deletionStrategy = "TimeBasedResolution"
 // was down comes back with it): each such class is written back whole with
 // only that field changed. A class the cluster refuses to change is logged
 // and kept as it is; the store works on, with the old behaviour for it.
-func (s *Store) upgradeDeletion(ctx context.Context, spaces map[string]spaceInfo) error {
+// classes is the schema as readSchema gave it, spaces the spaces in it.
+func (s *Store) upgradeDeletion(ctx context.Context, classes []json.RawMessage, spaces map[string]spaceInfo) error {
 	ours := map[string]bool{s.itemsClass: true, s.valuesClass: true, s.blobsClass: true}
 	for _, sp := range spaces {
 		ours[sp.class] = true
 	}
-	var schema struct {
-		Classes []map[string]any `json:"classes"`
-	}
-	if err := s.c.do(ctx, http.MethodGet, "/v1/schema", nil, &schema); err != nil {
-		return fmt.Errorf("read schema: %w", err)
-	}
-	for _, c := range schema.Classes {
+	for _, raw := range classes {
+		var c map[string]any
+		if json.Unmarshal(raw, &c) != nil {
+			continue
+		}
 		name, _ := c["class"].(string)
 		if !ours[name] {
 			continue
@@ -420,16 +419,31 @@ func (s *Store) spaceClass(name string) string {
 // loadSpaces reads the spaces from the schema into the cache and returns
 // them.
 func (s *Store) loadSpaces(ctx context.Context) (map[string]spaceInfo, error) {
+	classes, err := s.readSchema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.cacheSpaces(classes), nil
+}
+
+// readSchema reads the cluster's class definitions, each whole.
+func (s *Store) readSchema(ctx context.Context) ([]json.RawMessage, error) {
 	var schema struct {
-		Classes []classSchema `json:"classes"`
+		Classes []json.RawMessage `json:"classes"`
 	}
 	if err := s.c.do(ctx, http.MethodGet, "/v1/schema", nil, &schema); err != nil {
 		return nil, fmt.Errorf("read schema: %w", err)
 	}
+	return schema.Classes, nil
+}
+
+// cacheSpaces puts the spaces among classes into the cache and returns them.
+func (s *Store) cacheSpaces(classes []json.RawMessage) map[string]spaceInfo {
 	spaces := map[string]spaceInfo{}
 	prefix := s.opts.Namespace + "_S"
-	for _, c := range schema.Classes {
-		if !strings.HasPrefix(c.Class, prefix) {
+	for _, raw := range classes {
+		var c classSchema
+		if json.Unmarshal(raw, &c) != nil || !strings.HasPrefix(c.Class, prefix) {
 			continue
 		}
 		var d spaceDesc
@@ -442,7 +456,7 @@ func (s *Store) loadSpaces(ctx context.Context) (map[string]spaceInfo, error) {
 	s.mu.Lock()
 	s.spaces = spaces
 	s.mu.Unlock()
-	return spaces, nil
+	return spaces
 }
 
 // space returns the named space, reading the schema again when the cache
