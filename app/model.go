@@ -69,8 +69,9 @@ func (m *Model) CheckText(text string) error {
 // EmbedTexts tokenises and embeds texts as one encoder batch. A text longer
 // than the model's window (ModelInfo.MaxTokens) keeps its first pieces, as
 // every other door and the official code truncate. A text with no pieces
-// is ErrInvalid naming it (texts[i], 0-based as the API's field paths): the model tokenises before the encoder
-// runs, and only then are the texts checked again to find which.
+// is ErrInvalid naming it (texts[i], 0-based like the API's field paths):
+// the model tokenises before the encoder runs, and only then are the texts
+// checked again to find which.
 func (m *Model) EmbedTexts(ctx context.Context, texts []string) ([][]float32, error) {
 	vecs, err := m.m.EmbedTexts(ctx, texts)
 	if errors.Is(err, model.ErrEmptyText) {

@@ -90,9 +90,9 @@ type benchModel struct {
 // clients' share of all CPU time used. Modes are interleaved round by round
 // (IMGLISH_BENCH_ROUNDS, default 3; the mode order rotates each round), and
 // within a round they take turns at each client count (every mode's server
-// up at once), so that noise from other processes hits all of them alike, and every figure
-// is given as its range over the rounds, with the load average at the start
-// and end of each round. IMGLISH_BENCH_SECONDS (per cell, default 10) sizes
+// up at once), so that noise from other processes hits all of them alike;
+// every figure is given as its range over the rounds, with the load average
+// at the start and end of each round. IMGLISH_BENCH_SECONDS (per cell, default 10) sizes
 // a cell; IMGLISH_BENCH_MODES (comma-separated names) picks modes. Queries are demo scene captions; one in four is three captions in
 // one, so a batch holds texts of different lengths as a real one would.
 func TestServeLatency(t *testing.T) {

@@ -346,7 +346,7 @@ func (s *Server) receiveBody(c *gin.Context, budget *semaphore.Weighted) (int64,
 
 // received is a request body that receiveBody read in full: readBody hands
 // its bytes to the handler as they are, where io.ReadAll would copy them
-// once more (with its own growing buffer, about twice the body again).
+// once more into a buffer of its own.
 type received struct {
 	*bytes.Reader
 	b []byte
@@ -357,13 +357,13 @@ func newReceived(b []byte) *received { return &received{Reader: bytes.NewReader(
 // Close implements io.Closer; there is nothing to release.
 func (*received) Close() error { return nil }
 
-// readBody reads the rest of r: the bytes themselves for a received body
-// no one has read from yet, else io.ReadAll. The caller must not modify
-// the result.
+// readBody reads the rest of r: for a received body the unread part of the
+// bytes themselves, else io.ReadAll. The caller must not modify the result.
 func readBody(r io.Reader) ([]byte, error) {
-	if rb, ok := r.(*received); ok && rb.Len() == len(rb.b) {
+	if rb, ok := r.(*received); ok {
+		rest := rb.b[len(rb.b)-rb.Len():]
 		_, _ = rb.Seek(0, io.SeekEnd) // as ReadAll leaves it
-		return rb.b, nil
+		return rest, nil
 	}
 	return io.ReadAll(r)
 }

@@ -111,10 +111,16 @@ func profileSection(md, summary *strings.Builder, js map[string]any, dir string,
 // the CPU's measured peak, in percent.
 var shareTargets = map[string]float64{"fp32": 75, "int8": 60}
 
-// linearOps are the operators of the linear layers, by arithmetic: what
-// ortinspect -gemm times by itself (MatMul; MatMulInteger, the int8 GEMM
-// inside DynamicQuantizeMatMul).
-var linearOps = map[string]string{"fp32": "MatMul", "int8": "DynamicQuantizeMatMul"}
+// linearOps are the operators of the linear layers, by arithmetic, and
+// gemmAlone the gemm.json row that times their GEMM by itself: ORT's MatMul;
+// MatMulInteger, the int8 GEMM inside DynamicQuantizeMatMul.
+var (
+	linearOps = map[string]string{"fp32": "MatMul", "int8": "DynamicQuantizeMatMul"}
+	gemmAlone = map[string]struct {
+		int8 bool
+		op   string
+	}{"fp32": {false, ""}, "int8": {true, "MatMulInteger"}}
+)
 
 // kernelCeiling answers whether ORT's kernels, as this run measured them,
 // allow the share targets at all: the share of the peak an image would
@@ -130,8 +136,9 @@ func kernelCeiling(md, summary *strings.Builder, dir, prec string, p ortprofile.
 		return nil
 	}
 	rate := 0.0
+	want := gemmAlone[prec]
 	for _, x := range g.Gemm {
-		if x.Int8 == (prec == "int8") && (prec == "fp32" && x.Op == "" || prec == "int8" && x.Op == "MatMulInteger") {
+		if x.Int8 == want.int8 && x.Op == want.op {
 			rate = max(rate, x.GFLOPSWall)
 		}
 	}
